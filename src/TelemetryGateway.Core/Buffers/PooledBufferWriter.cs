@@ -1,0 +1,81 @@
+using System.Buffers;
+
+namespace TelemetryGateway.Core.Buffers;
+
+/// <summary>
+/// An <see cref="IBufferWriter{T}"/> over an array rented from <see cref="ArrayPool{T}.Shared"/>.
+/// It is reset, not reallocated, between messages, so in steady state it allocates nothing.
+/// </summary>
+public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
+{
+    private byte[] _buffer;
+    private int _written;
+
+    public PooledBufferWriter(int initialCapacity = 4096)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialCapacity);
+        _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
+    }
+
+    public int WrittenCount => _written;
+    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
+    public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+
+    /// <summary>Forgets what was written; keeps the rented array.</summary>
+    public void Reset() => _written = 0;
+
+    public void Advance(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (_written + count > _buffer.Length)
+        {
+            throw new InvalidOperationException("Cannot advance past the end of the buffer.");
+        }
+        _written += count;
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsMemory(_written);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_written);
+    }
+
+    public void Write(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(GetSpan(bytes.Length));
+        _written += bytes.Length;
+    }
+
+    public void Dispose()
+    {
+        var buffer = _buffer;
+        _buffer = [];
+        _written = 0;
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Ensure(int sizeHint)
+    {
+        if (sizeHint < 1)
+        {
+            sizeHint = 1;
+        }
+        if (_buffer.Length - _written >= sizeHint)
+        {
+            return;
+        }
+        var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
+        _buffer.AsSpan(0, _written).CopyTo(grown);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = grown;
+    }
+}

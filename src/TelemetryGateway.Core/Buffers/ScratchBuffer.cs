@@ -1,0 +1,49 @@
+using System.Buffers;
+
+namespace TelemetryGateway.Core.Buffers;
+
+/// <summary>
+/// A reusable byte array that grows (from the shared pool) when a larger token arrives and then stays,
+/// so steady-state processing allocates nothing. Not thread-safe; one per worker.
+/// </summary>
+internal sealed class ScratchBuffer : IDisposable
+{
+    private byte[] _array;
+
+    public ScratchBuffer(int initialSize) => _array = ArrayPool<byte>.Shared.Rent(initialSize);
+
+    /// <summary>A span of at least <paramref name="size"/> bytes; its content is not preserved across growth.</summary>
+    public Span<byte> Get(int size)
+    {
+        if (_array.Length < size)
+        {
+            ArrayPool<byte>.Shared.Return(_array);
+            _array = ArrayPool<byte>.Shared.Rent(size);
+        }
+        return _array;
+    }
+
+    /// <summary>Like <see cref="Get"/>, but keeps the first <paramref name="preserve"/> bytes when growing.</summary>
+    public Span<byte> Grow(int size, int preserve)
+    {
+        if (_array.Length < size)
+        {
+            var grown = ArrayPool<byte>.Shared.Rent(size);
+            _array.AsSpan(0, preserve).CopyTo(grown);
+            ArrayPool<byte>.Shared.Return(_array);
+            _array = grown;
+        }
+        return _array;
+    }
+
+    public ReadOnlySpan<byte> Slice(int length) => _array.AsSpan(0, length);
+
+    public void Dispose()
+    {
+        if (_array.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_array);
+            _array = [];
+        }
+    }
+}

@@ -1,0 +1,40 @@
+namespace TelemetryGateway.Core.Engine;
+
+/// <summary>
+/// Why a message was quarantined. Nothing of a quarantined message is forwarded; the quarantine record keeps
+/// the reason, the stream, the size and a keyed digest, never the payload.
+/// </summary>
+public enum QuarantineReason
+{
+    None,
+    /// <summary>The payload is larger than the policy's limit.</summary>
+    TooLarge,
+    /// <summary>The payload is not well-formed JSON (including truncated input and trailing content).</summary>
+    MalformedJson,
+    /// <summary>A string or property name is not valid UTF-8.</summary>
+    InvalidUtf8,
+    /// <summary>Objects nest deeper than the policy's limit.</summary>
+    DepthExceeded,
+    /// <summary>A key the policy names appears twice in one object, so which value a rule applies to is ambiguous.</summary>
+    DuplicateKey,
+    /// <summary>The payload's top-level value is not a JSON object.</summary>
+    NotAnObject,
+    /// <summary>The payload is empty.</summary>
+    Empty,
+}
+
+/// <summary>Stable ids of quarantine reasons, for records, metrics labels and the CLI.</summary>
+public static class QuarantineReasonIds
+{
+    public static string Id(this QuarantineReason reason) => reason switch
+    {
+        QuarantineReason.TooLarge => "too-large",
+        QuarantineReason.MalformedJson => "malformed-json",
+        QuarantineReason.InvalidUtf8 => "invalid-utf8",
+        QuarantineReason.DepthExceeded => "depth-exceeded",
+        QuarantineReason.DuplicateKey => "duplicate-key",
+        QuarantineReason.NotAnObject => "not-an-object",
+        QuarantineReason.Empty => "empty",
+        _ => "none",
+    };
+}

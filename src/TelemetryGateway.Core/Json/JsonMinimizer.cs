@@ -1,0 +1,622 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Unicode;
+using TelemetryGateway.Core.Buffers;
+using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Transforms;
+
+namespace TelemetryGateway.Core.Json;
+
+/// <summary>
+/// The JSON rewriter: one pass of <see cref="Utf8JsonReader"/> over the message feeds one
+/// <see cref="Utf8JsonWriter"/> per purpose, each keeping only what its allowlist names, transformed as it says.
+/// The message is parsed once however many purposes it fans out to.
+/// </summary>
+/// <remarks>
+/// Everything the rewrite needs between tokens (reader state, each purpose's frame stack, the pending property
+/// name) lives in fields, so input may arrive in chunks (<see cref="Process"/> with <c>isFinalBlock: false</c>)
+/// and a token may straddle segments. Buffers are reused: after warm-up, a message allocates nothing.
+/// One instance per thread.
+/// </remarks>
+internal sealed class JsonMinimizer : IDisposable
+{
+    private static readonly JsonWriterOptions s_writerOptions = new()
+    {
+        // Relaxed escaping keeps non-ASCII text readable; quotes, backslashes and control characters are still escaped.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+        // The structure is produced by construction from a validated reader; re-validating it costs time.
+        SkipValidation = true,
+    };
+
+    private readonly Pseudonymizer _pseudonymizer;
+    private readonly PurposeWriter[] _writers;
+    private readonly ScratchBuffer _name = new(256);
+    private readonly ScratchBuffer _value = new(1024);
+    private readonly ScratchBuffer _transformed = new(1024);
+    private int _active;
+    private int _maxDepth;
+    private int _depth;
+    private int _nameLength;
+    private bool _rootSeen;
+    private JsonReaderState _readerState;
+
+    public JsonMinimizer(Pseudonymizer pseudonymizer, int maxPurposes, int maxDepth)
+    {
+        _pseudonymizer = pseudonymizer;
+        _writers = new PurposeWriter[maxPurposes];
+        for (var i = 0; i < _writers.Length; i++)
+        {
+            _writers[i] = new PurposeWriter(maxDepth + 1);
+        }
+    }
+
+    /// <summary>Output of purpose slot <paramref name="slot"/> after a successful <see cref="Process"/> with the final block.</summary>
+    public ReadOnlyMemory<byte> Output(int slot) => _writers[slot].Buffer.WrittenMemory;
+
+    /// <summary>Starts a message that fans out to <paramref name="purposes"/> (at most the constructor's count).</summary>
+    public void Begin(ReadOnlySpan<StreamPurpose> purposes, int maxDepth)
+    {
+        Debug.Assert(purposes.Length <= _writers.Length);
+        _active = purposes.Length;
+        _maxDepth = Math.Min(maxDepth, _writers.Length == 0 ? maxDepth : _writers[0].Frames.Length - 1);
+        _depth = 0;
+        _nameLength = 0;
+        _rootSeen = false;
+        _readerState = new JsonReaderState(new JsonReaderOptions
+        {
+            CommentHandling = JsonCommentHandling.Disallow,
+            AllowTrailingCommas = false,
+            // One more than our own limit, so our check (which knows the reason code) fires first.
+            MaxDepth = _maxDepth + 1,
+        });
+        for (var i = 0; i < _active; i++)
+        {
+            _writers[i].Begin(purposes[i], s_writerOptions);
+        }
+    }
+
+    /// <summary>
+    /// Rewrites the tokens in <paramref name="data"/>. With <paramref name="isFinalBlock"/> false, returns
+    /// <see cref="QuarantineReason.None"/> and sets <paramref name="consumed"/>; the caller presents the unconsumed
+    /// rest again with more data. With it true, the message must be complete.
+    /// </summary>
+    public QuarantineReason Process(in ReadOnlySequence<byte> data, bool isFinalBlock, out long consumed)
+    {
+        var reader = new Utf8JsonReader(data, isFinalBlock, _readerState);
+        var reason = QuarantineReason.None;
+        try
+        {
+            while (reason == QuarantineReason.None && reader.Read())
+            {
+                reason = OnToken(ref reader);
+            }
+        }
+        catch (JsonException)
+        {
+            reason = QuarantineReason.MalformedJson;
+        }
+        catch (InvalidOperationException)
+        {
+            // Unescaping a string whose escapes encode invalid UTF-16 (a lone surrogate).
+            reason = QuarantineReason.InvalidUtf8;
+        }
+        consumed = reader.BytesConsumed;
+        _readerState = reader.CurrentState;
+        if (reason == QuarantineReason.None && isFinalBlock)
+        {
+            if (!_rootSeen)
+            {
+                return QuarantineReason.Empty;
+            }
+            for (var i = 0; i < _active; i++)
+            {
+                _writers[i].Writer.Flush();
+            }
+        }
+        return reason;
+    }
+
+    private QuarantineReason OnToken(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.PropertyName:
+                return OnPropertyName(ref reader);
+            case JsonTokenType.StartObject:
+            case JsonTokenType.StartArray:
+                if (_depth >= _maxDepth)
+                {
+                    return QuarantineReason.DepthExceeded;
+                }
+                if (_depth == 0)
+                {
+                    if (_rootSeen || reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        return QuarantineReason.NotAnObject;
+                    }
+                    _rootSeen = true;
+                }
+                for (var i = 0; i < _active; i++)
+                {
+                    _writers[i].OnStart(reader.TokenType == JsonTokenType.StartObject, _depth, NameSpan);
+                }
+                _depth++;
+                return QuarantineReason.None;
+            case JsonTokenType.EndObject:
+            case JsonTokenType.EndArray:
+                _depth--;
+                for (var i = 0; i < _active; i++)
+                {
+                    _writers[i].OnEnd(_depth);
+                }
+                return QuarantineReason.None;
+            case JsonTokenType.String:
+                if (_depth == 0)
+                {
+                    return QuarantineReason.NotAnObject;
+                }
+                return OnScalar(ref reader);
+            default:
+                if (_depth == 0)
+                {
+                    return QuarantineReason.NotAnObject;
+                }
+                return OnScalar(ref reader);
+        }
+    }
+
+    private ReadOnlySpan<byte> NameSpan => _name.Slice(_nameLength);
+
+    private QuarantineReason OnPropertyName(ref Utf8JsonReader reader)
+    {
+        if (!TryReadString(ref reader, _name, out _nameLength))
+        {
+            return QuarantineReason.InvalidUtf8;
+        }
+        var name = NameSpan;
+        for (var i = 0; i < _active; i++)
+        {
+            if (!_writers[i].OnPropertyName(name, _depth))
+            {
+                return QuarantineReason.DuplicateKey;
+            }
+        }
+        return QuarantineReason.None;
+    }
+
+    private QuarantineReason OnScalar(ref Utf8JsonReader reader)
+    {
+        var tokenType = reader.TokenType;
+        ReadOnlySpan<byte> value = default;
+        if (tokenType == JsonTokenType.String)
+        {
+            if (!TryReadString(ref reader, _value, out var length))
+            {
+                return QuarantineReason.InvalidUtf8;
+            }
+            value = _value.Slice(length);
+        }
+        else if (tokenType == JsonTokenType.Number)
+        {
+            value = RawValue(ref reader, _value);
+        }
+        for (var i = 0; i < _active; i++)
+        {
+            _writers[i].OnScalar(tokenType, value, _depth, NameSpan, this);
+        }
+        return QuarantineReason.None;
+    }
+
+    /// <summary>Unescaped, UTF-8-validated bytes of the current string or property name, copied into <paramref name="scratch"/>.</summary>
+    private static bool TryReadString(ref Utf8JsonReader reader, ScratchBuffer scratch, out int length)
+    {
+        var raw = RawValue(ref reader, scratch);
+        if (!Utf8.IsValid(raw))
+        {
+            length = 0;
+            return false;
+        }
+        if (!reader.ValueIsEscaped)
+        {
+            length = raw.Length;
+            if (!reader.HasValueSequence)
+            {
+                raw.CopyTo(scratch.Get(raw.Length));
+            }
+            return true;
+        }
+        // An unescaped string is never longer than its escaped form.
+        var size = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        length = reader.CopyString(scratch.Get(size));
+        return Utf8.IsValid(scratch.Slice(length));
+    }
+
+    /// <summary>The token's raw bytes: the reader's span, or (when the token straddles segments) a copy in <paramref name="scratch"/>.</summary>
+    private static ReadOnlySpan<byte> RawValue(scoped ref Utf8JsonReader reader, ScratchBuffer scratch)
+    {
+        if (!reader.HasValueSequence)
+        {
+            return reader.ValueSpan;
+        }
+        var sequence = reader.ValueSequence;
+        var length = checked((int)sequence.Length);
+        var destination = scratch.Get(length)[..length];
+        sequence.CopyTo(destination);
+        return destination;
+    }
+
+    public void Dispose()
+    {
+        foreach (var writer in _writers)
+        {
+            writer.Dispose();
+        }
+        _name.Dispose();
+        _value.Dispose();
+        _transformed.Dispose();
+    }
+
+    /// <summary>Applies a scalar transform into the shared transform scratch; false when the value is not of a kind the transform takes.</summary>
+    private bool TryTransform(FieldRule rule, JsonTokenType tokenType, ReadOnlySpan<byte> value, out ReadOnlySpan<byte> result, out bool resultIsNumber)
+    {
+        resultIsNumber = false;
+        var p = rule.Parameters;
+        var isString = tokenType == JsonTokenType.String;
+        var written = 0;
+        var ok = false;
+        switch (rule.Transform)
+        {
+            case TransformKind.Pseudonymize:
+                written = _pseudonymizer.Write(value, _transformed.Get(_pseudonymizer.Length));
+                ok = true;
+                break;
+            case TransformKind.TruncateIp when isString:
+                ok = IpTruncation.TryTruncate(value, p.Ipv4PrefixLength, p.Ipv6PrefixLength, _transformed.Get(value.Length + 48), out written);
+                break;
+            case TransformKind.CoarsenCoordinates when isString:
+                ok = CoordinateCoarsening.TryCoarsenPair(value, p.Decimals, _transformed.Get(value.Length + 64), out written);
+                break;
+            case TransformKind.CoarsenCoordinates:
+                ok = CoordinateCoarsening.TryCoarsenNumber(value, p.Decimals, _transformed.Get(value.Length + 32), out written);
+                resultIsNumber = true;
+                break;
+            case TransformKind.Geohash when isString:
+                ok = Geohash.TryGeohash(value, p.GeohashLength, _transformed.Get(value.Length + 16), out written);
+                break;
+            case TransformKind.RedactText when isString:
+                ok = TextRedaction.TryRedact(value, _transformed.Get(TextRedaction.MaxOutputLength(value.Length)), out written);
+                break;
+        }
+        result = ok ? _transformed.Slice(written) : default;
+        return ok;
+    }
+
+    private enum FrameMode : byte
+    {
+        /// <summary>Nothing inside is written.</summary>
+        Drop,
+        /// <summary>An object filtered by a field allowlist.</summary>
+        Fields,
+        /// <summary>Everything inside is copied.</summary>
+        KeepAll,
+        /// <summary>An IP-derived geography object: country and region only.</summary>
+        Geo,
+        /// <summary>An array whose elements each get the frame's rule.</summary>
+        Elements,
+    }
+
+    private struct Frame
+    {
+        public FrameMode Mode;
+        public FieldSet? Fields;
+        public FieldRule? Rule;
+        public ulong Seen;
+        public bool IsArray;
+    }
+
+    /// <summary>What applies to the next value of one purpose, decided at its property name.</summary>
+    private enum Pending : byte
+    {
+        Drop,
+        Rule,
+        KeepWithInputName,
+        GeoWithInputName,
+    }
+
+    /// <summary>One purpose's output: its writer, its frame stack and what the next value gets.</summary>
+    private sealed class PurposeWriter : IDisposable
+    {
+        private Utf8JsonWriter? _writer;
+        private StreamPurpose? _purpose;
+        private Pending _pending;
+        private FieldRule? _pendingRule;
+
+        public PurposeWriter(int maxDepth) => Frames = new Frame[maxDepth + 1];
+
+        public PooledBufferWriter Buffer { get; } = new(1024);
+        public Frame[] Frames { get; }
+        public Utf8JsonWriter Writer => _writer!;
+        private ProcessingCounters Counters => _purpose!.Counters;
+
+        public void Begin(StreamPurpose purpose, JsonWriterOptions options)
+        {
+            _purpose = purpose;
+            Buffer.Reset();
+            if (_writer is null)
+            {
+                _writer = new Utf8JsonWriter(Buffer, options);
+            }
+            else
+            {
+                _writer.Reset(Buffer);
+            }
+            _pending = Pending.Drop;
+            _pendingRule = null;
+        }
+
+        /// <summary>Returns false for a duplicate of a key this purpose names.</summary>
+        public bool OnPropertyName(ReadOnlySpan<byte> name, int depth)
+        {
+            ref var frame = ref Frames[depth - 1];
+            switch (frame.Mode)
+            {
+                case FrameMode.Fields:
+                    var index = frame.Fields!.IndexOf(name);
+                    if (index < 0)
+                    {
+                        _pending = Pending.Drop;
+                        Counters.Increment(ProcessingAction.Dropped);
+                        return true;
+                    }
+                    var bit = 1UL << index;
+                    if ((frame.Seen & bit) != 0)
+                    {
+                        return false;
+                    }
+                    frame.Seen |= bit;
+                    _pending = Pending.Rule;
+                    _pendingRule = frame.Fields[index];
+                    return true;
+                case FrameMode.KeepAll:
+                    _pending = Pending.KeepWithInputName;
+                    return true;
+                case FrameMode.Geo:
+                    if (IsGeneralGeoKey(name))
+                    {
+                        _pending = Pending.GeoWithInputName;
+                    }
+                    else
+                    {
+                        _pending = Pending.Drop;
+                    }
+                    return true;
+                default:
+                    _pending = Pending.Drop;
+                    return true;
+            }
+        }
+
+        public void OnStart(bool isObject, int depth, ReadOnlySpan<byte> inputName)
+        {
+            ref var frame = ref Frames[depth];
+            frame.Seen = 0;
+            frame.Fields = null;
+            frame.Rule = null;
+            frame.IsArray = !isObject;
+            if (depth == 0)
+            {
+                frame.Mode = FrameMode.Fields;
+                frame.Fields = _purpose!.Fields;
+                Writer.WriteStartObject();
+                return;
+            }
+            ref readonly var parent = ref Frames[depth - 1];
+            switch (Resolve(in parent, out var rule))
+            {
+                case Pending.Drop:
+                    frame.Mode = FrameMode.Drop;
+                    return;
+                case Pending.KeepWithInputName:
+                    WriteName(in parent, null, inputName);
+                    frame.Mode = FrameMode.KeepAll;
+                    break;
+                case Pending.GeoWithInputName:
+                    // Geography keeps country and region as plain values; nested structure is dropped.
+                    frame.Mode = FrameMode.Drop;
+                    return;
+                default:
+                    frame.Mode = ModeFor(rule!, isObject);
+                    if (frame.Mode == FrameMode.Drop)
+                    {
+                        Counters.Increment(rule!.Transform == TransformKind.Drop ? ProcessingAction.Dropped : ProcessingAction.TypeMismatch);
+                        return;
+                    }
+                    frame.Fields = rule!.Fields;
+                    frame.Rule = rule;
+                    WriteName(in parent, rule, inputName);
+                    break;
+            }
+            if (isObject)
+            {
+                Writer.WriteStartObject();
+            }
+            else
+            {
+                Writer.WriteStartArray();
+            }
+        }
+
+        public void OnEnd(int depth)
+        {
+            ref readonly var frame = ref Frames[depth];
+            switch (frame.Mode)
+            {
+                case FrameMode.Drop:
+                    return;
+                case FrameMode.Geo:
+                    Counters.Increment(ProcessingAction.Coarsened);
+                    break;
+            }
+            if (frame.IsArray)
+            {
+                Writer.WriteEndArray();
+            }
+            else
+            {
+                Writer.WriteEndObject();
+            }
+        }
+
+        public void OnScalar(JsonTokenType tokenType, ReadOnlySpan<byte> value, int depth, ReadOnlySpan<byte> inputName, JsonMinimizer owner)
+        {
+            ref readonly var parent = ref Frames[depth - 1];
+            switch (Resolve(in parent, out var rule))
+            {
+                case Pending.Drop:
+                    return;
+                case Pending.KeepWithInputName:
+                    WriteName(in parent, null, inputName);
+                    Copy(tokenType, value);
+                    return;
+                case Pending.GeoWithInputName:
+                    if (tokenType is JsonTokenType.String or JsonTokenType.Number)
+                    {
+                        WriteName(in parent, null, inputName);
+                        Copy(tokenType, value);
+                    }
+                    return;
+            }
+            switch (rule!.Transform)
+            {
+                case TransformKind.Drop:
+                    Counters.Increment(ProcessingAction.Dropped);
+                    return;
+                case TransformKind.Keep when rule.Fields is null:
+                    WriteName(in parent, rule, inputName);
+                    Copy(tokenType, value);
+                    return;
+            }
+            if (tokenType == JsonTokenType.Null)
+            {
+                // null carries nothing to protect, and keeps the field's presence visible.
+                WriteName(in parent, rule, inputName);
+                Writer.WriteNullValue();
+                return;
+            }
+            if (rule.Fields is not null || rule.Transform == TransformKind.GeneralizeGeo
+                || tokenType is JsonTokenType.True or JsonTokenType.False
+                || !owner.TryTransform(rule, tokenType, value, out var result, out var isNumber))
+            {
+                Counters.Increment(ProcessingAction.TypeMismatch);
+                return;
+            }
+            WriteName(in parent, rule, inputName);
+            if (isNumber)
+            {
+                Writer.WriteRawValue(result, skipInputValidation: true);
+            }
+            else
+            {
+                Writer.WriteStringValue(result);
+            }
+            Counters.Increment(rule.Transform switch
+            {
+                TransformKind.Pseudonymize => ProcessingAction.Hashed,
+                TransformKind.RedactText => ProcessingAction.Redacted,
+                _ => ProcessingAction.Coarsened,
+            });
+        }
+
+        /// <summary>What applies to a value inside <paramref name="parent"/>: the pending decision for objects, the frame's rule for arrays.</summary>
+        private Pending Resolve(in Frame parent, out FieldRule? rule)
+        {
+            switch (parent.Mode)
+            {
+                case FrameMode.Elements:
+                    rule = parent.Rule;
+                    return Pending.Rule;
+                case FrameMode.KeepAll:
+                    rule = null;
+                    return Pending.KeepWithInputName;
+                case FrameMode.Drop:
+                    rule = null;
+                    return Pending.Drop;
+                default:
+                    rule = _pendingRule;
+                    var pending = _pending;
+                    _pending = Pending.Drop;
+                    return pending;
+            }
+        }
+
+        private static FrameMode ModeFor(FieldRule rule, bool isObject)
+        {
+            if (rule.Fields is not null)
+            {
+                return isObject ? FrameMode.Fields : FrameMode.Elements;
+            }
+            return rule.Transform switch
+            {
+                TransformKind.Keep => FrameMode.KeepAll,
+                TransformKind.Drop => FrameMode.Drop,
+                TransformKind.GeneralizeGeo => isObject ? FrameMode.Geo : FrameMode.Elements,
+                // A scalar transform applies to each element of an array, and cannot apply to an object.
+                _ => isObject ? FrameMode.Drop : FrameMode.Elements,
+            };
+        }
+
+        private void WriteName(in Frame parent, FieldRule? rule, ReadOnlySpan<byte> inputName)
+        {
+            if (parent.IsArray)
+            {
+                return;
+            }
+            if (rule is not null)
+            {
+                Writer.WritePropertyName(rule.EncodedName);
+            }
+            else
+            {
+                Writer.WritePropertyName(inputName);
+            }
+        }
+
+        private void Copy(JsonTokenType tokenType, ReadOnlySpan<byte> value)
+        {
+            switch (tokenType)
+            {
+                case JsonTokenType.String:
+                    Writer.WriteStringValue(value);
+                    break;
+                case JsonTokenType.Number:
+                    Writer.WriteRawValue(value, skipInputValidation: true);
+                    break;
+                case JsonTokenType.True:
+                    Writer.WriteBooleanValue(true);
+                    break;
+                case JsonTokenType.False:
+                    Writer.WriteBooleanValue(false);
+                    break;
+                default:
+                    Writer.WriteNullValue();
+                    break;
+            }
+        }
+
+        private static bool IsGeneralGeoKey(ReadOnlySpan<byte> name) =>
+            name.SequenceEqual("country"u8) || name.SequenceEqual("country_code"u8) || name.SequenceEqual("countryCode"u8)
+            || name.SequenceEqual("country_iso_code"u8) || name.SequenceEqual("region"u8) || name.SequenceEqual("region_code"u8)
+            || name.SequenceEqual("regionCode"u8) || name.SequenceEqual("region_iso_code"u8) || name.SequenceEqual("subdivision"u8)
+            || name.SequenceEqual("subdivision_code"u8);
+
+        public void Dispose()
+        {
+            _writer?.Dispose();
+            Buffer.Dispose();
+        }
+    }
+}

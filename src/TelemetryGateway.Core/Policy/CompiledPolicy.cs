@@ -1,0 +1,123 @@
+using TelemetryGateway.Core.Vocabulary;
+
+namespace TelemetryGateway.Core.Policy;
+
+/// <summary>
+/// A validated policy, compiled once into an immutable structure that every thread shares.
+/// A reload builds a new instance and swaps the reference; nothing here ever changes.
+/// </summary>
+public sealed class CompiledPolicy
+{
+    internal CompiledPolicy(string id, string version, PolicyLimits limits, CompiledStream[] streams)
+    {
+        Id = id;
+        Version = version;
+        Tag = $"{id}@{version}";
+        Limits = limits;
+        Streams = streams;
+        MaxCaptures = streams.Length == 0 ? 0 : streams.Max(s => s.Filter.CaptureNames.Count);
+        MaxPurposesPerStream = streams.Length == 0 ? 0 : streams.Max(s => s.Purposes.Count);
+    }
+
+    public string Id { get; }
+
+    /// <summary>The file's declared version and a content hash of the file, e.g. <c>3+sha256.1a2b3c4d5e6f</c>.</summary>
+    public string Version { get; }
+
+    /// <summary><c>id@version</c>, the value of the <c>policy</c> tag.</summary>
+    public string Tag { get; }
+
+    public PolicyLimits Limits { get; }
+    public IReadOnlyList<CompiledStream> Streams { get; }
+    internal int MaxCaptures { get; }
+    internal int MaxPurposesPerStream { get; }
+
+    /// <summary>The first stream, in file order, whose filter matches <paramref name="topic"/>; null when none does.</summary>
+    public CompiledStream? Match(ReadOnlySpan<char> topic, Span<Range> captures)
+    {
+        foreach (var stream in Streams)
+        {
+            if (stream.Filter.TryMatch(topic, captures))
+            {
+                return stream;
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>Limits on incoming payloads; exceeding one quarantines the message.</summary>
+public sealed record PolicyLimits(int MaxPayloadBytes, int MaxDepth)
+{
+    public static PolicyLimits Default { get; } = new(256 * 1024, 32);
+}
+
+/// <summary>The payload format of a stream.</summary>
+public enum PayloadFormat
+{
+    Json,
+}
+
+/// <summary>A named stream: which topics it covers, what categories of data it carries, and its purposes.</summary>
+public sealed class CompiledStream
+{
+    internal CompiledStream(string name, int index, TopicFilter filter, PayloadFormat format, DataCategory categories, int deviceCapture, StreamPurpose[] purposes)
+    {
+        Name = name;
+        Index = index;
+        Filter = filter;
+        Format = format;
+        Categories = categories;
+        DeviceCapture = deviceCapture;
+        Purposes = purposes;
+    }
+
+    public string Name { get; }
+    internal int Index { get; }
+    public TopicFilter Filter { get; }
+    public PayloadFormat Format { get; }
+    public DataCategory Categories { get; }
+
+    /// <summary>Index of the capture that identifies the device (for consent look-ups), or -1.</summary>
+    public int DeviceCapture { get; }
+
+    public IReadOnlyList<StreamPurpose> Purposes { get; }
+}
+
+/// <summary>
+/// One purpose of one stream: its tags (purpose, legal basis, categories, policy, retention),
+/// where its output goes and which fields it keeps, and how.
+/// </summary>
+public sealed class StreamPurpose
+{
+    internal StreamPurpose(
+        string streamName, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
+        TimeSpan retentionPeriod, OutputTopic topic, FieldSet fields, string policyTag)
+    {
+        StreamName = streamName;
+        Categories = categories;
+        Purpose = purpose;
+        LegalBasis = legalBasis;
+        Retention = retention;
+        RetentionPeriod = retentionPeriod;
+        Topic = topic;
+        Fields = fields;
+        PolicyTag = policyTag;
+        Counters = new ProcessingCounters();
+    }
+
+    public string StreamName { get; }
+    public Purpose Purpose { get; }
+    public LegalBasis LegalBasis { get; }
+    public DataCategory Categories { get; }
+
+    /// <summary>The retention as written in the policy (ISO-8601 duration, e.g. <c>P2Y</c>).</summary>
+    public string Retention { get; }
+    public TimeSpan RetentionPeriod { get; }
+    public OutputTopic Topic { get; }
+    public FieldSet Fields { get; }
+    public string PolicyTag { get; }
+
+    /// <summary>Records of processing for this stream and purpose: counts, never values.</summary>
+    public ProcessingCounters Counters { get; }
+}

@@ -1,0 +1,70 @@
+using TelemetryGateway.Core.Keys;
+
+namespace TelemetryGateway.Host.Configuration;
+
+/// <summary>
+/// The gateway's configuration (section <c>Gateway</c>), bound from appsettings.json, <c>Gateway__*</c> environment
+/// variables and the command line. <see cref="Validate"/> reports every problem at once.
+/// </summary>
+public sealed record GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>Where the gateway keeps its state: the generated pseudonymization key (and later the outbox).</summary>
+    public string DataDirectory { get; init; } = DefaultDataDirectory;
+
+    public PolicyOptions Policy { get; init; } = new();
+    public PseudonymizationOptions Pseudonymization { get; init; } = new();
+
+    public static string DefaultDataDirectory { get; } =
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
+
+    /// <summary>The shipped policy, next to the executable; used when <c>Gateway:Policy:Path</c> is not set.</summary>
+    public static string DefaultPolicyPath { get; } = Path.Combine(AppContext.BaseDirectory, "policies", "solix-default.json");
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            errors.Add("Gateway:DataDirectory must not be empty");
+        }
+        if (string.IsNullOrWhiteSpace(Policy.Path))
+        {
+            errors.Add("Gateway:Policy:Path must not be empty");
+        }
+        else if (!File.Exists(Policy.Path))
+        {
+            errors.Add($"Gateway:Policy:Path: file '{Policy.Path}' does not exist");
+        }
+        if (Pseudonymization.KeyFile is { } keyFile)
+        {
+            if (!File.Exists(keyFile))
+            {
+                errors.Add($"Gateway:Pseudonymization:KeyFile: file '{keyFile}' does not exist");
+            }
+            else if (new FileInfo(keyFile).Length < PseudonymizationKey.MinimumLength)
+            {
+                errors.Add($"Gateway:Pseudonymization:KeyFile: the key must be at least {PseudonymizationKey.MinimumLength} bytes");
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>The configured key file, or the key generated once in the data directory.</summary>
+    public PseudonymizationKey LoadKey() =>
+        Pseudonymization.KeyFile is { } keyFile ? PseudonymizationKey.FromFile(keyFile) : PseudonymizationKey.LoadOrCreate(DataDirectory);
+}
+
+/// <summary><c>Gateway:Policy</c>.</summary>
+public sealed record PolicyOptions
+{
+    public string Path { get; init; } = GatewayOptions.DefaultPolicyPath;
+}
+
+/// <summary><c>Gateway:Pseudonymization</c>.</summary>
+public sealed record PseudonymizationOptions
+{
+    /// <summary>A file of at least 32 random bytes; when unset, a key is generated once in the data directory.</summary>
+    public string? KeyFile { get; init; }
+}
