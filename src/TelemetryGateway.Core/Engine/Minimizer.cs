@@ -63,7 +63,7 @@ public sealed class Minimizer : IDisposable
         }
         var device = stream.DeviceCapture >= 0 ? topic[_captures[stream.DeviceCapture]] : [];
         var active = 0;
-        foreach (var purpose in stream.Purposes)
+        foreach (var purpose in stream.PurposeArray)
         {
             if (purpose.LegalBasis == LegalBasis.Consent && !_consent.HasConsent(purpose.Purpose, device))
             {

@@ -14,7 +14,7 @@ public sealed class CompiledPolicy
         Version = version;
         Tag = $"{id}@{version}";
         Limits = limits;
-        Streams = streams;
+        _streams = streams;
         MaxCaptures = streams.Length == 0 ? 0 : streams.Max(s => s.Filter.CaptureNames.Count);
         MaxPurposesPerStream = streams.Length == 0 ? 0 : streams.Max(s => s.Purposes.Count);
     }
@@ -28,14 +28,17 @@ public sealed class CompiledPolicy
     public string Tag { get; }
 
     public PolicyLimits Limits { get; }
-    public IReadOnlyList<CompiledStream> Streams { get; }
+    // Arrays, not interfaces, on the per-message path: foreach over an IReadOnlyList boxes its enumerator.
+    private readonly CompiledStream[] _streams;
+
+    public IReadOnlyList<CompiledStream> Streams => _streams;
     internal int MaxCaptures { get; }
     internal int MaxPurposesPerStream { get; }
 
     /// <summary>The first stream, in file order, whose filter matches <paramref name="topic"/>; null when none does.</summary>
     public CompiledStream? Match(ReadOnlySpan<char> topic, Span<Range> captures)
     {
-        foreach (var stream in Streams)
+        foreach (var stream in _streams)
         {
             if (stream.Filter.TryMatch(topic, captures))
             {
@@ -69,7 +72,7 @@ public sealed class CompiledStream
         Format = format;
         Categories = categories;
         DeviceCapture = deviceCapture;
-        Purposes = purposes;
+        PurposeArray = purposes;
     }
 
     public string Name { get; }
@@ -81,7 +84,9 @@ public sealed class CompiledStream
     /// <summary>Index of the capture that identifies the device (for consent look-ups), or -1.</summary>
     public int DeviceCapture { get; }
 
-    public IReadOnlyList<StreamPurpose> Purposes { get; }
+    public IReadOnlyList<StreamPurpose> Purposes => PurposeArray;
+
+    internal StreamPurpose[] PurposeArray { get; }
 }
 
 /// <summary>

@@ -100,12 +100,12 @@ internal static class TextRedaction
     /// Destination size that always suffices for an input of <paramref name="inputLength"/> bytes.
     /// </summary>
     /// <remarks>
-    /// Copied bytes map 1:1. Every replaced unit of L input bytes writes at most 3L bytes: a secret unit is at
-    /// least "key=x" (L ≥ 5) and writes L - 1 + 8 ≤ 3L; an SSID unit is at least "ssid=x" (L ≥ 6) and writes
-    /// L - 1 + 6; e-mail (L ≥ 6 → 7), phone (L ≥ 7 → 7) and MAC (L ≥ 12 → 5) shrink or nearly so; truncated IPs
-    /// and coarsened numbers are checked against 3 × their own length at run time and fall back to "[ip]"
-    /// (address ≥ 4 bytes) or "[coord]" (unit ≥ 5 bytes), both within 3L. Twice the input is not enough:
-    /// "psk=x," repeated grows 6 → 13 bytes.
+    /// Copied bytes map 1:1, and every replaced unit of L input bytes writes at most 3L bytes:
+    /// a secret unit is at least "key=x" (L ≥ 5) and writes at most L - 1 + 8 ≤ 3L; an SSID unit is at least
+    /// "ssid=x" (L ≥ 6) and writes at most L - 1 + 6; e-mail (L ≥ 6 → 7), phone (L ≥ 7 → 7) and MAC (L ≥ 12 → 5)
+    /// need no more. A truncated IP or coarsened number is written only if it fits in 3 × the text it replaces,
+    /// otherwise "[ip]" (address ≥ 2 bytes) or "[coord]" (after a marker of ≥ 4 bytes, or a pair number of
+    /// ≥ 5 bytes) is written, both within 3L. Twice the input is not enough: "psk=x," repeated grows 6 → 13 bytes.
     /// </remarks>
     public static int MaxOutputLength(int inputLength)
     {
@@ -662,6 +662,7 @@ internal static class TextRedaction
         var dashSeparated = false;
         var shortInnerGroup = false;
         var firstStartsWithZero = false;
+        byte separator = 0;
         var firstLength = 0;
         var secondLength = 0;
         var thirdLength = 0;
@@ -702,26 +703,32 @@ internal static class TextRedaction
                 break;
             }
 
-            if (groups == 0)
+            // A group that would overflow E.164 is left out, so the digits before it are still redacted.
+            if (digits + groupLength > MaxPhoneDigits)
             {
-                firstStartsWithZero = s[groupStart] == '0';
-            }
-            else if (groupLength < 2)
-            {
-                shortInnerGroup = true;
+                break;
             }
 
-            switch (groups)
+            if (groups == 0)
             {
-                case 0: firstLength = groupLength; break;
-                case 1: secondLength = groupLength; break;
-                case 2: thirdLength = groupLength; break;
+                firstLength = groupLength;
+                firstStartsWithZero = s[groupStart] == '0';
+            }
+            else
+            {
+                shortInnerGroup |= groupLength < 2;
+                secondLength = groups == 1 ? groupLength : secondLength;
+                thirdLength = groups == 2 ? groupLength : thirdLength;
+                dotSeparated |= separator == '.';
+                spaceSeparated |= separator == ' ';
+                dashSeparated |= separator == '-';
             }
 
             groups++;
             digits += groupLength;
             lastEnd = j;
-            if (digits > MaxPhoneDigits || j - i > MaxPhoneTextLength || j >= s.Length)
+            separator = 0;
+            if (j - i > MaxPhoneTextLength || j >= s.Length)
             {
                 break;
             }
@@ -729,9 +736,7 @@ internal static class TextRedaction
             var c = s[j];
             if ((c == ' ' || c == '-' || c == '.') && j + 1 < s.Length && (IsDigit(s[j + 1]) || s[j + 1] == '('))
             {
-                dotSeparated |= c == '.';
-                spaceSeparated |= c == ' ';
-                dashSeparated |= c == '-';
+                separator = c;
                 j++;
             }
             else if (!(c == '(' || (s[j - 1] == ')' && IsDigit(c))))

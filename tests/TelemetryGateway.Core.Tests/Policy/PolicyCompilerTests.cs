@@ -1,0 +1,177 @@
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Tests.Support;
+
+namespace TelemetryGateway.Core.Tests.Policy;
+
+public sealed class PolicyCompilerTests
+{
+    private const string Valid = """
+        {
+          "id": "p", "version": "1",
+          "streams": {
+            "s": {
+              "topic": "t/{sn}", "categories": ["device"],
+              "purposes": {
+                "diagnostics": { "legalBasis": "legitimate-interest", "retention": "P30D", "topic": "o/{sn}",
+                                 "captures": { "sn": "pseudonymize" }, "fields": { "a": "keep" } }
+              }
+            }
+          }
+        }
+        """;
+
+    [Fact]
+    public void Compiles_the_shipped_default_policy()
+    {
+        var policy = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
+        Assert.Equal(["status", "firmware", "network", "settings", "commissioning"], policy.Streams.Select(s => s.Name));
+        Assert.Matches("^solix-default@1\\+sha256\\.[0-9a-f]{12}$", policy.Tag);
+    }
+
+    [Fact]
+    public void Default_policy_forwards_no_solix_binary_log_or_command_topic()
+    {
+        var policy = TestPolicies.Default;
+        var captures = new Range[8];
+        foreach (var topic in new[]
+        {
+            "dt/anker_power/A17C0/SN1/param_info", "dt/anker_power/A17C0/SN1/state_info", "dt/anker_power/A17C0/SN1/log",
+            "cmd/anker_power/A17C0/SN1/req", "dt/anker_power/A17C0/SN1/unknown", "anything/else",
+        })
+        {
+            Assert.Null(policy.Match(topic, captures));
+        }
+    }
+
+    [Fact]
+    public void Version_carries_a_content_hash_of_the_file()
+    {
+        var a = TestPolicies.CompileValid(Valid);
+        var b = TestPolicies.CompileValid(Valid.Replace("P30D", "P31D", StringComparison.Ordinal));
+        Assert.StartsWith("1+sha256.", a.Version, StringComparison.Ordinal);
+        Assert.NotEqual(a.Version, b.Version);
+    }
+
+    [Fact]
+    public void Reports_every_error_with_its_json_path()
+    {
+        var compilation = TestPolicies.Compile("""
+            {
+              "id": "p", "version": "1",
+              "streams": {
+                "s": {
+                  "topic": "t/#/x", "categories": ["device", "wifi"],
+                  "purposes": {
+                    "advertising": { "legalBasis": "consent", "retention": "P1D", "topic": "o", "fields": {} },
+                    "marketing": { "legalBasis": "legitimate-interest", "retention": "P1D", "topic": "o", "fields": {} },
+                    "diagnostics": { "legalBasis": "hunch", "retention": "forever", "topic": "o/+", "fields": { "a": "shred", "b": { "transform": "truncate-ip", "decimals": 2 } } },
+                    "security": { "legalBasis": "legitimate-interest", "topic": "o", "fields": {} }
+                  }
+                }
+              }
+            }
+            """);
+        Assert.False(compilation.Succeeded);
+        var errors = compilation.Errors.Select(e => e.Path).ToList();
+        Assert.Contains("$.streams.s.topic", errors);
+        Assert.Contains("$.streams.s.categories[1]", errors);
+        Assert.Contains("$.streams.s.purposes.advertising", errors);
+        Assert.Contains("$.streams.s.purposes.marketing.legalBasis", errors);
+        Assert.Contains("$.streams.s.purposes.diagnostics.legalBasis", errors);
+        Assert.Contains("$.streams.s.purposes.diagnostics.retention", errors);
+        Assert.Contains("$.streams.s.purposes.diagnostics.fields.a", errors);
+        Assert.Contains("$.streams.s.purposes.diagnostics.fields.b.decimals", errors);
+        Assert.Contains("$.streams.s.purposes.security.retention", errors);
+        Assert.True(compilation.Errors.Count >= 9);
+    }
+
+    [Fact]
+    public void Rejects_a_non_consent_basis_for_a_consent_based_purpose()
+    {
+        var compilation = TestPolicies.Compile(Valid.Replace("\"diagnostics\": { \"legalBasis\": \"legitimate-interest\"", "\"personalization\": { \"legalBasis\": \"legitimate-interest\"", StringComparison.Ordinal));
+        var error = Assert.Single(compilation.Errors);
+        Assert.Equal("$.streams.s.purposes.personalization.legalBasis", error.Path);
+        Assert.Contains("consent-based", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rejects_a_duplicate_stream_name()
+    {
+        var compilation = TestPolicies.Compile("""
+            { "id": "p", "version": "1", "streams": {
+              "s": { "topic": "a/{sn}", "categories": ["device"], "purposes": { "diagnostics": { "legalBasis": "contract", "retention": "P1D", "topic": "o", "fields": {} } } },
+              "s": { "topic": "b/{sn}", "categories": ["device"], "purposes": { "diagnostics": { "legalBasis": "contract", "retention": "P1D", "topic": "o", "fields": {} } } } } }
+            """);
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s" && e.Message.Contains("duplicate stream", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Rejects_two_streams_with_the_same_topic_filter()
+    {
+        var compilation = TestPolicies.Compile("""
+            { "id": "p", "version": "1", "streams": {
+              "a": { "topic": "t/{sn}", "categories": ["device"], "purposes": { "diagnostics": { "legalBasis": "contract", "retention": "P1D", "topic": "o", "fields": {} } } },
+              "b": { "topic": "t/{sn}", "categories": ["device"], "purposes": { "diagnostics": { "legalBasis": "contract", "retention": "P1D", "topic": "o", "fields": {} } } } } }
+            """);
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.b.topic");
+    }
+
+    [Fact]
+    public void Rejects_an_output_topic_capture_without_a_rule_or_unknown_to_the_filter()
+    {
+        var compilation = TestPolicies.Compile(Valid.Replace("\"topic\": \"o/{sn}\"", "\"topic\": \"o/{sn}/{pn}\"", StringComparison.Ordinal)
+            .Replace("\"captures\": { \"sn\": \"pseudonymize\" }", "\"captures\": { }", StringComparison.Ordinal));
+        Assert.Equal(2, compilation.Errors.Count(e => e.Path == "$.streams.s.purposes.diagnostics.topic"));
+    }
+
+    [Theory]
+    [InlineData("coarsen-coordinates")]
+    [InlineData("truncate-ip")]
+    [InlineData("generalize-geo")]
+    [InlineData("redact-text")]
+    public void Rejects_a_transform_a_topic_level_cannot_take(string transform)
+    {
+        var compilation = TestPolicies.Compile(Valid.Replace("\"sn\": \"pseudonymize\"", $"\"sn\": \"{transform}\"", StringComparison.Ordinal));
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes.diagnostics.captures.sn");
+    }
+
+    [Fact]
+    public void Rejects_a_transform_combined_with_fields()
+    {
+        var compilation = TestPolicies.Compile(Valid.Replace("\"a\": \"keep\"", "\"a\": { \"transform\": \"pseudonymize\", \"fields\": {} }", StringComparison.Ordinal));
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes.diagnostics.fields.a");
+    }
+
+    [Theory]
+    [InlineData("\"ipv4Prefix\": 33", "ipv4Prefix")]
+    [InlineData("\"ipv6Prefix\": -1", "ipv6Prefix")]
+    public void Rejects_a_parameter_out_of_range(string parameter, string name)
+    {
+        var compilation = TestPolicies.Compile(Valid.Replace("\"a\": \"keep\"", $"\"a\": {{ \"transform\": \"truncate-ip\", {parameter} }}", StringComparison.Ordinal));
+        Assert.Contains(compilation.Errors, e => e.Path == $"$.streams.s.purposes.diagnostics.fields.a.{name}");
+    }
+
+    [Fact]
+    public void Rejects_a_payload_format_it_cannot_minimize()
+    {
+        var compilation = TestPolicies.Compile(Valid.Replace("\"topic\": \"t/{sn}\"", "\"topic\": \"t/{sn}\", \"format\": \"solix\"", StringComparison.Ordinal));
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.format");
+    }
+
+    [Fact]
+    public void Rejects_unknown_properties_and_invalid_json()
+    {
+        Assert.Contains(TestPolicies.Compile(Valid.Replace("\"id\": \"p\"", "\"id\": \"p\", \"strems\": {}", StringComparison.Ordinal)).Errors, e => e.Path == "$.strems");
+        Assert.Equal("$", Assert.Single(TestPolicies.Compile("{ not json").Errors).Path);
+    }
+
+    [Fact]
+    public void Requires_categories_and_at_least_one_purpose()
+    {
+        var compilation = TestPolicies.Compile("""
+            { "id": "p", "version": "1", "streams": { "s": { "topic": "t/{sn}", "purposes": {} } } }
+            """);
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.categories");
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes");
+    }
+}
