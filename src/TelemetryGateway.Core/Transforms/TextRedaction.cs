@@ -248,7 +248,7 @@ internal static class TextRedaction
     }
 
     // Scans an identifier (word bytes joined by '_' or '-') and classifies it by its last segment,
-    // so "wifi_password", "wifi-psk" and "apiKey" are markers but "monkey" and "keyboard" are not.
+    // so "wifi_password", "wifi-psk", "apiKey" and "wpa2Psk" are markers but "monkey" and "keyboard" are not.
     private static MarkerKind ClassifyIdentifier(ReadOnlySpan<byte> s, int i, out int end)
     {
         var j = i;
@@ -262,7 +262,7 @@ internal static class TextRedaction
                 return MarkerKind.None;
             }
 
-            if (j > i && (IsJoiner(s[j - 1]) || (IsLower(s[j - 1]) && IsUpper(s[j]))))
+            if (j > i && (IsJoiner(s[j - 1]) || ((IsLower(s[j - 1]) || IsDigit(s[j - 1])) && IsUpper(s[j]))))
             {
                 previousSegment = lastSegment;
                 lastSegment = j;
@@ -745,7 +745,7 @@ internal static class TextRedaction
             }
         }
 
-        if (groups == 0 || digits is < MinPhoneDigits or > MaxPhoneDigits || lastEnd - i > MaxPhoneTextLength)
+        if (digits < MinPhoneDigits || lastEnd - i > MaxPhoneTextLength)
         {
             return false;
         }

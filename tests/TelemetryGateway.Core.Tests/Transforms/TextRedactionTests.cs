@@ -81,6 +81,7 @@ public sealed class TextRedactionTests
     [InlineData("wifi_password=hunter2", "wifi_password=[secret]")]
     [InlineData("wifi-psk=hunter2", "wifi-psk=[secret]")]
     [InlineData("Password = hunter2", "Password = [secret]")]
+    [InlineData("wifiPassword=hunter2 accessToken=abc", "wifiPassword=[secret] accessToken=[secret]")]
     public void Replaces_value_after_each_secret_marker(string input, string expected)
     {
         Assert.Equal(expected, Redact(input));
@@ -171,6 +172,7 @@ public sealed class TextRedactionTests
     [InlineData("415-555-0142")]
     [InlineData("415.555.0142")]
     [InlineData("+1 (415) 555-0142")]
+    [InlineData("5551234")]
     public void Replaces_phone_numbers(string phone)
     {
         Assert.Equal("call [phone] now", Redact($"call {phone} now"));

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what the tests need when it is missing, builds, runs every test project,
+# and prints one summary line: "tests: N passed, N failed[, N skipped]". Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_packages+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need_packages+=(mosquitto-clients)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  echo "installing: ${need_packages[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_packages[@]}" >/dev/null \
+    || { echo "tests: 0 passed, 1 failed (could not install ${need_packages[*]})"; exit 1; }
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+if ! dotnet build TelemetryGateway.sln -c Release -nologo >"$log" 2>&1; then
+  grep -E ": error " "$log" | sort -u | head -50
+  echo "tests: 0 passed, 1 failed (build failed)"
+  exit 1
+fi
+
+dotnet test TelemetryGateway.sln -c Release --no-build -nologo 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# One "Passed!/Failed!  - Failed: F, Passed: P, Skipped: S, Total: T" line per test assembly.
+read -r passed failed skipped < <(grep -E "(Passed|Failed)! +- Failed: " "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
+  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+assemblies=$(grep -cE "(Passed|Failed)! +- Failed: " "$log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+if [ "$assemblies" -eq 0 ]; then failed=$((failed + 1)); fi
+
+summary="tests: $passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
