@@ -1,4 +1,5 @@
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Mqtt;
 
 namespace TelemetryGateway.Host.Configuration;
 
@@ -13,8 +14,16 @@ public sealed record GatewayOptions
     /// <summary>Where the gateway keeps its state: the generated pseudonymization key (and later the outbox).</summary>
     public string DataDirectory { get; init; } = DefaultDataDirectory;
 
+    /// <summary>Names this gateway in the envelope; defaults to the machine name.</summary>
+    public string GatewayId { get; init; } = Environment.MachineName;
+
     public PolicyOptions Policy { get; init; } = new();
     public PseudonymizationOptions Pseudonymization { get; init; } = new();
+    public SiteBrokerOptions Mqtt { get; init; } = new();
+    public UpstreamOptions Upstream { get; init; } = new();
+    public OutboxOptions Outbox { get; init; } = new();
+
+    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId);
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -48,6 +57,13 @@ public sealed record GatewayOptions
                 errors.Add($"Gateway:Pseudonymization:KeyFile: the key must be at least {PseudonymizationKey.MinimumLength} bytes");
             }
         }
+        if (string.IsNullOrWhiteSpace(GatewayId))
+        {
+            errors.Add("Gateway:GatewayId must not be empty");
+        }
+        errors.AddRange(Mqtt.Validate("Gateway:Mqtt"));
+        errors.AddRange(Upstream.Validate("Gateway:Upstream"));
+        errors.AddRange(Outbox.Validate("Gateway:Outbox"));
         return errors;
     }
 

@@ -1,60 +1,114 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
+using TelemetryGateway.Mqtt;
 
 namespace TelemetryGateway.Host.Hosting;
 
 /// <summary>
-/// The composition root of the running gateway: configuration, validation at start (all errors at once),
-/// the compiled policy and the pseudonymization key. The MQTT and HTTP ingress adapters plug in here.
+/// The composition root of the running gateway: configuration (appsettings.json, <c>Gateway__*</c> environment
+/// variables, command line), validated at start with every error reported at once; the compiled policy, the
+/// pseudonymization key, and the MQTT gateway on Kestrel or on MQTTnet's own TCP listener.
 /// </summary>
 internal static class GatewayHost
 {
+    public const int InvalidConfiguration = 2;
+
     public static async Task<int> RunAsync(string[] args)
     {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(args);
-        var options = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
-        var errors = options.Validate();
-        CompiledPolicy? policy = null;
-        if (errors.Count == 0)
-        {
-            var compilation = PolicyCompiler.Compile(File.ReadAllBytes(options.Policy.Path));
-            policy = compilation.Policy;
-            errors = compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}").ToList();
-        }
-        if (errors.Count > 0 || policy is null)
+        var webBuilder = WebApplication.CreateBuilder(args);
+        var options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        var (policy, errors) = Validate(options);
+        if (policy is null)
         {
             await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration, {errors.Count} error(s):");
             foreach (var error in errors)
             {
                 await Console.Error.WriteLineAsync($"  {error}");
             }
-            return 2;
+            return InvalidConfiguration;
         }
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(policy);
-        builder.Services.AddSingleton(_ => options.LoadKey());
-        builder.Services.AddHostedService<PolicyAnnouncer>();
-        using var host = builder.Build();
-        await host.RunAsync();
+        PseudonymizationKey key;
+        try
+        {
+            key = options.LoadKey();
+        }
+        catch (Exception e) when (e is KeyMaterialException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"telemetry-gateway: {e.Message}");
+            return InvalidConfiguration;
+        }
+
+        if (options.Mqtt.Transport == "kestrel")
+        {
+            Register(webBuilder.Services, options, policy, key, webBuilder.WebHost);
+            await using var app = webBuilder.Build();
+            await app.RunAsync();
+        }
+        else
+        {
+            // MQTTnet's own listener: no Kestrel, so no HTTP port is opened either.
+            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(args);
+            Register(builder.Services, options, policy, key, webHost: null);
+            using var host = builder.Build();
+            await host.RunAsync();
+        }
         return 0;
+    }
+
+    private static (CompiledPolicy? Policy, List<string> Errors) Validate(GatewayOptions options)
+    {
+        var errors = options.Validate().ToList();
+        if (errors.Count > 0 || !File.Exists(options.Policy.Path))
+        {
+            return (null, errors);
+        }
+        var compilation = PolicyCompiler.Compile(File.ReadAllBytes(options.Policy.Path));
+        errors.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
+        return (errors.Count == 0 ? compilation.Policy : null, errors);
+    }
+
+    private static void Register(IServiceCollection services, GatewayOptions options, CompiledPolicy policy, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
+    {
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton(options);
+        services.AddSingleton(policy);
+        services.AddSingleton(key);
+        services.AddHostedService<PolicyAnnouncer>();
+        services.AddMqttGateway(options.MqttSettings, webHost);
     }
 }
 
 /// <summary>Logs, at start, what the gateway enforces: the policy tag, its streams and the key epoch (never the key).</summary>
-internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Core.Keys.PseudonymizationKey key, ILogger<PolicyAnnouncer> logger) : IHostedService
+internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, PseudonymizationKey key, GatewayOptions options, ILogger<PolicyAnnouncer> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         LogPolicy(logger, policy.Tag, policy.Streams.Count, key.Id);
+        if (options.Upstream.IsConfigured)
+        {
+            LogUpstream(logger, options.Upstream.Endpoint!.Host, options.Upstream.TopicPrefix, options.Upstream.Envelope);
+        }
+        else
+        {
+            LogLocalOnly(logger);
+        }
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Policy {Policy} loaded: {StreamCount} streams; pseudonymization key {KeyId}")]
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Policy {Policy} loaded: {StreamCount} streams; pseudonymization key {KeyId}")]
     private static partial void LogPolicy(ILogger logger, string policy, int streamCount, string keyId);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Outputs go upstream to {Host} under '{Prefix}/<purpose>/...' (envelope: {Envelope})")]
+    private static partial void LogUpstream(ILogger logger, string host, string prefix, string envelope);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "No upstream configured: outputs are published on this broker under 'filtered/<purpose>/...'")]
+    private static partial void LogLocalOnly(ILogger logger);
 }

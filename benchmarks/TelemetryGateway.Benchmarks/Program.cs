@@ -1,0 +1,19 @@
+using BenchmarkDotNet.Running;
+
+namespace TelemetryGateway.Benchmarks;
+
+/// <summary>
+/// Runs the benchmarks chosen on the command line (<c>--filter '*'</c> for all), then prints the per-message table
+/// (throughput, cost per output, targets) that BenchmarkDotNet's own summary cannot show.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        foreach (var summary in summaries)
+        {
+            MinimizationResultsTable.Report(summary);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+using System.Globalization;
+
+namespace TelemetryGateway.LoadTest;
+
+/// <summary>What runs in a load test, for each QoS level.</summary>
+internal enum ScenarioKind
+{
+    /// <summary>Generator self-test: devices and the subscriber on one plain mosquitto, no bridge, no gateway.</summary>
+    Direct,
+
+    /// <summary>Devices → site mosquitto → mosquitto bridge (QoS 1) → cloud mosquitto.</summary>
+    Baseline,
+
+    /// <summary>Devices → the gateway → its upstream client → cloud mosquitto.</summary>
+    Gateway,
+}
+
+/// <summary>The command line of the load benchmark. <see cref="Parse"/> reports every problem at once.</summary>
+internal sealed record LoadTestOptions
+{
+    public const string DefaultGatewayDll = "src/TelemetryGateway.Host/bin/Release/net10.0/telemetry-gateway.dll";
+
+    public int Devices { get; init; } = 100;
+    public int MessagesPerDevice { get; init; } = 200;
+    public IReadOnlyList<byte> QosLevels { get; init; } = [0, 1];
+    public IReadOnlyList<ScenarioKind> Scenarios { get; init; } = [ScenarioKind.Baseline, ScenarioKind.Gateway];
+
+    /// <summary>QoS 1 publishes a device may have awaiting PUBACK (also the largest batch one write carries).</summary>
+    public int Window { get; init; } = 32;
+
+    /// <summary>Messages per second per device; 0 = as fast as the window allows.</summary>
+    public double RatePerDevice { get; init; }
+
+    public string? GatewayDll { get; init; }
+
+    /// <summary>Port of an already running gateway on 127.0.0.1: the benchmark does not start one.</summary>
+    public int? GatewayPort { get; init; }
+
+    /// <summary>Fixed port for the cloud broker (so an externally started gateway can point at it); default a free port.</summary>
+    public int? UpstreamPort { get; init; }
+
+    /// <summary>Outputs the gateway produces per status message (after-sales-service and product-improvement).</summary>
+    public int GatewayOutputsPerMessage { get; init; } = 2;
+
+    public string UpstreamTopicPrefix { get; init; } = "telemetry";
+
+    /// <summary>Bound of one scenario run: publishing plus draining.</summary>
+    public TimeSpan DurationLimit { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>After publishing, how long to wait for missing outputs without any arriving.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public string ReportPath { get; init; } = "load-report.md";
+
+    /// <summary>Exit 1 when a QoS 1 target is missed.</summary>
+    public bool EnforceTargets { get; init; }
+
+    public bool Help { get; init; }
+
+    /// <summary>The arguments as given, for the report.</summary>
+    public string CommandLine { get; init; } = "";
+
+    public static string Usage => """
+        TelemetryGateway.LoadTest: devices -> (mosquitto bridge | gateway) -> cloud broker, all on 127.0.0.1
+
+          dotnet run -c Release --project benchmarks/TelemetryGateway.LoadTest -- [options]
+
+          --devices N                 simulated devices, one MQTT connection each (100)
+          --messages-per-device N     status messages each device publishes (200)
+          --qos 0,1                   QoS levels to run (0,1)
+          --scenarios LIST            baseline,gateway (default); add 'direct' for the generator's own ceiling
+          --window N                  QoS 1 publishes in flight per device (32)
+          --rate-per-device R         messages/s per device; 0 = as fast as the window allows (0)
+          --gateway-dll PATH          the gateway to start (src/TelemetryGateway.Host/bin/Release/net10.0/telemetry-gateway.dll)
+          --gateway-outputs N         upstream outputs per status message (2)
+          --duration-limit SECONDS    bound of one scenario run, publishing + drain (120)
+          --drain-timeout SECONDS     wait for missing outputs after the last one arrived (10)
+          --report PATH               also write the report here (load-report.md)
+          --enforce-targets           exit 1 when a QoS 1 target is missed
+
+        Exit codes: 0 done, 1 target missed (with --enforce-targets), 2 bad arguments, 3 a broker or the gateway
+        failed to start or died, or a scenario could not carry a single message.
+        """;
+
+    public static (LoadTestOptions Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
+    {
+        var errors = new List<string>();
+        var options = new LoadTestOptions { CommandLine = string.Join(' ', args.Select(Quote)) };
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (name is "--help" or "-h")
+            {
+                options = options with { Help = true };
+                continue;
+            }
+            if (name == "--enforce-targets")
+            {
+                options = options with { EnforceTargets = true };
+                continue;
+            }
+            if (i + 1 >= args.Count)
+            {
+                errors.Add($"{name}: missing value");
+                break;
+            }
+            var value = args[++i];
+            options = name switch
+            {
+                "--devices" => options with { Devices = Int(name, value, 1, 10_000, errors) },
+                "--messages-per-device" => options with { MessagesPerDevice = Int(name, value, 1, 1_000_000, errors) },
+                "--qos" => options with { QosLevels = QosList(value, errors) },
+                "--scenarios" => options with { Scenarios = ScenarioList(value, errors) },
+                "--window" => options with { Window = Int(name, value, 1, 1_000, errors) },
+                "--rate-per-device" => options with { RatePerDevice = Seconds(name, value, 0, 100_000, errors) },
+                "--gateway-dll" => options with { GatewayDll = value },
+                "--gateway-endpoint" => options with { GatewayPort = LoopbackPort(name, value, errors) },
+                "--upstream-port" => options with { UpstreamPort = Int(name, value, 1, 65_535, errors) },
+                "--gateway-outputs" => options with { GatewayOutputsPerMessage = Int(name, value, 1, 100, errors) },
+                "--duration-limit" => options with { DurationLimit = TimeSpan.FromSeconds(Seconds(name, value, 1, 3_600, errors)) },
+                "--drain-timeout" => options with { DrainTimeout = TimeSpan.FromSeconds(Seconds(name, value, 0, 600, errors)) },
+                "--report" => options with { ReportPath = value },
+                _ => Unknown(options, name, errors),
+            };
+        }
+        if (options.GatewayPort is not null && options.Scenarios.Contains(ScenarioKind.Gateway) && options.UpstreamPort is null)
+        {
+            errors.Add("--gateway-endpoint: also give --upstream-port, the cloud broker port the running gateway forwards to");
+        }
+        return (options, errors);
+    }
+
+    /// <summary>The gateway dll: as given, else the Release build under the repository root found above the current directory or the tool.</summary>
+    public string ResolveGatewayDll()
+    {
+        if (GatewayDll is not null)
+        {
+            return Path.GetFullPath(GatewayDll);
+        }
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "TelemetryGateway.sln")))
+                {
+                    return Path.Combine(dir.FullName, DefaultGatewayDll);
+                }
+            }
+        }
+        return Path.GetFullPath(DefaultGatewayDll);
+    }
+
+    private static LoadTestOptions Unknown(LoadTestOptions options, string name, List<string> errors)
+    {
+        errors.Add($"{name}: unknown option");
+        return options;
+    }
+
+    private static int Int(string name, string value, int min, int max, List<string> errors)
+    {
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+        {
+            return n;
+        }
+        errors.Add($"{name}: '{value}' is not an integer from {min} to {max}");
+        return min;
+    }
+
+    private static double Seconds(string name, string value, double min, double max, List<string> errors)
+    {
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+        {
+            return n;
+        }
+        errors.Add($"{name}: '{value}' is not a number from {min} to {max}");
+        return Math.Max(min, 1);
+    }
+
+    private static byte[] QosList(string value, List<string> errors)
+    {
+        var levels = new List<byte>();
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (item is "0" or "1")
+            {
+                levels.Add(item == "0" ? (byte)0 : (byte)1);
+            }
+            else
+            {
+                errors.Add($"--qos: '{item}' is not 0 or 1");
+            }
+        }
+        if (levels.Count == 0)
+        {
+            errors.Add("--qos: no QoS level given");
+        }
+        return [.. levels.Distinct()];
+    }
+
+    private static ScenarioKind[] ScenarioList(string value, List<string> errors)
+    {
+        var kinds = new List<ScenarioKind>();
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (Enum.TryParse<ScenarioKind>(item, ignoreCase: true, out var kind) && Enum.IsDefined(kind))
+            {
+                kinds.Add(kind);
+            }
+            else
+            {
+                errors.Add($"--scenarios: '{item}' is not one of direct, baseline, gateway");
+            }
+        }
+        if (kinds.Count == 0)
+        {
+            errors.Add("--scenarios: no scenario given");
+        }
+        return [.. kinds.Distinct().Order()];
+    }
+
+    private static int? LoopbackPort(string name, string value, List<string> errors)
+    {
+        var colon = value.LastIndexOf(':');
+        var host = colon < 0 ? "127.0.0.1" : value[..colon];
+        var port = colon < 0 ? value : value[(colon + 1)..];
+        if (host is not ("127.0.0.1" or "localhost"))
+        {
+            errors.Add($"{name}: '{value}': the benchmark only talks to 127.0.0.1");
+            return null;
+        }
+        return Int(name, port, 1, 65_535, errors);
+    }
+
+    private static string Quote(string arg) => arg.Contains(' ', StringComparison.Ordinal) ? $"\"{arg}\"" : arg;
+}

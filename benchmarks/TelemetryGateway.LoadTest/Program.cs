@@ -1,0 +1,93 @@
+using TelemetryGateway.LoadTest;
+using TelemetryGateway.LoadTest.Devices;
+using TelemetryGateway.LoadTest.Processes;
+using TelemetryGateway.LoadTest.Reporting;
+using TelemetryGateway.LoadTest.Scenarios;
+
+// The ops load benchmark: for each QoS level, the mosquitto bridge baseline and the gateway, fresh processes per run.
+ChildProcesses.InstallExitHandlers();
+var (options, errors) = LoadTestOptions.Parse(args);
+if (options.Help)
+{
+    Console.Out.WriteLine(LoadTestOptions.Usage);
+    return 0;
+}
+if (errors.Count > 0)
+{
+    Console.Error.WriteLine($"load test: {errors.Count} invalid argument(s):");
+    foreach (var error in errors)
+    {
+        Console.Error.WriteLine($"  {error}");
+    }
+    Console.Error.WriteLine("(--help for usage)");
+    return 2;
+}
+
+var progress = Console.Error;
+var templates = StatusMessageTemplate.LoadCorpus(Path.Combine(AppContext.BaseDirectory, "testdata", "messages.ndjson"));
+var machine = await MachineFacts.CollectAsync();
+if (machine.MosquittoVersion == "unknown")
+{
+    progress.WriteLine("load test: mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)");
+    return 3;
+}
+if (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is null && !File.Exists(options.ResolveGatewayDll()))
+{
+    progress.WriteLine($"load test: the gateway is not built: '{options.ResolveGatewayDll()}' does not exist "
+        + "(dotnet build -c Release src/TelemetryGateway.Host, or pass --gateway-dll PATH, or leave it out with --scenarios baseline)");
+    return 3;
+}
+
+var results = new List<ScenarioResult>();
+var setups = new Dictionary<ScenarioKind, IReadOnlyList<string>>();
+string? abortReason = null;
+try
+{
+    foreach (var qos in options.QosLevels)
+    {
+        foreach (var kind in options.Scenarios)
+        {
+            progress.WriteLine($"{LoadReport.Name(kind)}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages");
+            var (result, description) = await ScenarioRunner.RunAsync(kind, qos, options, templates, progress);
+            results.Add(result);
+            setups.TryAdd(kind, description);
+            progress.WriteLine(LoadReport.Summary(result));
+            if (result.Failed)
+            {
+                abortReason = $"{LoadReport.Name(kind)}, QoS {qos}: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                break;
+            }
+        }
+        if (abortReason is not null)
+        {
+            break;
+        }
+    }
+}
+catch (StartFailedException e)
+{
+    abortReason = e.Message;
+}
+
+var report = LoadReport.Render(options, machine, results, setups, abortReason);
+Console.Out.Write(report);
+try
+{
+    await File.WriteAllTextAsync(options.ReportPath, report);
+    progress.WriteLine($"report written to {Path.GetFullPath(options.ReportPath)}");
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+{
+    progress.WriteLine($"load test: could not write the report to '{options.ReportPath}': {e.Message}");
+}
+if (abortReason is not null)
+{
+    progress.WriteLine($"load test failed: {abortReason}");
+    return 3;
+}
+var missed = LoadReport.MissedTargets(results);
+foreach (var item in missed)
+{
+    progress.WriteLine($"target missed: {item}");
+}
+return options.EnforceTargets && missed.Count > 0 ? 1 : 0;

@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using TelemetryGateway.LoadTest.Scenarios;
+
+namespace TelemetryGateway.LoadTest.Reporting;
+
+/// <summary>The markdown report: header with command and machine, one row per scenario run, gateway/baseline ratios and targets.</summary>
+internal static class LoadReport
+{
+    /// <summary>Gateway QoS 1 end-to-end throughput must be at least this multiple of the bridge's.</summary>
+    public const double ThroughputTarget = 1.0;
+
+    /// <summary>Gateway QoS 1 p99 latency must be at most this multiple of the bridge's.</summary>
+    public const double P99Target = 2.0;
+
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Render(
+        LoadTestOptions options, MachineFacts machine, IReadOnlyList<ScenarioResult> results,
+        IReadOnlyDictionary<ScenarioKind, IReadOnlyList<string>> setups, string? abortReason)
+    {
+        var report = new StringBuilder();
+        Line(report, "# TelemetryGateway load benchmark");
+        Line(report);
+        Line(report, $"- Command: `dotnet run -c Release --project benchmarks/TelemetryGateway.LoadTest --{(options.CommandLine.Length > 0 ? " " + options.CommandLine : "")}`");
+        Line(report, $"- Machine: {machine.Cores} cores ({machine.Cpu}), {machine.OperatingSystem}, {machine.Runtime}, {machine.MosquittoVersion}");
+        Line(report, $"- Started: {machine.StartedAt:yyyy-MM-dd HH:mm:ss} UTC");
+        var pace = options.RatePerDevice > 0 ? $"{options.RatePerDevice:0.##} msg/s each" : "unpaced (as fast as the window allows)";
+        Line(report, $"- Load: {options.Devices} devices × {options.MessagesPerDevice} status messages, {pace}; QoS 1 window {options.Window} per device; cloud subscriber at QoS 1");
+        Line(report, $"- Bounds: {options.DurationLimit.TotalSeconds:0} s per run, drain until no output for {options.DrainTimeout.TotalSeconds:0} s");
+        Line(report, "- Everything shares the same cores: compare the ratios within this report, not absolute numbers across runs.");
+        if (abortReason is not null)
+        {
+            Line(report);
+            Line(report, $"**Run aborted:** {abortReason}");
+        }
+        Line(report);
+        Line(report, "| scenario | QoS | messages in | in/s | outputs expected | outputs delivered | outputs/s | delivered msg/s | p50 ms | p99 ms | max ms | lost | duplicates |");
+        Line(report, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            Line(report, $"| {Name(r.Kind)} | {r.Qos} | {r.MessagesIn}/{r.MessagesPlanned} | {r.MessagesInPerSecond:N0} | {r.OutputsExpected} | {r.OutputsReceived} | {r.OutputsPerSecond:N0} | {r.DeliveredMessagesPerSecond:N0} | {Ms(r.LatencyMs(50))} | {Ms(r.LatencyMs(99))} | {Ms(r.LatencyMs(100))} | {r.Lost} | {r.Duplicates} |");
+        }
+        Line(report);
+        Line(report, "messages in/s: device publishes completed (PUBACK received at QoS 1, written at QoS 0) per second of publishing. "
+            + "outputs/s and delivered msg/s: outputs received by the cloud subscriber, and the device messages they stand for, per second until the last one arrived. "
+            + "Latency: receive time − the `ts` the device stamped, over every output received. Lost: expected outputs − distinct outputs received.");
+
+        var notes = results.Where(r => r.Notes.Count > 0).ToArray();
+        if (notes.Length > 0)
+        {
+            Line(report);
+            Line(report, "Notes:");
+            foreach (var r in notes)
+            {
+                foreach (var note in r.Notes)
+                {
+                    Line(report, $"- {Name(r.Kind)}, QoS {r.Qos}: {note.ReplaceLineEndings(" ")}");
+                }
+            }
+        }
+
+        var comparisons = Compare(results);
+        if (comparisons.Count > 0)
+        {
+            Line(report);
+            Line(report, "## Gateway / baseline");
+            Line(report);
+            Line(report, "| QoS | messages in/s | delivered msg/s | target | p99 latency | target | lost (gateway) | target |");
+            Line(report, "|---|---:|---:|---|---:|---|---:|---|");
+            foreach (var c in comparisons)
+            {
+                var applies = c.Qos == 1;
+                Line(report, $"| {c.Qos} | {c.InRatio:0.00}× | {c.ThroughputRatio:0.00}× | {Target(applies, c.ThroughputMet, $"≥ {ThroughputTarget:0.0}×")} | {c.P99Ratio:0.00}× | {Target(applies, c.P99Met, $"≤ {P99Target:0.0}×")} | {c.GatewayLost} | {Target(applies, c.LostMet, "0")} |");
+            }
+            Line(report);
+            Line(report, "Targets apply to QoS 1 (at least once end to end); QoS 0 is shown for information.");
+        }
+
+        if (setups.Count > 0)
+        {
+            Line(report);
+            Line(report, "## Setup");
+            foreach (var (kind, description) in setups)
+            {
+                Line(report);
+                Line(report, $"{Name(kind)}:");
+                Line(report);
+                foreach (var item in description)
+                {
+                    Line(report, $"- {item}");
+                }
+            }
+        }
+        return report.ToString();
+    }
+
+    /// <summary>The QoS 1 comparisons that miss a target (empty when there is no comparison).</summary>
+    public static IReadOnlyList<string> MissedTargets(IReadOnlyList<ScenarioResult> results)
+    {
+        var missed = new List<string>();
+        foreach (var c in Compare(results).Where(c => c.Qos == 1))
+        {
+            if (!c.ThroughputMet)
+            {
+                missed.Add(string.Create(Invariant, $"QoS 1 throughput {c.ThroughputRatio:0.00}× the bridge's (target ≥ {ThroughputTarget:0.0}×)"));
+            }
+            if (!c.P99Met)
+            {
+                missed.Add(string.Create(Invariant, $"QoS 1 p99 {c.P99Ratio:0.00}× the bridge's (target ≤ {P99Target:0.0}×)"));
+            }
+            if (!c.LostMet)
+            {
+                missed.Add(string.Create(Invariant, $"QoS 1 lost {c.GatewayLost} outputs (target 0)"));
+            }
+        }
+        return missed;
+    }
+
+    public static string Summary(ScenarioResult r) => string.Create(Invariant,
+        $"  {Name(r.Kind)} QoS {r.Qos}: in {r.MessagesInPerSecond:N0}/s, delivered {r.DeliveredMessagesPerSecond:N0} msg/s ({r.OutputsReceived}/{r.OutputsExpected} outputs), p50 {Ms(r.LatencyMs(50))} ms, p99 {Ms(r.LatencyMs(99))} ms, lost {r.Lost}");
+
+    public static string Name(ScenarioKind kind) => kind switch
+    {
+        ScenarioKind.Direct => "direct (generator ceiling)",
+        ScenarioKind.Baseline => "baseline – mosquitto bridge",
+        ScenarioKind.Gateway => "gateway",
+        _ => kind.ToString(),
+    };
+
+    private sealed record Comparison(byte Qos, double InRatio, double ThroughputRatio, double P99Ratio, long GatewayLost)
+    {
+        public bool ThroughputMet => ThroughputRatio >= ThroughputTarget;
+        public bool P99Met => P99Ratio <= P99Target;
+        public bool LostMet => GatewayLost == 0;
+    }
+
+    private static List<Comparison> Compare(IReadOnlyList<ScenarioResult> results)
+    {
+        var comparisons = new List<Comparison>();
+        foreach (var qos in results.Select(r => r.Qos).Distinct().Order())
+        {
+            var baseline = results.FirstOrDefault(r => r.Qos == qos && r.Kind == ScenarioKind.Baseline);
+            var gateway = results.FirstOrDefault(r => r.Qos == qos && r.Kind == ScenarioKind.Gateway);
+            if (baseline is null || gateway is null)
+            {
+                continue;
+            }
+            var p99Gateway = gateway.LatencyMs(99) ?? double.PositiveInfinity;
+            var p99Baseline = baseline.LatencyMs(99) ?? double.NaN;
+            comparisons.Add(new Comparison(
+                qos,
+                Ratio(gateway.MessagesInPerSecond, baseline.MessagesInPerSecond),
+                Ratio(gateway.DeliveredMessagesPerSecond, baseline.DeliveredMessagesPerSecond),
+                Ratio(p99Gateway, p99Baseline),
+                gateway.Lost + (gateway.Failed ? 1 : 0)));
+        }
+        return comparisons;
+    }
+
+    private static double Ratio(double a, double b) => b > 0 ? a / b : double.NaN;
+
+    private static string Target(bool applies, bool met, string target) => applies ? $"{target} {(met ? "✅ met" : "❌ missed")}" : $"({target})";
+
+    private static string Ms(double? value) => value is { } ms ? ms.ToString(ms < 10 ? "0.00" : "0.0", Invariant) : "–";
+
+    private static void Line(StringBuilder report, string text = "") => report.Append(text).Append('\n');
+
+    /// <summary>Formats straight into <paramref name="report"/> (invariant culture: the project runs with invariant globalization).</summary>
+    private static void Line(StringBuilder report, [InterpolatedStringHandlerArgument(nameof(report))] ref StringBuilder.AppendInterpolatedStringHandler text)
+    {
+        _ = text;
+        report.Append('\n');
+    }
+}

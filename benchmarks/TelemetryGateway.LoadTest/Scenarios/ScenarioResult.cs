@@ -1,0 +1,58 @@
+namespace TelemetryGateway.LoadTest.Scenarios;
+
+/// <summary>What one scenario run at one QoS level measured.</summary>
+internal sealed record ScenarioResult
+{
+    public required ScenarioKind Kind { get; init; }
+    public required byte Qos { get; init; }
+
+    /// <summary>Publishes the devices were asked to make.</summary>
+    public required long MessagesPlanned { get; init; }
+
+    /// <summary>Publishes completed: acknowledged at QoS 1, written to the socket at QoS 0.</summary>
+    public required long MessagesIn { get; init; }
+
+    /// <summary>From the start signal to the last device's last completion.</summary>
+    public required TimeSpan PublishElapsed { get; init; }
+
+    public required int OutputsPerMessage { get; init; }
+    public required long OutputsReceived { get; init; }
+    public required long Duplicates { get; init; }
+
+    /// <summary>From the start signal to the last output received.</summary>
+    public required TimeSpan DeliveryElapsed { get; init; }
+
+    /// <summary>Latency of every output with a <c>ts</c>, microseconds, sorted.</summary>
+    public required long[] LatenciesMicros { get; init; }
+
+    /// <summary>Problems seen during the run (device errors, a child process gone, the time limit hit).</summary>
+    public required IReadOnlyList<string> Notes { get; init; }
+
+    /// <summary>A child process died or nothing could be carried: the numbers are not a measurement.</summary>
+    public bool Failed { get; init; }
+
+    public long OutputsExpected => MessagesIn * OutputsPerMessage;
+
+    public long OutputsUnique => OutputsReceived - Duplicates;
+
+    public long Lost => Math.Max(0, OutputsExpected - OutputsUnique);
+
+    public double MessagesInPerSecond => Rate(MessagesIn, PublishElapsed);
+
+    public double OutputsPerSecond => Rate(OutputsReceived, DeliveryElapsed);
+
+    /// <summary>End to end: device messages whose outputs reached the cloud, per second of delivery.</summary>
+    public double DeliveredMessagesPerSecond => Rate(OutputsUnique / (double)OutputsPerMessage, DeliveryElapsed);
+
+    public double? LatencyMs(double percentile)
+    {
+        if (LatenciesMicros.Length == 0)
+        {
+            return null;
+        }
+        var rank = (int)Math.Ceiling(percentile / 100 * LatenciesMicros.Length);
+        return LatenciesMicros[Math.Clamp(rank - 1, 0, LatenciesMicros.Length - 1)] / 1000.0;
+    }
+
+    private static double Rate(double count, TimeSpan elapsed) => elapsed > TimeSpan.Zero ? count / elapsed.TotalSeconds : 0;
+}

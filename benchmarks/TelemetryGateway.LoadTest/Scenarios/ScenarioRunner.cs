@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Globalization;
+using TelemetryGateway.LoadTest.Devices;
+using TelemetryGateway.LoadTest.Mqtt;
+using TelemetryGateway.LoadTest.Processes;
+
+namespace TelemetryGateway.LoadTest.Scenarios;
+
+/// <summary>
+/// Runs one scenario at one QoS level: fresh processes, the cloud subscriber, a warm-up probe until a message makes it
+/// end to end, then all devices connected and released at once; then a bounded drain and the numbers.
+/// </summary>
+internal static class ScenarioRunner
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan WarmUpTimeout = TimeSpan.FromSeconds(20);
+
+    public static async Task<(ScenarioResult Result, IReadOnlyList<string> Description)> RunAsync(
+        ScenarioKind kind, byte qos, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress)
+    {
+        await using var setup = await ScenarioSetup.StartAsync(kind, options);
+        var devices = Enumerable.Range(0, options.Devices).Select(i => new SimulatedDevice(i, templates[i % templates.Count])).ToArray();
+        var planned = (long)options.Devices * options.MessagesPerDevice;
+        var subscriber = new CloudSubscriber((int)Math.Min(planned * setup.OutputsPerMessage, 10_000_000));
+        using var lifetime = new CancellationTokenSource(options.DurationLimit + options.DrainTimeout + WarmUpTimeout + TimeSpan.FromSeconds(60));
+        var clients = new MinimalMqttClient?[devices.Length];
+        try
+        {
+            await subscriber.ConnectAsync(setup.SubscriberEndpoint, setup.TopicFilter, lifetime.Token);
+            await WarmUpAsync(setup, subscriber, devices[0], lifetime.Token);
+
+            using var publishing = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
+            await ConnectDevicesAsync(setup, devices, clients, options, publishing.Token);
+
+            var clock = MeasurementClock.StartNow();
+            subscriber.StartMeasurement(clock);
+            publishing.CancelAfter(options.DurationLimit);
+            var outcomes = await Task.WhenAll(devices.Select((device, i) => Task.Run(() => PublishAsync(device, clients[i]!, qos, options, clock))));
+            var publishEnd = outcomes.Max(o => o.CompletedTimestamp);
+            var messagesIn = outcomes.Sum(o => o.Completed);
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  published {messagesIn}/{planned} in {Stopwatch.GetElapsedTime(clock.OriginTimestamp, publishEnd).TotalSeconds:F2} s; draining"));
+
+            var timedOut = await DrainAsync(subscriber, messagesIn * setup.OutputsPerMessage, clock, options);
+            await subscriber.StopAsync();
+
+            var notes = new List<string>();
+            var deviceErrors = outcomes.Where(o => o.Error is not null).ToArray();
+            if (deviceErrors.Length > 0)
+            {
+                notes.Add($"{deviceErrors.Length} device(s) did not finish, e.g. {deviceErrors[0].Error}");
+            }
+            if (timedOut)
+            {
+                notes.Add($"stopped by the time bound ({options.DurationLimit.TotalSeconds:F0} s run + {options.DrainTimeout.TotalSeconds:F0} s drain)");
+            }
+            if (subscriber.WithoutTs > 0)
+            {
+                notes.Add($"{subscriber.WithoutTs} output(s) without a readable \"ts\" (no latency)");
+            }
+            if (subscriber.ConnectionError is { } subscriberError)
+            {
+                notes.Add($"cloud subscriber: {subscriberError}");
+            }
+            var failure = setup.Failure;
+            if (failure is not null)
+            {
+                notes.Add(failure);
+            }
+            var latencies = subscriber.LatenciesMicros.ToArray();
+            Array.Sort(latencies);
+            var lastOutput = subscriber.LastReceivedTimestamp;
+            var result = new ScenarioResult
+            {
+                Kind = kind,
+                Qos = qos,
+                MessagesPlanned = planned,
+                MessagesIn = messagesIn,
+                PublishElapsed = Stopwatch.GetElapsedTime(clock.OriginTimestamp, publishEnd),
+                OutputsPerMessage = setup.OutputsPerMessage,
+                OutputsReceived = subscriber.Received,
+                Duplicates = subscriber.Duplicates,
+                DeliveryElapsed = lastOutput == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(clock.OriginTimestamp, lastOutput),
+                LatenciesMicros = latencies,
+                Notes = notes,
+                Failed = failure is not null || subscriber.Received == 0,
+            };
+            return (result, setup.Description);
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Where(c => c is not null).Select(c => c!.DisposeAsync().AsTask()));
+            await subscriber.StopAsync();
+        }
+    }
+
+    /// <summary>
+    /// Sends a probe status message (ts 0) every 250 ms until one output of it reaches the cloud subscriber: the bridge
+    /// is connected, the gateway's upstream is up and its code paths are warm. Bounded by <see cref="WarmUpTimeout"/>.
+    /// </summary>
+    private static async Task WarmUpAsync(ScenarioSetup setup, CloudSubscriber subscriber, SimulatedDevice template, CancellationToken cancellationToken)
+    {
+        await using var probe = await MinimalMqttClient.ConnectAsync(setup.DeviceEndpoint, "load-probe", 8, null, ConnectTimeout, cancellationToken);
+        var payload = new byte[template.MaxPayloadLength];
+        var started = Stopwatch.GetTimestamp();
+        while (subscriber.Probes == 0)
+        {
+            if (Stopwatch.GetElapsedTime(started) > WarmUpTimeout)
+            {
+                throw new StartFailedException(
+                    $"{setup.Kind}: no warm-up message reached the cloud subscriber ('{setup.TopicFilter}' on {setup.SubscriberEndpoint}) within {WarmUpTimeout.TotalSeconds:F0} s"
+                    + (setup.Failure is { } failure ? $"; {failure}" : ""));
+            }
+            var length = template.WriteProbePayload(payload);
+            await probe.AcquireAsync(1, 1);
+            probe.AppendPublish(template.Topic, payload.AsSpan(0, length), 1);
+            await probe.FlushAsync();
+            await Task.Delay(250, cancellationToken);
+        }
+        // Let the probe's other outputs (one per purpose) arrive before the measurement starts.
+        await Task.Delay(500, cancellationToken);
+        await probe.DisconnectAsync();
+    }
+
+    private static async Task ConnectDevicesAsync(
+        ScenarioSetup setup, SimulatedDevice[] devices, MinimalMqttClient?[] clients, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        // At most 16 handshakes at once: a burst of 100 connects is not what is being measured.
+        using var gate = new SemaphoreSlim(16);
+        await Task.WhenAll(devices.Select(async (device, i) =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                clients[i] = await MinimalMqttClient.ConnectAsync(setup.DeviceEndpoint, device.ClientId, options.Window, null, ConnectTimeout, cancellationToken);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or MqttProtocolException or OperationCanceledException)
+            {
+                throw new StartFailedException($"{setup.Kind}: device {device.ClientId} could not connect to {setup.DeviceEndpoint}: {e.Message}"
+                    + (setup.Failure is { } failure ? $"; {failure}" : ""));
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+    }
+
+    private readonly record struct DeviceOutcome(long Completed, long CompletedTimestamp, string? Error);
+
+    private static async Task<DeviceOutcome> PublishAsync(SimulatedDevice device, MinimalMqttClient client, byte qos, LoadTestOptions options, MeasurementClock clock)
+    {
+        var payload = new byte[device.MaxPayloadLength];
+        var total = options.MessagesPerDevice;
+        var batch = options.RatePerDevice > 0 ? 1 : options.Window;
+        var sent = 0;
+        try
+        {
+            while (sent < total)
+            {
+                if (options.RatePerDevice > 0)
+                {
+                    var dueMicros = (long)(sent * 1_000_000 / options.RatePerDevice);
+                    var ahead = dueMicros - clock.NowMicros();
+                    if (ahead > 1_000)
+                    {
+                        await Task.Delay(TimeSpan.FromMicroseconds(ahead));
+                    }
+                }
+                var count = await client.AcquireAsync(Math.Min(batch, total - sent), qos);
+                for (var i = 0; i < count; i++)
+                {
+                    var length = device.WritePayload(payload, clock.NowMicros());
+                    client.AppendPublish(device.Topic, payload.AsSpan(0, length), qos);
+                }
+                await client.FlushAsync();
+                sent += count;
+            }
+            if (qos > 0)
+            {
+                await client.WaitForAllAcknowledgedAsync();
+            }
+            var completedAt = Stopwatch.GetTimestamp();
+            await client.DisconnectAsync();
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged : sent, completedAt, null);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            var error = client.ConnectionError ?? (e is OperationCanceledException ? "time limit reached" : e.Message);
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}");
+        }
+    }
+
+    /// <summary>
+    /// Waits until every expected output arrived, or none arrived for the drain timeout, or the run's bound passed.
+    /// Returns true when stopped by the bound.
+    /// </summary>
+    private static async Task<bool> DrainAsync(CloudSubscriber subscriber, long expected, MeasurementClock clock, LoadTestOptions options)
+    {
+        var bound = options.DurationLimit + options.DrainTimeout;
+        var lastCount = -1L;
+        var lastProgress = Stopwatch.GetTimestamp();
+        while (subscriber.Received - subscriber.Duplicates < expected)
+        {
+            var count = subscriber.Received;
+            if (count != lastCount)
+            {
+                lastCount = count;
+                lastProgress = Stopwatch.GetTimestamp();
+            }
+            else if (Stopwatch.GetElapsedTime(lastProgress) >= options.DrainTimeout)
+            {
+                return false;
+            }
+            if (Stopwatch.GetElapsedTime(clock.OriginTimestamp) >= bound)
+            {
+                return true;
+            }
+            await Task.Delay(20);
+        }
+        return false;
+    }
+}

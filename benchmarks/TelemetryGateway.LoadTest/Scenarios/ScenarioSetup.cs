@@ -1,0 +1,128 @@
+using System.Net;
+using TelemetryGateway.LoadTest.Processes;
+
+namespace TelemetryGateway.LoadTest.Scenarios;
+
+/// <summary>
+/// The processes of one scenario run, started fresh for each run: where devices publish, where the cloud subscriber
+/// listens, and how many outputs one status message should yield there.
+/// </summary>
+internal sealed class ScenarioSetup : IAsyncDisposable
+{
+    /// <summary>The baseline bridge puts the site's <c>dt/...</c> topics under this prefix on the cloud broker.</summary>
+    public const string BridgePrefix = "bridged/";
+
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<Func<string?>> _health = [];
+
+    private ScenarioSetup(ScenarioKind kind) => Kind = kind;
+
+    public ScenarioKind Kind { get; }
+
+    public IPEndPoint DeviceEndpoint { get; private set; } = Loopback.Endpoint(0);
+
+    public IPEndPoint SubscriberEndpoint { get; private set; } = Loopback.Endpoint(0);
+
+    public string TopicFilter { get; private set; } = "#";
+
+    public int OutputsPerMessage { get; private set; } = 1;
+
+    /// <summary>Configs and command lines, for the report's appendix.</summary>
+    public List<string> Description { get; } = [];
+
+    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, LoadTestOptions options)
+    {
+        var setup = new ScenarioSetup(kind);
+        try
+        {
+            switch (kind)
+            {
+                case ScenarioKind.Direct:
+                    {
+                        var port = Loopback.FreePort();
+                        var broker = await setup.OwnAsync(Mosquitto.StartAsync("site+cloud", port, Mosquitto.PlainConfig(port)));
+                        setup.DeviceEndpoint = setup.SubscriberEndpoint = broker.Endpoint;
+                        setup.TopicFilter = "dt/#";
+                        setup.Describe(broker);
+                        break;
+                    }
+                case ScenarioKind.Baseline:
+                    {
+                        var cloud = await setup.StartCloudAsync(null);
+                        var sitePort = Loopback.FreePort();
+                        var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix)));
+                        setup.DeviceEndpoint = site.Endpoint;
+                        setup.SubscriberEndpoint = cloud.Endpoint;
+                        setup.TopicFilter = BridgePrefix + "dt/#";
+                        setup.Describe(site);
+                        break;
+                    }
+                case ScenarioKind.Gateway:
+                    {
+                        var cloud = await setup.StartCloudAsync(options.UpstreamPort);
+                        setup.SubscriberEndpoint = cloud.Endpoint;
+                        setup.TopicFilter = options.UpstreamTopicPrefix + "/#";
+                        setup.OutputsPerMessage = options.GatewayOutputsPerMessage;
+                        if (options.GatewayPort is { } running)
+                        {
+                            setup.DeviceEndpoint = Loopback.Endpoint(running);
+                            setup.Description.Add($"gateway: already running on 127.0.0.1:{running} (not started by the benchmark)");
+                        }
+                        else
+                        {
+                            var gateway = await setup.OwnAsync(GatewayProcess.StartAsync(
+                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix));
+                            setup.DeviceEndpoint = gateway.Endpoint;
+                            setup._health.Add(() => gateway.Failure);
+                            setup.Description.Add($"gateway: `{gateway.CommandLine}`");
+                        }
+                        break;
+                    }
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+            }
+            return setup;
+        }
+        catch
+        {
+            await setup.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Why a child process of this run is gone, or null while all are up.</summary>
+    public string? Failure => _health.Select(check => check()).FirstOrDefault(failure => failure is not null);
+
+    public async ValueTask DisposeAsync()
+    {
+        // Stop the sender side first so the cloud broker does not see a burst of reconnects.
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            await _owned[i].DisposeAsync();
+        }
+        _owned.Clear();
+    }
+
+    private async Task<Mosquitto> StartCloudAsync(int? fixedPort)
+    {
+        var port = fixedPort ?? Loopback.FreePort();
+        var cloud = await OwnAsync(Mosquitto.StartAsync("cloud", port, Mosquitto.PlainConfig(port)));
+        Describe(cloud);
+        return cloud;
+    }
+
+    private async Task<T> OwnAsync<T>(Task<T> starting)
+        where T : IAsyncDisposable
+    {
+        var started = await starting;
+        _owned.Add(started);
+        if (started is Mosquitto broker)
+        {
+            _health.Add(() => broker.Failure);
+        }
+        return started;
+    }
+
+    private void Describe(Mosquitto broker) =>
+        Description.Add($"mosquitto ({broker.Name}):{Environment.NewLine}```{Environment.NewLine}{broker.Config.TrimEnd()}{Environment.NewLine}```");
+}

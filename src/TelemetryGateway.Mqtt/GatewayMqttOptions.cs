@@ -1,0 +1,155 @@
+using System.Net;
+
+namespace TelemetryGateway.Mqtt;
+
+/// <summary><c>Gateway:Mqtt</c>: the site broker that devices and the commissioning app connect to.</summary>
+public sealed record SiteBrokerOptions
+{
+    public int Port { get; init; } = 1883;
+
+    /// <summary>Loopback by default: nothing on the site network can connect until an operator opens it up.</summary>
+    public string BindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary><c>kestrel</c> (MQTTnet.AspNetCore on Kestrel, System.IO.Pipelines) or <c>tcp</c> (MQTTnet's own TCP listener).</summary>
+    public string Transport { get; init; } = "kestrel";
+
+    /// <summary>Messages queued for one slow local subscriber before the oldest are dropped.</summary>
+    public int MaxPendingMessagesPerClient { get; init; } = 10_000;
+
+    public IEnumerable<string> Validate(string path)
+    {
+        if (Port is < 1 or > 65535)
+        {
+            yield return $"{path}:Port must be between 1 and 65535";
+        }
+        if (!IPAddress.TryParse(BindAddress, out _))
+        {
+            yield return $"{path}:BindAddress must be an IP address such as 127.0.0.1 or 0.0.0.0";
+        }
+        if (Transport is not ("kestrel" or "tcp"))
+        {
+            yield return $"{path}:Transport must be 'kestrel' or 'tcp'";
+        }
+        if (MaxPendingMessagesPerClient < 1)
+        {
+            yield return $"{path}:MaxPendingMessagesPerClient must be at least 1";
+        }
+    }
+}
+
+/// <summary><c>Gateway:Upstream</c>: the cloud broker the minimized outputs go to.</summary>
+public sealed record UpstreamOptions
+{
+    /// <summary><c>mqtt://host:port</c> or <c>mqtts://host:port</c>; unset: outputs go to the site broker under <c>filtered/...</c>.</summary>
+    public string? Url { get; init; }
+
+    public string TopicPrefix { get; init; } = "telemetry";
+    public string ClientId { get; init; } = "telemetry-gateway";
+    public string? Username { get; init; }
+    public string? Password { get; init; }
+
+    /// <summary>PEM file of the CA that signed the upstream's certificate (mqtts only); unset: the system store.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary><c>protobuf</c> (the telemetry.v1.Envelope) or <c>none</c> (the minimized payload alone).</summary>
+    public string Envelope { get; init; } = "protobuf";
+
+    /// <summary>Publishes awaiting PUBACK at once; lowered to the broker's Receive Maximum when it announces one.</summary>
+    public int InFlightWindow { get; init; } = 64;
+
+    /// <summary>How long the upstream keeps the gateway's session (and its unacknowledged QoS 1 messages) while disconnected.</summary>
+    public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromDays(1);
+
+    public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(Url);
+
+    public Uri? Endpoint => IsConfigured && Uri.TryCreate(Url, UriKind.Absolute, out var uri) ? uri : null;
+
+    public bool UseTls => Endpoint?.Scheme == "mqtts";
+
+    public IEnumerable<string> Validate(string path)
+    {
+        if (IsConfigured)
+        {
+            var endpoint = Endpoint;
+            if (endpoint is null || endpoint.Scheme is not ("mqtt" or "mqtts") || string.IsNullOrEmpty(endpoint.Host))
+            {
+                yield return $"{path}:Url must look like mqtt://host:port or mqtts://host:port";
+            }
+            else if (!string.IsNullOrEmpty(endpoint.UserInfo))
+            {
+                yield return $"{path}:Url must not carry credentials; use {path}:Username and {path}:Password";
+            }
+        }
+        if (string.IsNullOrWhiteSpace(TopicPrefix) || TopicPrefix.AsSpan().IndexOfAny("+#") >= 0 || TopicPrefix.StartsWith('/') || TopicPrefix.EndsWith('/'))
+        {
+            yield return $"{path}:TopicPrefix must be a topic without wildcards or leading/trailing '/'";
+        }
+        if (string.IsNullOrWhiteSpace(ClientId))
+        {
+            yield return $"{path}:ClientId must not be empty";
+        }
+        if (Password is not null && Username is null)
+        {
+            yield return $"{path}:Password needs {path}:Username";
+        }
+        if (CaFile is not null && !File.Exists(CaFile))
+        {
+            yield return $"{path}:CaFile: file '{CaFile}' does not exist";
+        }
+        if (Envelope is not ("protobuf" or "none"))
+        {
+            yield return $"{path}:Envelope must be 'protobuf' or 'none'";
+        }
+        if (InFlightWindow is < 1 or > 65535)
+        {
+            yield return $"{path}:InFlightWindow must be between 1 and 65535";
+        }
+        if (SessionExpiry < TimeSpan.Zero || SessionExpiry.TotalSeconds > uint.MaxValue)
+        {
+            yield return $"{path}:SessionExpiry must be a non-negative duration";
+        }
+        if (ReconnectMinDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectMinDelay)
+        {
+            yield return $"{path}:ReconnectMinDelay must be positive and not above ReconnectMaxDelay";
+        }
+    }
+}
+
+/// <summary><c>Gateway:Outbox</c>: the durable store between accepting a device's message and the upstream's acknowledgement.</summary>
+public sealed record OutboxOptions
+{
+    /// <summary>Past this many stored outputs, the oldest are dropped (counted and logged, never their payloads).</summary>
+    public long MaxMessages { get; init; } = 1_000_000;
+
+    /// <summary>Past this many stored payload bytes, the oldest are dropped.</summary>
+    public long MaxBytes { get; init; } = 1L << 30;
+
+    /// <summary>Outputs written in one transaction at most (group commit).</summary>
+    public int MaxBatch { get; init; } = 512;
+
+    /// <summary>SQLite synchronous mode: <c>normal</c> survives a crash of the gateway, <c>full</c> also a power loss.</summary>
+    public string Synchronous { get; init; } = "normal";
+
+    public IEnumerable<string> Validate(string path)
+    {
+        if (MaxMessages < 1)
+        {
+            yield return $"{path}:MaxMessages must be at least 1";
+        }
+        if (MaxBytes < 1024)
+        {
+            yield return $"{path}:MaxBytes must be at least 1024";
+        }
+        if (MaxBatch is < 1 or > 10_000)
+        {
+            yield return $"{path}:MaxBatch must be between 1 and 10000";
+        }
+        if (Synchronous is not ("normal" or "full"))
+        {
+            yield return $"{path}:Synchronous must be 'normal' or 'full'";
+        }
+    }
+}

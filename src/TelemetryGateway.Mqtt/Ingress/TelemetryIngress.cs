@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+using TelemetryGateway.Mqtt.Outbox;
+using TelemetryGateway.Mqtt.Quarantine;
+using TelemetryGateway.Mqtt.Upstream;
+
+namespace TelemetryGateway.Mqtt.Ingress;
+
+/// <summary>
+/// Every publish a device or the app makes passes through here (MQTTnet's intercepting-publish hook, inside the
+/// client's receive loop). Local routing is left untouched, so the site keeps working at full fidelity; what is
+/// stored for the cloud is only what the engine outputs. A QoS 1 publish is acknowledged only after all its outputs
+/// are committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
+/// </summary>
+internal sealed partial class TelemetryIngress(
+    MinimizerPool minimizers, UpstreamEncoder encoder, SqliteOutbox outbox, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
+{
+    private long _unmatched;
+
+    /// <summary>Protocol version of each connected client: reason codes exist only in MQTT 5.</summary>
+    public ConcurrentDictionary<string, MqttProtocolVersion> ClientProtocols { get; } = new(StringComparer.Ordinal);
+    private long _accepted;
+
+    /// <summary>Publishes whose topic no policy stream matches: counted, not forwarded.</summary>
+    public long Unmatched => Interlocked.Read(ref _unmatched);
+
+    /// <summary>Publishes whose outputs were stored for the upstream.</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    public async Task OnPublishAsync(InterceptingPublishEventArgs args)
+    {
+        if (args.ClientId == SiteBrokerUpstream.SenderClientId)
+        {
+            return;
+        }
+        var message = args.ApplicationMessage;
+        if (message.Retain && message.Payload.IsEmpty)
+        {
+            // An empty retained publish clears the retained message: a broker operation, not telemetry.
+            return;
+        }
+        var receivedAt = time.GetUtcNow();
+        List<UpstreamMessage>? outputs = null;
+        var minimizer = minimizers.Rent();
+        try
+        {
+            var result = minimizer.Minimize(message.Topic, message.Payload);
+            if (!result.IsMatched)
+            {
+                Interlocked.Increment(ref _unmatched);
+                return;
+            }
+            if (result.IsQuarantined)
+            {
+                quarantine.Record(result.Stream!, result.QuarantineReason, message.Payload);
+                return;
+            }
+            // Copy out of the minimizer's buffers before it goes back to the pool.
+            outputs = new List<UpstreamMessage>(result.Outputs.Length);
+            foreach (var output in result.Outputs.Span)
+            {
+                outputs.Add(encoder.Encode(output, result.Stream!, receivedAt));
+            }
+        }
+        finally
+        {
+            minimizers.Return(minimizer);
+        }
+        if (outputs.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            var committed = outbox.AppendAsync(outputs, args.CancellationToken);
+            if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+            {
+                // QoS 0 promises nothing to the device; don't hold its receive loop for the commit.
+                _ = committed.ContinueWith(static (task, state) => ((TelemetryIngress)state!).OnQos0StoreFailed(task), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+            else
+            {
+                await committed;
+            }
+            Interlocked.Increment(ref _accepted);
+        }
+        catch (Exception e) when (e is OutboxUnavailableException or OperationCanceledException)
+        {
+            LogNotStored(logger, e.GetType().Name);
+            // Not stored, so not acknowledged: MQTT 5 clients get a reason code, 3.1.1 clients (which cannot see one)
+            // lose the connection and resend the message after reconnecting.
+            if (IsMqtt5(args))
+            {
+                args.Response.ReasonCode = MqttPubAckReasonCode.ImplementationSpecificError;
+                args.Response.ReasonString = "gateway could not store the message";
+            }
+            else
+            {
+                args.CloseConnection = true;
+            }
+        }
+    }
+
+    private void OnQos0StoreFailed(Task task) => LogNotStored(logger, task.Exception?.InnerException?.GetType().Name ?? "unknown");
+
+    private bool IsMqtt5(InterceptingPublishEventArgs args) =>
+        ClientProtocols.TryGetValue(args.ClientId, out var version) && version == MqttProtocolVersion.V500;
+
+    // The client id is not logged: devices often use their serial number as client id.
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "A publish was not stored ({Error}); it is not acknowledged")]
+    private static partial void LogNotStored(ILogger logger, string error);
+}

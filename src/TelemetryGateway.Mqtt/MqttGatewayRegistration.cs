@@ -1,0 +1,62 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using MQTTnet.AspNetCore;
+using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Mqtt.Ingress;
+using TelemetryGateway.Mqtt.Outbox;
+using TelemetryGateway.Mqtt.Quarantine;
+
+namespace TelemetryGateway.Mqtt;
+
+/// <summary>Everything the MQTT side of the gateway needs, in one validated record.</summary>
+public sealed record MqttGatewaySettings(
+    SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId);
+
+/// <summary>Registers the site broker, the ingress, the outbox and the upstream bridge.</summary>
+public static class MqttGatewayRegistration
+{
+    /// <summary>
+    /// Adds the MQTT gateway. <paramref name="webHost"/> is required for the <c>kestrel</c> transport (the MQTT listener
+    /// is then a Kestrel endpoint on System.IO.Pipelines) and ignored for <c>tcp</c>. Expects a
+    /// <see cref="CompiledPolicy"/> and a <see cref="PseudonymizationKey"/> to be registered.
+    /// </summary>
+    public static IServiceCollection AddMqttGateway(this IServiceCollection services, MqttGatewaySettings settings, IWebHostBuilder? webHost)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IConsentRegistry>(NoConsentRecorded.Instance);
+        var kestrel = settings.Broker.Transport == "kestrel";
+        if (kestrel)
+        {
+            if (webHost is null)
+            {
+                throw new ArgumentException("The kestrel transport needs the web host builder.", nameof(webHost));
+            }
+            services.AddSingleton<MqttConnectionHandler>();
+            webHost.ConfigureKestrel(kestrelOptions =>
+                kestrelOptions.Listen(IPAddress.Parse(settings.Broker.BindAddress), settings.Broker.Port, listen => listen.UseMqtt()));
+        }
+        services.AddSingleton(sp => new MinimizerPool(
+            sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<IConsentRegistry>()));
+        services.AddSingleton(sp => SqliteOutbox.Open(settings.DataDirectory, settings.Outbox, sp.GetRequiredService<ILogger<SqliteOutbox>>()));
+        services.AddSingleton(sp => new QuarantineLog(
+            settings.DataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(new UpstreamEncoder(settings.Upstream, settings.GatewayId));
+        services.AddSingleton<TelemetryIngress>();
+        services.AddSingleton(sp => new SiteBroker(
+            settings.Broker,
+            settings.Upstream,
+            kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null,
+            sp.GetRequiredService<SqliteOutbox>(),
+            sp.GetRequiredService<TelemetryIngress>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());
+        return services;
+    }
+}

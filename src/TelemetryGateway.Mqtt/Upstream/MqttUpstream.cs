@@ -1,0 +1,135 @@
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Formatter;
+
+namespace TelemetryGateway.Mqtt.Upstream;
+
+/// <summary>
+/// The cloud side: an MQTT 5 client with a persistent session that publishes outputs at QoS 1 with their tags as user
+/// properties. Reconnects with exponential backoff and jitter. Many publishes are in flight at once (the window),
+/// never more than the broker's Receive Maximum, which the MQTTnet client does not enforce by itself.
+/// </summary>
+internal sealed partial class MqttUpstream : IUpstream
+{
+    private readonly UpstreamOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly IMqttClient _client;
+    private readonly MqttClientOptions _clientOptions;
+    private int _window;
+
+    public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time)
+    {
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _window = options.InFlightWindow;
+        _client = new MqttClientFactory().CreateMqttClient();
+        var endpoint = options.Endpoint ?? throw new InvalidOperationException("No upstream URL is configured.");
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(endpoint.Host, endpoint.IsDefaultPort || endpoint.Port < 0 ? (options.UseTls ? 8883 : 1883) : endpoint.Port)
+            .WithClientId(options.ClientId)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval((uint)options.SessionExpiry.TotalSeconds)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (options.Username is not null)
+        {
+            builder.WithCredentials(options.Username, options.Password);
+        }
+        if (options.UseTls)
+        {
+            builder.WithTlsOptions(tls =>
+            {
+                tls.UseTls().WithSslProtocols(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+                if (options.CaFile is { } caFile)
+                {
+                    var chain = new X509Certificate2Collection();
+                    chain.ImportFromPemFile(caFile);
+                    tls.WithTrustChain(chain);
+                }
+            });
+        }
+        _clientOptions = builder.Build();
+    }
+
+    public int Window => _window;
+
+    public bool IsConnected => _client.IsConnected;
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        var delay = _options.ReconnectMinDelay;
+        var attempt = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                var result = await _client.ConnectAsync(_clientOptions, cancellationToken);
+                if (result.ResultCode == MqttClientConnectResultCode.Success)
+                {
+                    _window = Math.Max(1, Math.Min(_options.InFlightWindow, result.ReceiveMaximum is > 0 ? result.ReceiveMaximum.Value : int.MaxValue));
+                    LogConnected(_logger, _options.Endpoint!.Host, _window, result.IsSessionPresent);
+                    return;
+                }
+                LogRefused(_logger, result.ResultCode.ToString());
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or InvalidOperationException or IOException)
+            {
+                if (attempt++ % 10 == 0)
+                {
+                    LogUnreachable(_logger, _options.Endpoint!.Host, e.GetType().Name, delay.TotalMilliseconds);
+                }
+            }
+            // Full jitter keeps a fleet of gateways from reconnecting in lockstep after a cloud outage.
+            var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * delay.TotalMilliseconds);
+            await Task.Delay(jittered + TimeSpan.FromMilliseconds(10), _time, cancellationToken);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
+        }
+    }
+
+    public async Task<bool> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
+            return result.IsSuccess;
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client.IsConnected)
+        {
+            try
+            {
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build());
+            }
+            catch (MQTTnet.Exceptions.MqttCommunicationException)
+            {
+                // Already gone; the session persists on the broker either way.
+            }
+        }
+        _client.Dispose();
+    }
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Upstream {Host} connected (window {Window}, session present: {SessionPresent})")]
+    private static partial void LogConnected(ILogger logger, string host, int window, bool sessionPresent);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "Upstream refused the connection: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Upstream {Host} unreachable ({Error}); retrying with backoff (now up to {DelayMs} ms)")]
+    private static partial void LogUnreachable(ILogger logger, string host, string error, double delayMs);
+}

@@ -1,0 +1,44 @@
+namespace TelemetryGateway.Mqtt.Upstream;
+
+/// <summary>
+/// One output ready for the upstream: final topic, payload (an envelope or the minimized payload alone) and the tags
+/// that travel as MQTT 5 user properties. This is what the outbox stores.
+/// </summary>
+public sealed record UpstreamMessage(
+    string Topic,
+    byte[] Payload,
+    string ContentType,
+    string Purpose,
+    string LegalBasis,
+    string Categories,
+    string Policy,
+    string Retention,
+    uint ExpirySeconds);
+
+/// <summary>An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order.</summary>
+public sealed record StoredMessage(long Sequence, UpstreamMessage Message);
+
+/// <summary>How an <see cref="UpstreamMessage"/> goes on the wire: QoS 1, the tags as MQTT 5 user properties, expiry from retention.</summary>
+internal static class UpstreamMessageMapping
+{
+    public static MQTTnet.MqttApplicationMessage ToApplicationMessage(this UpstreamMessage message)
+    {
+        var builder = new MQTTnet.MqttApplicationMessageBuilder()
+            .WithTopic(message.Topic)
+            .WithPayload(message.Payload)
+            .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithContentType(message.ContentType)
+            .WithUserProperty("purpose", Utf8(message.Purpose))
+            .WithUserProperty("legal-basis", Utf8(message.LegalBasis))
+            .WithUserProperty("categories", Utf8(message.Categories))
+            .WithUserProperty("policy", Utf8(message.Policy))
+            .WithUserProperty("retention", Utf8(message.Retention));
+        if (message.ExpirySeconds > 0)
+        {
+            builder.WithMessageExpiryInterval(message.ExpirySeconds);
+        }
+        return builder.Build();
+    }
+
+    private static ReadOnlyMemory<byte> Utf8(string value) => System.Text.Encoding.UTF8.GetBytes(value);
+}
