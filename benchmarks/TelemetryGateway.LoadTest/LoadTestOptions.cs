@@ -82,6 +82,12 @@ internal sealed record LoadTestOptions
         failed to start or died, or a scenario could not carry a single message.
         """;
 
+    private static readonly HashSet<string> ValueOptions =
+    [
+        "--devices", "--messages-per-device", "--qos", "--scenarios", "--window", "--rate-per-device", "--gateway-dll",
+        "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report",
+    ];
+
     public static (LoadTestOptions Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
     {
         var errors = new List<string>();
@@ -97,6 +103,11 @@ internal sealed record LoadTestOptions
             if (name == "--enforce-targets")
             {
                 options = options with { EnforceTargets = true };
+                continue;
+            }
+            if (!ValueOptions.Contains(name))
+            {
+                errors.Add($"{name}: unknown option");
                 continue;
             }
             if (i + 1 >= args.Count)
@@ -120,7 +131,7 @@ internal sealed record LoadTestOptions
                 "--duration-limit" => options with { DurationLimit = TimeSpan.FromSeconds(Seconds(name, value, 1, 3_600, errors)) },
                 "--drain-timeout" => options with { DrainTimeout = TimeSpan.FromSeconds(Seconds(name, value, 0, 600, errors)) },
                 "--report" => options with { ReportPath = value },
-                _ => Unknown(options, name, errors),
+                _ => options,
             };
         }
         if (options.GatewayPort is not null && options.Scenarios.Contains(ScenarioKind.Gateway) && options.UpstreamPort is null)
@@ -148,12 +159,6 @@ internal sealed record LoadTestOptions
             }
         }
         return Path.GetFullPath(DefaultGatewayDll);
-    }
-
-    private static LoadTestOptions Unknown(LoadTestOptions options, string name, List<string> errors)
-    {
-        errors.Add($"{name}: unknown option");
-        return options;
     }
 
     private static int Int(string name, string value, int min, int max, List<string> errors)

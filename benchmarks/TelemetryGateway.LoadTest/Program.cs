@@ -85,7 +85,7 @@ if (abortReason is not null)
     progress.WriteLine($"load test failed: {abortReason}");
     return 3;
 }
-var missed = LoadReport.MissedTargets(results);
+var missed = LoadReport.MissedTargets(options, results);
 foreach (var item in missed)
 {
     progress.WriteLine($"target missed: {item}");

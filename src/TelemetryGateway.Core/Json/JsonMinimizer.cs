@@ -115,6 +115,7 @@ internal sealed class JsonMinimizer : IDisposable
             for (var i = 0; i < _active; i++)
             {
                 _writers[i].Writer.Flush();
+                _writers[i].CommitCounts();
             }
         }
         return reason;
@@ -173,18 +174,28 @@ internal sealed class JsonMinimizer : IDisposable
 
     private QuarantineReason OnPropertyName(ref Utf8JsonReader reader)
     {
-        if (!TryReadString(ref reader, _name, out _nameLength))
+        if (!TryReadString(ref reader, _name, out var name, out var inScratch))
         {
             return QuarantineReason.InvalidUtf8;
         }
-        var name = NameSpan;
+        var needsName = false;
         for (var i = 0; i < _active; i++)
         {
-            if (!_writers[i].OnPropertyName(name, _depth))
+            switch (_writers[i].OnPropertyName(name, _depth))
             {
-                return QuarantineReason.DuplicateKey;
+                case NameUse.Duplicate:
+                    return QuarantineReason.DuplicateKey;
+                case NameUse.WrittenFromInput:
+                    needsName = true;
+                    break;
             }
         }
+        // The name is written at the next token (possibly in the next chunk), so it needs its own copy then.
+        if (needsName && !inScratch)
+        {
+            name.CopyTo(_name.Get(name.Length));
+        }
+        _nameLength = needsName ? name.Length : 0;
         return QuarantineReason.None;
     }
 
@@ -194,11 +205,10 @@ internal sealed class JsonMinimizer : IDisposable
         ReadOnlySpan<byte> value = default;
         if (tokenType == JsonTokenType.String)
         {
-            if (!TryReadString(ref reader, _value, out var length))
+            if (!TryReadString(ref reader, _value, out value, out _))
             {
                 return QuarantineReason.InvalidUtf8;
             }
-            value = _value.Slice(length);
         }
         else if (tokenType == JsonTokenType.Number)
         {
@@ -211,28 +221,29 @@ internal sealed class JsonMinimizer : IDisposable
         return QuarantineReason.None;
     }
 
-    /// <summary>Unescaped, UTF-8-validated bytes of the current string or property name, copied into <paramref name="scratch"/>.</summary>
-    private static bool TryReadString(ref Utf8JsonReader reader, ScratchBuffer scratch, out int length)
+    /// <summary>
+    /// Unescaped, UTF-8-validated bytes of the current string or property name: the reader's own span when the token
+    /// is contiguous and unescaped (the common case, no copy), else a copy in <paramref name="scratch"/>.
+    /// </summary>
+    private static bool TryReadString(scoped ref Utf8JsonReader reader, ScratchBuffer scratch, out ReadOnlySpan<byte> value, out bool inScratch)
     {
         var raw = RawValue(ref reader, scratch);
+        inScratch = reader.HasValueSequence;
         if (!Utf8.IsValid(raw))
         {
-            length = 0;
+            value = default;
             return false;
         }
         if (!reader.ValueIsEscaped)
         {
-            length = raw.Length;
-            if (!reader.HasValueSequence)
-            {
-                raw.CopyTo(scratch.Get(raw.Length));
-            }
+            value = raw;
             return true;
         }
         // An unescaped string is never longer than its escaped form.
-        var size = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-        length = reader.CopyString(scratch.Get(size));
-        return Utf8.IsValid(scratch.Slice(length));
+        var length = reader.CopyString(scratch.Get(raw.Length));
+        value = scratch.Slice(length);
+        inScratch = true;
+        return Utf8.IsValid(value);
     }
 
     /// <summary>The token's raw bytes: the reader's span, or (when the token straddles segments) a copy in <paramref name="scratch"/>.</summary>
@@ -318,6 +329,17 @@ internal sealed class JsonMinimizer : IDisposable
         public bool IsArray;
     }
 
+    /// <summary>What a purpose does with a property name.</summary>
+    private enum NameUse : byte
+    {
+        /// <summary>Dropped, or written from the rule's precomputed name.</summary>
+        NotFromInput,
+        /// <summary>Written as it came in (inside a kept subtree or geography), at the next token.</summary>
+        WrittenFromInput,
+        /// <summary>A second occurrence of a name this purpose's rules name: the message is ambiguous.</summary>
+        Duplicate,
+    }
+
     /// <summary>What applies to the next value of one purpose, decided at its property name.</summary>
     private enum Pending : byte
     {
@@ -340,7 +362,23 @@ internal sealed class JsonMinimizer : IDisposable
         public PooledBufferWriter Buffer { get; } = new(1024);
         public Frame[] Frames { get; }
         public Utf8JsonWriter Writer => _writer!;
-        private ProcessingCounters Counters => _purpose!.Counters;
+        // Counted per message and added to the shared counters once, at the end of a successful message.
+        private readonly int[] _counts = new int[ProcessingCounters.ActionCount];
+
+        private void Count(ProcessingAction action) => _counts[(int)action]++;
+
+        public void CommitCounts()
+        {
+            var counters = _purpose!.Counters;
+            for (var i = 0; i < _counts.Length; i++)
+            {
+                if (_counts[i] != 0)
+                {
+                    counters.Add((ProcessingAction)i, _counts[i]);
+                    _counts[i] = 0;
+                }
+            }
+        }
 
         public void Begin(StreamPurpose purpose, JsonWriterOptions options)
         {
@@ -356,10 +394,10 @@ internal sealed class JsonMinimizer : IDisposable
             }
             _pending = Pending.Drop;
             _pendingRule = null;
+            Array.Clear(_counts);
         }
 
-        /// <summary>Returns false for a duplicate of a key this purpose names.</summary>
-        public bool OnPropertyName(ReadOnlySpan<byte> name, int depth)
+        public NameUse OnPropertyName(ReadOnlySpan<byte> name, int depth)
         {
             ref var frame = ref Frames[depth - 1];
             switch (frame.Mode)
@@ -369,34 +407,31 @@ internal sealed class JsonMinimizer : IDisposable
                     if (index < 0)
                     {
                         _pending = Pending.Drop;
-                        Counters.Increment(ProcessingAction.Dropped);
-                        return true;
+                        Count(ProcessingAction.Dropped);
+                        return NameUse.NotFromInput;
                     }
                     var bit = 1UL << index;
                     if ((frame.Seen & bit) != 0)
                     {
-                        return false;
+                        return NameUse.Duplicate;
                     }
                     frame.Seen |= bit;
                     _pending = Pending.Rule;
                     _pendingRule = frame.Fields[index];
-                    return true;
+                    return NameUse.NotFromInput;
                 case FrameMode.KeepAll:
-                    _pending = Pending.KeepWithInputName;
-                    return true;
+                    return NameUse.WrittenFromInput;
                 case FrameMode.Geo:
                     if (IsGeneralGeoKey(name))
                     {
                         _pending = Pending.GeoWithInputName;
+                        return NameUse.WrittenFromInput;
                     }
-                    else
-                    {
-                        _pending = Pending.Drop;
-                    }
-                    return true;
+                    _pending = Pending.Drop;
+                    return NameUse.NotFromInput;
                 default:
                     _pending = Pending.Drop;
-                    return true;
+                    return NameUse.NotFromInput;
             }
         }
 
@@ -432,7 +467,7 @@ internal sealed class JsonMinimizer : IDisposable
                     frame.Mode = ModeFor(rule!, isObject);
                     if (frame.Mode == FrameMode.Drop)
                     {
-                        Counters.Increment(rule!.Transform == TransformKind.Drop ? ProcessingAction.Dropped : ProcessingAction.TypeMismatch);
+                        Count(rule!.Transform == TransformKind.Drop ? ProcessingAction.Dropped : ProcessingAction.TypeMismatch);
                         return;
                     }
                     frame.Fields = rule!.Fields;
@@ -458,7 +493,7 @@ internal sealed class JsonMinimizer : IDisposable
                 case FrameMode.Drop:
                     return;
                 case FrameMode.Geo:
-                    Counters.Increment(ProcessingAction.Coarsened);
+                    Count(ProcessingAction.Coarsened);
                     break;
             }
             if (frame.IsArray)
@@ -493,7 +528,7 @@ internal sealed class JsonMinimizer : IDisposable
             switch (rule!.Transform)
             {
                 case TransformKind.Drop:
-                    Counters.Increment(ProcessingAction.Dropped);
+                    Count(ProcessingAction.Dropped);
                     return;
                 case TransformKind.Keep when rule.Fields is null:
                     WriteName(in parent, rule, inputName);
@@ -511,7 +546,7 @@ internal sealed class JsonMinimizer : IDisposable
                 || tokenType is JsonTokenType.True or JsonTokenType.False
                 || !owner.TryTransform(rule, tokenType, value, out var result, out var isNumber))
             {
-                Counters.Increment(ProcessingAction.TypeMismatch);
+                Count(ProcessingAction.TypeMismatch);
                 return;
             }
             WriteName(in parent, rule, inputName);
@@ -523,7 +558,7 @@ internal sealed class JsonMinimizer : IDisposable
             {
                 Writer.WriteStringValue(result);
             }
-            Counters.Increment(rule.Transform switch
+            Count(rule.Transform switch
             {
                 TransformKind.Pseudonymize => ProcessingAction.Hashed,
                 TransformKind.RedactText => ProcessingAction.Redacted,

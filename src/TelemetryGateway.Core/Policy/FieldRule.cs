@@ -44,23 +44,34 @@ public sealed class FieldSet
     public const int MaxFields = 64;
     private readonly FieldRule[] _rules;
 
-    internal FieldSet(FieldRule[] rules) => _rules = rules;
+    private readonly uint[] _signatures;
+
+    internal FieldSet(FieldRule[] rules)
+    {
+        _rules = rules;
+        _signatures = Array.ConvertAll(rules, r => Signature(r.NameUtf8));
+    }
 
     public IReadOnlyList<FieldRule> Rules => _rules;
 
     /// <summary>Index of the rule named <paramref name="utf8Name"/>, or -1: an unnamed field is dropped.</summary>
     public int IndexOf(ReadOnlySpan<byte> utf8Name)
     {
-        var rules = _rules;
-        for (var i = 0; i < rules.Length; i++)
+        // Length and first and last byte rule out almost every non-match with one integer compare.
+        var signature = Signature(utf8Name);
+        var signatures = _signatures;
+        for (var i = 0; i < signatures.Length; i++)
         {
-            if (utf8Name.SequenceEqual(rules[i].NameUtf8))
+            if (signatures[i] == signature && utf8Name.SequenceEqual(_rules[i].NameUtf8))
             {
                 return i;
             }
         }
         return -1;
     }
+
+    private static uint Signature(ReadOnlySpan<byte> name) =>
+        name.IsEmpty ? 0 : (uint)Math.Min(name.Length, 0xFFFF) << 16 | (uint)name[0] << 8 | name[^1];
 
     internal FieldRule this[int index] => _rules[index];
 }

@@ -22,9 +22,13 @@ public enum ProcessingAction
 /// <summary>Thread-safe counters, one per <see cref="ProcessingAction"/>. Incrementing allocates nothing.</summary>
 public sealed class ProcessingCounters
 {
-    private readonly long[] _counts = new long[Enum.GetValues<ProcessingAction>().Length];
+    internal static readonly int ActionCount = Enum.GetValues<ProcessingAction>().Length;
+
+    private readonly long[] _counts = new long[ActionCount];
 
     public long this[ProcessingAction action] => Volatile.Read(ref _counts[(int)action]);
 
     internal void Increment(ProcessingAction action) => Interlocked.Increment(ref _counts[(int)action]);
+
+    internal void Add(ProcessingAction action, long count) => Interlocked.Add(ref _counts[(int)action], count);
 }

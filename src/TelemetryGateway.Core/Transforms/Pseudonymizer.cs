@@ -12,8 +12,17 @@ namespace TelemetryGateway.Core.Transforms;
 public sealed class Pseudonymizer : IDisposable
 {
     private const int DigestBytesShown = 16;
+
+    // A small direct-mapped cache of recent pseudonyms: a device repeats its serial in every message (topic and
+    // payload), and an HMAC costs far more than the rest of a message's processing. Inputs up to 64 bytes are cached.
+    private const int CacheSlots = 128;
+    private const int MaxCachedInput = 64;
+
     private readonly IncrementalHash _hmac;
     private readonly byte[] _keyId;
+    private readonly byte[] _cachedInputs = new byte[CacheSlots * MaxCachedInput];
+    private readonly int[] _cachedLengths = new int[CacheSlots];
+    private readonly byte[] _cachedOutputs;
 
     public Pseudonymizer(PseudonymizationKey key)
     {
@@ -21,6 +30,7 @@ public sealed class Pseudonymizer : IDisposable
         _hmac = key.CreateHmac();
         _keyId = key.IdUtf8;
         Length = _keyId.Length + 1 + (DigestBytesShown * 2);
+        _cachedOutputs = new byte[CacheSlots * Length];
     }
 
     /// <summary>Length in bytes of every pseudonym this instance writes.</summary>
@@ -33,6 +43,30 @@ public sealed class Pseudonymizer : IDisposable
         {
             throw new ArgumentException("Destination is shorter than a pseudonym.", nameof(destination));
         }
+        var slot = -1;
+        if (value.Length <= MaxCachedInput)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(value);
+            slot = hash.ToHashCode() & (CacheSlots - 1);
+            if (_cachedLengths[slot] == value.Length + 1 && value.SequenceEqual(_cachedInputs.AsSpan(slot * MaxCachedInput, value.Length)))
+            {
+                _cachedOutputs.AsSpan(slot * Length, Length).CopyTo(destination);
+                return Length;
+            }
+        }
+        Compute(value, destination);
+        if (slot >= 0)
+        {
+            value.CopyTo(_cachedInputs.AsSpan(slot * MaxCachedInput));
+            destination[..Length].CopyTo(_cachedOutputs.AsSpan(slot * Length));
+            _cachedLengths[slot] = value.Length + 1;
+        }
+        return Length;
+    }
+
+    private void Compute(ReadOnlySpan<byte> value, Span<byte> destination)
+    {
         Span<byte> digest = stackalloc byte[32];
         _hmac.AppendData(value);
         _hmac.GetHashAndReset(digest);
@@ -44,7 +78,6 @@ public sealed class Pseudonymizer : IDisposable
             destination[offset++] = HexDigit(digest[i] >> 4);
             destination[offset++] = HexDigit(digest[i] & 0xF);
         }
-        return offset;
     }
 
     public void Dispose() => _hmac.Dispose();

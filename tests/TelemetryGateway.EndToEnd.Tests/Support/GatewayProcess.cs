@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace TelemetryGateway.EndToEnd.Tests.Support;
+
+/// <summary>
+/// The gateway executable in its own process, configured on the command line like an operator would, on a loopback
+/// port with its own data directory. Can be stopped gracefully or killed outright.
+/// </summary>
+internal sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly StringBuilder _output = new();
+    private Process? _process;
+
+    private GatewayProcess(string dataDirectory, int port, IReadOnlyList<string> settings)
+    {
+        DataDirectory = dataDirectory;
+        Port = port;
+        Settings = settings;
+    }
+
+    public string DataDirectory { get; }
+    public int Port { get; }
+    public IReadOnlyList<string> Settings { get; }
+
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "telemetry-gateway.dll");
+    public static string Policy => Path.Combine(AppContext.BaseDirectory, "policies", "solix-default.json");
+
+    /// <summary>Starts a gateway; <paramref name="settings"/> are extra <c>--Gateway:...=value</c> arguments.</summary>
+    public static async Task<GatewayProcess> StartAsync(string dataDirectory, params string[] settings)
+    {
+        var gateway = new GatewayProcess(dataDirectory, Loopback.FreePort(), settings);
+        await gateway.StartAsync();
+        return gateway;
+    }
+
+    /// <summary>Starts again with the same port, data directory and settings (after <see cref="KillAsync"/> or <see cref="StopAsync"/>).</summary>
+    public async Task StartAsync()
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in Arguments())
+        {
+            start.ArgumentList.Add(argument);
+        }
+        _process = Process.Start(start) ?? throw new InvalidOperationException("The gateway did not start.");
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await Loopback.WaitForListenerAsync(Port, TimeSpan.FromSeconds(30), () => Output);
+    }
+
+    public IEnumerable<string> Arguments()
+    {
+        yield return Dll;
+        yield return $"--Gateway:Mqtt:Port={Port}";
+        yield return "--Gateway:Mqtt:BindAddress=127.0.0.1";
+        yield return $"--Gateway:DataDirectory={DataDirectory}";
+        yield return $"--Gateway:Policy:Path={Policy}";
+        yield return "--Gateway:GatewayId=gw-test";
+        yield return "--Logging:LogLevel:Default=Information";
+        foreach (var setting in Settings)
+        {
+            yield return setting;
+        }
+    }
+
+    /// <summary>What the gateway printed, for failure messages (its logs never carry payloads).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>SIGTERM: the graceful shutdown path.</summary>
+    public async Task<int> StopAsync()
+    {
+        if (_process is null || _process.HasExited)
+        {
+            return _process?.ExitCode ?? 0;
+        }
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process?.Dispose();
+    }
+}
