@@ -42,6 +42,9 @@ internal sealed record LoadTestOptions
     /// <summary>Outputs the gateway produces per status message (after-sales-service and product-improvement).</summary>
     public int GatewayOutputsPerMessage { get; init; } = 2;
 
+    /// <summary>Messages sent (and not measured) after the first end-to-end probe, to get past the JIT.</summary>
+    public int WarmUpMessages { get; init; } = 2_000;
+
     public string UpstreamTopicPrefix { get; init; } = "telemetry";
 
     /// <summary>Bound of one scenario run: publishing plus draining.</summary>
@@ -75,6 +78,7 @@ internal sealed record LoadTestOptions
           --gateway-outputs N         upstream outputs per status message (2)
           --duration-limit SECONDS    bound of one scenario run, publishing + drain (120)
           --drain-timeout SECONDS     wait for missing outputs after the last one arrived (10)
+          --warmup N                  unmeasured messages sent before each run, after the first end-to-end probe (2000)
           --report PATH               also write the report here (load-report.md)
           --enforce-targets           exit 1 when a QoS 1 target is missed
 
@@ -85,7 +89,7 @@ internal sealed record LoadTestOptions
     private static readonly HashSet<string> ValueOptions =
     [
         "--devices", "--messages-per-device", "--qos", "--scenarios", "--window", "--rate-per-device", "--gateway-dll",
-        "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report",
+        "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report", "--warmup",
     ];
 
     public static (LoadTestOptions Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
@@ -131,6 +135,7 @@ internal sealed record LoadTestOptions
                 "--duration-limit" => options with { DurationLimit = TimeSpan.FromSeconds(Seconds(name, value, 1, 3_600, errors)) },
                 "--drain-timeout" => options with { DrainTimeout = TimeSpan.FromSeconds(Seconds(name, value, 0, 600, errors)) },
                 "--report" => options with { ReportPath = value },
+                "--warmup" => options with { WarmUpMessages = Int(name, value, 0, 1_000_000, errors) },
                 _ => options,
             };
         }

@@ -46,6 +46,7 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
     private ushort _lastPacketId;
     private long _acknowledged;
     private int _disposed;
+    private volatile bool _disconnecting;
 
     private MinimalMqttClient(Socket socket, int windowSize, IPublishReceiver? receiver, CancellationToken cancellationToken)
     {
@@ -203,6 +204,7 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
         {
             return;
         }
+        _disconnecting = true;
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
@@ -282,7 +284,10 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
                 var read = await _stream.ReadAsync(buffer.AsMemory(end), token);
                 if (read == 0)
                 {
-                    ConnectionError ??= "the broker closed the connection";
+                    if (!_disconnecting)
+                    {
+                        ConnectionError ??= "the broker closed the connection";
+                    }
                     break;
                 }
                 var receivedTimestamp = Stopwatch.GetTimestamp();
@@ -331,7 +336,10 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or MqttProtocolException or SemaphoreFullException)
         {
-            ConnectionError ??= e.Message;
+            if (!_disconnecting)
+            {
+                ConnectionError ??= e.Message;
+            }
         }
         finally
         {

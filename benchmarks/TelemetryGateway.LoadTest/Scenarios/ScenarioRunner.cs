@@ -22,12 +22,12 @@ internal static class ScenarioRunner
         var devices = Enumerable.Range(0, options.Devices).Select(i => new SimulatedDevice(i, templates[i % templates.Count])).ToArray();
         var planned = (long)options.Devices * options.MessagesPerDevice;
         var subscriber = new CloudSubscriber((int)Math.Min(planned * setup.OutputsPerMessage, 10_000_000));
-        using var lifetime = new CancellationTokenSource(options.DurationLimit + options.DrainTimeout + WarmUpTimeout + TimeSpan.FromSeconds(60));
+        using var lifetime = new CancellationTokenSource(options.DurationLimit + options.DrainTimeout + (3 * WarmUpTimeout) + TimeSpan.FromSeconds(60));
         var clients = new MinimalMqttClient?[devices.Length];
         try
         {
             await subscriber.ConnectAsync(setup.SubscriberEndpoint, setup.TopicFilter, lifetime.Token);
-            await WarmUpAsync(setup, subscriber, devices[0], lifetime.Token);
+            await WarmUpAsync(setup, subscriber, devices[0], options, lifetime.Token);
 
             using var publishing = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
             await ConnectDevicesAsync(setup, devices, clients, options, publishing.Token);
@@ -95,13 +95,16 @@ internal static class ScenarioRunner
     }
 
     /// <summary>
-    /// Sends a probe status message (ts 0) every 250 ms until one output of it reaches the cloud subscriber: the bridge
-    /// is connected, the gateway's upstream is up and its code paths are warm. Bounded by <see cref="WarmUpTimeout"/>.
+    /// Sends a probe status message (ts 0) every 250 ms until one output of it reaches the cloud subscriber (the bridge
+    /// is connected, the gateway's upstream is up), then a burst of warm-up messages so the measured run does not pay
+    /// for the JIT; waits until their outputs stop arriving. Every wait is bounded.
     /// </summary>
-    private static async Task WarmUpAsync(ScenarioSetup setup, CloudSubscriber subscriber, SimulatedDevice template, CancellationToken cancellationToken)
+    private static async Task WarmUpAsync(
+        ScenarioSetup setup, CloudSubscriber subscriber, SimulatedDevice template, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        await using var probe = await MinimalMqttClient.ConnectAsync(setup.DeviceEndpoint, "load-probe", 8, null, ConnectTimeout, cancellationToken);
+        await using var probe = await MinimalMqttClient.ConnectAsync(setup.DeviceEndpoint, "load-probe", options.Window, null, ConnectTimeout, cancellationToken);
         var payload = new byte[template.MaxPayloadLength];
+        var length = template.WriteProbePayload(payload);
         var started = Stopwatch.GetTimestamp();
         while (subscriber.Probes == 0)
         {
@@ -111,14 +114,29 @@ internal static class ScenarioRunner
                     $"{setup.Kind}: no warm-up message reached the cloud subscriber ('{setup.TopicFilter}' on {setup.SubscriberEndpoint}) within {WarmUpTimeout.TotalSeconds:F0} s"
                     + (setup.Failure is { } failure ? $"; {failure}" : ""));
             }
-            var length = template.WriteProbePayload(payload);
             await probe.AcquireAsync(1, 1);
             probe.AppendPublish(template.Topic, payload.AsSpan(0, length), 1);
             await probe.FlushAsync();
             await Task.Delay(250, cancellationToken);
         }
-        // Let the probe's other outputs (one per purpose) arrive before the measurement starts.
-        await Task.Delay(500, cancellationToken);
+        for (var sent = 0; sent < options.WarmUpMessages && Stopwatch.GetElapsedTime(started) < WarmUpTimeout;)
+        {
+            var count = await probe.AcquireAsync(Math.Min(options.Window, options.WarmUpMessages - sent), 1);
+            for (var i = 0; i < count; i++)
+            {
+                probe.AppendPublish(template.Topic, payload.AsSpan(0, length), 1);
+            }
+            await probe.FlushAsync();
+            sent += count;
+        }
+        await probe.WaitForAllAcknowledgedAsync();
+        // Let the warm-up outputs (one per purpose) arrive before the measurement starts: until none came for 500 ms.
+        var settleStarted = Stopwatch.GetTimestamp();
+        for (var seen = -1L; subscriber.Probes != seen && Stopwatch.GetElapsedTime(settleStarted) < WarmUpTimeout;)
+        {
+            seen = subscriber.Probes;
+            await Task.Delay(500, cancellationToken);
+        }
         await probe.DisconnectAsync();
     }
 

@@ -11,4 +11,12 @@ public sealed class DependencyRulesTests
         var references = core.GetReferencedAssemblies().Select(r => r.Name!).ToList();
         Assert.DoesNotContain(references, name => forbidden.Any(f => name.StartsWith(f, StringComparison.OrdinalIgnoreCase)));
     }
+
+    [Fact]
+    public void Mqtt_adapter_references_core_and_no_other_gateway_assembly()
+    {
+        var mqtt = typeof(Mqtt.MqttGatewayRegistration).Assembly;
+        var ours = mqtt.GetReferencedAssemblies().Select(r => r.Name!).Where(n => n.StartsWith("TelemetryGateway", StringComparison.Ordinal) || n == "telemetry-gateway");
+        Assert.Equal(["TelemetryGateway.Core"], ours);
+    }
 }
