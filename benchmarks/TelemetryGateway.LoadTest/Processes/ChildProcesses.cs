@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace TelemetryGateway.LoadTest.Processes;
 
@@ -11,6 +12,7 @@ internal static class ChildProcesses
 {
     private static readonly ConcurrentDictionary<int, Process> Running = new();
     private static readonly ConcurrentDictionary<string, byte> TemporaryDirectories = new();
+    private static readonly List<PosixSignalRegistration> SignalRegistrations = [];
     private static int s_installed;
 
     /// <summary>Kills the children and deletes the directories at process exit and on Ctrl+C.</summary>
@@ -22,7 +24,11 @@ internal static class ChildProcesses
         }
         AppDomain.CurrentDomain.ProcessExit += (_, _) => CleanUp();
         AppDomain.CurrentDomain.UnhandledException += (_, _) => CleanUp();
-        Console.CancelKeyPress += (_, _) => CleanUp();
+        // SIGTERM/SIGINT/SIGQUIT: clean up first, then let the default action end the process.
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT })
+        {
+            SignalRegistrations.Add(PosixSignalRegistration.Create(signal, _ => CleanUp()));
+        }
     }
 
     public static void Track(Process process) => Running[process.Id] = process;
@@ -73,11 +79,8 @@ internal static class ChildProcesses
         {
             try
             {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    process.WaitForExit(2_000);
-                }
+                // By pid only (no tree walk): mosquitto and the gateway's dotnet host start no children.
+                process.Kill();
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
             {
