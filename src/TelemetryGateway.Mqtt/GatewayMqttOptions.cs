@@ -124,7 +124,7 @@ public sealed record OutboxOptions
     /// <summary>Past this many stored outputs, the oldest are dropped (counted and logged, never their payloads).</summary>
     public long MaxMessages { get; init; } = 1_000_000;
 
-    /// <summary>Past this many stored payload bytes, the oldest are dropped.</summary>
+    /// <summary>Past this many stored bytes (payloads with their topic and tags), the oldest are dropped.</summary>
     public long MaxBytes { get; init; } = 1L << 30;
 
     /// <summary>Outputs written in one transaction at most (group commit).</summary>

@@ -16,13 +16,17 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
 {
     public const string FileName = "outbox.db";
 
-    private static readonly string[] s_insertParameters =
-        ["$topic", "$payload", "$content_type", "$purpose", "$legal_basis", "$categories", "$policy", "$retention", "$expiry"];
+    /// <summary>The table layout this code reads and writes (SQLite's user_version).</summary>
+    private const int FormatVersion = 1;
 
     private readonly OutboxOptions _options;
     private readonly ILogger _logger;
     private readonly SqliteConnection _writer;
     private readonly SqliteConnection _reader;
+    private readonly SqliteCommand _insert;
+    private readonly SqliteCommand _deleteRange;
+    private readonly SqliteCommand _dropOldest;
+    private readonly SqliteCommand _read;
     private readonly Lock _readerLock = new();
     private readonly Channel<WriteRequest> _requests = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(16_384)
     {
@@ -44,30 +48,29 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         _writer.Open();
         Execute(_writer, "PRAGMA journal_mode=WAL;");
         Execute(_writer, $"PRAGMA synchronous={(options.Synchronous == "full" ? "FULL" : "NORMAL")};");
+        Execute(_writer, "PRAGMA temp_store=MEMORY;");
+        CheckFormat(_writer);
         Execute(_writer, """
             CREATE TABLE IF NOT EXISTS outbox (
               seq INTEGER PRIMARY KEY AUTOINCREMENT,
-              topic TEXT NOT NULL,
-              payload BLOB NOT NULL,
-              content_type TEXT NOT NULL,
-              purpose TEXT NOT NULL,
-              legal_basis TEXT NOT NULL,
-              categories TEXT NOT NULL,
-              policy TEXT NOT NULL,
-              retention TEXT NOT NULL,
-              expiry_seconds INTEGER NOT NULL
+              record BLOB NOT NULL
             );
             """);
+        Execute(_writer, $"PRAGMA user_version={FormatVersion};");
         using (var command = _writer.CreateCommand())
         {
-            command.CommandText = "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox;";
+            command.CommandText = "SELECT COUNT(*), COALESCE(SUM(LENGTH(record)), 0) FROM outbox;";
             using var reader = command.ExecuteReader();
             reader.Read();
             _count = reader.GetInt64(0);
             _bytes = reader.GetInt64(1);
         }
+        _insert = Prepare(_writer, "INSERT INTO outbox (record) VALUES ($record);", "$record");
+        _deleteRange = Prepare(_writer, "DELETE FROM outbox WHERE seq BETWEEN $first AND $last RETURNING LENGTH(record);", "$first", "$last");
+        _dropOldest = Prepare(_writer, "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox) RETURNING LENGTH(record);");
         _reader = new SqliteConnection(connectionString);
         _reader.Open();
+        _read = Prepare(_reader, "SELECT seq, record FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;", "$after", "$max");
         _writeLoop = Task.Run(WriteLoopAsync);
         if (_count > 0)
         {
@@ -108,21 +111,12 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         var result = new List<StoredMessage>(Math.Min(max, 256));
         lock (_readerLock)
         {
-            using var command = _reader.CreateCommand();
-            command.CommandText = """
-                SELECT seq, topic, payload, content_type, purpose, legal_basis, categories, policy, retention, expiry_seconds
-                FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;
-                """;
-            command.Parameters.AddWithValue("$after", afterSequence);
-            command.Parameters.AddWithValue("$max", max);
-            using var reader = command.ExecuteReader();
+            _read.Parameters[0].Value = afterSequence;
+            _read.Parameters[1].Value = max;
+            using var reader = _read.ExecuteReader();
             while (reader.Read())
             {
-                result.Add(new StoredMessage(
-                    reader.GetInt64(0),
-                    new UpstreamMessage(
-                        reader.GetString(1), (byte[])reader.GetValue(2), reader.GetString(3), reader.GetString(4), reader.GetString(5),
-                        reader.GetString(6), reader.GetString(7), reader.GetString(8), (uint)reader.GetInt64(9))));
+                result.Add(new StoredMessage(reader.GetInt64(0), OutboxRecord.Decode((byte[])reader.GetValue(1))));
             }
         }
         return result;
@@ -167,17 +161,9 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     {
         var appended = false;
         using var transaction = _writer.BeginTransaction();
-        using var insert = _writer.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = """
-            INSERT INTO outbox (topic, payload, content_type, purpose, legal_basis, categories, policy, retention, expiry_seconds)
-            VALUES ($topic, $payload, $content_type, $purpose, $legal_basis, $categories, $policy, $retention, $expiry);
-            """;
-        var parameters = s_insertParameters.Select(name => insert.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
-        using var delete = _writer.CreateCommand();
-        delete.Transaction = transaction;
-        delete.CommandText = "DELETE FROM outbox WHERE seq = $seq RETURNING LENGTH(payload);";
-        var seqParameter = delete.Parameters.Add(new SqliteParameter { ParameterName = "$seq" });
+        _insert.Transaction = transaction;
+        _deleteRange.Transaction = transaction;
+        _dropOldest.Transaction = transaction;
         long countDelta = 0;
         long bytesDelta = 0;
         foreach (var request in batch)
@@ -186,30 +172,25 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             {
                 foreach (var message in messages)
                 {
-                    parameters[0].Value = message.Topic;
-                    parameters[1].Value = message.Payload;
-                    parameters[2].Value = message.ContentType;
-                    parameters[3].Value = message.Purpose;
-                    parameters[4].Value = message.LegalBasis;
-                    parameters[5].Value = message.Categories;
-                    parameters[6].Value = message.Policy;
-                    parameters[7].Value = message.Retention;
-                    parameters[8].Value = (long)message.ExpirySeconds;
-                    insert.ExecuteNonQuery();
+                    var record = OutboxRecord.Encode(message);
+                    _insert.Parameters[0].Value = record;
+                    _insert.ExecuteNonQuery();
                     countDelta++;
-                    bytesDelta += message.Payload.Length;
+                    bytesDelta += record.Length;
                     appended = true;
                 }
             }
             else
             {
-                foreach (var sequence in request.Acknowledged!)
+                foreach (var (first, last) in Ranges(request.Acknowledged!))
                 {
-                    seqParameter.Value = sequence;
-                    if (delete.ExecuteScalar() is long length)
+                    _deleteRange.Parameters[0].Value = first;
+                    _deleteRange.Parameters[1].Value = last;
+                    using var deleted = _deleteRange.ExecuteReader();
+                    while (deleted.Read())
                     {
                         countDelta--;
-                        bytesDelta -= length;
+                        bytesDelta -= deleted.GetInt64(0);
                     }
                 }
             }
@@ -218,7 +199,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         var bytes = _bytes + bytesDelta;
         if (count > _options.MaxMessages || bytes > _options.MaxBytes)
         {
-            (count, bytes) = DropOldest(transaction, count, bytes);
+            (count, bytes) = DropOldest(count, bytes);
         }
         transaction.Commit();
         Interlocked.Exchange(ref _count, count);
@@ -229,13 +210,28 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         }
     }
 
-    private (long Count, long Bytes) DropOldest(SqliteTransaction transaction, long count, long bytes)
+    /// <summary>Acknowledged sequences as contiguous ranges: acknowledgements mostly come in order, so few statements.</summary>
+    private static IEnumerable<(long First, long Last)> Ranges(IReadOnlyList<long> sequences)
     {
-        using var command = _writer.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox) RETURNING LENGTH(payload);";
+        var sorted = sequences.Order().ToArray();
+        var first = sorted[0];
+        var last = first;
+        for (var i = 1; i < sorted.Length; i++)
+        {
+            if (sorted[i] != last + 1)
+            {
+                yield return (first, last);
+                first = sorted[i];
+            }
+            last = sorted[i];
+        }
+        yield return (first, last);
+    }
+
+    private (long Count, long Bytes) DropOldest(long count, long bytes)
+    {
         long dropped = 0;
-        while ((count > _options.MaxMessages || bytes > _options.MaxBytes) && command.ExecuteScalar() is long length)
+        while ((count > _options.MaxMessages || bytes > _options.MaxBytes) && _dropOldest.ExecuteScalar() is long length)
         {
             count--;
             bytes -= length;
@@ -252,10 +248,38 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         await _writeLoop;
         lock (_readerLock)
         {
+            _read.Dispose();
             _reader.Dispose();
         }
+        _insert.Dispose();
+        _deleteRange.Dispose();
+        _dropOldest.Dispose();
         _writer.Dispose();
         _dataAvailable.Dispose();
+    }
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params ReadOnlySpan<string> parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        return command;
+    }
+
+    /// <summary>Refuses an outbox written in a layout this version does not know, rather than misreading it.</summary>
+    private static void CheckFormat(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version), EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'outbox');";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        if (reader.GetInt64(1) == 1 && reader.GetInt64(0) != FormatVersion)
+        {
+            throw new OutboxUnavailableException($"The outbox has format {reader.GetInt64(0)}; this gateway reads format {FormatVersion}.", null);
+        }
     }
 
     private static void Execute(SqliteConnection connection, string sql)
@@ -280,4 +304,4 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
 }
 
 /// <summary>The outbox could not store a message; the device must not be acknowledged.</summary>
-public sealed class OutboxUnavailableException(string message, Exception inner) : Exception(message, inner);
+public sealed class OutboxUnavailableException(string message, Exception? inner) : Exception(message, inner);

@@ -69,7 +69,7 @@ public sealed class SqliteOutboxTests : IDisposable
     [Fact]
     public async Task Past_the_byte_limit_the_oldest_outputs_are_dropped()
     {
-        await using var outbox = Open(new OutboxOptions { MaxBytes = 2048 });
+        await using var outbox = Open(new OutboxOptions { MaxBytes = 2300 });
         for (var i = 0; i < 4; i++)
         {
             await outbox.AppendAsync([Message($"m/{i}") with { Payload = new byte[1000] }], CancellationToken.None);
