@@ -47,13 +47,14 @@ public static class MqttGatewayRegistration
         services.AddSingleton(sp => new QuarantineLog(
             settings.DataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(new UpstreamEncoder(settings.Upstream, settings.GatewayId));
-        services.AddSingleton<TelemetryIngress>();
         services.AddSingleton(sp => new SiteBroker(
             settings.Broker,
             settings.Upstream,
             kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null,
             sp.GetRequiredService<SqliteOutbox>(),
-            sp.GetRequiredService<TelemetryIngress>(),
+            sp.GetRequiredService<MinimizerPool>(),
+            sp.GetRequiredService<UpstreamEncoder>(),
+            sp.GetRequiredService<QuarantineLog>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());

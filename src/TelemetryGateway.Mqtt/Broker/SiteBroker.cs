@@ -6,6 +6,7 @@ using MQTTnet.Formatter;
 using MQTTnet.Server;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
+using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt;
@@ -30,7 +31,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
 
     public SiteBroker(
         SiteBrokerOptions options, UpstreamOptions upstreamOptions, MqttConnectionHandler? kestrelHandler, SqliteOutbox outbox,
-        TelemetryIngress ingress, ILoggerFactory loggers, TimeProvider time)
+        MinimizerPool minimizers, UpstreamEncoder encoder, QuarantineLog quarantine, ILoggerFactory loggers, TimeProvider time)
     {
         _options = options;
         _outbox = outbox;
@@ -51,6 +52,13 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             // Kestrel owns the socket (see MqttGatewayRegistration); the server takes connections from its handler.
             _server = factory.CreateMqttServer(builder.WithoutDefaultEndpoint().Build(), [kestrelHandler]);
         }
+        _upstream = upstreamOptions.IsConfigured
+            ? new MqttUpstream(upstreamOptions, loggers.CreateLogger<MqttUpstream>(), time)
+            : new SiteBrokerUpstream(_server);
+        _drainer = new OutboxDrainer(outbox, _upstream, loggers.CreateLogger<OutboxDrainer>());
+        Delivery = new UpstreamDelivery(_upstream, outbox, loggers.CreateLogger<UpstreamDelivery>());
+        var ingress = new TelemetryIngress(minimizers, encoder, Delivery, quarantine, loggers.CreateLogger<TelemetryIngress>(), time);
+        Ingress = ingress;
         _server.ValidatingConnectionAsync += args =>
         {
             if (string.IsNullOrEmpty(args.ClientId))
@@ -72,13 +80,11 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             return Task.CompletedTask;
         };
         _server.InterceptingPublishAsync += ingress.OnPublishAsync;
-        _upstream = upstreamOptions.IsConfigured
-            ? new MqttUpstream(upstreamOptions, loggers.CreateLogger<MqttUpstream>(), time)
-            : new SiteBrokerUpstream(_server);
-        _drainer = new OutboxDrainer(outbox, _upstream, loggers.CreateLogger<OutboxDrainer>());
     }
 
     public MqttServer Server => _server;
+    public TelemetryIngress Ingress { get; }
+    public UpstreamDelivery Delivery { get; }
     public OutboxDrainer Drainer => _drainer;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -96,7 +102,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         {
             await _draining;
         }
-        LogStopped(_logger, _drainer.Delivered, _outbox.Count);
+        LogStopped(_logger, Delivery.DeliveredDirectly + _drainer.Delivered, _outbox.Count);
     }
 
     public async ValueTask DisposeAsync()

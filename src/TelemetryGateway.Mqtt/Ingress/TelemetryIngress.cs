@@ -12,11 +12,11 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// <summary>
 /// Every publish a device or the app makes passes through here (MQTTnet's intercepting-publish hook, inside the
 /// client's receive loop). Local routing is left untouched, so the site keeps working at full fidelity; what is
-/// stored for the cloud is only what the engine outputs. A QoS 1 publish is acknowledged only after all its outputs
-/// are committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
+/// sent to the cloud is only what the engine outputs. A QoS 1 publish is acknowledged only after each of its outputs
+/// is acknowledged upstream or committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
 /// </summary>
 internal sealed partial class TelemetryIngress(
-    MinimizerPool minimizers, UpstreamEncoder encoder, SqliteOutbox outbox, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
+    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
 {
     private long _unmatched;
 
@@ -75,15 +75,15 @@ internal sealed partial class TelemetryIngress(
         }
         try
         {
-            var committed = outbox.AppendAsync(outputs, args.CancellationToken);
+            var delivered = delivery.DeliverAsync(outputs, args.CancellationToken);
             if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
             {
-                // QoS 0 promises nothing to the device; don't hold its receive loop for the commit.
-                _ = committed.ContinueWith(static (task, state) => ((TelemetryIngress)state!).OnQos0StoreFailed(task), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                // QoS 0 promises nothing to the device; don't hold its receive loop for the delivery.
+                _ = delivered.ContinueWith(static (task, state) => ((TelemetryIngress)state!).OnQos0StoreFailed(task), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
             else
             {
-                await committed;
+                await delivered;
             }
             Interlocked.Increment(ref _accepted);
         }

@@ -18,6 +18,7 @@ internal sealed partial class MqttUpstream : IUpstream
     private readonly IMqttClient _client;
     private readonly MqttClientOptions _clientOptions;
     private int _window;
+    private SemaphoreSlim _inFlight;
 
     public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time)
     {
@@ -25,6 +26,7 @@ internal sealed partial class MqttUpstream : IUpstream
         _logger = logger;
         _time = time;
         _window = options.InFlightWindow;
+        _inFlight = new SemaphoreSlim(_window, _window);
         _client = new MqttClientFactory().CreateMqttClient();
         var endpoint = options.Endpoint ?? throw new InvalidOperationException("No upstream URL is configured.");
         var builder = new MqttClientOptionsBuilder()
@@ -72,6 +74,8 @@ internal sealed partial class MqttUpstream : IUpstream
                 if (result.ResultCode == MqttClientConnectResultCode.Success)
                 {
                     _window = Math.Max(1, Math.Min(_options.InFlightWindow, result.ReceiveMaximum is > 0 ? result.ReceiveMaximum.Value : int.MaxValue));
+                    // Publishes still holding the previous connection's window release into that one.
+                    _inFlight = new SemaphoreSlim(_window, _window);
                     LogConnected(_logger, _options.Endpoint!.Host, _window, result.IsSessionPresent);
                     return;
                 }
@@ -97,6 +101,9 @@ internal sealed partial class MqttUpstream : IUpstream
 
     public async Task<bool> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
     {
+        // Both the drainer and the direct path publish here; the window caps them together at the broker's Receive Maximum.
+        var window = _inFlight;
+        await window.WaitAsync(cancellationToken);
         try
         {
             var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
@@ -105,6 +112,10 @@ internal sealed partial class MqttUpstream : IUpstream
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)
         {
             return false;
+        }
+        finally
+        {
+            window.Release();
         }
     }
 

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging;
+using TelemetryGateway.Mqtt.Outbox;
+
+namespace TelemetryGateway.Mqtt.Upstream;
+
+/// <summary>
+/// Delivers one message's outputs so that its device may be acknowledged: straight to the upstream when it is connected
+/// and nothing is waiting in the outbox (acknowledged upstream), otherwise (or when a direct publish fails or takes too
+/// long) into the durable outbox. Either way every output is acknowledged upstream or stored before this returns.
+/// Per-device order holds because the broker hands a client's publishes over one at a time, and a message goes direct
+/// only while the outbox is empty, that is, after everything stored before it was acknowledged.
+/// </summary>
+internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger)
+{
+    /// <summary>How long a direct publish may wait for the upstream's acknowledgement before the output is stored instead.</summary>
+    public static readonly TimeSpan DirectTimeout = TimeSpan.FromSeconds(5);
+
+    private long _direct;
+    private long _stored;
+
+    public long DeliveredDirectly => Interlocked.Read(ref _direct);
+    public long Stored => Interlocked.Read(ref _stored);
+
+    public async Task DeliverAsync(IReadOnlyList<UpstreamMessage> outputs, CancellationToken cancellationToken)
+    {
+        if (!upstream.IsConnected || outbox.Count > 0)
+        {
+            await StoreAsync(outputs, cancellationToken);
+            return;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(DirectTimeout);
+        var publishes = new Task<bool>[outputs.Count];
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            publishes[i] = upstream.PublishAsync(outputs[i], timeout.Token);
+        }
+        bool[] acknowledged;
+        try
+        {
+            acknowledged = await Task.WhenAll(publishes);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            acknowledged = [.. publishes.Select(p => p.IsCompletedSuccessfully && p.Result)];
+        }
+        List<UpstreamMessage>? failed = null;
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            if (acknowledged[i])
+            {
+                Interlocked.Increment(ref _direct);
+            }
+            else
+            {
+                (failed ??= []).Add(outputs[i]);
+            }
+        }
+        if (failed is not null)
+        {
+            LogFallback(logger, failed.Count);
+            await StoreAsync(failed, cancellationToken);
+        }
+    }
+
+    private async Task StoreAsync(IReadOnlyList<UpstreamMessage> outputs, CancellationToken cancellationToken)
+    {
+        await outbox.AppendAsync(outputs, cancellationToken);
+        Interlocked.Add(ref _stored, outputs.Count);
+    }
+
+    [LoggerMessage(EventId = 221, Level = LogLevel.Debug, Message = "{Count} outputs not acknowledged upstream in time; stored in the outbox")]
+    private static partial void LogFallback(ILogger logger, int count);
+}
