@@ -15,13 +15,19 @@ internal sealed class Mosquitto : IAsyncDisposable
     {
         Port = port;
         Persistent = persistent;
-        _directory = Directory.CreateTempSubdirectory("tg-mosquitto-").FullName;
+        _directory = System.IO.Directory.CreateTempSubdirectory("tg-mosquitto-").FullName;
     }
+
+    /// <summary>Extra configuration lines (TLS, password file) for a secured listener.</summary>
+    public IReadOnlyList<string> ListenerSettings { get; init; } = [];
+
+    public string Directory => _directory;
 
     public int Port { get; }
     public bool Persistent { get; }
 
-    public static Mosquitto Create(int port, bool persistent = false) => new(port, persistent);
+    public static Mosquitto Create(int port, bool persistent = false, IReadOnlyList<string>? listenerSettings = null) =>
+        new(port, persistent) { ListenerSettings = listenerSettings ?? [] };
 
     public static async Task<Mosquitto> StartAsync(int? port = null, bool persistent = false)
     {
@@ -36,12 +42,13 @@ internal sealed class Mosquitto : IAsyncDisposable
         var lines = new List<string>
         {
             $"listener {Port} 127.0.0.1",
-            "allow_anonymous true",
+            ListenerSettings.Count == 0 ? "allow_anonymous true" : "allow_anonymous false",
             // Stay root when started as root, so the persistence directory needs no ownership change.
             "user root",
             "log_dest none",
             "max_queued_messages 100000",
         };
+        lines.AddRange(ListenerSettings);
         lines.AddRange(Persistent
             ? ["persistence true", $"persistence_location {_directory}/", "autosave_interval 1"]
             : ["persistence false"]);
@@ -82,6 +89,6 @@ internal sealed class Mosquitto : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        Directory.Delete(_directory, recursive: true);
+        System.IO.Directory.Delete(_directory, recursive: true);
     }
 }
