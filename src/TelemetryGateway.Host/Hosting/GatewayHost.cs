@@ -21,7 +21,8 @@ internal static class GatewayHost
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var webBuilder = WebApplication.CreateBuilder(args);
+        // Configuration files are read next to the executable, wherever it is started from.
+        var webBuilder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         var (policy, errors) = Validate(options);
         if (policy is null)
@@ -53,7 +54,7 @@ internal static class GatewayHost
         else
         {
             // MQTTnet's own listener: no Kestrel, so no HTTP port is opened either.
-            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(args);
+            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
             Register(builder.Services, options, policy, key, webHost: null);
             using var host = builder.Build();
             await host.RunAsync();
