@@ -47,6 +47,9 @@ internal sealed record LoadTestOptions
 
     public string UpstreamTopicPrefix { get; init; } = "telemetry";
 
+    /// <summary>Extra <c>Key=Value</c> settings for the gateway the benchmark starts, e.g. <c>Gateway:Mqtt:Transport=tcp</c>.</summary>
+    public IReadOnlyList<string> GatewaySettings { get; init; } = [];
+
     /// <summary>Bound of one scenario run: publishing plus draining.</summary>
     public TimeSpan DurationLimit { get; init; } = TimeSpan.FromSeconds(120);
 
@@ -75,6 +78,7 @@ internal sealed record LoadTestOptions
           --window N                  QoS 1 publishes in flight per device (32)
           --rate-per-device R         messages/s per device; 0 = as fast as the window allows (0)
           --gateway-dll PATH          the gateway to start (src/TelemetryGateway.Host/bin/Release/net10.0/telemetry-gateway.dll)
+          --gateway-setting K=V       extra setting for that gateway, repeatable (e.g. Gateway:Mqtt:Transport=tcp)
           --gateway-outputs N         upstream outputs per status message (2)
           --duration-limit SECONDS    bound of one scenario run, publishing + drain (120)
           --drain-timeout SECONDS     wait for missing outputs after the last one arrived (10)
@@ -90,7 +94,17 @@ internal sealed record LoadTestOptions
     [
         "--devices", "--messages-per-device", "--qos", "--scenarios", "--window", "--rate-per-device", "--gateway-dll",
         "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report", "--warmup",
+        "--gateway-setting",
     ];
+
+    private static string Setting(string value, List<string> errors)
+    {
+        if (!value.StartsWith("Gateway:", StringComparison.Ordinal) || !value.Contains('=', StringComparison.Ordinal))
+        {
+            errors.Add($"--gateway-setting: '{value}' is not Gateway:Key=Value");
+        }
+        return value;
+    }
 
     public static (LoadTestOptions Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
     {
@@ -136,6 +150,7 @@ internal sealed record LoadTestOptions
                 "--drain-timeout" => options with { DrainTimeout = TimeSpan.FromSeconds(Seconds(name, value, 0, 600, errors)) },
                 "--report" => options with { ReportPath = value },
                 "--warmup" => options with { WarmUpMessages = Int(name, value, 0, 1_000_000, errors) },
+                "--gateway-setting" => options with { GatewaySettings = [.. options.GatewaySettings, Setting(value, errors)] },
                 _ => options,
             };
         }

@@ -35,7 +35,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
     public string? Failure => _process.HasExited ? $"the gateway exited with code {_process.ExitCode}:{Environment.NewLine}{_output.Text}" : null;
 
     /// <summary>Starts the gateway and waits (30 s at most) until its MQTT port accepts TCP connections.</summary>
-    public static async Task<GatewayProcess> StartAsync(string gatewayDll, int port, int upstreamPort, string topicPrefix)
+    public static async Task<GatewayProcess> StartAsync(string gatewayDll, int port, int upstreamPort, string topicPrefix, IReadOnlyList<string> settings)
     {
         if (!File.Exists(gatewayDll))
         {
@@ -53,6 +53,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             $"--Gateway:Upstream:TopicPrefix={topicPrefix}",
             $"--Gateway:DataDirectory={dataDirectory}",
             "--Logging:LogLevel:Default=Warning",
+            .. settings.Select(setting => "--" + setting),
         ];
         var startInfo = new ProcessStartInfo(DotnetHost())
         {

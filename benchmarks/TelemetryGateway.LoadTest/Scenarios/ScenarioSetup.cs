@@ -71,7 +71,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                         else
                         {
                             var gateway = await setup.OwnAsync(GatewayProcess.StartAsync(
-                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix));
+                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, options.GatewaySettings));
                             setup.DeviceEndpoint = gateway.Endpoint;
                             setup._health.Add(() => gateway.Failure);
                             setup.Description.Add($"gateway: `{gateway.CommandLine}`");
