@@ -5,16 +5,13 @@ namespace TelemetryGateway.Mqtt.Upstream;
 
 /// <summary>
 /// Delivers one message's outputs so that its device may be acknowledged: straight to the upstream when it is connected
-/// and nothing is waiting in the outbox (acknowledged upstream), otherwise (or when a direct publish fails or takes too
-/// long) into the durable outbox. Either way every output is acknowledged upstream or stored before this returns.
+/// and nothing is waiting in the outbox (acknowledged upstream), otherwise (or when a direct publish fails, including
+/// the upstream client's own 10-second acknowledgement timeout) into the durable outbox. Either way every output is acknowledged upstream or stored before this returns.
 /// Per-device order holds because the broker hands a client's publishes over one at a time, and a message goes direct
 /// only while the outbox is empty, that is, after everything stored before it was acknowledged.
 /// </summary>
 internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger)
 {
-    /// <summary>How long a direct publish may wait for the upstream's acknowledgement before the output is stored instead.</summary>
-    public static readonly TimeSpan DirectTimeout = TimeSpan.FromSeconds(5);
-
     private long _direct;
     private long _stored;
 
@@ -28,22 +25,13 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
             await StoreAsync(outputs, cancellationToken);
             return;
         }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(DirectTimeout);
+        // No timer of our own per message: the client fails a publish whose acknowledgement does not come in time.
         var publishes = new Task<bool>[outputs.Count];
         for (var i = 0; i < outputs.Count; i++)
         {
-            publishes[i] = upstream.PublishAsync(outputs[i], timeout.Token);
+            publishes[i] = upstream.PublishAsync(outputs[i], cancellationToken);
         }
-        bool[] acknowledged;
-        try
-        {
-            acknowledged = await Task.WhenAll(publishes);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            acknowledged = [.. publishes.Select(p => p.IsCompletedSuccessfully && p.Result)];
-        }
+        var acknowledged = await Task.WhenAll(publishes);
         List<UpstreamMessage>? failed = null;
         for (var i = 0; i < outputs.Count; i++)
         {
