@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
@@ -15,14 +16,21 @@ namespace TelemetryGateway.Core.Engine;
 /// </summary>
 public sealed class Minimizer : IDisposable
 {
+    // Devices publish on the same topics again and again, so the match and the rendered output topics of recent
+    // topics are kept: a direct-mapped cache, each slot reused in place. Longer topics are rare and not kept.
+    private const int RouteSlotBits = 6;
+    private const int RouteSlots = 1 << RouteSlotBits;
+    private const int MaxRoutedTopicLength = 256;
+
     private readonly CompiledPolicy _policy;
     private readonly IConsentRegistry _consent;
     private readonly Pseudonymizer _pseudonymizer;
     private readonly JsonMinimizer _json;
-    private readonly Range[] _captures;
     private readonly StreamPurpose[] _purposes;
+    private readonly int[] _purposeIndexes;
     private readonly MinimizedOutput[] _outputs;
-    private readonly PooledBufferWriter[] _topics;
+    private readonly TopicRoute?[] _routes = new TopicRoute?[RouteSlots];
+    private readonly TopicRoute _unkeptRoute;
     private readonly ScratchBuffer _topicScratch = new(256);
 
     public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IConsentRegistry? consent = null)
@@ -33,14 +41,10 @@ public sealed class Minimizer : IDisposable
         _consent = consent ?? NoConsentRecorded.Instance;
         _pseudonymizer = new Pseudonymizer(key);
         _json = new JsonMinimizer(_pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth);
-        _captures = new Range[Math.Max(1, policy.MaxCaptures)];
         _purposes = new StreamPurpose[policy.MaxPurposesPerStream];
+        _purposeIndexes = new int[policy.MaxPurposesPerStream];
         _outputs = new MinimizedOutput[policy.MaxPurposesPerStream];
-        _topics = new PooledBufferWriter[policy.MaxPurposesPerStream];
-        for (var i = 0; i < _topics.Length; i++)
-        {
-            _topics[i] = new PooledBufferWriter(256);
-        }
+        _unkeptRoute = new TopicRoute(policy);
     }
 
     public CompiledPolicy Policy => _policy;
@@ -48,7 +52,8 @@ public sealed class Minimizer : IDisposable
     /// <summary>Minimizes one message. The returned outputs are valid until the next call on this instance.</summary>
     public MinimizationResult Minimize(ReadOnlySpan<char> topic, in ReadOnlySequence<byte> payload)
     {
-        var stream = _policy.Match(topic, _captures);
+        var route = Route(topic);
+        var stream = route.Stream;
         if (stream is null)
         {
             return MinimizationResult.NoMatch;
@@ -61,15 +66,18 @@ public sealed class Minimizer : IDisposable
         {
             return MinimizationResult.Quarantine(stream, QuarantineReason.Empty);
         }
-        var device = stream.DeviceCapture >= 0 ? topic[_captures[stream.DeviceCapture]] : [];
+        var device = stream.DeviceCapture >= 0 ? topic[route.Captures[stream.DeviceCapture]] : [];
         var active = 0;
-        foreach (var purpose in stream.PurposeArray)
+        var streamPurposes = stream.PurposeArray;
+        for (var p = 0; p < streamPurposes.Length; p++)
         {
+            var purpose = streamPurposes[p];
             if (purpose.LegalBasis == LegalBasis.Consent && !_consent.HasConsent(purpose.Purpose, device))
             {
                 purpose.Counters.Increment(ProcessingAction.NoConsent);
                 continue;
             }
+            _purposeIndexes[active] = p;
             _purposes[active++] = purpose;
         }
         var purposes = _purposes.AsSpan(0, active);
@@ -82,15 +90,48 @@ public sealed class Minimizer : IDisposable
         for (var i = 0; i < active; i++)
         {
             var purpose = purposes[i];
-            var topicWriter = _topics[i];
-            topicWriter.Reset();
-            var span = topicWriter.GetSpan(purpose.Topic.MaxLength(topic.Length, _pseudonymizer.Length));
-            var length = purpose.Topic.Render(topic, _captures, _pseudonymizer, span, _topicScratch.Get(topic.Length * 3));
-            topicWriter.Advance(length);
-            _outputs[i] = new MinimizedOutput(purpose, topicWriter.WrittenMemory, _json.Output(i));
+            _outputs[i] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), _json.Output(i));
             purpose.Counters.Increment(ProcessingAction.Forwarded);
         }
         return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, active));
+    }
+
+    /// <summary>The route of <paramref name="topic"/>: a kept one when it was seen recently, else one filled now.</summary>
+    private TopicRoute Route(ReadOnlySpan<char> topic)
+    {
+        if (topic.Length > MaxRoutedTopicLength)
+        {
+            _unkeptRoute.Fill(topic, _pseudonymizer, _topicScratch, keep: false);
+            return _unkeptRoute;
+        }
+        ref var slot = ref _routes[SlotOf(topic)];
+        slot ??= new TopicRoute(_policy);
+        if (!slot.Holds(topic))
+        {
+            slot.Fill(topic, _pseudonymizer, _topicScratch, keep: true);
+        }
+        return slot;
+    }
+
+    /// <summary>
+    /// The route slot of a topic: a multiplicative hash of all of it, eight bytes at a time. A slot only needs to spread
+    /// topics (a route compares the whole topic before it is used), so this need not resist crafted collisions.
+    /// </summary>
+    private static int SlotOf(ReadOnlySpan<char> topic)
+    {
+        const ulong Multiplier = 0x9E3779B97F4A7C15;
+        var hash = (ulong)topic.Length;
+        var words = MemoryMarshal.Cast<char, ulong>(topic);
+        foreach (var word in words)
+        {
+            hash = (hash ^ word) * Multiplier;
+        }
+        for (var i = words.Length * (sizeof(ulong) / sizeof(char)); i < topic.Length; i++)
+        {
+            hash = (hash ^ topic[i]) * Multiplier;
+        }
+        // The high bits of a multiplicative hash are the well-mixed ones.
+        return (int)(hash >> (64 - RouteSlotBits));
     }
 
     public void Dispose()
@@ -98,9 +139,79 @@ public sealed class Minimizer : IDisposable
         _json.Dispose();
         _pseudonymizer.Dispose();
         _topicScratch.Dispose();
-        foreach (var topic in _topics)
+        _unkeptRoute.Dispose();
+        foreach (var route in _routes)
         {
-            topic.Dispose();
+            route?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// What a topic means under the policy: its stream (null when none matches), its captures and the output topic of
+    /// each of the stream's purposes. Depends only on the topic, the policy and the key, all fixed for this instance.
+    /// </summary>
+    private sealed class TopicRoute : IDisposable
+    {
+        private readonly CompiledPolicy _policy;
+        private readonly PooledBufferWriter[] _outputTopics;
+        private char[] _topic = [];
+        private int _topicLength = -1;
+
+        public TopicRoute(CompiledPolicy policy)
+        {
+            _policy = policy;
+            Captures = new Range[Math.Max(1, policy.MaxCaptures)];
+            _outputTopics = new PooledBufferWriter[policy.MaxPurposesPerStream];
+            for (var i = 0; i < _outputTopics.Length; i++)
+            {
+                _outputTopics[i] = new PooledBufferWriter(128);
+            }
+        }
+
+        public CompiledStream? Stream { get; private set; }
+        public Range[] Captures { get; }
+
+        /// <summary>The UTF-8 output topic of the stream's purpose at <paramref name="purposeIndex"/>.</summary>
+        public ReadOnlyMemory<byte> OutputTopic(int purposeIndex) => _outputTopics[purposeIndex].WrittenMemory;
+
+        public bool Holds(ReadOnlySpan<char> topic) => _topicLength == topic.Length && _topic.AsSpan(0, _topicLength).SequenceEqual(topic);
+
+        /// <summary>Matches and renders <paramref name="topic"/>; with <paramref name="keep"/>, remembers it for <see cref="Holds"/>.</summary>
+        public void Fill(ReadOnlySpan<char> topic, Pseudonymizer pseudonymizer, ScratchBuffer scratch, bool keep)
+        {
+            // Invalid until complete, so an exception half-way cannot leave a wrong route behind.
+            _topicLength = -1;
+            Stream = _policy.Match(topic, Captures);
+            if (Stream is not null)
+            {
+                var purposes = Stream.PurposeArray;
+                for (var i = 0; i < purposes.Length; i++)
+                {
+                    var outputTopic = purposes[i].Topic;
+                    var writer = _outputTopics[i];
+                    writer.Reset();
+                    var span = writer.GetSpan(outputTopic.MaxLength(topic.Length, pseudonymizer.Length));
+                    writer.Advance(outputTopic.Render(topic, Captures, pseudonymizer, span, scratch.Get(topic.Length * 3)));
+                }
+            }
+            if (!keep)
+            {
+                return;
+            }
+            if (_topic.Length < topic.Length)
+            {
+                _topic = new char[Math.Max(topic.Length, 64)];
+            }
+            topic.CopyTo(_topic);
+            _topicLength = topic.Length;
+        }
+
+        public void Dispose()
+        {
+            foreach (var writer in _outputTopics)
+            {
+                writer.Dispose();
+            }
         }
     }
 }

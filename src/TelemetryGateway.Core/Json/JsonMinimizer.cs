@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Text.Encodings.Web;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Unicode;
 using TelemetryGateway.Core.Buffers;
@@ -12,7 +12,7 @@ namespace TelemetryGateway.Core.Json;
 
 /// <summary>
 /// The JSON rewriter: one pass of <see cref="Utf8JsonReader"/> over the message feeds one
-/// <see cref="Utf8JsonWriter"/> per purpose, each keeping only what its allowlist names, transformed as it says.
+/// <see cref="CompactJsonWriter"/> per purpose, each keeping only what its allowlist names, transformed as it says.
 /// The message is parsed once however many purposes it fans out to.
 /// </summary>
 /// <remarks>
@@ -23,16 +23,8 @@ namespace TelemetryGateway.Core.Json;
 /// </remarks>
 internal sealed class JsonMinimizer : IDisposable
 {
-    private static readonly JsonWriterOptions s_writerOptions = new()
-    {
-        // Relaxed escaping keeps non-ASCII text readable; quotes, backslashes and control characters are still escaped.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        Indented = false,
-        // The structure is produced by construction from a validated reader; re-validating it costs time.
-        SkipValidation = true,
-    };
-
     private readonly Pseudonymizer _pseudonymizer;
+    private readonly RecentIpTruncations _ipTruncations = new();
     private readonly PurposeWriter[] _writers;
     private readonly ScratchBuffer _name = new(256);
     private readonly ScratchBuffer _value = new(1024);
@@ -41,8 +33,14 @@ internal sealed class JsonMinimizer : IDisposable
     private int _maxDepth;
     private int _depth;
     private int _nameLength;
+    private bool _nameVerbatim;
+
+    // False from a property name that every purpose drops to its value: a scalar value is then only validated.
+    private bool _valueWanted;
+    private bool _dataIsPrintableAscii;
     private bool _rootSeen;
     private JsonReaderState _readerState;
+    private JsonReaderState _initialReaderState;
 
     public JsonMinimizer(Pseudonymizer pseudonymizer, int maxPurposes, int maxDepth)
     {
@@ -55,7 +53,7 @@ internal sealed class JsonMinimizer : IDisposable
     }
 
     /// <summary>Output of purpose slot <paramref name="slot"/> after a successful <see cref="Process"/> with the final block.</summary>
-    public ReadOnlyMemory<byte> Output(int slot) => _writers[slot].Buffer.WrittenMemory;
+    public ReadOnlyMemory<byte> Output(int slot) => _writers[slot].Writer.WrittenMemory;
 
     /// <summary>Starts a message that fans out to <paramref name="purposes"/> (at most the constructor's count).</summary>
     public void Begin(ReadOnlySpan<StreamPurpose> purposes, int maxDepth)
@@ -66,16 +64,21 @@ internal sealed class JsonMinimizer : IDisposable
         _depth = 0;
         _nameLength = 0;
         _rootSeen = false;
-        _readerState = new JsonReaderState(new JsonReaderOptions
+        _valueWanted = true;
+        if (_initialReaderState.Options.MaxDepth != _maxDepth + 1)
         {
-            CommentHandling = JsonCommentHandling.Disallow,
-            AllowTrailingCommas = false,
-            // One more than our own limit, so our check (which knows the reason code) fires first.
-            MaxDepth = _maxDepth + 1,
-        });
+            _initialReaderState = new JsonReaderState(new JsonReaderOptions
+            {
+                CommentHandling = JsonCommentHandling.Disallow,
+                AllowTrailingCommas = false,
+                // One more than our own limit, so our check (which knows the reason code) fires first.
+                MaxDepth = _maxDepth + 1,
+            });
+        }
+        _readerState = _initialReaderState;
         for (var i = 0; i < _active; i++)
         {
-            _writers[i].Begin(purposes[i], s_writerOptions);
+            _writers[i].Begin(purposes[i]);
         }
     }
 
@@ -86,6 +89,7 @@ internal sealed class JsonMinimizer : IDisposable
     /// </summary>
     public QuarantineReason Process(in ReadOnlySequence<byte> data, bool isFinalBlock, out long consumed)
     {
+        _dataIsPrintableAscii = IsPrintableAscii(data);
         var reader = new Utf8JsonReader(data, isFinalBlock, _readerState);
         var reason = QuarantineReason.None;
         try
@@ -114,11 +118,30 @@ internal sealed class JsonMinimizer : IDisposable
             }
             for (var i = 0; i < _active; i++)
             {
-                _writers[i].Writer.Flush();
                 _writers[i].CommitCounts();
             }
         }
         return reason;
+    }
+
+    /// <summary>
+    /// True when <paramref name="data"/> has no DEL and no non-ASCII byte: then every unescaped string in it is
+    /// verbatim (see <see cref="TryReadString"/>), found with one vectorized pass instead of one per string.
+    /// </summary>
+    private static bool IsPrintableAscii(in ReadOnlySequence<byte> data)
+    {
+        if (data.IsSingleSegment)
+        {
+            return data.FirstSpan.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) < 0;
+        }
+        foreach (var segment in data)
+        {
+            if (segment.Span.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) >= 0)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private QuarantineReason OnToken(ref Utf8JsonReader reader)
@@ -141,9 +164,11 @@ internal sealed class JsonMinimizer : IDisposable
                     }
                     _rootSeen = true;
                 }
+                // Purposes that drop the container still track its depth, so it goes to each of them.
+                _valueWanted = true;
                 for (var i = 0; i < _active; i++)
                 {
-                    _writers[i].OnStart(reader.TokenType == JsonTokenType.StartObject, _depth, NameSpan);
+                    _writers[i].OnStart(reader.TokenType == JsonTokenType.StartObject, _depth, this);
                 }
                 _depth++;
                 return QuarantineReason.None;
@@ -174,11 +199,12 @@ internal sealed class JsonMinimizer : IDisposable
 
     private QuarantineReason OnPropertyName(ref Utf8JsonReader reader)
     {
-        if (!TryReadString(ref reader, _name, out var name, out var inScratch))
+        if (!TryReadString(ref reader, _name, out var name, out var inScratch, out var verbatim))
         {
             return QuarantineReason.InvalidUtf8;
         }
         var needsName = false;
+        var valueWanted = false;
         for (var i = 0; i < _active; i++)
         {
             switch (_writers[i].OnPropertyName(name, _depth))
@@ -187,15 +213,21 @@ internal sealed class JsonMinimizer : IDisposable
                     return QuarantineReason.DuplicateKey;
                 case NameUse.WrittenFromInput:
                     needsName = true;
+                    valueWanted = true;
+                    break;
+                case NameUse.FromRule:
+                    valueWanted = true;
                     break;
             }
         }
+        _valueWanted = valueWanted;
         // The name is written at the next token (possibly in the next chunk), so it needs its own copy then.
         if (needsName && !inScratch)
         {
             name.CopyTo(_name.Get(name.Length));
         }
         _nameLength = needsName ? name.Length : 0;
+        _nameVerbatim = verbatim;
         return QuarantineReason.None;
     }
 
@@ -203,9 +235,10 @@ internal sealed class JsonMinimizer : IDisposable
     {
         var tokenType = reader.TokenType;
         ReadOnlySpan<byte> value = default;
+        var verbatim = false;
         if (tokenType == JsonTokenType.String)
         {
-            if (!TryReadString(ref reader, _value, out value, out _))
+            if (!TryReadString(ref reader, _value, out value, out _, out verbatim))
             {
                 return QuarantineReason.InvalidUtf8;
             }
@@ -214,9 +247,14 @@ internal sealed class JsonMinimizer : IDisposable
         {
             value = RawValue(ref reader, _value);
         }
+        if (!_valueWanted)
+        {
+            _valueWanted = true;
+            return QuarantineReason.None;
+        }
         for (var i = 0; i < _active; i++)
         {
-            _writers[i].OnScalar(tokenType, value, _depth, NameSpan, this);
+            _writers[i].OnScalar(tokenType, value, verbatim, _depth, this);
         }
         return QuarantineReason.None;
     }
@@ -224,11 +262,20 @@ internal sealed class JsonMinimizer : IDisposable
     /// <summary>
     /// Unescaped, UTF-8-validated bytes of the current string or property name: the reader's own span when the token
     /// is contiguous and unescaped (the common case, no copy), else a copy in <paramref name="scratch"/>.
+    /// <paramref name="verbatim"/> says the bytes are printable ASCII that JSON needs no escape for.
     /// </summary>
-    private static bool TryReadString(scoped ref Utf8JsonReader reader, ScratchBuffer scratch, out ReadOnlySpan<byte> value, out bool inScratch)
+    private bool TryReadString(scoped ref Utf8JsonReader reader, ScratchBuffer scratch, out ReadOnlySpan<byte> value, out bool inScratch, out bool verbatim)
     {
         var raw = RawValue(ref reader, scratch);
         inScratch = reader.HasValueSequence;
+        // The reader admits no control character, quote or backslash unescaped, so an unescaped token without
+        // DEL or non-ASCII bytes is printable ASCII: valid UTF-8 that is written as it is.
+        verbatim = !reader.ValueIsEscaped && (_dataIsPrintableAscii || raw.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) < 0);
+        if (verbatim)
+        {
+            value = raw;
+            return true;
+        }
         if (!Utf8.IsValid(raw))
         {
             value = default;
@@ -247,12 +294,12 @@ internal sealed class JsonMinimizer : IDisposable
     }
 
     /// <summary>The token's raw bytes: the reader's span, or (when the token straddles segments) a copy in <paramref name="scratch"/>.</summary>
-    private static ReadOnlySpan<byte> RawValue(scoped ref Utf8JsonReader reader, ScratchBuffer scratch)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ReadOnlySpan<byte> RawValue(scoped ref Utf8JsonReader reader, ScratchBuffer scratch) =>
+        reader.HasValueSequence ? CopyValueSequence(ref reader, scratch) : reader.ValueSpan;
+
+    private static ReadOnlySpan<byte> CopyValueSequence(scoped ref Utf8JsonReader reader, ScratchBuffer scratch)
     {
-        if (!reader.HasValueSequence)
-        {
-            return reader.ValueSpan;
-        }
         var sequence = reader.ValueSequence;
         var length = checked((int)sequence.Length);
         var destination = scratch.Get(length)[..length];
@@ -286,7 +333,7 @@ internal sealed class JsonMinimizer : IDisposable
                 ok = true;
                 break;
             case TransformKind.TruncateIp when isString:
-                ok = IpTruncation.TryTruncate(value, p.Ipv4PrefixLength, p.Ipv6PrefixLength, _transformed.Get(value.Length + 48), out written);
+                ok = _ipTruncations.TryTruncate(value, p.Ipv4PrefixLength, p.Ipv6PrefixLength, _transformed.Get(value.Length + 48), out written);
                 break;
             case TransformKind.CoarsenCoordinates when isString:
                 ok = CoordinateCoarsening.TryCoarsenPair(value, p.Decimals, _transformed.Get(value.Length + 64), out written);
@@ -332,8 +379,10 @@ internal sealed class JsonMinimizer : IDisposable
     /// <summary>What a purpose does with a property name.</summary>
     private enum NameUse : byte
     {
-        /// <summary>Dropped, or written from the rule's precomputed name.</summary>
-        NotFromInput,
+        /// <summary>The field is dropped, and its drop already counted: the value is of no use to this purpose.</summary>
+        Dropped,
+        /// <summary>The value goes through a rule, written (if at all) under the rule's precomputed name.</summary>
+        FromRule,
         /// <summary>Written as it came in (inside a kept subtree or geography), at the next token.</summary>
         WrittenFromInput,
         /// <summary>A second occurrence of a name this purpose's rules name: the message is ambiguous.</summary>
@@ -352,16 +401,15 @@ internal sealed class JsonMinimizer : IDisposable
     /// <summary>One purpose's output: its writer, its frame stack and what the next value gets.</summary>
     private sealed class PurposeWriter : IDisposable
     {
-        private Utf8JsonWriter? _writer;
         private StreamPurpose? _purpose;
         private Pending _pending;
-        private FieldRule? _pendingRule;
+        // The pending rule's index in its frame's field set: an int, because storing a reference costs a write barrier per field.
+        private int _pendingIndex;
 
         public PurposeWriter(int maxDepth) => Frames = new Frame[maxDepth + 1];
 
-        public PooledBufferWriter Buffer { get; } = new(1024);
+        public CompactJsonWriter Writer { get; } = new(1024);
         public Frame[] Frames { get; }
-        public Utf8JsonWriter Writer => _writer!;
         // Counted per message and added to the shared counters once, at the end of a successful message.
         private readonly int[] _counts = new int[ProcessingCounters.ActionCount];
 
@@ -380,23 +428,16 @@ internal sealed class JsonMinimizer : IDisposable
             }
         }
 
-        public void Begin(StreamPurpose purpose, JsonWriterOptions options)
+        public void Begin(StreamPurpose purpose)
         {
             _purpose = purpose;
-            Buffer.Reset();
-            if (_writer is null)
-            {
-                _writer = new Utf8JsonWriter(Buffer, options);
-            }
-            else
-            {
-                _writer.Reset(Buffer);
-            }
+            Writer.Reset();
             _pending = Pending.Drop;
-            _pendingRule = null;
+            _pendingIndex = 0;
             Array.Clear(_counts);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public NameUse OnPropertyName(ReadOnlySpan<byte> name, int depth)
         {
             ref var frame = ref Frames[depth - 1];
@@ -408,7 +449,7 @@ internal sealed class JsonMinimizer : IDisposable
                     {
                         _pending = Pending.Drop;
                         Count(ProcessingAction.Dropped);
-                        return NameUse.NotFromInput;
+                        return NameUse.Dropped;
                     }
                     var bit = 1UL << index;
                     if ((frame.Seen & bit) != 0)
@@ -416,9 +457,17 @@ internal sealed class JsonMinimizer : IDisposable
                         return NameUse.Duplicate;
                     }
                     frame.Seen |= bit;
+                    var rule = frame.Fields[index];
+                    if (rule.Transform == TransformKind.Drop && rule.Fields is null)
+                    {
+                        // Counted here, as the value (scalar or not) would count it, so that the value can be passed over.
+                        _pending = Pending.Drop;
+                        Count(ProcessingAction.Dropped);
+                        return NameUse.Dropped;
+                    }
                     _pending = Pending.Rule;
-                    _pendingRule = frame.Fields[index];
-                    return NameUse.NotFromInput;
+                    _pendingIndex = index;
+                    return NameUse.FromRule;
                 case FrameMode.KeepAll:
                     return NameUse.WrittenFromInput;
                 case FrameMode.Geo:
@@ -428,14 +477,14 @@ internal sealed class JsonMinimizer : IDisposable
                         return NameUse.WrittenFromInput;
                     }
                     _pending = Pending.Drop;
-                    return NameUse.NotFromInput;
+                    return NameUse.Dropped;
                 default:
                     _pending = Pending.Drop;
-                    return NameUse.NotFromInput;
+                    return NameUse.Dropped;
             }
         }
 
-        public void OnStart(bool isObject, int depth, ReadOnlySpan<byte> inputName)
+        public void OnStart(bool isObject, int depth, JsonMinimizer owner)
         {
             ref var frame = ref Frames[depth];
             frame.Seen = 0;
@@ -456,7 +505,7 @@ internal sealed class JsonMinimizer : IDisposable
                     frame.Mode = FrameMode.Drop;
                     return;
                 case Pending.KeepWithInputName:
-                    WriteName(in parent, null, inputName);
+                    WriteName(in parent, null, owner);
                     frame.Mode = FrameMode.KeepAll;
                     break;
                 case Pending.GeoWithInputName:
@@ -472,7 +521,7 @@ internal sealed class JsonMinimizer : IDisposable
                     }
                     frame.Fields = rule!.Fields;
                     frame.Rule = rule;
-                    WriteName(in parent, rule, inputName);
+                    WriteName(in parent, rule, owner);
                     break;
             }
             if (isObject)
@@ -506,7 +555,7 @@ internal sealed class JsonMinimizer : IDisposable
             }
         }
 
-        public void OnScalar(JsonTokenType tokenType, ReadOnlySpan<byte> value, int depth, ReadOnlySpan<byte> inputName, JsonMinimizer owner)
+        public void OnScalar(JsonTokenType tokenType, ReadOnlySpan<byte> value, bool verbatim, int depth, JsonMinimizer owner)
         {
             ref readonly var parent = ref Frames[depth - 1];
             switch (Resolve(in parent, out var rule))
@@ -514,14 +563,14 @@ internal sealed class JsonMinimizer : IDisposable
                 case Pending.Drop:
                     return;
                 case Pending.KeepWithInputName:
-                    WriteName(in parent, null, inputName);
-                    Copy(tokenType, value);
+                    WriteName(in parent, null, owner);
+                    Copy(tokenType, value, verbatim);
                     return;
                 case Pending.GeoWithInputName:
                     if (tokenType is JsonTokenType.String or JsonTokenType.Number)
                     {
-                        WriteName(in parent, null, inputName);
-                        Copy(tokenType, value);
+                        WriteName(in parent, null, owner);
+                        Copy(tokenType, value, verbatim);
                     }
                     return;
             }
@@ -531,14 +580,20 @@ internal sealed class JsonMinimizer : IDisposable
                     Count(ProcessingAction.Dropped);
                     return;
                 case TransformKind.Keep when rule.Fields is null:
-                    WriteName(in parent, rule, inputName);
-                    Copy(tokenType, value);
+                    if (!parent.IsArray && (tokenType == JsonTokenType.Number || verbatim))
+                    {
+                        // The most common field of all: a kept number or plain string, written with its name in one go.
+                        Writer.WriteMember(rule.PropertyNameJson, value, quoted: verbatim);
+                        return;
+                    }
+                    WriteName(in parent, rule, owner);
+                    Copy(tokenType, value, verbatim);
                     return;
             }
             if (tokenType == JsonTokenType.Null)
             {
                 // null carries nothing to protect, and keeps the field's presence visible.
-                WriteName(in parent, rule, inputName);
+                WriteName(in parent, rule, owner);
                 Writer.WriteNullValue();
                 return;
             }
@@ -549,10 +604,10 @@ internal sealed class JsonMinimizer : IDisposable
                 Count(ProcessingAction.TypeMismatch);
                 return;
             }
-            WriteName(in parent, rule, inputName);
+            WriteName(in parent, rule, owner);
             if (isNumber)
             {
-                Writer.WriteRawValue(result, skipInputValidation: true);
+                Writer.WriteRawValue(result);
             }
             else
             {
@@ -567,6 +622,7 @@ internal sealed class JsonMinimizer : IDisposable
         }
 
         /// <summary>What applies to a value inside <paramref name="parent"/>: the pending decision for objects, the frame's rule for arrays.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Pending Resolve(in Frame parent, out FieldRule? rule)
         {
             switch (parent.Mode)
@@ -581,8 +637,8 @@ internal sealed class JsonMinimizer : IDisposable
                     rule = null;
                     return Pending.Drop;
                 default:
-                    rule = _pendingRule;
                     var pending = _pending;
+                    rule = pending == Pending.Rule ? parent.Fields![_pendingIndex] : null;
                     _pending = Pending.Drop;
                     return pending;
             }
@@ -604,7 +660,9 @@ internal sealed class JsonMinimizer : IDisposable
             };
         }
 
-        private void WriteName(in Frame parent, FieldRule? rule, ReadOnlySpan<byte> inputName)
+        /// <summary>Writes the rule's name, or with no rule the input's name, which <paramref name="owner"/> holds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void WriteName(in Frame parent, FieldRule? rule, JsonMinimizer owner)
         {
             if (parent.IsArray)
             {
@@ -612,23 +670,31 @@ internal sealed class JsonMinimizer : IDisposable
             }
             if (rule is not null)
             {
-                Writer.WritePropertyName(rule.EncodedName);
+                Writer.WriteEncodedPropertyName(rule.PropertyNameJson);
+            }
+            else if (owner._nameVerbatim)
+            {
+                Writer.WriteVerbatimPropertyName(owner.NameSpan);
             }
             else
             {
-                Writer.WritePropertyName(inputName);
+                Writer.WritePropertyName(owner.NameSpan);
             }
         }
 
-        private void Copy(JsonTokenType tokenType, ReadOnlySpan<byte> value)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Copy(JsonTokenType tokenType, ReadOnlySpan<byte> value, bool verbatim)
         {
             switch (tokenType)
             {
+                case JsonTokenType.String when verbatim:
+                    Writer.WriteVerbatimStringValue(value);
+                    break;
                 case JsonTokenType.String:
                     Writer.WriteStringValue(value);
                     break;
                 case JsonTokenType.Number:
-                    Writer.WriteRawValue(value, skipInputValidation: true);
+                    Writer.WriteRawValue(value);
                     break;
                 case JsonTokenType.True:
                     Writer.WriteBooleanValue(true);
@@ -642,16 +708,22 @@ internal sealed class JsonMinimizer : IDisposable
             }
         }
 
-        private static bool IsGeneralGeoKey(ReadOnlySpan<byte> name) =>
-            name.SequenceEqual("country"u8) || name.SequenceEqual("country_code"u8) || name.SequenceEqual("countryCode"u8)
-            || name.SequenceEqual("country_iso_code"u8) || name.SequenceEqual("region"u8) || name.SequenceEqual("region_code"u8)
-            || name.SequenceEqual("regionCode"u8) || name.SequenceEqual("region_iso_code"u8) || name.SequenceEqual("subdivision"u8)
-            || name.SequenceEqual("subdivision_code"u8);
+        // By length first: most keys of a geography object (city, postal code, coordinates) match no length here.
+        private static bool IsGeneralGeoKey(ReadOnlySpan<byte> name) => name.Length switch
+        {
+            6 => name.SequenceEqual("region"u8),
+            7 => name.SequenceEqual("country"u8),
+            10 => name.SequenceEqual("regionCode"u8),
+            11 => name.SequenceEqual("countryCode"u8) || name.SequenceEqual("region_code"u8) || name.SequenceEqual("subdivision"u8),
+            12 => name.SequenceEqual("country_code"u8),
+            15 => name.SequenceEqual("region_iso_code"u8),
+            16 => name.SequenceEqual("country_iso_code"u8) || name.SequenceEqual("subdivision_code"u8),
+            _ => false,
+        };
 
         public void Dispose()
         {
-            _writer?.Dispose();
-            Buffer.Dispose();
+            Writer.Dispose();
         }
     }
 }

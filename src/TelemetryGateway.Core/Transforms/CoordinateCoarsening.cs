@@ -96,13 +96,76 @@ internal static class CoordinateCoarsening
             && longitude is >= -180 and <= 180;
     }
 
+    // Powers of ten that a double holds exactly: dividing an exact integer by one rounds once, correctly.
+    private static readonly double[] ExactPowersOfTen =
+    [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+
+    // Up to 15 digits the digits form an integer below 2^53, which a double holds exactly.
+    private const int MaxExactDigits = 15;
+
+    // Below this, a value rounded to at most 8 decimals, times 10^8, is an exact integer, and the nearest double to
+    // that integer over 10^decimals formats back to the same digits.
+    private const double MaxDirectlyFormatted = 1e6;
+
     private static bool TryParseFinite(ReadOnlySpan<byte> value, SearchValues<byte> allowed, NumberStyles style, out double number)
     {
+        if (TryParsePlainDecimal(value, out number))
+        {
+            return true;
+        }
         number = 0;
         return !value.IsEmpty
             && !value.ContainsAnyExcept(allowed)
             && double.TryParse(value, style, CultureInfo.InvariantCulture, out number)
             && double.IsFinite(number);
+    }
+
+    /// <summary>
+    /// The common case, <c>-?digits(.digits)?</c> with at most 15 digits, parsed to the same double as
+    /// <see cref="double.TryParse(ReadOnlySpan{byte}, NumberStyles, IFormatProvider?, out double)"/> gives, without
+    /// its general machinery. False (not an error) for anything else, which then takes the general parser.
+    /// </summary>
+    private static bool TryParsePlainDecimal(ReadOnlySpan<byte> value, out double number)
+    {
+        number = 0;
+        var i = value.Length > 0 && value[0] == '-' ? 1 : 0;
+        var digitsStart = i;
+        ulong mantissa = 0;
+        var fractionDigits = -1;
+        for (; i < value.Length; i++)
+        {
+            var digit = (uint)(value[i] - '0');
+            if (digit <= 9)
+            {
+                mantissa = (mantissa * 10) + digit;
+                if (fractionDigits >= 0)
+                {
+                    fractionDigits++;
+                }
+            }
+            else if (value[i] == '.' && fractionDigits < 0 && i > digitsStart)
+            {
+                fractionDigits = 0;
+            }
+            else
+            {
+                return false;
+            }
+        }
+        var digits = value.Length - digitsStart - (fractionDigits >= 0 ? 1 : 0);
+        if (digits == 0 || digits > MaxExactDigits || fractionDigits == 0)
+        {
+            return false;
+        }
+        number = mantissa / ExactPowersOfTen[Math.Max(fractionDigits, 0)];
+        if (digitsStart == 1)
+        {
+            number = -number;
+        }
+        return true;
     }
 
     private static bool TryFormatRounded(double number, int decimals, Span<byte> destination, out int written)
@@ -115,10 +178,60 @@ internal static class CoordinateCoarsening
             rounded = 0;
         }
 
+        if (Math.Abs(rounded) < MaxDirectlyFormatted)
+        {
+            return TryFormatScaled((long)Math.Round(rounded * ExactPowersOfTen[decimals]), decimals, destination, out written);
+        }
+
         Span<char> format = stackalloc char[2];
         format[0] = 'F';
         format[1] = (char)('0' + decimals);
         return rounded.TryFormat(destination, out written, format, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Writes <paramref name="scaled"/> / 10^<paramref name="decimals"/> with exactly that many decimals, as "F" formatting does.</summary>
+    private static bool TryFormatScaled(long scaled, int decimals, Span<byte> destination, out int written)
+    {
+        written = 0;
+        var magnitude = (ulong)Math.Abs(scaled);
+        var integerDigits = Math.Max(1, CountDigits(magnitude) - decimals);
+        var length = (scaled < 0 ? 1 : 0) + integerDigits + (decimals > 0 ? decimals + 1 : 0);
+        if (length > destination.Length)
+        {
+            return false;
+        }
+        var position = length;
+        for (var d = 0; d < decimals; d++)
+        {
+            destination[--position] = (byte)('0' + (magnitude % 10));
+            magnitude /= 10;
+        }
+        if (decimals > 0)
+        {
+            destination[--position] = (byte)'.';
+        }
+        for (var d = 0; d < integerDigits; d++)
+        {
+            destination[--position] = (byte)('0' + (magnitude % 10));
+            magnitude /= 10;
+        }
+        if (scaled < 0)
+        {
+            destination[0] = (byte)'-';
+        }
+        written = length;
+        return true;
+    }
+
+    private static int CountDigits(ulong value)
+    {
+        var digits = 1;
+        while (value >= 10)
+        {
+            value /= 10;
+            digits++;
+        }
+        return digits;
     }
 
     private static void ValidateDecimals(int decimals)

@@ -370,11 +370,16 @@ internal static class IpTruncation
             groups[compressAt..(8 - tail)].Clear();
         }
 
-        foreach (var g in groups)
+        // Built as two 64-bit halves: shifting a UInt128 costs a call per group.
+        ulong upper = 0;
+        ulong lower = 0;
+        for (var g = 0; g < 4; g++)
         {
-            address = (address << 16) | g;
+            upper = (upper << 16) | groups[g];
+            lower = (lower << 16) | groups[g + 4];
         }
 
+        address = new UInt128(upper, lower);
         return true;
     }
 
@@ -433,9 +438,12 @@ internal static class IpTruncation
         }
 
         Span<ushort> groups = stackalloc ushort[8];
-        for (var i = 0; i < 8; i++)
+        var upper = (ulong)(address >> 64);
+        var lower = (ulong)address;
+        for (var i = 0; i < 4; i++)
         {
-            groups[i] = (ushort)(address >> (112 - (16 * i)));
+            groups[i] = (ushort)(upper >> (48 - (16 * i)));
+            groups[i + 4] = (ushort)(lower >> (48 - (16 * i)));
         }
 
         var runStart = -1;

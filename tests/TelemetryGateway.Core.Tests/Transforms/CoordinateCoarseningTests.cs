@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using TelemetryGateway.Core.Transforms;
 
@@ -158,6 +159,25 @@ public sealed class CoordinateCoarseningTests
             () => CoordinateCoarsening.TryCoarsenNumber("48.1"u8, decimals, new byte[64], out _));
         Assert.Throws<ArgumentOutOfRangeException>(
             () => CoordinateCoarsening.TryCoarsenPair("48.1,11.5"u8, decimals, new byte[64], out _));
+    }
+
+    [Fact]
+    public void Agrees_with_framework_parsing_rounding_and_formatting()
+    {
+        // The plain-decimal fast path must give what double.Parse, Math.Round and "F" formatting give, midpoints included.
+        var random = new Random(20251125);
+        for (var i = 0; i < 200_000; i++)
+        {
+            var integerDigits = random.Next(0, 9);
+            var fractionDigits = random.Next(0, 9);
+            var text = (random.Next(2) == 0 ? "-" : "")
+                + (integerDigits == 0 ? "0" : random.NextInt64(10_000_000, 100_000_000).ToString(CultureInfo.InvariantCulture)[..integerDigits])
+                + (fractionDigits == 0 ? "" : "." + random.NextInt64(0, 1_000_000_000).ToString("D9", CultureInfo.InvariantCulture)[..fractionDigits]);
+            var decimals = random.Next(0, 9);
+            var rounded = Math.Round(double.Parse(text, CultureInfo.InvariantCulture), decimals, MidpointRounding.AwayFromZero);
+            var expected = (rounded == 0 ? 0 : rounded).ToString("F" + decimals, CultureInfo.InvariantCulture);
+            Assert.Equal(expected, CoarsenNumber(text, decimals));
+        }
     }
 
     [Fact]
