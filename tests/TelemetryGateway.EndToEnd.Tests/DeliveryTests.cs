@@ -59,6 +59,28 @@ public sealed class DeliveryTests
         AssertAllDelivered(received, gateway.Output);
     }
 
+    [Fact]
+    public async Task QoS_0_messages_are_delivered_even_when_the_device_disconnects_right_after_publishing()
+    {
+        using var temp = new TempDirectory();
+        await using var upstream = await Mosquitto.StartAsync();
+        await using var cloud = await Client.ConnectAsync(upstream.Port, "cloud-ingest");
+        await cloud.SubscribeAsync("telemetry/#");
+        await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory, $"--Gateway:Upstream:Url=mqtt://127.0.0.1:{upstream.Port}");
+
+        const int count = 500;
+        await using (var device = await Client.ConnectAsync(gateway.Port, "qos0-device", MqttProtocolVersion.V311))
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await device.PublishAsync("dt/anker_power/A17C0/SERIAL0000000001/firmware", System.Text.Encoding.UTF8.GetBytes($$"""{"sn":"SERIAL0000000001","sw_version":"v{{i}}"}"""), MQTTnet.Protocol.MqttQualityOfServiceLevel.AtMostOnce);
+            }
+        }
+
+        var received = await cloud.WaitForAsync(count * 3, s_delivery);
+        Assert.True(received.Count == count * 3, $"{received.Count} of {count * 3} outputs arrived; gateway log:\n{gateway.Output}");
+    }
+
     /// <summary>
     /// A persistent upstream with the cloud subscriber's session on record, then stopped: while it is down nothing
     /// arrives, and once it is back the broker queues for that session whatever the gateway delivers.

@@ -57,7 +57,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             : new SiteBrokerUpstream(_server);
         _drainer = new OutboxDrainer(outbox, _upstream, loggers.CreateLogger<OutboxDrainer>());
         Delivery = new UpstreamDelivery(_upstream, outbox, loggers.CreateLogger<UpstreamDelivery>());
-        var ingress = new TelemetryIngress(minimizers, encoder, Delivery, quarantine, loggers.CreateLogger<TelemetryIngress>(), time);
+        var ingress = new TelemetryIngress(minimizers, encoder, Delivery, quarantine, loggers.CreateLogger<TelemetryIngress>(), time, _stopping.Token);
         Ingress = ingress;
         _server.ValidatingConnectionAsync += args =>
         {
@@ -97,6 +97,8 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _server.StopAsync(new MqttServerStopOptions());
+        // QoS 0 messages already accepted are still delivered (or stored) before the drainer winds down.
+        await Ingress.WaitForDeliveriesAsync(s_flushTimeout);
         await _stopping.CancelAsync();
         if (_draining is not null)
         {
@@ -109,6 +111,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     {
         await _upstream.DisposeAsync();
         await _outbox.DisposeAsync();
+        Ingress.Dispose();
         _server.Dispose();
         _stopping.Dispose();
     }

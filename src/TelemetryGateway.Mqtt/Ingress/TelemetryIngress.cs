@@ -16,8 +16,11 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// is acknowledged upstream or committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
 /// </summary>
 internal sealed partial class TelemetryIngress(
-    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
+    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time,
+    CancellationToken stopping) : IDisposable
 {
+    private const int MaxQos0Deliveries = 4096;
+    private readonly SemaphoreSlim _qos0Deliveries = new(MaxQos0Deliveries, MaxQos0Deliveries);
     private long _unmatched;
 
     /// <summary>Protocol version of each connected client: reason codes exist only in MQTT 5.</summary>
@@ -75,15 +78,18 @@ internal sealed partial class TelemetryIngress(
         }
         try
         {
-            var delivered = delivery.DeliverAsync(outputs, args.CancellationToken);
+            // Delivery is bound to the gateway's lifetime, not the client's connection: what was accepted is delivered
+            // even when the device disconnects right after publishing.
             if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
             {
-                // QoS 0 promises nothing to the device; don't hold its receive loop for the delivery.
-                _ = delivered.ContinueWith(static (task, state) => ((TelemetryIngress)state!).OnQos0StoreFailed(task), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                // QoS 0 promises the device nothing, so its receive loop is not held for the delivery; a bounded number
+                // of such deliveries run at once, beyond which the device's receive loop waits (backpressure).
+                await _qos0Deliveries.WaitAsync(stopping);
+                _ = DeliverQos0Async(outputs);
             }
             else
             {
-                await delivered;
+                await delivery.DeliverAsync(outputs, stopping);
             }
             Interlocked.Increment(ref _accepted);
         }
@@ -104,7 +110,43 @@ internal sealed partial class TelemetryIngress(
         }
     }
 
-    private void OnQos0StoreFailed(Task task) => LogNotStored(logger, task.Exception?.InnerException?.GetType().Name ?? "unknown");
+    private async Task DeliverQos0Async(List<UpstreamMessage> outputs)
+    {
+        try
+        {
+            await delivery.DeliverAsync(outputs, stopping);
+        }
+        catch (Exception e) when (e is OutboxUnavailableException or OperationCanceledException)
+        {
+            LogNotStored(logger, e.GetType().Name);
+        }
+        finally
+        {
+            _qos0Deliveries.Release();
+        }
+    }
+
+    public void Dispose() => _qos0Deliveries.Dispose();
+
+    /// <summary>Waits, up to <paramref name="timeout"/>, for the QoS 0 deliveries still running (at shutdown).</summary>
+    public async Task<bool> WaitForDeliveriesAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        for (var acquired = 0; acquired < MaxQos0Deliveries; acquired++)
+        {
+            var remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero || !await _qos0Deliveries.WaitAsync(remaining))
+            {
+                if (acquired > 0)
+                {
+                    _qos0Deliveries.Release(acquired);
+                }
+                return false;
+            }
+        }
+        _qos0Deliveries.Release(MaxQos0Deliveries);
+        return true;
+    }
 
     private bool IsMqtt5(InterceptingPublishEventArgs args) =>
         ClientProtocols.TryGetValue(args.ClientId, out var version) && version == MqttProtocolVersion.V500;

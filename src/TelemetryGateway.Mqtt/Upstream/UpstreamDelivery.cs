@@ -22,7 +22,7 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
     {
         if (!upstream.IsConnected || outbox.Count > 0)
         {
-            await StoreAsync(outputs, cancellationToken);
+            await StoreAsync(outputs);
             return;
         }
         // No timer of our own per message: the client fails a publish whose acknowledgement does not come in time.
@@ -47,13 +47,14 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
         if (failed is not null)
         {
             LogFallback(logger, failed.Count);
-            await StoreAsync(failed, cancellationToken);
+            await StoreAsync(failed);
         }
     }
 
-    private async Task StoreAsync(IReadOnlyList<UpstreamMessage> outputs, CancellationToken cancellationToken)
+    /// <summary>Stores outputs; not cancellable, because the outbox outlives every delivery (it is closed last at shutdown).</summary>
+    private async Task StoreAsync(IReadOnlyList<UpstreamMessage> outputs)
     {
-        await outbox.AppendAsync(outputs, cancellationToken);
+        await outbox.AppendAsync(outputs, CancellationToken.None);
         Interlocked.Add(ref _stored, outputs.Count);
     }
 
