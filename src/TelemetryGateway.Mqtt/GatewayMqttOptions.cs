@@ -10,7 +10,11 @@ public sealed record SiteBrokerOptions
     /// <summary>Loopback by default: nothing on the site network can connect until an operator opens it up.</summary>
     public string BindAddress { get; init; } = "127.0.0.1";
 
-    /// <summary><c>kestrel</c> (MQTTnet.AspNetCore on Kestrel, System.IO.Pipelines) or <c>tcp</c> (MQTTnet's own TCP listener).</summary>
+    /// <summary>
+    /// <c>kestrel</c> (MQTTnet.AspNetCore on Kestrel, System.IO.Pipelines) or <c>tcp</c> (MQTTnet's own TCP listener).
+    /// Kestrel by default: MQTTnet's own listener was measured losing QoS 0 messages a client sent just before
+    /// disconnecting (89 of 500 arrived; Kestrel: 500 of 500), though it was about 15% faster at QoS 1 (README).
+    /// </summary>
     public string Transport { get; init; } = "kestrel";
 
     /// <summary>Messages queued for one slow local subscriber before the oldest are dropped.</summary>

@@ -52,14 +52,17 @@ public sealed class CorpusThroughGatewayTests
         Assert.DoesNotContain("WK1DEGZD8PCF32ER", gateway.Output, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
-    public async Task The_protobuf_envelope_carries_the_tags_the_payload_and_the_gateway_id()
+    [Theory]
+    [InlineData("tcp")]
+    [InlineData("kestrel")]
+    public async Task The_protobuf_envelope_carries_the_tags_the_payload_and_the_gateway_id(string transport)
     {
         using var temp = new TempDirectory();
         await using var upstream = await Mosquitto.StartAsync();
         await using var cloud = await Client.ConnectAsync(upstream.Port, "cloud-ingest");
         await cloud.SubscribeAsync("telemetry/#");
-        await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory, $"--Gateway:Upstream:Url=mqtt://127.0.0.1:{upstream.Port}");
+        await using var gateway = await GatewayProcess.StartAsync(
+            temp.DataDirectory, $"--Gateway:Upstream:Url=mqtt://127.0.0.1:{upstream.Port}", $"--Gateway:Mqtt:Transport={transport}");
         await using var device = await Client.ConnectAsync(gateway.Port, "WK1DEGZD8PCF32ER");
 
         var result = await device.PublishAsync("dt/anker_power/A17C0/WK1DEGZD8PCF32ER/firmware", """{"sn":"WK1DEGZD8PCF32ER","sw_version":"v1.0.3","wifi":"x"}""");
