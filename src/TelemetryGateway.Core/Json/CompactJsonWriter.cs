@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Text.Encodings.Web;
+using TelemetryGateway.Core.Buffers;
 
 namespace TelemetryGateway.Core.Json;
 
 /// <summary>
-/// Writes compact JSON (no whitespace) into a reused, pooled buffer, for structure that a validating
+/// Writes compact JSON (no whitespace) into a reused <see cref="PooledBufferWriter"/>, for structure that a validating
 /// <see cref="System.Text.Json.Utf8JsonReader"/> has already checked: it only places separators and escapes strings.
 /// Its output is byte for byte what <see cref="System.Text.Json.Utf8JsonWriter"/> writes with
 /// <see cref="JavaScriptEncoder.UnsafeRelaxedJsonEscaping"/> and no indentation, at a fraction of the per-token cost.
@@ -21,19 +22,18 @@ internal sealed class CompactJsonWriter : IDisposable
     // The longest escape of one input byte: a control character becomes \u00XX.
     private const int MaxEscapedBytesPerByte = 6;
 
-    private byte[] _buffer;
-    private int _written;
+    private readonly PooledBufferWriter _output;
 
     // After a value or an end, the next item of the same container needs a comma.
     private bool _needsComma;
 
-    public CompactJsonWriter(int initialCapacity) => _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
+    public CompactJsonWriter(int initialCapacity) => _output = new PooledBufferWriter(initialCapacity);
 
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
+    public ReadOnlyMemory<byte> WrittenMemory => _output.WrittenMemory;
 
     public void Reset()
     {
-        _written = 0;
+        _output.Reset();
         _needsComma = false;
     }
 
@@ -51,7 +51,7 @@ internal sealed class CompactJsonWriter : IDisposable
         var destination = Reserve(quotedNameAndColon.Length + 1);
         var at = Comma(destination);
         quotedNameAndColon.CopyTo(destination[at..]);
-        _written += at + quotedNameAndColon.Length;
+        _output.Advance(at + quotedNameAndColon.Length);
         _needsComma = false;
     }
 
@@ -75,7 +75,7 @@ internal sealed class CompactJsonWriter : IDisposable
         {
             destination[at++] = (byte)'"';
         }
-        _written += at;
+        _output.Advance(at);
         _needsComma = true;
     }
 
@@ -83,7 +83,7 @@ internal sealed class CompactJsonWriter : IDisposable
     public void WritePropertyName(ReadOnlySpan<byte> utf8Name)
     {
         WriteQuoted(utf8Name, extra: 1);
-        _buffer[_written++] = (byte)':';
+        WriteByte((byte)':');
         _needsComma = false;
     }
 
@@ -91,7 +91,7 @@ internal sealed class CompactJsonWriter : IDisposable
     public void WriteVerbatimPropertyName(ReadOnlySpan<byte> name)
     {
         WriteVerbatim(name, extra: 1);
-        _buffer[_written++] = (byte)':';
+        WriteByte((byte)':');
         _needsComma = false;
     }
 
@@ -115,7 +115,7 @@ internal sealed class CompactJsonWriter : IDisposable
         var destination = Reserve(json.Length + 1);
         var at = Comma(destination);
         json.CopyTo(destination[at..]);
-        _written += at + json.Length;
+        _output.Advance(at + json.Length);
         _needsComma = true;
     }
 
@@ -123,30 +123,20 @@ internal sealed class CompactJsonWriter : IDisposable
 
     public void WriteNullValue() => WriteRawValue("null"u8);
 
-    public void Dispose()
-    {
-        var buffer = _buffer;
-        _buffer = [];
-        _written = 0;
-        if (buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public void Dispose() => _output.Dispose();
 
     private void WriteStart(byte bracket)
     {
         var destination = Reserve(2);
         var at = Comma(destination);
         destination[at] = bracket;
-        _written += at + 1;
+        _output.Advance(at + 1);
         _needsComma = false;
     }
 
     private void WriteEnd(byte bracket)
     {
-        Reserve(1)[0] = bracket;
-        _written++;
+        WriteByte(bracket);
         _needsComma = true;
     }
 
@@ -171,16 +161,15 @@ internal sealed class CompactJsonWriter : IDisposable
         if (firstToEscape < 0)
         {
             value.CopyTo(destination[at..]);
-            at += value.Length;
+            destination[at + value.Length] = (byte)'"';
+            _output.Advance(at + value.Length + 1);
+            return;
         }
-        else
-        {
-            value[..firstToEscape].CopyTo(destination[at..]);
-            at += firstToEscape;
-            at = Escape(value[firstToEscape..], at, extra);
-        }
-        _buffer[_written + at] = (byte)'"';
-        _written += at + 1;
+        value[..firstToEscape].CopyTo(destination[at..]);
+        _output.Advance(at + firstToEscape);
+        Escape(value[firstToEscape..]);
+        Reserve(1 + extra)[0] = (byte)'"';
+        _output.Advance(1);
     }
 
     private void WriteVerbatim(ReadOnlySpan<byte> value, int extra)
@@ -191,28 +180,24 @@ internal sealed class CompactJsonWriter : IDisposable
         value.CopyTo(destination[at..]);
         at += value.Length;
         destination[at++] = (byte)'"';
-        _written += at;
+        _output.Advance(at);
     }
 
-    /// <summary>Escapes <paramref name="value"/> into the buffer at <paramref name="at"/> past the written bytes; returns the new offset.</summary>
-    private int Escape(ReadOnlySpan<byte> value, int at, int extra)
+    /// <summary>Escapes <paramref name="value"/> into the output, committing as it goes so that growing keeps it all.</summary>
+    private void Escape(ReadOnlySpan<byte> value)
     {
+        var sizeHint = value.Length + 16;
         while (true)
         {
-            var status = s_encoder.EncodeUtf8(value, _buffer.AsSpan(_written + at), out var consumed, out var escaped);
-            at += escaped;
+            var status = s_encoder.EncodeUtf8(value, _output.GetSpan(sizeHint), out var consumed, out var escaped);
+            _output.Advance(escaped);
             value = value[consumed..];
             switch (status)
             {
                 case OperationStatus.Done:
-                    // The closing quote and the caller's extra bytes.
-                    if (_buffer.Length - _written - at < 1 + extra)
-                    {
-                        Grow(at + 1 + extra);
-                    }
-                    return at;
+                    return;
                 case OperationStatus.DestinationTooSmall:
-                    Grow(at + (value.Length * MaxEscapedBytesPerByte) + 1 + extra);
+                    sizeHint = (value.Length * MaxEscapedBytesPerByte) + 1;
                     break;
                 default:
                     // Callers pass validated UTF-8.
@@ -221,21 +206,11 @@ internal sealed class CompactJsonWriter : IDisposable
         }
     }
 
-    private Span<byte> Reserve(int length)
+    private void WriteByte(byte value)
     {
-        if (_buffer.Length - _written < length)
-        {
-            Grow(length);
-        }
-        return _buffer.AsSpan(_written);
+        _output.GetSpan(1)[0] = value;
+        _output.Advance(1);
     }
 
-    /// <summary>Makes room for <paramref name="length"/> bytes past the written ones, keeping everything (an escape in progress too).</summary>
-    private void Grow(int length)
-    {
-        var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + length));
-        _buffer.CopyTo(grown, 0);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = grown;
-    }
+    private Span<byte> Reserve(int length) => _output.GetSpan(length);
 }
