@@ -82,7 +82,16 @@ public sealed class Minimizer : IDisposable
         }
         var purposes = _purposes.AsSpan(0, active);
         _json.Begin(purposes, _policy.Limits.MaxDepth);
-        var reason = _json.Process(payload, isFinalBlock: true, out _);
+        QuarantineReason reason;
+        try
+        {
+            reason = _json.Process(payload, isFinalBlock: true, out _);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault of the engine on some input must not take the ingress down, and must not let the message through.
+            reason = QuarantineReason.ProcessingFault;
+        }
         if (reason != QuarantineReason.None)
         {
             return MinimizationResult.Quarantine(stream, reason);

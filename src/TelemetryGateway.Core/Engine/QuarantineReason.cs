@@ -21,6 +21,8 @@ public enum QuarantineReason
     NotAnObject,
     /// <summary>The payload is empty.</summary>
     Empty,
+    /// <summary>The engine failed on this payload (a defect, not the sender's); nothing of it was forwarded.</summary>
+    ProcessingFault,
 }
 
 /// <summary>Stable ids of quarantine reasons, for records, metrics labels and the CLI.</summary>
@@ -35,6 +37,7 @@ public static class QuarantineReasonIds
         QuarantineReason.DuplicateKey => "duplicate-key",
         QuarantineReason.NotAnObject => "not-an-object",
         QuarantineReason.Empty => "empty",
+        QuarantineReason.ProcessingFault => "processing-fault",
         _ => "none",
     };
 }
