@@ -12,8 +12,8 @@ public sealed record SiteBrokerOptions
 
     /// <summary>
     /// <c>kestrel</c> (MQTTnet.AspNetCore on Kestrel, System.IO.Pipelines) or <c>tcp</c> (MQTTnet's own TCP listener).
-    /// Kestrel by default: MQTTnet's own listener was measured losing QoS 0 messages a client sent just before
-    /// disconnecting (89 of 500 arrived; Kestrel: 500 of 500), though it was about 15% faster at QoS 1 (README).
+    /// Kestrel by default: both lose some QoS 0 messages a client sends just before disconnecting, MQTTnet's own listener
+    /// far more often, though it was about 15% faster at QoS 1 (README, "Transport").
     /// </summary>
     public string Transport { get; init; } = "kestrel";
 

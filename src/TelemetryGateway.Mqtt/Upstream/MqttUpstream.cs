@@ -85,8 +85,9 @@ internal sealed partial class MqttUpstream : IUpstream
             {
                 throw;
             }
-            catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or InvalidOperationException or IOException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
+                // Refused, unreachable, reset, TLS failure, timeout: all mean "try again later".
                 if (attempt++ % 10 == 0)
                 {
                     LogUnreachable(_logger, _options.Endpoint!.Host, e.GetType().Name, delay.TotalMilliseconds);

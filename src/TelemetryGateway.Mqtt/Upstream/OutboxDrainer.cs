@@ -25,12 +25,26 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
         using var flush = new CancellationTokenSource();
         await using (stopping.Register(() => flush.CancelAfter(flushTimeout)))
         {
-            await DrainAsync(stopping, flush.Token);
+            while (true)
+            {
+                try
+                {
+                    await DrainAsync(stopping, flush.Token);
+                    return;
+                }
+                catch (Exception e) when (!flush.IsCancellationRequested)
+                {
+                    // The drainer must outlive any single failure: what is stored stays stored, and it starts over.
+                    LogDrainFailed(logger, e.GetType().Name);
+                    await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                }
+            }
         }
     }
 
     private async Task DrainAsync(CancellationToken stopping, CancellationToken hardStop)
     {
+        Interlocked.Exchange(ref _lowestFailed, long.MaxValue);
         long after = 0;
         SemaphoreSlim? window = null;
         var capacity = 0;
@@ -56,7 +70,6 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                     if (window is not null)
                     {
                         after = await SettleAsync(window, capacity, after, hardStop);
-                        window.Dispose();
                     }
                     capacity = upstream.Window;
                     window = new SemaphoreSlim(capacity, capacity);
@@ -95,8 +108,8 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
         }
         finally
         {
+            // The window is not disposed: publishes still in flight at a hard stop release it when they complete.
             await FlushAcknowledgementsAsync(CancellationToken.None);
-            window?.Dispose();
         }
     }
 
@@ -162,6 +175,9 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
         }
         await outbox.AcknowledgeAsync(sequences, cancellationToken);
     }
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Error, Message = "Outbox drainer failed ({Error}); starting over from the oldest stored output")]
+    private static partial void LogDrainFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Upstream publish failed; resending from outbox position {Sequence}")]
     private static partial void LogRedelivery(ILogger logger, long sequence);
