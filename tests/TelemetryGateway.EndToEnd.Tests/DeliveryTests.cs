@@ -51,6 +51,9 @@ public sealed class DeliveryTests
         await PublishFirmwareAsync(gateway.Port, MqttProtocolVersion.V311, Messages);
         Assert.Equal(0, await gateway.StopAsync());
         Assert.Contains($"{Messages * 3} left in the outbox", gateway.Output, StringComparison.Ordinal);
+        // The records of processing, logged at shutdown: counts per stream and purpose, no values.
+        Assert.Contains($"Records of processing: stream firmware, purpose product-improvement (legitimate-interest): {Messages} outputs", gateway.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("SERIAL0000000001", gateway.Output, StringComparison.Ordinal);
 
         await upstream.StartAsync();
         await gateway.StartAsync();

@@ -81,6 +81,8 @@ internal static class GatewayHost
         services.AddSingleton(policy);
         services.AddSingleton(key);
         services.AddHostedService<PolicyAnnouncer>();
+        // Registered before the gateway, so that it stops after it and its last report counts everything.
+        services.AddHostedService<ProcessingRecordsReporter>();
         services.AddMqttGateway(options.MqttSettings, webHost);
     }
 }

@@ -63,7 +63,14 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                         // Stopping with no upstream: what is stored stays in the outbox for the next start.
                         break;
                     }
-                    await upstream.ConnectAsync(hardStop);
+                    try
+                    {
+                        await upstream.ConnectAsync(stopping);
+                    }
+                    catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                    {
+                        break;
+                    }
                 }
                 if (window is null || capacity != upstream.Window)
                 {

@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Vocabulary;
+
+namespace TelemetryGateway.Host.Hosting;
+
+/// <summary>
+/// Records of processing without the data (privacy model, principle 7): per stream and purpose, how many outputs were
+/// forwarded and how many fields were dropped, hashed, coarsened or redacted — counts only, never values. Logged at a
+/// fixed interval when something changed, and once more at shutdown.
+/// </summary>
+internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, ILogger<ProcessingRecordsReporter> logger, TimeProvider time)
+    : IHostedService, IDisposable
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromMinutes(5);
+
+    private readonly Dictionary<StreamPurpose, long> _lastForwarded = [];
+    private ITimer? _timer;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _timer = time.CreateTimer(_ => Report(onlyChanged: true), null, Interval, Interval);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _timer?.Dispose();
+        Report(onlyChanged: false);
+        return Task.CompletedTask;
+    }
+
+    private void Report(bool onlyChanged)
+    {
+        if (!logger.IsEnabled(LogLevel.Information))
+        {
+            return;
+        }
+        lock (_lastForwarded)
+        {
+            foreach (var stream in policy.Streams)
+            {
+                foreach (var purpose in stream.Purposes)
+                {
+                    var counters = purpose.Counters;
+                    var forwarded = counters[ProcessingAction.Forwarded];
+                    if (onlyChanged && _lastForwarded.GetValueOrDefault(purpose) == forwarded)
+                    {
+                        continue;
+                    }
+                    _lastForwarded[purpose] = forwarded;
+                    var purposeId = purpose.Purpose.Id();
+                    var legalBasisId = purpose.LegalBasis.Id();
+                    LogRecord(
+                        logger, stream.Name, purposeId, legalBasisId, forwarded, counters[ProcessingAction.Dropped],
+                        counters[ProcessingAction.Hashed], counters[ProcessingAction.Coarsened], counters[ProcessingAction.Redacted],
+                        counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent]);
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _timer?.Dispose();
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
+        + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
+        + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}")]
+    private static partial void LogRecord(
+        ILogger logger, string stream, string purpose, string legalBasis, long forwarded, long dropped, long hashed, long coarsened,
+        long redacted, long typeMismatch, long noConsent);
+}
