@@ -8,7 +8,7 @@ namespace TelemetryGateway.Host.Hosting;
 /// <summary>
 /// Records of processing without the data (privacy model, principle 7): per stream and purpose, how many outputs were
 /// forwarded and how many fields were dropped, hashed, coarsened or redacted — counts only, never values. Logged at a
-/// fixed interval when something changed, and once more at shutdown.
+/// fixed interval when something changed, and once more at shutdown, for every purpose that had messages.
 /// </summary>
 internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, ILogger<ProcessingRecordsReporter> logger, TimeProvider time)
     : IHostedService, IDisposable
@@ -45,7 +45,9 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
                 {
                     var counters = purpose.Counters;
                     var forwarded = counters[ProcessingAction.Forwarded];
-                    if (onlyChanged && _lastForwarded.GetValueOrDefault(purpose) == forwarded)
+                    var unchanged = _lastForwarded.GetValueOrDefault(purpose) == forwarded;
+                    // A purpose that never had a message has nothing to record.
+                    if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0))
                     {
                         continue;
                     }
