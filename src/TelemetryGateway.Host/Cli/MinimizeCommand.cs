@@ -21,8 +21,8 @@ internal static class MinimizeCommand
         {
             return Usage.Error(error, problem);
         }
-        var compilation = CompilePolicy(arguments.PolicyPath, error);
-        if (compilation is null)
+        var policy = PolicyCommand.TryCompile(arguments.PolicyPath, error);
+        if (policy is null)
         {
             return Usage.UsageError;
         }
@@ -36,7 +36,7 @@ internal static class MinimizeCommand
             return Usage.Error(error, e.Message);
         }
 
-        using var minimizer = new Minimizer(compilation, key);
+        using var minimizer = new Minimizer(policy, key);
         using var json = new Utf8JsonWriter(standardOutput, new JsonWriterOptions { Indented = false });
         if (arguments.Topic is { } topic)
         {
@@ -81,30 +81,6 @@ internal static class MinimizeCommand
             Write(json, standardOutput, index, minimizer.Minimize(lineTopic, new ReadOnlySequence<byte>(payload)));
         }
         return failed == 0 ? Usage.Success : Usage.Failure;
-    }
-
-    private static CompiledPolicy? CompilePolicy(string path, TextWriter error)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"telemetry-gateway: cannot read policy '{path}': {e.Message}");
-            return null;
-        }
-        var compilation = PolicyCompiler.Compile(bytes);
-        if (compilation.Policy is null)
-        {
-            error.WriteLine($"{path}: invalid policy, {compilation.Errors.Count} error(s):");
-            foreach (var item in compilation.Errors)
-            {
-                error.WriteLine($"  {item}");
-            }
-        }
-        return compilation.Policy;
     }
 
     private static void Write(Utf8JsonWriter json, Stream output, int input, MinimizationResult result)

@@ -11,6 +11,17 @@ internal static class PolicyCommand
         {
             return Usage.Error(error, "expected: policy validate FILE");
         }
+        if (TryCompile(path, error) is not { } policy)
+        {
+            return Usage.Failure;
+        }
+        output.WriteLine($"{path}: valid policy {policy.Tag} ({policy.Streams.Count} streams, {policy.Streams.Sum(s => s.Purposes.Count)} stream purposes)");
+        return Usage.Success;
+    }
+
+    /// <summary>Reads and compiles a policy file; on failure writes why (every error, with its JSON path) and returns null.</summary>
+    public static CompiledPolicy? TryCompile(string path, TextWriter error)
+    {
         byte[] bytes;
         try
         {
@@ -19,19 +30,17 @@ internal static class PolicyCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"telemetry-gateway: cannot read policy '{path}': {e.Message}");
-            return Usage.Failure;
+            return null;
         }
         var compilation = PolicyCompiler.Compile(bytes);
-        if (compilation.Policy is { } policy)
+        if (compilation.Policy is null)
         {
-            output.WriteLine($"{path}: valid policy {policy.Tag} ({policy.Streams.Count} streams, {policy.Streams.Sum(s => s.Purposes.Count)} stream purposes)");
-            return Usage.Success;
+            error.WriteLine($"{path}: invalid policy, {compilation.Errors.Count} error(s):");
+            foreach (var item in compilation.Errors)
+            {
+                error.WriteLine($"  {item}");
+            }
         }
-        error.WriteLine($"{path}: invalid policy, {compilation.Errors.Count} error(s):");
-        foreach (var item in compilation.Errors)
-        {
-            error.WriteLine($"  {item}");
-        }
-        return Usage.Failure;
+        return compilation.Policy;
     }
 }
