@@ -17,9 +17,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
     }
 
-    public int WrittenCount => _written;
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
-    public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
 
     /// <summary>Forgets what was written; keeps the rented array.</summary>
     public void Reset() => _written = 0;
@@ -44,12 +42,6 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         Ensure(sizeHint);
         return _buffer.AsSpan(_written);
-    }
-
-    public void Write(ReadOnlySpan<byte> bytes)
-    {
-        bytes.CopyTo(GetSpan(bytes.Length));
-        _written += bytes.Length;
     }
 
     public void Dispose()

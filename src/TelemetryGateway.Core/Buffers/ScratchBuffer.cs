@@ -23,19 +23,6 @@ internal sealed class ScratchBuffer : IDisposable
         return _array;
     }
 
-    /// <summary>Like <see cref="Get"/>, but keeps the first <paramref name="preserve"/> bytes when growing.</summary>
-    public Span<byte> Grow(int size, int preserve)
-    {
-        if (_array.Length < size)
-        {
-            var grown = ArrayPool<byte>.Shared.Rent(size);
-            _array.AsSpan(0, preserve).CopyTo(grown);
-            ArrayPool<byte>.Shared.Return(_array);
-            _array = grown;
-        }
-        return _array;
-    }
-
     public ReadOnlySpan<byte> Slice(int length) => _array.AsSpan(0, length);
 
     public void Dispose()

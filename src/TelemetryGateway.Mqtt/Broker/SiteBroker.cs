@@ -23,6 +23,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     private readonly SiteBrokerOptions _options;
     private readonly MqttServer _server;
     private readonly SqliteOutbox _outbox;
+    private readonly QuarantineLog _quarantine;
     private readonly IUpstream _upstream;
     private readonly OutboxDrainer _drainer;
     private readonly ILogger _logger;
@@ -35,6 +36,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     {
         _options = options;
         _outbox = outbox;
+        _quarantine = quarantine;
         _logger = loggers.CreateLogger<SiteBroker>();
         var factory = new MqttServerFactory();
         var builder = factory.CreateServerOptionsBuilder()
@@ -104,7 +106,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         {
             await _draining;
         }
-        LogStopped(_logger, Delivery.DeliveredDirectly + _drainer.Delivered, _outbox.Count);
+        LogStopped(_logger, Delivery.DeliveredDirectly + _drainer.Delivered, _outbox.Count, Ingress.Unmatched, _quarantine.Count);
     }
 
     public async ValueTask DisposeAsync()
@@ -119,6 +121,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Site broker listening on {Address}:{Port} ({Transport}); {Stored} outputs waiting in the outbox")]
     private static partial void LogListening(ILogger logger, string address, int port, string transport, long stored);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Site broker stopped; {Delivered} outputs delivered, {Stored} left in the outbox for the next start")]
-    private static partial void LogStopped(ILogger logger, long delivered, long stored);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Site broker stopped; {Delivered} outputs delivered, {Stored} left in the outbox for the next start; "
+        + "{Unmatched} messages matched no stream (not forwarded), {Quarantined} quarantined")]
+    private static partial void LogStopped(ILogger logger, long delivered, long stored, long unmatched, long quarantined);
 }

@@ -25,13 +25,9 @@ internal sealed partial class TelemetryIngress(
 
     /// <summary>Protocol version of each connected client: reason codes exist only in MQTT 5.</summary>
     public ConcurrentDictionary<string, MqttProtocolVersion> ClientProtocols { get; } = new(StringComparer.Ordinal);
-    private long _accepted;
 
     /// <summary>Publishes whose topic no policy stream matches: counted, not forwarded.</summary>
     public long Unmatched => Interlocked.Read(ref _unmatched);
-
-    /// <summary>Publishes whose outputs were stored for the upstream.</summary>
-    public long Accepted => Interlocked.Read(ref _accepted);
 
     public async Task OnPublishAsync(InterceptingPublishEventArgs args)
     {
@@ -91,7 +87,6 @@ internal sealed partial class TelemetryIngress(
             {
                 await delivery.DeliverAsync(outputs, stopping);
             }
-            Interlocked.Increment(ref _accepted);
         }
         catch (Exception e) when (e is OutboxUnavailableException or OperationCanceledException)
         {

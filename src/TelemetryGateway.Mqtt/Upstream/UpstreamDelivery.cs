@@ -13,10 +13,8 @@ namespace TelemetryGateway.Mqtt.Upstream;
 internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger)
 {
     private long _direct;
-    private long _stored;
 
     public long DeliveredDirectly => Interlocked.Read(ref _direct);
-    public long Stored => Interlocked.Read(ref _stored);
 
     public async Task DeliverAsync(IReadOnlyList<UpstreamMessage> outputs, CancellationToken cancellationToken)
     {
@@ -55,7 +53,6 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
     private async Task StoreAsync(IReadOnlyList<UpstreamMessage> outputs)
     {
         await outbox.AppendAsync(outputs, CancellationToken.None);
-        Interlocked.Add(ref _stored, outputs.Count);
     }
 
     [LoggerMessage(EventId = 221, Level = LogLevel.Debug, Message = "{Count} outputs not acknowledged upstream in time; stored in the outbox")]
