@@ -31,6 +31,7 @@ public sealed class Minimizer : IDisposable
     private readonly MinimizedOutput[] _outputs;
     private readonly TopicRoute?[] _routes = new TopicRoute?[RouteSlots];
     private readonly TopicRoute _unkeptRoute;
+    private readonly long[]?[] _shards;
     private readonly ScratchBuffer _topicScratch = new(256);
 
     public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IConsentRegistry? consent = null)
@@ -45,6 +46,7 @@ public sealed class Minimizer : IDisposable
         _purposeIndexes = new int[policy.MaxPurposesPerStream];
         _outputs = new MinimizedOutput[policy.MaxPurposesPerStream];
         _unkeptRoute = new TopicRoute(policy);
+        _shards = new long[policy.PurposeCount][];
     }
 
     public CompiledPolicy Policy => _policy;
@@ -74,7 +76,7 @@ public sealed class Minimizer : IDisposable
             var purpose = streamPurposes[p];
             if (purpose.LegalBasis == LegalBasis.Consent && !_consent.HasConsent(purpose.Purpose, device))
             {
-                purpose.Counters.Increment(ProcessingAction.NoConsent);
+                Shard(purpose)[(int)ProcessingAction.NoConsent]++;
                 continue;
             }
             _purposeIndexes[active] = p;
@@ -100,10 +102,15 @@ public sealed class Minimizer : IDisposable
         {
             var purpose = purposes[i];
             _outputs[i] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), _json.Output(i));
-            purpose.Counters.Increment(ProcessingAction.Forwarded);
+            var shard = Shard(purpose);
+            _json.CommitCounts(i, shard);
+            shard[(int)ProcessingAction.Forwarded]++;
         }
         return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, active));
     }
+
+    /// <summary>This minimizer's own counter shard for <paramref name="purpose"/>, made on first use.</summary>
+    private long[] Shard(StreamPurpose purpose) => _shards[purpose.Index] ??= purpose.Counters.NewShard();
 
     /// <summary>The route of <paramref name="topic"/>: a kept one when it was seen recently, else one filled now.</summary>
     private TopicRoute Route(ReadOnlySpan<char> topic)

@@ -116,13 +116,12 @@ internal sealed class JsonMinimizer : IDisposable
             {
                 return QuarantineReason.Empty;
             }
-            for (var i = 0; i < _active; i++)
-            {
-                _writers[i].CommitCounts();
-            }
         }
         return reason;
     }
+
+    /// <summary>Adds what purpose slot <paramref name="slot"/> counted in the finished message to <paramref name="shard"/>.</summary>
+    public void CommitCounts(int slot, long[] shard) => _writers[slot].CommitCounts(shard);
 
     /// <summary>
     /// True when <paramref name="data"/> has no DEL and no non-ASCII byte: then every unescaped string in it is
@@ -410,21 +409,17 @@ internal sealed class JsonMinimizer : IDisposable
 
         public CompactJsonWriter Writer { get; } = new(1024);
         public Frame[] Frames { get; }
-        // Counted per message and added to the shared counters once, at the end of a successful message.
+        // Counted per message and added to the caller's counter shard once, at the end of a successful message.
         private readonly int[] _counts = new int[ProcessingCounters.ActionCount];
 
         private void Count(ProcessingAction action) => _counts[(int)action]++;
 
-        public void CommitCounts()
+        public void CommitCounts(long[] shard)
         {
-            var counters = _purpose!.Counters;
             for (var i = 0; i < _counts.Length; i++)
             {
-                if (_counts[i] != 0)
-                {
-                    counters.Add((ProcessingAction)i, _counts[i]);
-                    _counts[i] = 0;
-                }
+                shard[i] += _counts[i];
+                _counts[i] = 0;
             }
         }
 

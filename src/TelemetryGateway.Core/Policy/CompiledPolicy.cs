@@ -17,6 +17,10 @@ public sealed class CompiledPolicy
         _streams = streams;
         MaxCaptures = streams.Length == 0 ? 0 : streams.Max(s => s.Filter.CaptureNames.Count);
         MaxPurposesPerStream = streams.Length == 0 ? 0 : streams.Max(s => s.Purposes.Count);
+        foreach (var purpose in streams.SelectMany(s => s.PurposeArray))
+        {
+            purpose.Index = PurposeCount++;
+        }
     }
 
     public string Id { get; }
@@ -34,6 +38,9 @@ public sealed class CompiledPolicy
     public IReadOnlyList<CompiledStream> Streams => _streams;
     internal int MaxCaptures { get; }
     internal int MaxPurposesPerStream { get; }
+
+    /// <summary>Stream purposes in the whole policy; each has its <see cref="StreamPurpose.Index"/> below this.</summary>
+    internal int PurposeCount { get; }
 
     /// <summary>The first stream, in file order, whose filter matches <paramref name="topic"/>; null when none does.</summary>
     public CompiledStream? Match(ReadOnlySpan<char> topic, Span<Range> captures)
@@ -125,4 +132,7 @@ public sealed class StreamPurpose
 
     /// <summary>Records of processing for this stream and purpose: counts, never values.</summary>
     public ProcessingCounters Counters { get; }
+
+    /// <summary>Position among all stream purposes of its policy, for per-minimizer tables.</summary>
+    internal int Index { get; set; }
 }

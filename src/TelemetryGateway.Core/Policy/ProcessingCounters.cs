@@ -19,16 +19,38 @@ public enum ProcessingAction
     NoConsent,
 }
 
-/// <summary>Thread-safe counters, one per <see cref="ProcessingAction"/>. Incrementing allocates nothing.</summary>
+/// <summary>
+/// Counters, one per <see cref="ProcessingAction"/>, read from any thread. Each minimizer counts into a shard of its
+/// own (one writer, plain additions, no atomic operation per message); a read sums the shards.
+/// </summary>
 public sealed class ProcessingCounters
 {
     internal static readonly int ActionCount = Enum.GetValues<ProcessingAction>().Length;
 
-    private readonly long[] _counts = new long[ActionCount];
+    private readonly Lock _lock = new();
+    private long[][] _shards = [];
 
-    public long this[ProcessingAction action] => Volatile.Read(ref _counts[(int)action]);
+    public long this[ProcessingAction action]
+    {
+        get
+        {
+            long total = 0;
+            foreach (var shard in Volatile.Read(ref _shards))
+            {
+                total += Volatile.Read(ref shard[(int)action]);
+            }
+            return total;
+        }
+    }
 
-    internal void Increment(ProcessingAction action) => Interlocked.Increment(ref _counts[(int)action]);
-
-    internal void Add(ProcessingAction action, long count) => Interlocked.Add(ref _counts[(int)action], count);
+    /// <summary>A new shard for one writer; only that writer adds to it (a 64-bit count is read whole from any thread).</summary>
+    internal long[] NewShard()
+    {
+        var shard = new long[ActionCount];
+        lock (_lock)
+        {
+            Volatile.Write(ref _shards, [.. _shards, shard]);
+        }
+        return shard;
+    }
 }
