@@ -50,6 +50,8 @@ public static class PolicyCompiler
 
     private sealed class Compiler(List<PolicyError> errors, string contentHash)
     {
+        private static readonly string[] s_commonPurposeProperties = ["legalBasis", "retention", "topic", "captures", "description"];
+
         private string _policyTag = string.Empty;
 
         public CompiledPolicy? CompileRoot(JsonElement root)
@@ -148,13 +150,10 @@ public static class PolicyCompiler
                 }
             }
             var format = PayloadFormat.Json;
-            if (element.TryGetProperty("format", out var formatElement) && ExpectKind(formatElement, Child(path, "format"), JsonValueKind.String))
+            if (element.TryGetProperty("format", out var formatElement) && ExpectKind(formatElement, Child(path, "format"), JsonValueKind.String)
+                && !PayloadFormats.TryParse(formatElement.GetString()!, out format))
             {
-                var formatId = formatElement.GetString();
-                if (formatId != "json")
-                {
-                    Error(Child(path, "format"), $"unsupported payload format '{formatId}'; this gateway minimizes 'json' (other formats are not forwarded)");
-                }
+                Error(Child(path, "format"), $"unknown payload format '{formatElement.GetString()}'; known: {string.Join(", ", PayloadFormats.Ids)}");
             }
             var deviceCapture = -1;
             if (element.TryGetProperty("device", out var deviceElement) && ExpectKind(deviceElement, Child(path, "device"), JsonValueKind.String) && filter is not null)
@@ -191,7 +190,7 @@ public static class PolicyCompiler
                         Error(purposePath, $"duplicate purpose '{property.Name}'");
                         continue;
                     }
-                    var compiled = CompilePurpose(name, categories, purpose, property.Value, purposePath, filter);
+                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter);
                     if (compiled is not null)
                     {
                         purposes.Add(compiled);
@@ -243,13 +242,14 @@ public static class PolicyCompiler
             return categories;
         }
 
-        private StreamPurpose? CompilePurpose(string streamName, DataCategory categories, Purpose purpose, JsonElement element, string path, TopicFilter? filter)
+        private StreamPurpose? CompilePurpose(
+            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter)
         {
             if (!ExpectKind(element, path, JsonValueKind.Object))
             {
                 return null;
             }
-            CheckProperties(element, path, "legalBasis", "retention", "topic", "captures", "fields", "description");
+            CheckProperties(element, path, [.. s_commonPurposeProperties, .. FormatPurposeProperties(format)]);
             LegalBasis? basis = null;
             var basisId = RequiredString(element, path, "legalBasis");
             if (basisId is not null)
@@ -279,18 +279,40 @@ public static class PolicyCompiler
             }
             var captureRules = CompileCaptures(element, path, filter);
             var topic = CompileOutputTopic(element, path, filter, captureRules);
-            FieldSet? fields = null;
-            if (!element.TryGetProperty("fields", out var fieldsElement))
+            var (compiled, fields, formatRules) = CompileFormatRules(format, element, path);
+            return basis is null || retention is null || topic is null || !compiled
+                ? null
+                : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, formatRules, _policyTag);
+        }
+
+        /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
+        private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
+        {
+            _ => ["fields"],
+        };
+
+        /// <summary>
+        /// Compiles the rules of a purpose for its stream's payload format: the field rules and/or the format's own
+        /// rules (<see cref="StreamPurpose.FormatRules"/>). False when they have errors (reported).
+        /// </summary>
+        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, JsonElement purpose, string path)
+        {
+            switch (format)
+            {
+                default:
+                    var fields = RequiredFieldSet(purpose, path);
+                    return (fields is not null, fields, null);
+            }
+        }
+
+        private FieldSet? RequiredFieldSet(JsonElement purpose, string path)
+        {
+            if (!purpose.TryGetProperty("fields", out var fieldsElement))
             {
                 Error(Child(path, "fields"), "is required: name every field this purpose keeps (fields not named are dropped)");
+                return null;
             }
-            else
-            {
-                fields = CompileFieldSet(fieldsElement, Child(path, "fields"));
-            }
-            return basis is null || retention is null || topic is null || fields is null
-                ? null
-                : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, _policyTag);
+            return CompileFieldSet(fieldsElement, Child(path, "fields"));
         }
 
         private Dictionary<string, TransformKind> CompileCaptures(JsonElement purpose, string path, TopicFilter? filter)

@@ -152,9 +152,9 @@ public sealed class PolicyCompilerTests
     }
 
     [Fact]
-    public void Rejects_a_payload_format_it_cannot_minimize()
+    public void Rejects_an_unknown_payload_format()
     {
-        var compilation = TestPolicies.Compile(Valid.Replace("\"topic\": \"t/{sn}\"", "\"topic\": \"t/{sn}\", \"format\": \"solix\"", StringComparison.Ordinal));
+        var compilation = TestPolicies.Compile(Valid.Replace("\"topic\": \"t/{sn}\"", "\"topic\": \"t/{sn}\", \"format\": \"xml\"", StringComparison.Ordinal));
         Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.format");
     }
 
