@@ -12,14 +12,20 @@ public enum PayloadFormat
 {
     /// <summary>A JSON object, rewritten field by field (<c>fields</c> rules).</summary>
     Json,
+
+    /// <summary>
+    /// A protobuf message of the stream's <c>message</c> type (a device-side schema of proto/telemetry/v1), rewritten on
+    /// the wire format by <c>fields</c> rules that name proto fields.
+    /// </summary>
+    Protobuf,
 }
 
 /// <summary>The policy-file ids and output content types of the payload formats.</summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json"];
+    private static readonly string[] s_ids = ["json", "protobuf"];
 
-    private static readonly string[] s_contentTypes = ["application/json"];
+    private static readonly string[] s_contentTypes = ["application/json", "application/x-protobuf"];
 
     public static IReadOnlyList<string> Ids => s_ids;
 

@@ -20,7 +20,7 @@ namespace TelemetryGateway.Core.Protobuf;
 /// fields quarantine it.
 /// </summary>
 /// <remarks>One instance per thread; buffers are reused, so after warm-up a message allocates nothing.</remarks>
-internal sealed class ProtobufMinimizer : IDisposable
+internal sealed class ProtobufMinimizer : IPayloadMinimizer
 {
     private readonly Pseudonymizer _pseudonymizer;
     private readonly RecentIpTruncations _ipTruncations = new();
@@ -55,6 +55,27 @@ internal sealed class ProtobufMinimizer : IDisposable
 
     /// <summary>Output of purpose slot <paramref name="slot"/> after <see cref="Process"/> returned <see cref="QuarantineReason.None"/>.</summary>
     public ReadOnlyMemory<byte> Output(int slot) => _outputs[slot].Writer.WrittenMemory;
+
+    /// <summary>Every purpose of a protobuf stream has an output: the stream has one message type, which its rules name.</summary>
+    public bool HasOutput(int slot) => true;
+
+    /// <summary>Minimizes a whole message for <paramref name="purposes"/> (the <see cref="IPayloadMinimizer"/> view).</summary>
+    public QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload)
+    {
+        Debug.Assert(purposes.Length <= _capacity);
+        var schema = purposes.IsEmpty ? null : ((ProtobufPlan)purposes[0].FormatRules!).Schema;
+        _schema = schema;
+        _active = purposes.Length;
+        _maxDepth = _depthCapacity;
+        for (var i = 0; i < purposes.Length; i++)
+        {
+            var plan = (ProtobufPlan)purposes[i].FormatRules!;
+            Debug.Assert(plan.Schema == schema, "Every purpose of a stream rewrites the same message type.");
+            _plans[i] = plan;
+            _outputs[i].Begin();
+        }
+        return Process(payload);
+    }
 
     /// <summary>Starts a message that fans out to <paramref name="plans"/>, all for the same message type.</summary>
     public void Begin(ReadOnlySpan<ProtobufPlan> plans, int maxDepth)
@@ -105,13 +126,14 @@ internal sealed class ProtobufMinimizer : IDisposable
             payload.CopyTo(buffer);
             data = buffer;
         }
-        return Rewrite(data, _schema!, 0);
+        // With no purpose (none has consent) there is no schema to hand: the message is still checked at the wire level.
+        return Rewrite(data, _schema, 0);
     }
 
     /// <summary>Adds what purpose slot <paramref name="slot"/> counted in the finished message to <paramref name="shard"/>.</summary>
     public void CommitCounts(int slot, long[] shard) => _outputs[slot].CommitCounts(shard);
 
-    private QuarantineReason Rewrite(ReadOnlySpan<byte> data, ProtobufSchema schema, int depth)
+    private QuarantineReason Rewrite(ReadOnlySpan<byte> data, ProtobufSchema? schema, int depth)
     {
         var plans = _plans.AsSpan(depth * _capacity, _active);
         var position = 0;
@@ -161,14 +183,14 @@ internal sealed class ProtobufMinimizer : IDisposable
                 default:
                     return QuarantineReason.MalformedProtobuf;
             }
-            var index = schema.IndexOf(number);
+            var index = schema is null ? -1 : schema.IndexOf(number);
             if (index < 0)
             {
                 // Not in the schema: nothing says what it holds, so no purpose gets it.
                 CountAll(plans, ProcessingAction.Dropped);
                 continue;
             }
-            var field = schema.Fields[index];
+            var field = schema!.Fields[index];
             var value = data[valueStart..position];
             var packed = false;
             if (wireType != field.WireType)
