@@ -2,11 +2,13 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Unicode;
 using Google.Protobuf.Reflection;
 using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Core.Protobuf;
@@ -27,6 +29,13 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
     private readonly PurposeOutput[] _outputs;
     private readonly ScratchBuffer _contiguous = new(4096);
     private readonly ScratchBuffer _transformed = new(256);
+
+    // The device's id from the topic, and (made at the first redact-text of a message) its pseudonym: free text that
+    // mentions the device's own serial gets the pseudonym instead.
+    private readonly ScratchBuffer _device = new(64);
+    private readonly ScratchBuffer _devicePseudonym = new(64);
+    private int _deviceLength;
+    private int _devicePseudonymLength;
     private readonly int _capacity;
     private readonly int _depthCapacity;
 
@@ -67,6 +76,8 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         _schema = schema;
         _active = purposes.Length;
         _maxDepth = _depthCapacity;
+        _deviceLength = Encoding.UTF8.GetBytes(device, _device.Get(Encoding.UTF8.GetMaxByteCount(device.Length)));
+        _devicePseudonymLength = 0;
         for (var i = 0; i < purposes.Length; i++)
         {
             var plan = (ProtobufPlan)purposes[i].FormatRules!;
@@ -96,6 +107,8 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         Debug.Assert(plans.Length <= _capacity);
         _schema = ProtobufSchema.For(descriptor);
         _active = plans.Length;
+        _deviceLength = 0;
+        _devicePseudonymLength = 0;
         _maxDepth = Math.Min(maxDepth, _depthCapacity);
         for (var i = 0; i < plans.Length; i++)
         {
@@ -319,6 +332,10 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
             case ProtobufAction.TruncateIp:
                 ok = _ipTruncations.TryTruncate(value, p.Ipv4PrefixLength, p.Ipv6PrefixLength, _transformed.Get(value.Length + 48), out written);
                 break;
+            case ProtobufAction.RedactText when _deviceLength > 0:
+                WriteRedacted(writer, field.Number, value);
+                output.Count(ProcessingAction.Redacted);
+                return;
             case ProtobufAction.RedactText:
                 ok = TextRedaction.TryRedact(value, _transformed.Get(TextRedaction.MaxOutputLength(value.Length)), out written);
                 break;
@@ -334,6 +351,27 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         }
         writer.WriteLengthDelimited(field.Number, _transformed.Slice(written));
         output.Count(planned.Action == ProtobufAction.RedactText ? ProcessingAction.Redacted : ProcessingAction.Coarsened);
+    }
+
+    /// <summary>
+    /// Scrubs a text field straight into the output, with the rules of <see cref="TextRedaction"/>; besides, every
+    /// mention of the device's own serial becomes its keyed pseudonym.
+    /// </summary>
+    private void WriteRedacted(ProtobufOutputWriter writer, int number, ReadOnlySpan<byte> value)
+    {
+        var serial = _device.Slice(_deviceLength);
+        if (_devicePseudonymLength == 0)
+        {
+            _devicePseudonymLength = _pseudonymizer.Write(serial, _devicePseudonym.Get(_pseudonymizer.Length));
+        }
+        writer.WriteTag(number, WireType.LengthDelimited);
+        writer.BeginLength();
+        var scrubber = new TextScrubber(
+            writer, serial, _devicePseudonym.Slice(_devicePseudonymLength),
+            IpTruncation.DefaultIpv4PrefixLength, IpTruncation.DefaultIpv6PrefixLength, CoordinateCoarsening.DefaultDecimals);
+        scrubber.Scrub(value);
+        scrubber.Flush();
+        writer.EndLength();
     }
 
     /// <summary>
@@ -492,6 +530,8 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         }
         _contiguous.Dispose();
         _transformed.Dispose();
+        _device.Dispose();
+        _devicePseudonym.Dispose();
     }
 
     /// <summary>One purpose's writer and what it counted in the current message.</summary>

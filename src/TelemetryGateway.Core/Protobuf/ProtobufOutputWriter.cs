@@ -9,7 +9,7 @@ namespace TelemetryGateway.Core.Protobuf;
 /// byte (enough below 128 bytes, the usual case) and <see cref="EndLength"/> moves the content up when the length
 /// needs more: the output stays in canonical encoding with neither a sizing pass nor a second buffer.
 /// </summary>
-internal sealed class ProtobufOutputWriter : IDisposable
+internal sealed class ProtobufOutputWriter : IBufferWriter<byte>, IDisposable
 {
     private byte[] _buffer;
     private int _written;
@@ -55,11 +55,17 @@ internal sealed class ProtobufOutputWriter : IDisposable
         WriteRaw(bytes);
     }
 
-    /// <summary>At least <paramref name="size"/> writable bytes; <see cref="Advance"/> commits what was used.</summary>
-    public Span<byte> GetSpan(int size)
+    /// <summary>At least <paramref name="sizeHint"/> writable bytes; <see cref="Advance"/> commits what was used.</summary>
+    public Span<byte> GetSpan(int sizeHint = 0)
     {
-        Ensure(size);
+        Ensure(Math.Max(sizeHint, 1));
         return _buffer.AsSpan(_written);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(Math.Max(sizeHint, 1));
+        return _buffer.AsMemory(_written);
     }
 
     public void Advance(int count) => _written += count;

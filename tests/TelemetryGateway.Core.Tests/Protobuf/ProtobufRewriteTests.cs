@@ -159,6 +159,16 @@ public sealed class ProtobufRewriteTests
 
     [Theory]
     [MemberData(nameof(All))]
+    public void Device_serial_in_log_text_becomes_its_pseudonym(Segmentation segmentation)
+    {
+        var log = Output("log", "diagnostics", segmentation, LogBatch.Parser);
+
+        Assert.Matches("^[A-Za-z0-9_-]+\\.[0-9a-f]{32}$", log.Sn);
+        Assert.EndsWith("bound device " + log.Sn, log.Entries[3].Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
     public void Unknown_fields_are_dropped(Segmentation segmentation)
     {
         var policy = ProtobufSamples.WithFields("telemetry.v1.FirmwareReport", """{ "sn": "keep", "upgrade": "keep" }""");

@@ -75,7 +75,7 @@ internal static class ProtobufSamples
             Entry(1, "I", "wifi", $"connecting to ssid={Ssid}"),
             Entry(2, "D", "wifi", $"psk={Passphrase} auth=WPA2"),
             Entry(3, "I", "net", $"dhcp lease {Ipv6} gw 192.0.2.1"),
-            Entry(4, "I", "cloud", $"owner {Email} bound device"),
+            Entry(4, "I", "cloud", $"owner {Email} bound device {Serial}"),
             Entry(5, "W", "bms", "cell 3 temp 9.1C soc 76%"),
             Entry(6, "I", "gps", $"fix lat={Latitude:R} lon={Longitude:R} hdop=0.9"),
             Entry(7, "I", "ble", $"paired with {Mac}"),
