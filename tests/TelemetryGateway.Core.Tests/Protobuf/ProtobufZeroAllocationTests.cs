@@ -36,14 +36,20 @@ public sealed class ProtobufZeroAllocationTests
         }
         Assert.True(outputs > 0);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var round = 0; round < 50; round++)
+        // A per-message allocation shows in every window; a one-off of the runtime (the JIT tiering a method up while
+        // the machine is busy) in one at most. So steady state is a window of messages that allocated nothing.
+        var fewest = long.MaxValue;
+        for (var window = 0; window < 10 && fewest > 0; window++)
         {
-            Minimize(minimizer, topic, payload);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var round = 0; round < 50; round++)
+            {
+                Minimize(minimizer, topic, payload);
+            }
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, fewest);
     }
 
     private static int Minimize(Minimizer minimizer, string topic, in ReadOnlySequence<byte> payload)
