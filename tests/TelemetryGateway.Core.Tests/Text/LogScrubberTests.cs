@@ -258,15 +258,21 @@ public sealed class LogScrubberTests
             quarantined += ScrubOnce(scrubber, output, serial, input);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 200; i++)
+        // A per-message allocation shows in every window; a one-off of the runtime (the JIT tiering a method up while
+        // the machine is busy with other tests) in one at most. So steady state is a window that allocated nothing.
+        var fewest = long.MaxValue;
+        for (var window = 0; window < 10 && fewest > 0; window++)
         {
-            quarantined += ScrubOnce(scrubber, output, serial, input);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 200; i++)
+            {
+                quarantined += ScrubOnce(scrubber, output, serial, input);
+            }
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, quarantined);
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, fewest);
     }
 
     private static int ScrubOnce(LogScrubber scrubber, PooledBufferWriter output, byte[] serial, ReadOnlySequence<byte> input)
