@@ -12,14 +12,17 @@ public enum PayloadFormat
 {
     /// <summary>A JSON object, rewritten field by field (<c>fields</c> rules).</summary>
     Json,
+
+    /// <summary>UTF-8 log text, scrubbed line by line (<c>text</c> rules: serial handling, IP prefixes, coordinate decimals).</summary>
+    Text,
 }
 
 /// <summary>The policy-file ids and output content types of the payload formats.</summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json"];
+    private static readonly string[] s_ids = ["json", "text"];
 
-    private static readonly string[] s_contentTypes = ["application/json"];
+    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8"];
 
     public static IReadOnlyList<string> Ids => s_ids;
 

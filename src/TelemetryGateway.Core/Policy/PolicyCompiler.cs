@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Policy;
@@ -288,6 +289,7 @@ public static class PolicyCompiler
         /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
         private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
         {
+            PayloadFormat.Text => ["text"],
             _ => ["fields"],
         };
 
@@ -299,10 +301,63 @@ public static class PolicyCompiler
         {
             switch (format)
             {
+                case PayloadFormat.Text:
+                    var rules = CompileLogScrubRules(purpose, path);
+                    return (rules is not null, null, rules);
                 default:
                     var fields = RequiredFieldSet(purpose, path);
                     return (fields is not null, fields, null);
             }
+        }
+
+        /// <summary>
+        /// The <c>text</c> rules of a log purpose; all optional, with safe defaults (serial pseudonymized, IPv4 /24,
+        /// IPv6 /48, one coordinate decimal). Secrets, Wi-Fi names, e-mail addresses, phone numbers and MAC addresses
+        /// are always replaced: no rule keeps them.
+        /// </summary>
+        private LogScrubRules? CompileLogScrubRules(JsonElement purpose, string path)
+        {
+            if (!purpose.TryGetProperty("text", out var element))
+            {
+                return LogScrubRules.Default;
+            }
+            var textPath = Child(path, "text");
+            if (!ExpectKind(element, textPath, JsonValueKind.Object))
+            {
+                return null;
+            }
+            CheckProperties(element, textPath, "serial", "ipv4PrefixLength", "ipv6PrefixLength", "decimals", "maxLineLength");
+            var serial = LogScrubRules.Default.Serial;
+            var valid = true;
+            if (element.TryGetProperty("serial", out var serialElement) && ExpectKind(serialElement, Child(textPath, "serial"), JsonValueKind.String))
+            {
+                switch (serialElement.GetString())
+                {
+                    case "keep":
+                        serial = SerialHandling.Keep;
+                        break;
+                    case "pseudonymize":
+                        serial = SerialHandling.Pseudonymize;
+                        break;
+                    case "drop":
+                        serial = SerialHandling.Drop;
+                        break;
+                    default:
+                        Error(Child(textPath, "serial"), $"'{serialElement.GetString()}' is not a serial handling; known: keep, pseudonymize, drop");
+                        valid = false;
+                        break;
+                }
+            }
+            var errorsBefore = errors.Count;
+            var rules = new LogScrubRules
+            {
+                Serial = serial,
+                Ipv4PrefixLength = OptionalInt(element, textPath, "ipv4PrefixLength", LogScrubRules.Default.Ipv4PrefixLength, 0, 32),
+                Ipv6PrefixLength = OptionalInt(element, textPath, "ipv6PrefixLength", LogScrubRules.Default.Ipv6PrefixLength, 0, 128),
+                CoordinateDecimals = OptionalInt(element, textPath, "decimals", LogScrubRules.Default.CoordinateDecimals, 0, 6),
+                MaxLineLength = OptionalInt(element, textPath, "maxLineLength", LogScrubRules.Default.MaxLineLength, LogScrubRules.MinLineLength, LogScrubRules.MaxLineLengthLimit),
+            };
+            return valid && errors.Count == errorsBefore ? rules : null;
         }
 
         private FieldSet? RequiredFieldSet(JsonElement purpose, string path)

@@ -253,18 +253,7 @@ public sealed class LogScrubberTests
         using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
         using var output = new PooledBufferWriter();
         var quarantined = 0;
-        for (var i = 0; i < 20; i++)
-        {
-            quarantined += ScrubOnce(scrubber, output, serial, input);
-        }
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 200; i++)
-        {
-            quarantined += ScrubOnce(scrubber, output, serial, input);
-        }
-
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = Allocations.SteadyState(() => quarantined += ScrubOnce(scrubber, output, serial, input), rounds: 200, warmUpRounds: 20);
         Assert.Equal(0, quarantined);
         Assert.Equal(0, allocated);
     }
