@@ -15,14 +15,20 @@ public enum PayloadFormat
 
     /// <summary>UTF-8 log text, scrubbed line by line (<c>text</c> rules: serial handling, IP prefixes, coordinate decimals).</summary>
     Text,
+
+    /// <summary>
+    /// A protobuf message of the stream's <c>message</c> type (a device-side schema of proto/telemetry/v1), rewritten on
+    /// the wire format by <c>fields</c> rules that name proto fields.
+    /// </summary>
+    Protobuf,
 }
 
 /// <summary>The policy-file ids and output content types of the payload formats.</summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json", "text"];
+    private static readonly string[] s_ids = ["json", "text", "protobuf"];
 
-    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8"];
+    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8", "application/x-protobuf"];
 
     public static IReadOnlyList<string> Ids => s_ids;
 

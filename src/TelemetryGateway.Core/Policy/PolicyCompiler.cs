@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
+using Google.Protobuf.Reflection;
+using TelemetryGateway.Core.Protobuf;
 using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -54,6 +56,9 @@ public static class PolicyCompiler
         private static readonly string[] s_commonPurposeProperties = ["legalBasis", "retention", "topic", "captures", "description"];
 
         private string _policyTag = string.Empty;
+
+        // The message type of the protobuf stream being compiled (its "message"), which its purposes' fields name fields of.
+        private MessageDescriptor? _protobufMessage;
 
         public CompiledPolicy? CompileRoot(JsonElement root)
         {
@@ -139,7 +144,7 @@ public static class PolicyCompiler
             {
                 return null;
             }
-            CheckProperties(element, path, "topic", "format", "device", "categories", "purposes", "description");
+            CheckProperties(element, path, "topic", "format", "message", "device", "categories", "purposes", "description");
             TopicFilter? filter = null;
             var topicText = RequiredString(element, path, "topic");
             if (topicText is not null)
@@ -156,6 +161,7 @@ public static class PolicyCompiler
             {
                 Error(Child(path, "format"), $"unknown payload format '{formatElement.GetString()}'; known: {string.Join(", ", PayloadFormats.Ids)}");
             }
+            _protobufMessage = CompileProtobufMessage(element, path, format);
             var deviceCapture = -1;
             if (element.TryGetProperty("device", out var deviceElement) && ExpectKind(deviceElement, Child(path, "device"), JsonValueKind.String) && filter is not null)
             {
@@ -304,6 +310,12 @@ public static class PolicyCompiler
                 case PayloadFormat.Text:
                     var rules = CompileLogScrubRules(purpose, path);
                     return (rules is not null, null, rules);
+                case PayloadFormat.Protobuf:
+                    var fieldSet = RequiredFieldSet(purpose, path);
+                    var plan = fieldSet is null || _protobufMessage is null
+                        ? null
+                        : ProtobufPlan.Compile(_protobufMessage, fieldSet, Child(path, "fields"), Error);
+                    return (plan is not null, fieldSet, plan);
                 default:
                     var fields = RequiredFieldSet(purpose, path);
                     return (fields is not null, fields, null);
@@ -358,6 +370,33 @@ public static class PolicyCompiler
                 MaxLineLength = OptionalInt(element, textPath, "maxLineLength", LogScrubRules.Default.MaxLineLength, LogScrubRules.MinLineLength, LogScrubRules.MaxLineLengthLimit),
             };
             return valid && errors.Count == errorsBefore ? rules : null;
+        }
+
+        /// <summary>
+        /// The descriptor a protobuf stream's <c>message</c> names (required for protobuf, meaningless for other formats).
+        /// </summary>
+        private MessageDescriptor? CompileProtobufMessage(JsonElement stream, string path, PayloadFormat format)
+        {
+            var has = stream.TryGetProperty("message", out var element);
+            if (format != PayloadFormat.Protobuf)
+            {
+                if (has)
+                {
+                    Error(Child(path, "message"), $"applies to format 'protobuf' only; this stream's format is '{format.Id()}'");
+                }
+                return null;
+            }
+            var name = RequiredString(stream, path, "message");
+            if (name is null)
+            {
+                return null;
+            }
+            var descriptor = ProtobufMessages.Find(name);
+            if (descriptor is null)
+            {
+                Error(Child(path, "message"), $"unknown protobuf message '{name}'; known: {string.Join(", ", ProtobufMessages.DeviceMessageNames)}");
+            }
+            return descriptor;
         }
 
         private FieldSet? RequiredFieldSet(JsonElement purpose, string path)
