@@ -4,6 +4,7 @@ using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Solix;
 using TelemetryGateway.Core.Transforms;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -119,6 +120,7 @@ public sealed class Minimizer : IDisposable
     private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= format switch
     {
         PayloadFormat.Json => new JsonMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
+        PayloadFormat.Solix => new SolixEnvelopeRewriter(_pseudonymizer, _policy.MaxPurposesPerStream),
         _ => throw new NotSupportedException($"payload format '{format.Id()}' has no rewriter"),
     };
 

@@ -12,14 +12,19 @@ public enum PayloadFormat
 {
     /// <summary>A JSON object, rewritten field by field (<c>fields</c> rules).</summary>
     Json,
+
+    /// <summary>
+    /// The SOLIX envelope: JSON head, a JSON-string payload, and a base64 TLV binary in its data (<c>solix</c> rules).
+    /// </summary>
+    Solix,
 }
 
 /// <summary>The policy-file ids and output content types of the payload formats.</summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json"];
+    private static readonly string[] s_ids = ["json", "solix"];
 
-    private static readonly string[] s_contentTypes = ["application/json"];
+    private static readonly string[] s_contentTypes = ["application/json", "application/json"];
 
     public static IReadOnlyList<string> Ids => s_ids;
 

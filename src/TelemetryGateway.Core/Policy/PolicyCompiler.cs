@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
+using TelemetryGateway.Core.Solix;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Policy;
@@ -279,7 +280,7 @@ public static class PolicyCompiler
             }
             var captureRules = CompileCaptures(element, path, filter);
             var topic = CompileOutputTopic(element, path, filter, captureRules);
-            var (compiled, fields, formatRules) = CompileFormatRules(format, element, path);
+            var (compiled, fields, formatRules) = CompileFormatRules(format, purpose, element, path);
             return basis is null || retention is null || topic is null || !compiled
                 ? null
                 : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, formatRules, _policyTag);
@@ -288,6 +289,7 @@ public static class PolicyCompiler
         /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
         private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
         {
+            PayloadFormat.Solix => ["solix"],
             _ => ["fields"],
         };
 
@@ -295,10 +297,18 @@ public static class PolicyCompiler
         /// Compiles the rules of a purpose for its stream's payload format: the field rules and/or the format's own
         /// rules (<see cref="StreamPurpose.FormatRules"/>). False when they have errors (reported).
         /// </summary>
-        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, JsonElement purpose, string path)
+        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, Purpose purposeId, JsonElement purpose, string path)
         {
             switch (format)
             {
+                case PayloadFormat.Solix:
+                    if (!purpose.TryGetProperty("solix", out var solixElement))
+                    {
+                        Error(Child(path, "solix"), "is required: the SOLIX rules of this purpose (serial, head, payload, messages)");
+                        return (false, null, null);
+                    }
+                    var rules = SolixRules.Compile(solixElement, Child(path, "solix"), purposeId, Error);
+                    return (rules is not null, null, rules);
                 default:
                     var fields = RequiredFieldSet(purpose, path);
                     return (fields is not null, fields, null);
@@ -339,9 +349,9 @@ public static class PolicyCompiler
                 {
                     Error(capturePath, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                 }
-                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.Drop))
+                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.PseudonymizeSameLength or TransformKind.Drop))
                 {
-                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize' or 'drop'");
+                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize', 'pseudonymize-same-length' or 'drop'");
                 }
                 else
                 {
@@ -445,6 +455,11 @@ public static class PolicyCompiler
                     Error(path, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                     return null;
                 }
+                if (shorthand == TransformKind.PseudonymizeSameLength)
+                {
+                    Error(path, "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
+                    return null;
+                }
                 return new FieldRule(name, shorthand, TransformParameters.Default, null);
             }
             if (element.ValueKind != JsonValueKind.Object)
@@ -485,6 +500,11 @@ public static class PolicyCompiler
             if (!TransformIds.TryParse(transformId, out var kind))
             {
                 Error(Child(path, "transform"), $"unknown transform '{transformId}'; known: {string.Join(", ", TransformIds.All)}");
+                return null;
+            }
+            if (kind == TransformKind.PseudonymizeSameLength)
+            {
+                Error(Child(path, "transform"), "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
                 return null;
             }
             var defaults = TransformParameters.Default;
