@@ -113,13 +113,23 @@ public sealed class Pseudonymizer : IDisposable
     {
         const int MaxStackBytes = 256;
         var byteCount = System.Text.Encoding.UTF8.GetByteCount(value);
-        if (byteCount > MaxStackBytes)
+        if (byteCount <= MaxStackBytes)
         {
-            throw new ArgumentException("Value is too long for a same-length pseudonym.", nameof(value));
+            Span<byte> utf8 = stackalloc byte[MaxStackBytes];
+            var length = System.Text.Encoding.UTF8.GetBytes(value, utf8);
+            return WriteSameLength(utf8[..length], destination);
         }
-        Span<byte> utf8 = stackalloc byte[MaxStackBytes];
-        var length = System.Text.Encoding.UTF8.GetBytes(value, utf8);
-        return WriteSameLength(utf8[..length], destination);
+        // Topic levels this long are rare (and never serials): a pooled buffer rather than a failure.
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(byteCount);
+        try
+        {
+            var length = System.Text.Encoding.UTF8.GetBytes(value, rented);
+            return WriteSameLength(rented.AsSpan(0, length), destination);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     private void ComputeSameLength(ReadOnlySpan<byte> value, Span<byte> destination)
