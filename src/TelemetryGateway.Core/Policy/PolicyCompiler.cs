@@ -191,7 +191,7 @@ public static class PolicyCompiler
                         Error(purposePath, $"duplicate purpose '{property.Name}'");
                         continue;
                     }
-                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter);
+                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter, deviceCapture);
                     if (compiled is not null)
                     {
                         purposes.Add(compiled);
@@ -244,7 +244,8 @@ public static class PolicyCompiler
         }
 
         private StreamPurpose? CompilePurpose(
-            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter)
+            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter,
+            int deviceCapture)
         {
             if (!ExpectKind(element, path, JsonValueKind.Object))
             {
@@ -281,6 +282,15 @@ public static class PolicyCompiler
             var captureRules = CompileCaptures(element, path, filter);
             var topic = CompileOutputTopic(element, path, filter, captureRules);
             var (compiled, fields, formatRules) = CompileFormatRules(format, purpose, element, path);
+            if (formatRules is SolixRules { PseudonymizesSerial: true } && filter is not null && deviceCapture >= 0
+                && captureRules.TryGetValue(filter.CaptureNames[deviceCapture], out var deviceRule)
+                && deviceRule is TransformKind.Keep or TransformKind.Pseudonymize)
+            {
+                // The serial is inside the message too: the topic must carry the very pseudonym the message carries.
+                Error(Child(Child(path, "captures"), filter.CaptureNames[deviceCapture]),
+                    "must be 'pseudonymize-same-length' (or 'drop'): this purpose pseudonymizes SOLIX serials, and its topic must carry the same pseudonym");
+                compiled = false;
+            }
             return basis is null || retention is null || topic is null || !compiled
                 ? null
                 : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, formatRules, _policyTag);

@@ -5,7 +5,7 @@ namespace TelemetryGateway.Core.Tests.Solix;
 /// <summary>The policy's <c>solix</c> rules: what the compiler accepts, and every error with its path.</summary>
 public sealed class SolixRulesTests
 {
-    private static List<string> Errors(string purpose, string solix)
+    private static List<string> Errors(string purpose, string solix, string serialCapture = "pseudonymize-same-length")
     {
         var compilation = TestPolicies.Compile($$"""
             {
@@ -16,7 +16,7 @@ public sealed class SolixRulesTests
                   "purposes": {
                     "{{purpose}}": {
                       "legalBasis": "legitimate-interest", "retention": "P1Y", "topic": "out/{pn}/{sn}",
-                      "captures": { "pn": "keep", "sn": "pseudonymize-same-length" }, "solix": {{solix}}
+                      "captures": { "pn": "keep", "sn": "{{serialCapture}}" }, "solix": {{solix}}
                     }
                   }
                 }
@@ -116,5 +116,14 @@ public sealed class SolixRulesTests
             }
             """);
         Assert.Contains(compilation.Errors, e => e.ToString().Contains("topic captures only", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("keep")]
+    [InlineData("pseudonymize")]
+    public void Device_capture_must_carry_the_same_length_pseudonym_when_serials_are_pseudonymized(string capture)
+    {
+        var error = Assert.Single(Errors("product-improvement", """{ "serial": "pseudonymize" }""", capture));
+        Assert.Contains("captures.sn", error, StringComparison.Ordinal);
     }
 }
