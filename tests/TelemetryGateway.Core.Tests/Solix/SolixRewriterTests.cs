@@ -107,6 +107,24 @@ public sealed class SolixRewriterTests
 
     [Theory]
     [MemberData(nameof(All))]
+    public void Length_prefixed_serial_inside_a_mixed_field_is_pseudonymized_in_place(Segmentation segmentation)
+    {
+        // A1763 0421 a2: a type-06 value with a length byte at offset 1 and the serial after it, then the product code.
+        byte[] value = [0x20, 0x11, .. Encoding.ASCII.GetBytes("9Z8Y7X6W5V4U3T2S1"), 0x00, 0x05, .. Encoding.ASCII.GetBytes("A1763")];
+        var binary = SolixMessages.Binary(0x0421, [0xA1, 0x01, 0x34], SolixMessages.Field(0xA2, 0x06, value));
+        var policy = Policy("""{ "serial": "pseudonymize", "messages": { "0421": ["device_sn"] } }""");
+
+        var (_, outputs) = Run(policy, binary, segmentation, productCode: "A1763");
+
+        var improvement = outputs.Single(o => o.Purpose == "product-improvement");
+        Assert.Equal([0xA2], SolixMessages.AssertValid(improvement.Binary, 0x0421, "product-improvement"));
+        Assert.False(Has(improvement.Binary, "9Z8Y7X6W5V4U3T2S1"));
+        Assert.True(Has(improvement.Binary, "A1763"));
+        Assert.Equal(binary.Length - 3, improvement.Binary.Length);
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
     public void Device_serial_anywhere_in_a_kept_field_becomes_the_topic_pseudonym(Segmentation segmentation)
     {
         // The serial at an offset no map names, inside a mixed field; and the same device's pseudonym in the topic.
