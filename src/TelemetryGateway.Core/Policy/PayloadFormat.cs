@@ -21,14 +21,19 @@ public enum PayloadFormat
     /// the wire format by <c>fields</c> rules that name proto fields.
     /// </summary>
     Protobuf,
+
+    /// <summary>
+    /// The SOLIX envelope: JSON head, a JSON-string payload, and a base64 TLV binary in its data (<c>solix</c> rules).
+    /// </summary>
+    Solix,
 }
 
 /// <summary>The policy-file ids and output content types of the payload formats.</summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json", "text", "protobuf"];
+    private static readonly string[] s_ids = ["json", "text", "protobuf", "solix"];
 
-    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8", "application/x-protobuf"];
+    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8", "application/x-protobuf", "application/json"];
 
     public static IReadOnlyList<string> Ids => s_ids;
 

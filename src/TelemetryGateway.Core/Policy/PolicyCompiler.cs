@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Xml;
 using Google.Protobuf.Reflection;
 using TelemetryGateway.Core.Protobuf;
+using TelemetryGateway.Core.Solix;
 using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -197,7 +198,7 @@ public static class PolicyCompiler
                         Error(purposePath, $"duplicate purpose '{property.Name}'");
                         continue;
                     }
-                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter);
+                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter, deviceCapture);
                     if (compiled is not null)
                     {
                         purposes.Add(compiled);
@@ -250,7 +251,8 @@ public static class PolicyCompiler
         }
 
         private StreamPurpose? CompilePurpose(
-            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter)
+            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter,
+            int deviceCapture)
         {
             if (!ExpectKind(element, path, JsonValueKind.Object))
             {
@@ -286,7 +288,16 @@ public static class PolicyCompiler
             }
             var captureRules = CompileCaptures(element, path, filter);
             var topic = CompileOutputTopic(element, path, filter, captureRules);
-            var (compiled, fields, formatRules) = CompileFormatRules(format, element, path);
+            var (compiled, fields, formatRules) = CompileFormatRules(format, purpose, element, path);
+            if (formatRules is SolixRules { PseudonymizesSerial: true } && filter is not null && deviceCapture >= 0
+                && captureRules.TryGetValue(filter.CaptureNames[deviceCapture], out var deviceRule)
+                && deviceRule is TransformKind.Keep or TransformKind.Pseudonymize)
+            {
+                // The serial is inside the message too: the topic must carry the very pseudonym the message carries.
+                Error(Child(Child(path, "captures"), filter.CaptureNames[deviceCapture]),
+                    "must be 'pseudonymize-same-length' (or 'drop'): this purpose pseudonymizes SOLIX serials, and its topic must carry the same pseudonym");
+                compiled = false;
+            }
             return basis is null || retention is null || topic is null || !compiled
                 ? null
                 : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, formatRules, _policyTag);
@@ -296,6 +307,7 @@ public static class PolicyCompiler
         private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
         {
             PayloadFormat.Text => ["text"],
+            PayloadFormat.Solix => ["solix"],
             _ => ["fields"],
         };
 
@@ -303,7 +315,7 @@ public static class PolicyCompiler
         /// Compiles the rules of a purpose for its stream's payload format: the field rules and/or the format's own
         /// rules (<see cref="StreamPurpose.FormatRules"/>). False when they have errors (reported).
         /// </summary>
-        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, JsonElement purpose, string path)
+        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, Purpose purposeId, JsonElement purpose, string path)
         {
             switch (format)
             {
@@ -316,6 +328,14 @@ public static class PolicyCompiler
                         ? null
                         : ProtobufPlan.Compile(_protobufMessage, fieldSet, Child(path, "fields"), Error);
                     return (plan is not null, fieldSet, plan);
+                case PayloadFormat.Solix:
+                    if (!purpose.TryGetProperty("solix", out var solixElement))
+                    {
+                        Error(Child(path, "solix"), "is required: the SOLIX rules of this purpose (serial, head, payload, messages)");
+                        return (false, null, null);
+                    }
+                    var solixRules = SolixRules.Compile(solixElement, Child(path, "solix"), purposeId, Error);
+                    return (solixRules is not null, null, solixRules);
                 default:
                     var fields = RequiredFieldSet(purpose, path);
                     return (fields is not null, fields, null);
@@ -433,9 +453,9 @@ public static class PolicyCompiler
                 {
                     Error(capturePath, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                 }
-                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.Drop))
+                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.PseudonymizeSameLength or TransformKind.Drop))
                 {
-                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize' or 'drop'");
+                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize', 'pseudonymize-same-length' or 'drop'");
                 }
                 else
                 {
@@ -539,6 +559,11 @@ public static class PolicyCompiler
                     Error(path, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                     return null;
                 }
+                if (shorthand == TransformKind.PseudonymizeSameLength)
+                {
+                    Error(path, "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
+                    return null;
+                }
                 return new FieldRule(name, shorthand, TransformParameters.Default, null);
             }
             if (element.ValueKind != JsonValueKind.Object)
@@ -579,6 +604,11 @@ public static class PolicyCompiler
             if (!TransformIds.TryParse(transformId, out var kind))
             {
                 Error(Child(path, "transform"), $"unknown transform '{transformId}'; known: {string.Join(", ", TransformIds.All)}");
+                return null;
+            }
+            if (kind == TransformKind.PseudonymizeSameLength)
+            {
+                Error(Child(path, "transform"), "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
                 return null;
             }
             var defaults = TransformParameters.Default;

@@ -25,22 +25,31 @@ public sealed class PolicyCompilerTests
     public void Compiles_the_shipped_default_policy()
     {
         var policy = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
-        Assert.Equal(["status", "firmware", "network", "log", "settings", "commissioning"], policy.Streams.Select(s => s.Name));
+        Assert.Equal(["solix-param-info", "solix-state-info", "status", "firmware", "network", "log", "settings", "commissioning"], policy.Streams.Select(s => s.Name));
         Assert.Matches("^solix-default@1\\+sha256\\.[0-9a-f]{12}$", policy.Tag);
     }
 
     [Fact]
-    public void Default_policy_forwards_no_solix_binary_or_command_topic()
+    public void Default_policy_forwards_no_command_or_unknown_topic()
     {
         var policy = TestPolicies.Default;
         var captures = new Range[8];
         foreach (var topic in new[]
         {
-            "dt/anker_power/A17C0/SN1/param_info", "dt/anker_power/A17C0/SN1/state_info",
             "cmd/anker_power/A17C0/SN1/req", "dt/anker_power/A17C0/SN1/unknown", "anything/else",
         })
         {
             Assert.Null(policy.Match(topic, captures));
+        }
+    }
+
+    [Fact]
+    public void Default_policy_routes_solix_binary_topics_to_the_solix_format()
+    {
+        var captures = new Range[8];
+        foreach (var topic in new[] { "dt/anker_power/A17C0/SN1/param_info", "dt/anker_power/A17C0/SN1/state_info" })
+        {
+            Assert.Equal(PayloadFormat.Solix, TestPolicies.Default.Match(topic, captures)?.Format);
         }
     }
 
