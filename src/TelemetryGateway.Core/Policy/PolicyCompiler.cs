@@ -5,6 +5,8 @@ using System.Text.Json;
 using System.Xml;
 using Google.Protobuf.Reflection;
 using TelemetryGateway.Core.Protobuf;
+using TelemetryGateway.Core.Solix;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Policy;
@@ -196,7 +198,7 @@ public static class PolicyCompiler
                         Error(purposePath, $"duplicate purpose '{property.Name}'");
                         continue;
                     }
-                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter);
+                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter, deviceCapture);
                     if (compiled is not null)
                     {
                         purposes.Add(compiled);
@@ -249,7 +251,8 @@ public static class PolicyCompiler
         }
 
         private StreamPurpose? CompilePurpose(
-            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter)
+            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter,
+            int deviceCapture)
         {
             if (!ExpectKind(element, path, JsonValueKind.Object))
             {
@@ -285,7 +288,16 @@ public static class PolicyCompiler
             }
             var captureRules = CompileCaptures(element, path, filter);
             var topic = CompileOutputTopic(element, path, filter, captureRules);
-            var (compiled, fields, formatRules) = CompileFormatRules(format, element, path);
+            var (compiled, fields, formatRules) = CompileFormatRules(format, purpose, element, path);
+            if (formatRules is SolixRules { PseudonymizesSerial: true } && filter is not null && deviceCapture >= 0
+                && captureRules.TryGetValue(filter.CaptureNames[deviceCapture], out var deviceRule)
+                && deviceRule is TransformKind.Keep or TransformKind.Pseudonymize)
+            {
+                // The serial is inside the message too: the topic must carry the very pseudonym the message carries.
+                Error(Child(Child(path, "captures"), filter.CaptureNames[deviceCapture]),
+                    "must be 'pseudonymize-same-length' (or 'drop'): this purpose pseudonymizes SOLIX serials, and its topic must carry the same pseudonym");
+                compiled = false;
+            }
             return basis is null || retention is null || topic is null || !compiled
                 ? null
                 : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, formatRules, _policyTag);
@@ -294,6 +306,8 @@ public static class PolicyCompiler
         /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
         private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
         {
+            PayloadFormat.Text => ["text"],
+            PayloadFormat.Solix => ["solix"],
             _ => ["fields"],
         };
 
@@ -301,20 +315,81 @@ public static class PolicyCompiler
         /// Compiles the rules of a purpose for its stream's payload format: the field rules and/or the format's own
         /// rules (<see cref="StreamPurpose.FormatRules"/>). False when they have errors (reported).
         /// </summary>
-        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, JsonElement purpose, string path)
+        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, Purpose purposeId, JsonElement purpose, string path)
         {
             switch (format)
             {
+                case PayloadFormat.Text:
+                    var rules = CompileLogScrubRules(purpose, path);
+                    return (rules is not null, null, rules);
                 case PayloadFormat.Protobuf:
                     var fieldSet = RequiredFieldSet(purpose, path);
                     var plan = fieldSet is null || _protobufMessage is null
                         ? null
                         : ProtobufPlan.Compile(_protobufMessage, fieldSet, Child(path, "fields"), Error);
                     return (plan is not null, fieldSet, plan);
+                case PayloadFormat.Solix:
+                    if (!purpose.TryGetProperty("solix", out var solixElement))
+                    {
+                        Error(Child(path, "solix"), "is required: the SOLIX rules of this purpose (serial, head, payload, messages)");
+                        return (false, null, null);
+                    }
+                    var solixRules = SolixRules.Compile(solixElement, Child(path, "solix"), purposeId, Error);
+                    return (solixRules is not null, null, solixRules);
                 default:
                     var fields = RequiredFieldSet(purpose, path);
                     return (fields is not null, fields, null);
             }
+        }
+
+        /// <summary>
+        /// The <c>text</c> rules of a log purpose; all optional, with safe defaults (serial pseudonymized, IPv4 /24,
+        /// IPv6 /48, one coordinate decimal). Secrets, Wi-Fi names, e-mail addresses, phone numbers and MAC addresses
+        /// are always replaced: no rule keeps them.
+        /// </summary>
+        private LogScrubRules? CompileLogScrubRules(JsonElement purpose, string path)
+        {
+            if (!purpose.TryGetProperty("text", out var element))
+            {
+                return LogScrubRules.Default;
+            }
+            var textPath = Child(path, "text");
+            if (!ExpectKind(element, textPath, JsonValueKind.Object))
+            {
+                return null;
+            }
+            CheckProperties(element, textPath, "serial", "ipv4PrefixLength", "ipv6PrefixLength", "decimals", "maxLineLength");
+            var serial = LogScrubRules.Default.Serial;
+            var valid = true;
+            if (element.TryGetProperty("serial", out var serialElement) && ExpectKind(serialElement, Child(textPath, "serial"), JsonValueKind.String))
+            {
+                switch (serialElement.GetString())
+                {
+                    case "keep":
+                        serial = SerialHandling.Keep;
+                        break;
+                    case "pseudonymize":
+                        serial = SerialHandling.Pseudonymize;
+                        break;
+                    case "drop":
+                        serial = SerialHandling.Drop;
+                        break;
+                    default:
+                        Error(Child(textPath, "serial"), $"'{serialElement.GetString()}' is not a serial handling; known: keep, pseudonymize, drop");
+                        valid = false;
+                        break;
+                }
+            }
+            var errorsBefore = errors.Count;
+            var rules = new LogScrubRules
+            {
+                Serial = serial,
+                Ipv4PrefixLength = OptionalInt(element, textPath, "ipv4PrefixLength", LogScrubRules.Default.Ipv4PrefixLength, 0, 32),
+                Ipv6PrefixLength = OptionalInt(element, textPath, "ipv6PrefixLength", LogScrubRules.Default.Ipv6PrefixLength, 0, 128),
+                CoordinateDecimals = OptionalInt(element, textPath, "decimals", LogScrubRules.Default.CoordinateDecimals, 0, 6),
+                MaxLineLength = OptionalInt(element, textPath, "maxLineLength", LogScrubRules.Default.MaxLineLength, LogScrubRules.MinLineLength, LogScrubRules.MaxLineLengthLimit),
+            };
+            return valid && errors.Count == errorsBefore ? rules : null;
         }
 
         /// <summary>
@@ -378,9 +453,9 @@ public static class PolicyCompiler
                 {
                     Error(capturePath, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                 }
-                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.Drop))
+                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.PseudonymizeSameLength or TransformKind.Drop))
                 {
-                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize' or 'drop'");
+                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize', 'pseudonymize-same-length' or 'drop'");
                 }
                 else
                 {
@@ -484,6 +559,11 @@ public static class PolicyCompiler
                     Error(path, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                     return null;
                 }
+                if (shorthand == TransformKind.PseudonymizeSameLength)
+                {
+                    Error(path, "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
+                    return null;
+                }
                 return new FieldRule(name, shorthand, TransformParameters.Default, null);
             }
             if (element.ValueKind != JsonValueKind.Object)
@@ -524,6 +604,11 @@ public static class PolicyCompiler
             if (!TransformIds.TryParse(transformId, out var kind))
             {
                 Error(Child(path, "transform"), $"unknown transform '{transformId}'; known: {string.Join(", ", TransformIds.All)}");
+                return null;
+            }
+            if (kind == TransformKind.PseudonymizeSameLength)
+            {
+                Error(Child(path, "transform"), "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
                 return null;
             }
             var defaults = TransformParameters.Default;

@@ -253,26 +253,9 @@ public sealed class LogScrubberTests
         using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
         using var output = new PooledBufferWriter();
         var quarantined = 0;
-        for (var i = 0; i < 20; i++)
-        {
-            quarantined += ScrubOnce(scrubber, output, serial, input);
-        }
-
-        // A per-message allocation shows in every window; a one-off of the runtime (the JIT tiering a method up while
-        // the machine is busy with other tests) in one at most. So steady state is a window that allocated nothing.
-        var fewest = long.MaxValue;
-        for (var window = 0; window < 10 && fewest > 0; window++)
-        {
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 200; i++)
-            {
-                quarantined += ScrubOnce(scrubber, output, serial, input);
-            }
-            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-
+        var allocated = Allocations.SteadyState(() => quarantined += ScrubOnce(scrubber, output, serial, input), rounds: 200, warmUpRounds: 20);
         Assert.Equal(0, quarantined);
-        Assert.Equal(0, fewest);
+        Assert.Equal(0, allocated);
     }
 
     private static int ScrubOnce(LogScrubber scrubber, PooledBufferWriter output, byte[] serial, ReadOnlySequence<byte> input)
