@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
-using Yarp.ReverseProxy.Forwarder;
 using TelemetryGateway.Http.Routing;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace TelemetryGateway.Http.Ingress;
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
+using TelemetryGateway.Http.Routing;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
-using TelemetryGateway.Http.Routing;
 
 namespace TelemetryGateway.Http.Ingress;
 

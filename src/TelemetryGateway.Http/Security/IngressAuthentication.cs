@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Yarp.ReverseProxy.Model;
 using TelemetryGateway.Http.Ingress;
+using Yarp.ReverseProxy.Model;
 
 namespace TelemetryGateway.Http.Security;
 
