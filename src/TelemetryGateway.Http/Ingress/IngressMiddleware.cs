@@ -15,7 +15,7 @@ namespace TelemetryGateway.Http.Ingress;
 /// the result. Rejections (413, 415, 422) are answered here and counted; nothing of a rejected body is forwarded.
 /// </summary>
 internal sealed partial class IngressMiddleware(
-    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, IngressCounters counters, ILogger<IngressMiddleware> logger)
+    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, LogBodies logs, IngressCounters counters, ILogger<IngressMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -64,6 +64,22 @@ internal sealed partial class IngressMiddleware(
                     return;
                 }
                 await ForwardStreamingAsync(context, route, source, rewriter, gzip);
+                break;
+            case BodyFormat.Text:
+                if (!TryDeviceSerial(context, route, out var serial))
+                {
+                    await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status400BadRequest, "missing-device-serial"));
+                    return;
+                }
+                var log = logs.Rent(serial, route.LogRules);
+                try
+                {
+                    await ForwardStreamingAsync(context, route, source, log, gzip);
+                }
+                finally
+                {
+                    logs.Return(log);
+                }
                 break;
             default:
                 await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-body-format"));
@@ -129,6 +145,25 @@ internal sealed partial class IngressMiddleware(
             return;
         }
         counters.Forwarded(route.RouteId);
+    }
+
+    /// <summary>
+    /// The serial of the device whose log this is, which the scrubber pseudonymizes or drops wherever it appears: the
+    /// route value named by the route (default <c>{sn}</c> in YARP's <c>Match:Path</c>), else the
+    /// <c>X-Device-Serial</c> header. Up to 64 ASCII letters, digits, '-' or '_'.
+    /// </summary>
+    private static bool TryDeviceSerial(HttpContext context, IngressRoute route, out byte[] serial)
+    {
+        var value = context.Request.RouteValues.TryGetValue(route.DeviceRouteValue, out var routeValue) && routeValue is string fromRoute
+            ? fromRoute
+            : context.Request.Headers[IngressHeaders.DeviceSerial].ToString();
+        serial = [];
+        if (value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            return false;
+        }
+        serial = System.Text.Encoding.ASCII.GetBytes(value);
+        return true;
     }
 
     private static IStreamingRewriter? ImageRewriter(string? contentType)

@@ -1,4 +1,5 @@
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Http.Routing;
@@ -9,7 +10,7 @@ namespace TelemetryGateway.Http.Routing;
 /// </summary>
 internal sealed class IngressRoute
 {
-    public IngressRoute(string routeId, CompiledStream stream, StreamPurpose purpose, BodyFormat format, long maxBodyBytes, string deviceRouteValue)
+    public IngressRoute(string routeId, CompiledStream stream, StreamPurpose purpose, BodyFormat format, long maxBodyBytes, string deviceRouteValue, LogScrubRules logRules)
     {
         RouteId = routeId;
         Stream = stream;
@@ -17,6 +18,7 @@ internal sealed class IngressRoute
         Format = format;
         MaxBodyBytes = maxBodyBytes;
         DeviceRouteValue = deviceRouteValue;
+        LogRules = logRules;
         PurposeId = purpose.Purpose.Id();
         FormatId = format.ToString().ToLowerInvariant();
         Tags =
@@ -41,6 +43,9 @@ internal sealed class IngressRoute
 
     /// <summary>The route value (from YARP's <c>Match:Path</c>, e.g. <c>{sn}</c>) that names the device, for text logs.</summary>
     public string DeviceRouteValue { get; }
+
+    /// <summary>How text logs of this route are scrubbed (the serial's handling from the route's metadata).</summary>
+    public LogScrubRules LogRules { get; }
 
     /// <summary>The tag headers, computed once.</summary>
     public KeyValuePair<string, string>[] Tags { get; }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Http.Routing;
@@ -10,7 +11,7 @@ namespace TelemetryGateway.Http.Routing;
 /// <summary>
 /// The routes of YARP's <c>ReverseProxy</c> section, each resolved against the policy from its metadata
 /// (<c>TelemetryGateway.Stream</c>, <c>TelemetryGateway.Purpose</c>, <c>TelemetryGateway.BodyFormat</c>,
-/// <c>TelemetryGateway.MaxBodyBytes</c>, <c>TelemetryGateway.DeviceRouteValue</c>). Built once at start, with every
+/// <c>TelemetryGateway.MaxBodyBytes</c>, <c>TelemetryGateway.DeviceRouteValue</c>, <c>TelemetryGateway.Serial</c>). Built once at start, with every
 /// error of every route reported at once; immutable afterwards.
 /// </summary>
 internal sealed partial class IngressRouteCatalog
@@ -21,6 +22,7 @@ internal sealed partial class IngressRouteCatalog
     public const string FormatKey = "TelemetryGateway.BodyFormat";
     public const string MaxBodyBytesKey = "TelemetryGateway.MaxBodyBytes";
     public const string DeviceRouteValueKey = "TelemetryGateway.DeviceRouteValue";
+    public const string SerialKey = "TelemetryGateway.Serial";
 
     public const long DefaultMaxJsonBytes = 1024 * 1024;
     public const long DefaultMaxImageBytes = 32L * 1024 * 1024;
@@ -99,12 +101,27 @@ internal sealed partial class IngressRouteCatalog
             }
         }
         var deviceRouteValue = metadata[DeviceRouteValueKey] ?? "sn";
+        var serial = SerialHandling.Pseudonymize;
+        switch (metadata[SerialKey])
+        {
+            case null or "pseudonymize":
+                break;
+            case "keep":
+                serial = SerialHandling.Keep;
+                break;
+            case "drop":
+                serial = SerialHandling.Drop;
+                break;
+            default:
+                errors.Add($"{path}:Metadata:{SerialKey} must be keep, pseudonymize or drop");
+                break;
+        }
         CheckForwardedPath(section, path, errors);
         if (errors.Count > errorCount)
         {
             return null;
         }
-        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue);
+        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, LogScrubRules.Default with { Serial = serial });
     }
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)

@@ -6,7 +6,7 @@ namespace TelemetryGateway.EndToEnd.Tests.Http;
 
 /// <summary>
 /// A gateway process whose HTTP ingress has YARP routes to a <see cref="CloudSink"/>: commissioning records (JSON),
-/// installation photos (images) and a JSON route with a tiny limit, all for the shipped policy's commissioning stream.
+/// installation photos (images), device logs (text, serial from the path) and a JSON route with a tiny limit, all for the shipped policy's commissioning stream.
 /// </summary>
 public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
 {
@@ -47,6 +47,10 @@ public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
             yield return setting;
         }
         foreach (var setting in Route("photos", "/api/photos", "/ingest/photos", "image", null))
+        {
+            yield return setting;
+        }
+        foreach (var setting in Route("logs", "/api/logs/{sn}", "/ingest/logs", "text", null))
         {
             yield return setting;
         }
