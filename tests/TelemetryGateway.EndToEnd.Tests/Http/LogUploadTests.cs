@@ -30,6 +30,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
         {
             Assert.DoesNotContain(received, r => CanaryScanner.Contains(r.Body, canary.Value));
         }
+        Assert.DoesNotContain(Serial(s_logs[0]), fixture.Gateway.Output, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
