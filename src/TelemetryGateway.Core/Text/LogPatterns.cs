@@ -92,7 +92,7 @@ internal static class LogPatterns
                 return false;
             }
 
-            end = UnquotedEnd(s, k);
+            end = kind == MarkerKind.Ssid && separator == ':' ? SsidEnd(s, k) : UnquotedEnd(s, k);
             return end > k;
         }
 
@@ -132,23 +132,10 @@ internal static class LogPatterns
 
         end = j;
         var last = s[lastSegment..j];
-        if (IsOneOf(last, "password|passwd|pwd|pass|psk|passphrase|secret|token|key|apikey"u8))
+        var kind = ClassifySegment(last);
+        if (kind == MarkerKind.None && lastSegment > i && Ascii.EqualsIgnoreCase(last, "name"u8))
         {
-            return MarkerKind.Secret;
-        }
-
-        if (Ascii.EqualsIgnoreCase(last, "ssid"u8))
-        {
-            return MarkerKind.Ssid;
-        }
-
-        if (IsOneOf(last, "wifi|network"u8))
-        {
-            return MarkerKind.SsidComponent;
-        }
-
-        if (Ascii.EqualsIgnoreCase(last, "name"u8) && lastSegment > i)
-        {
+            // "wifi_name", "wifiName": a Wi-Fi name, where "name" alone is not.
             var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
             if (Ascii.EqualsIgnoreCase(s[previousSegment..previousEnd], "wifi"u8))
             {
@@ -156,7 +143,40 @@ internal static class LogPatterns
             }
         }
 
-        return IsOneOf(last, "lat|latitude|lon|lng|longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None;
+        return kind;
+    }
+
+    // Markers are matched whole and case-insensitively, picked by length and first letter so that the common
+    // case (an ordinary word before ':' or '=') costs two comparisons.
+    private static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
+    {
+        if (segment.Length is < 3 or > 10)
+        {
+            return MarkerKind.None;
+        }
+
+        var first = segment[0] | 0x20;
+        return (segment.Length, first) switch
+        {
+            (3, 'p') => Ascii.EqualsIgnoreCase(segment, "pwd"u8) || Ascii.EqualsIgnoreCase(segment, "psk"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'k') => Ascii.EqualsIgnoreCase(segment, "key"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'l') => Ascii.EqualsIgnoreCase(segment, "lat"u8) || Ascii.EqualsIgnoreCase(segment, "lon"u8) || Ascii.EqualsIgnoreCase(segment, "lng"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (4, 'p') => Ascii.EqualsIgnoreCase(segment, "pass"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (4, 's') => Ascii.EqualsIgnoreCase(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (4, 'w') => Ascii.EqualsIgnoreCase(segment, "wifi"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (5, 't') => Ascii.EqualsIgnoreCase(segment, "token"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (5, 'e') => Ascii.EqualsIgnoreCase(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (6, 'p') => Ascii.EqualsIgnoreCase(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 's') => Ascii.EqualsIgnoreCase(segment, "secret"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 'a') => Ascii.EqualsIgnoreCase(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (7, 'n') => Ascii.EqualsIgnoreCase(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (7, 'p') => Ascii.EqualsIgnoreCase(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'p') => Ascii.EqualsIgnoreCase(segment, "password"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'l') => Ascii.EqualsIgnoreCase(segment, "latitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (9, 'l') => Ascii.EqualsIgnoreCase(segment, "longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (10, 'p') => Ascii.EqualsIgnoreCase(segment, "passphrase"u8) ? MarkerKind.Secret : MarkerKind.None,
+            _ => MarkerKind.None,
+        };
     }
 
     internal static bool MatchEmail(ReadOnlySpan<byte> s, int i, out int end)
@@ -240,7 +260,7 @@ internal static class LogPatterns
         {
             end = i + 14;
         }
-        else if (i + 12 <= s.Length && IsHexGroups(s, i, 1, 12, 0) && HasDigitAndLetter(s.Slice(i, 12)))
+        else if (i + 12 <= s.Length && IsHexGroups(s, i, 1, 12, 0) && HasDigitAndLetter(s.Slice(i, 12)) && FollowsMacMarker(s, i))
         {
             end = i + 12;
         }
@@ -250,6 +270,29 @@ internal static class LogPatterns
         }
 
         return EndsToken(s, end);
+    }
+
+    // Twelve bare hex digits are as often a hash or an error code as a MAC, so they count as a MAC only right after
+    // a MAC marker: "bssid cb1971174494", "mac=CB1971174494", "BT addr: cb1971174494".
+    private static bool FollowsMacMarker(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j > 0 && i - j < 4 && s[j - 1] is (byte)' ' or (byte)'\t' or (byte)'=' or (byte)':' or (byte)'"' or (byte)'\'')
+        {
+            j--;
+        }
+
+        var wordEnd = j;
+        while (j > 0 && wordEnd - j < MaxIdentifierLength && IsLetter(s[j - 1]))
+        {
+            j--;
+        }
+
+        var word = s[j..wordEnd];
+        return j < wordEnd && wordEnd < i
+            && (Ascii.EqualsIgnoreCase(word, "mac"u8) || Ascii.EqualsIgnoreCase(word, "bssid"u8) || Ascii.EqualsIgnoreCase(word, "addr"u8)
+                || Ascii.EqualsIgnoreCase(word, "address"u8) || Ascii.EqualsIgnoreCase(word, "hwaddr"u8) || Ascii.EqualsIgnoreCase(word, "ether"u8)
+                || Ascii.EqualsIgnoreCase(word, "macaddr"u8) || Ascii.EqualsIgnoreCase(word, "lladdr"u8));
     }
 
     internal static bool IsHexGroups(ReadOnlySpan<byte> s, int i, int groups, int groupLength, byte separator)
@@ -525,11 +568,13 @@ internal static class LogPatterns
         var firstLength = 0;
         var secondLength = 0;
         var thirdLength = 0;
+        var slashSeparated = false;
 
         while (j < s.Length)
         {
             int groupLength;
             int groupStart;
+            var parenGroup = false;
             if (s[j] == '(')
             {
                 groupStart = ++j;
@@ -546,6 +591,7 @@ internal static class LogPatterns
 
                 j++;
                 parens = true;
+                parenGroup = true;
             }
             else if (IsDigit(s[j]))
             {
@@ -575,12 +621,14 @@ internal static class LogPatterns
             }
             else
             {
-                shortInnerGroup |= groupLength < 2;
+                // "+49 (0)30 ...": a trunk prefix in parentheses is a group of its own, however short.
+                shortInnerGroup |= groupLength < 2 && !parenGroup;
                 secondLength = groups == 1 ? groupLength : secondLength;
                 thirdLength = groups == 2 ? groupLength : thirdLength;
                 dotSeparated |= separator == '.';
                 spaceSeparated |= separator == ' ';
                 dashSeparated |= separator == '-';
+                slashSeparated |= separator == '/';
             }
 
             groups++;
@@ -595,6 +643,12 @@ internal static class LogPatterns
             var c = s[j];
             if ((c == ' ' || c == '-' || c == '.') && j + 1 < s.Length && (IsDigit(s[j + 1]) || s[j + 1] == '('))
             {
+                separator = c;
+                j++;
+            }
+            else if (c == '/' && groups == 1 && !plus && firstStartsWithZero && firstLength is >= 2 and <= 5 && j + 1 < s.Length && IsDigit(s[j + 1]))
+            {
+                // "030/1234567": a national area code, a slash, the subscriber number.
                 separator = c;
                 j++;
             }
@@ -624,6 +678,19 @@ internal static class LogPatterns
         }
 
         var plain = !plus && !parens;
+
+        // A slash joins exactly an area code and a subscriber number of at least five digits.
+        if (slashSeparated && (groups != 2 || secondLength < 5))
+        {
+            return false;
+        }
+
+        // Unix time in seconds or milliseconds (2001 to 2033) is a timestamp, not a phone number.
+        if (plain && groups == 1 && (digits == 10 || digits == 13) && s[i] == '1')
+        {
+            return false;
+        }
+
         if (plain && groups == 3
             && secondLength == 2 && ((firstLength == 4 && thirdLength == 2) || (firstLength == 2 && thirdLength == 4)))
         {
@@ -640,6 +707,87 @@ internal static class LogPatterns
         end = lastEnd;
         return true;
     }
+
+    // "2026-11-24", "2026-11-24T10:00:01Z", "2026-11-24 10:00:01.123+01:00", "10:00:01.250": dates and clock times
+    // are never personal, and recognising them whole spares trying every pattern on their parts.
+    // Returns the index after the date or time, or i.
+    internal static int SkipDateTime(ReadOnlySpan<byte> s, int i)
+    {
+        int j;
+        if (IsDigits(s, i, 4) && At(s, i + 4, '-') && IsDigits(s, i + 5, 2) && At(s, i + 7, '-') && IsDigits(s, i + 8, 2))
+        {
+            j = i + 10;
+            if (j < s.Length && s[j] is (byte)'T' or (byte)' ' && IsClockTime(s, j + 1))
+            {
+                j = ClockTimeEnd(s, j + 1);
+            }
+        }
+        else if (IsClockTime(s, i))
+        {
+            j = ClockTimeEnd(s, i);
+        }
+        else
+        {
+            return i;
+        }
+
+        // "10:00:01::1" is an IPv6 address, "2026-11-24x" a word: only a whole date or time is skipped.
+        return j < s.Length && (IsAlphanumeric(s[j]) || s[j] == ':' || (s[j] == '.' && j + 1 < s.Length && IsDigit(s[j + 1]))) ? i : j;
+    }
+
+    private static bool IsClockTime(ReadOnlySpan<byte> s, int i) =>
+        IsDigits(s, i, 2) && At(s, i + 2, ':') && IsDigits(s, i + 3, 2) && At(s, i + 5, ':') && IsDigits(s, i + 6, 2);
+
+    // hh:mm:ss, then optional fraction, then optional zone (Z, +hh:mm, -hhmm).
+    private static int ClockTimeEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i + 8;
+        if (j + 1 < s.Length && s[j] is (byte)'.' or (byte)',' && IsDigit(s[j + 1]))
+        {
+            j++;
+            while (j < s.Length && IsDigit(s[j]) && j - i < 20)
+            {
+                j++;
+            }
+        }
+
+        if (At(s, j, 'Z'))
+        {
+            return j + 1;
+        }
+
+        if (j < s.Length && s[j] is (byte)'+' or (byte)'-' && IsDigits(s, j + 1, 2))
+        {
+            if (At(s, j + 3, ':') && IsDigits(s, j + 4, 2))
+            {
+                return j + 6;
+            }
+
+            return IsDigits(s, j + 3, 2) ? j + 5 : j;
+        }
+
+        return j;
+    }
+
+    private static bool IsDigits(ReadOnlySpan<byte> s, int i, int count)
+    {
+        if (i + count > s.Length)
+        {
+            return false;
+        }
+
+        for (var k = i; k < i + count; k++)
+        {
+            if (!IsDigit(s[k]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool At(ReadOnlySpan<byte> s, int i, char c) => i < s.Length && s[i] == c;
 
     // An unclosed quote runs to the end of the line: a truncated secret is still a secret.
     internal static int QuotedEnd(ReadOnlySpan<byte> s, int i)
@@ -663,6 +811,31 @@ internal static class LogPatterns
         }
 
         return s.Length;
+    }
+
+    // "SSID: My Home Net rssi=-70": an unquoted Wi-Fi name after ':' may hold blanks, so it runs to the end of the
+    // line, a ',' or ';', or the next "key=" / "key:" field, whichever comes first.
+    internal static int SsidEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = UnquotedEnd(s, i);
+        while (j + 1 < s.Length && s[j] is (byte)' ' or (byte)'\t' && !IsValueStop(s[j + 1]) && s[j + 1] is not ((byte)'(' or (byte)'[')
+            && !LooksLikeField(s, j + 1))
+        {
+            j = UnquotedEnd(s, j + 1);
+        }
+
+        return j;
+    }
+
+    private static bool LooksLikeField(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-') && j - i < MaxIdentifierLength)
+        {
+            j++;
+        }
+
+        return j > i && j < s.Length && s[j] is (byte)'=' or (byte)':';
     }
 
     internal static int UnquotedEnd(ReadOnlySpan<byte> s, int i)
@@ -736,24 +909,6 @@ internal static class LogPatterns
 
     internal static bool HasDigitAndLetter(ReadOnlySpan<byte> s) =>
         s.IndexOfAnyInRange((byte)'0', (byte)'9') >= 0 && s.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0;
-
-    // Keys are matched whole and case-insensitively; "wpa_passphrase" and "api_key" match by their last segment.
-    internal static bool IsOneOf(ReadOnlySpan<byte> value, ReadOnlySpan<byte> alternatives)
-    {
-        while (!alternatives.IsEmpty)
-        {
-            var bar = alternatives.IndexOf((byte)'|');
-            var candidate = bar < 0 ? alternatives : alternatives[..bar];
-            if (Ascii.EqualsIgnoreCase(value, candidate))
-            {
-                return true;
-            }
-
-            alternatives = bar < 0 ? [] : alternatives[(bar + 1)..];
-        }
-
-        return false;
-    }
 
     internal static bool IsValueStop(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)',' or (byte)';' or (byte)'&';
 

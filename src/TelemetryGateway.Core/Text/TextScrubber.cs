@@ -76,37 +76,293 @@ internal ref struct TextScrubber
     public readonly LogScrubCounts Counts => _counts;
 
     /// <summary>Scrubs <paramref name="text"/>, which must end at a line boundary (or be a whole value).</summary>
+    /// <remarks>
+    /// Plain text is skipped with a vectorized search for the bytes that can start or announce a value (digits,
+    /// separators, '@', quotes and a few punctuation marks); words without such a byte are copied in bulk,
+    /// untouched. At each such byte the scanner looks back at the word before it (the key before '=' or ':', the
+    /// local part before '@', the hex group before ':' '-' '.') and forward at what follows, and every unit it
+    /// does not replace is copied later in one piece with the plain text around it.
+    /// </remarks>
     public void Scrub(ReadOnlySpan<byte> text)
     {
         var s = text;
         var emitted = 0;
-        var i = 0;
-        while (i < s.Length)
+        var position = 0;
+
+        // The start of the word whose numeric patterns were last tried, so no word is tried twice.
+        var tried = -1;
+        var nextSerial = FindSerial(s, 0);
+        while (true)
         {
-            if (!_serial.IsEmpty && IsSerialAt(s, i))
+            var found = s[position..nextSerial].IndexOfAny(Triggers);
+            if (found < 0)
             {
-                Write(s[emitted..i]);
+                if (nextSerial == s.Length)
+                {
+                    break;
+                }
+
+                Write(s[emitted..nextSerial]);
                 Write(_serialReplacement);
                 _counts.Serials++;
-                i += _serial.Length;
-                emitted = i;
+                position = emitted = nextSerial + _serial.Length;
+                nextSerial = FindSerial(s, position);
                 continue;
             }
 
-            if (IsTokenStart(s, i))
+            position = OnTrigger(s, position + found, ref emitted, ref tried);
+            if (emitted > nextSerial)
             {
-                var end = TryReplaceToken(s, i, emitted);
-                if (end != i)
-                {
-                    i = emitted = end;
-                    continue;
-                }
+                // A replaced unit swallowed the serial.
+                nextSerial = FindSerial(s, emitted);
             }
-
-            i++;
         }
 
         Write(s[emitted..]);
+    }
+
+    private static readonly SearchValues<byte> Triggers = SearchValues.Create("0123456789=:@\"'+([-."u8);
+
+    // Handles the trigger byte at p; returns where the search for the next trigger goes on.
+    private int OnTrigger(ReadOnlySpan<byte> s, int p, ref int emitted, ref int tried)
+    {
+        var c = s[p];
+        int end;
+        if (IsDigit(c))
+        {
+            var t = WordStart(s, p, emitted);
+            if (t != tried)
+            {
+                tried = t;
+                if (IsTokenStart(s, t) && IsNumericStart(s, t))
+                {
+                    end = SkipDateTime(s, t);
+                    if (end > t)
+                    {
+                        return end;
+                    }
+
+                    end = TryReplaceNumeric(s, t, emitted);
+                    if (end != t)
+                    {
+                        emitted = end;
+                        return end;
+                    }
+                }
+            }
+
+            return WordEnd(s, p);
+        }
+
+        switch (c)
+        {
+            case (byte)'=':
+            case (byte)':':
+                end = TryReplaceMarkerBefore(s, p, emitted);
+                if (end > p)
+                {
+                    emitted = end;
+                    return end;
+                }
+
+                // "::1", "::ffff:192.0.2.1"
+                if (c == ':' && (p == emitted || !IsWordByte(s[p - 1])) && p + 1 < s.Length && s[p + 1] == ':')
+                {
+                    end = IsNumericStart(s, p) ? TryReplaceNumeric(s, p, emitted) : p;
+                    if (end != p)
+                    {
+                        emitted = end;
+                        return end;
+                    }
+                }
+
+                return c == ':' ? TryNumericWordBefore(s, p, ref emitted, ref tried) : p + 1;
+
+            case (byte)'@':
+                end = TryReplaceEmailAround(s, p, emitted);
+                if (end > p)
+                {
+                    emitted = end;
+                    return end;
+                }
+
+                return p + 1;
+
+            case (byte)'"':
+            case (byte)'\'':
+                // SSID "Home Net": a Wi-Fi name marker, blanks, then a quoted value.
+                if (p > emitted && s[p - 1] is (byte)' ' or (byte)'\t')
+                {
+                    end = TryReplaceMarkerBefore(s, p, emitted);
+                    if (end > p)
+                    {
+                        emitted = end;
+                        return end;
+                    }
+                }
+
+                return p + 1;
+
+            default:
+                // '+', '(', '[', '-', '.': a phone, a bracketed IPv6 address or a negative coordinate may start here;
+                // after a word, that word may be a hex group of a MAC address (aa-bb-.., aabb.ccdd..).
+                if (p == emitted || !IsWordByte(s[p - 1]))
+                {
+                    if (c != '.' && IsNumericStart(s, p))
+                    {
+                        end = TryReplaceNumeric(s, p, emitted);
+                        if (end != p)
+                        {
+                            emitted = end;
+                            return end;
+                        }
+                    }
+
+                    return p + 1;
+                }
+
+                return TryNumericWordBefore(s, p, ref emitted, ref tried);
+        }
+    }
+
+    // The word before the separator at p, if not tried yet, may start a MAC or IPv6 address ("CB:19:..", "fe80::1").
+    private int TryNumericWordBefore(ReadOnlySpan<byte> s, int p, ref int emitted, ref int tried)
+    {
+        if (p == emitted || !IsHex(s[p - 1]))
+        {
+            return p + 1;
+        }
+
+        var t = WordStart(s, p, emitted);
+        if (t == tried)
+        {
+            return p + 1;
+        }
+
+        tried = t;
+        if (!IsHex(s[t]) || !IsTokenStart(s, t) || !IsNumericStart(s, t))
+        {
+            return p + 1;
+        }
+
+        var end = TryReplaceNumeric(s, t, emitted);
+        if (end != t)
+        {
+            emitted = end;
+            return end;
+        }
+
+        return p + 1;
+    }
+
+    // p is '=', ':' or a quote; the key before it (after blanks and a closing quote) may be a marker.
+    private int TryReplaceMarkerBefore(ReadOnlySpan<byte> s, int p, int emitted)
+    {
+        var k = p;
+        while (k > emitted && s[k - 1] is (byte)' ' or (byte)'\t')
+        {
+            k--;
+        }
+
+        if (k > emitted && IsQuote(s[k - 1]) && s[p] is (byte)'=' or (byte)':')
+        {
+            k--;
+        }
+
+        // Every marker ends in a letter: digits, brackets and the like before a separator are not keys.
+        if (k == emitted || !IsLetter(s[k - 1]))
+        {
+            return p;
+        }
+
+        var i = k;
+        while (i > emitted && (IsWordByte(s[i - 1]) || s[i - 1] == '-') && k - i < MaxIdentifierLength)
+        {
+            i--;
+        }
+
+        while (i < k && !IsWordByte(s[i]))
+        {
+            i++;
+        }
+
+        if (!IsTokenStart(s, i) || !MatchMarker(s, i, out var kind, out var valueStart, out var end) || end <= p)
+        {
+            return p;
+        }
+
+        Write(s[emitted..valueStart]);
+        switch (kind)
+        {
+            case MarkerKind.Secret:
+                Write(SecretToken);
+                _counts.Secrets++;
+                break;
+            case MarkerKind.Coordinate:
+                WriteCoarsened(s[valueStart..end]);
+                break;
+            default:
+                Write(SsidToken);
+                _counts.WifiNames++;
+                break;
+        }
+
+        return end;
+    }
+
+    // p is '@'; the local part before it and the domain after it may form an e-mail address.
+    private int TryReplaceEmailAround(ReadOnlySpan<byte> s, int p, int emitted)
+    {
+        var i = p;
+        while (i > emitted && IsEmailLocalByte(s[i - 1]) && p - i < MaxIdentifierLength)
+        {
+            i--;
+        }
+
+        while (i < p && !IsWordByte(s[i]))
+        {
+            i++;
+        }
+
+        if (i == p || !MatchEmail(s, i, out var end))
+        {
+            return p;
+        }
+
+        Write(s[emitted..i]);
+        Write(EmailToken);
+        _counts.EmailAddresses++;
+        return end;
+    }
+
+    private readonly int FindSerial(ReadOnlySpan<byte> s, int from)
+    {
+        if (_serial.IsEmpty)
+        {
+            return s.Length;
+        }
+
+        var first = _serial[0];
+        var lower = (byte)(IsUpper(first) ? first | 0x20 : first);
+        var upper = (byte)(IsLower(first) ? first & 0xDF : first);
+        while (from < s.Length)
+        {
+            var found = s[from..].IndexOfAny(lower, upper);
+            if (found < 0)
+            {
+                break;
+            }
+
+            from += found;
+            if (IsSerialAt(s, from))
+            {
+                return from;
+            }
+
+            from++;
+        }
+
+        return s.Length;
     }
 
     /// <summary>Writes <paramref name="bytes"/> as they are (markers and line breaks of the caller).</summary>
@@ -127,55 +383,29 @@ internal ref struct TextScrubber
     {
         var end = i + _serial.Length;
         return end <= s.Length
-            && ((s[i] ^ _serial[0]) & 0xDF) == 0
             && Ascii.EqualsIgnoreCase(s[i..end], _serial)
             && (_serial.Length >= MinSerialLengthInsideWords
                 || ((i == 0 || !IsAlphanumeric(s[i - 1])) && (end == s.Length || !IsAlphanumeric(s[end]))));
     }
 
-    // Returns the index after the replaced unit (everything before it already written), or i when nothing matched.
-    private int TryReplaceToken(ReadOnlySpan<byte> s, int i, int emitted)
+    private static int WordStart(ReadOnlySpan<byte> s, int p, int emitted)
     {
-        int end;
-        if (IsWordByte(s[i]))
+        var t = p;
+        while (t > emitted && IsWordByte(s[t - 1]))
         {
-            if (MatchMarker(s, i, out var kind, out var valueStart, out end))
-            {
-                Write(s[emitted..valueStart]);
-                switch (kind)
-                {
-                    case MarkerKind.Secret:
-                        Write(SecretToken);
-                        _counts.Secrets++;
-                        break;
-                    case MarkerKind.Coordinate:
-                        WriteCoarsened(s[valueStart..end]);
-                        break;
-                    default:
-                        Write(SsidToken);
-                        _counts.WifiNames++;
-                        break;
-                }
-
-                return end;
-            }
-
-            if (MatchEmail(s, i, out end))
-            {
-                Write(s[emitted..i]);
-                Write(EmailToken);
-                _counts.EmailAddresses++;
-                return end;
-            }
+            t--;
         }
 
-        if (!IsNumericStart(s, i))
-        {
-            return i;
-        }
-
-        return TryReplaceNumeric(s, i, emitted);
+        return t;
     }
+
+    private static int WordEnd(ReadOnlySpan<byte> s, int p)
+    {
+        var end = s[p..].IndexOfAnyExcept(WordBytes);
+        return end < 0 ? s.Length : p + end;
+    }
+
+    private static readonly SearchValues<byte> WordBytes = SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"u8);
 
     private int TryReplaceNumeric(ReadOnlySpan<byte> s, int i, int emitted)
     {
