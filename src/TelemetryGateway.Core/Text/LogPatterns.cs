@@ -1,5 +1,4 @@
 using System.Text;
-using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Core.Text;
 
@@ -148,7 +147,7 @@ internal static class LogPatterns
 
     // Markers are matched whole and case-insensitively, picked by length and first letter so that the common
     // case (an ordinary word before ':' or '=') costs two comparisons.
-    private static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
+    internal static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
     {
         if (segment.Length is < 3 or > 10)
         {
@@ -158,25 +157,39 @@ internal static class LogPatterns
         var first = segment[0] | 0x20;
         return (segment.Length, first) switch
         {
-            (3, 'p') => Ascii.EqualsIgnoreCase(segment, "pwd"u8) || Ascii.EqualsIgnoreCase(segment, "psk"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (3, 'k') => Ascii.EqualsIgnoreCase(segment, "key"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (3, 'l') => Ascii.EqualsIgnoreCase(segment, "lat"u8) || Ascii.EqualsIgnoreCase(segment, "lon"u8) || Ascii.EqualsIgnoreCase(segment, "lng"u8) ? MarkerKind.Coordinate : MarkerKind.None,
-            (4, 'p') => Ascii.EqualsIgnoreCase(segment, "pass"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (4, 's') => Ascii.EqualsIgnoreCase(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
-            (4, 'w') => Ascii.EqualsIgnoreCase(segment, "wifi"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
-            (5, 't') => Ascii.EqualsIgnoreCase(segment, "token"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (5, 'e') => Ascii.EqualsIgnoreCase(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
-            (6, 'p') => Ascii.EqualsIgnoreCase(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (6, 's') => Ascii.EqualsIgnoreCase(segment, "secret"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (6, 'a') => Ascii.EqualsIgnoreCase(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (7, 'n') => Ascii.EqualsIgnoreCase(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
-            (7, 'p') => Ascii.EqualsIgnoreCase(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (8, 'p') => Ascii.EqualsIgnoreCase(segment, "password"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (8, 'l') => Ascii.EqualsIgnoreCase(segment, "latitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
-            (9, 'l') => Ascii.EqualsIgnoreCase(segment, "longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
-            (10, 'p') => Ascii.EqualsIgnoreCase(segment, "passphrase"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'p') => IsLowerWord(segment, "pwd"u8) || IsLowerWord(segment, "psk"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'k') => IsLowerWord(segment, "key"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'l') => IsLowerWord(segment, "lat"u8) || IsLowerWord(segment, "lon"u8) || IsLowerWord(segment, "lng"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (4, 'p') => IsLowerWord(segment, "pass"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (4, 's') => IsLowerWord(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (4, 'w') => IsLowerWord(segment, "wifi"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (5, 't') => IsLowerWord(segment, "token"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (5, 'e') => IsLowerWord(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (6, 'p') => IsLowerWord(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 'a') => IsLowerWord(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (7, 'n') => IsLowerWord(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (7, 'p') => IsLowerWord(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'p') => IsLowerWord(segment, "password"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'l') => IsLowerWord(segment, "latitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (9, 'l') => IsLowerWord(segment, "longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (10, 'p') => IsLowerWord(segment, "passphrase"u8) ? MarkerKind.Secret : MarkerKind.None,
             _ => MarkerKind.None,
         };
+    }
+
+    // segment has the literal's length; the literal is lowercase letters, and OR 0x20 maps only letters onto them.
+    internal static bool IsLowerWord(ReadOnlySpan<byte> segment, ReadOnlySpan<byte> lowercase)
+    {
+        for (var k = 0; k < lowercase.Length; k++)
+        {
+            if ((segment[k] | 0x20) != lowercase[k])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     internal static bool MatchEmail(ReadOnlySpan<byte> s, int i, out int end)
@@ -317,6 +330,7 @@ internal static class LogPatterns
         return true;
     }
 
+    // The shape of an address only: the caller validates it by truncating it (IpTruncation parses it once).
     // Needs "::" or all eight groups, so clock times ("10:00:01") and MACs never qualify.
     internal static bool MatchIpv6(ReadOnlySpan<byte> s, int i, out int addressStart, out int addressEnd, out int end)
     {
@@ -418,7 +432,7 @@ internal static class LogPatterns
 
         addressStart = start;
         addressEnd = stop;
-        return IpTruncation.IsIpAddress(s[start..stop]);
+        return true;
     }
 
     internal static bool MatchIpv4(ReadOnlySpan<byte> s, int i, out int addressStart, out int addressEnd, out int end)
@@ -456,7 +470,7 @@ internal static class LogPatterns
 
         addressEnd = j;
         end = SkipPort(s, j);
-        return IpTruncation.IsIpAddress(s[i..j]);
+        return true;
     }
 
     // Includes ":port" (1-5 digits) after an address when present.

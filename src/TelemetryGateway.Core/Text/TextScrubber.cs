@@ -116,12 +116,17 @@ internal ref struct TextScrubber
                 // A replaced unit swallowed the serial.
                 nextSerial = FindSerial(s, emitted);
             }
+            else if (position > nextSerial)
+            {
+                // Skipping a word never skips the serial inside it.
+                position = nextSerial;
+            }
         }
 
         Write(s[emitted..]);
     }
 
-    private static readonly SearchValues<byte> Triggers = SearchValues.Create("0123456789=:@\"'+([-."u8);
+    private static readonly SearchValues<byte> Triggers = SearchValues.Create("0123456789=:@\"'+(["u8);
 
     // Handles the trigger byte at p; returns where the search for the next trigger goes on.
     private int OnTrigger(ReadOnlySpan<byte> s, int p, ref int emitted, ref int tried)
@@ -130,11 +135,18 @@ internal ref struct TextScrubber
         int end;
         if (IsDigit(c))
         {
+            // A number or address runs on across '.', across '-' after a letter or digit and across ':' after a
+            // digit ("2026-11-24", "3c-71-bf", "10:00:01"); its patterns are tried once, from where it starts.
             var t = WordStart(s, p, emitted);
+            while (t > emitted && !IsNumericStart(s, t))
+            {
+                t = WordStart(s, t - 1, emitted);
+            }
+
             if (t != tried)
             {
                 tried = t;
-                if (IsTokenStart(s, t) && IsNumericStart(s, t))
+                if (IsTokenStart(s, t) && IsNumericStart(s, t) && !CannotStartNumericValue(s, t))
                 {
                     end = SkipDateTime(s, t);
                     if (end > t)
@@ -142,7 +154,7 @@ internal ref struct TextScrubber
                         return end;
                     }
 
-                    end = TryReplaceNumeric(s, t, emitted);
+                    end = ReplaceNumeric(s, t, emitted);
                     if (end != t)
                     {
                         emitted = end;
@@ -151,7 +163,7 @@ internal ref struct TextScrubber
                 }
             }
 
-            return WordEnd(s, p);
+            return CompoundEnd(s, p);
         }
 
         switch (c)
@@ -204,24 +216,18 @@ internal ref struct TextScrubber
                 return p + 1;
 
             default:
-                // '+', '(', '[', '-', '.': a phone, a bracketed IPv6 address or a negative coordinate may start here;
-                // after a word, that word may be a hex group of a MAC address (aa-bb-.., aabb.ccdd..).
-                if (p == emitted || !IsWordByte(s[p - 1]))
+                // '+', '(', '[': a phone number or a bracketed IPv6 address may start here.
+                if ((p == emitted || !IsWordByte(s[p - 1])) && IsNumericStart(s, p))
                 {
-                    if (c != '.' && IsNumericStart(s, p))
+                    end = TryReplaceNumeric(s, p, emitted);
+                    if (end != p)
                     {
-                        end = TryReplaceNumeric(s, p, emitted);
-                        if (end != p)
-                        {
-                            emitted = end;
-                            return end;
-                        }
+                        emitted = end;
+                        return end;
                     }
-
-                    return p + 1;
                 }
 
-                return TryNumericWordBefore(s, p, ref emitted, ref tried);
+                return p + 1;
         }
     }
 
@@ -275,6 +281,11 @@ internal ref struct TextScrubber
             return p;
         }
 
+        if (!MayEndInMarker(s, k, emitted))
+        {
+            return p;
+        }
+
         var i = k;
         while (i > emitted && (IsWordByte(s[i - 1]) || s[i - 1] == '-') && k - i < MaxIdentifierLength)
         {
@@ -308,6 +319,28 @@ internal ref struct TextScrubber
         }
 
         return end;
+    }
+
+    // Whether the letters before k end in a marker (or "name") at some possible segment start: a quick test before
+    // the exact classification, which most keys ("net", "cloud", "rssi") never reach.
+    private static bool MayEndInMarker(ReadOnlySpan<byte> s, int k, int emitted)
+    {
+        var a = k - 1;
+        while (a > emitted && IsLetter(s[a - 1]) && k - a < 16)
+        {
+            a--;
+        }
+
+        for (var x = k - 3; x >= a; x--)
+        {
+            if ((x == a || (IsUpper(s[x]) && IsLower(s[x - 1])))
+                && (ClassifySegment(s[x..k]) != MarkerKind.None || (k - x == 4 && IsLowerWord(s[x..k], "name"u8))))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // p is '@'; the local part before it and the domain after it may form an e-mail address.
@@ -354,7 +387,9 @@ internal ref struct TextScrubber
             }
 
             from += found;
-            if (IsSerialAt(s, from))
+
+            // The second byte first: the first alone is often a common letter or digit.
+            if ((_serial.Length == 1 || (from + 1 < s.Length && ((s[from + 1] ^ _serial[1]) & 0xDF) == 0)) && IsSerialAt(s, from))
             {
                 return from;
             }
@@ -399,6 +434,19 @@ internal ref struct TextScrubber
         return t;
     }
 
+    // The end of the number, address or word at p, across the joints that IsNumericStart does not start after.
+    private static int CompoundEnd(ReadOnlySpan<byte> s, int p)
+    {
+        var j = WordEnd(s, p);
+        while (j + 1 < s.Length && IsWordByte(s[j + 1])
+            && (s[j] == '.' || (s[j] == '-' && IsAlphanumeric(s[j - 1])) || (s[j] == ':' && IsDigit(s[j - 1]))))
+        {
+            j = WordEnd(s, j + 1);
+        }
+
+        return j;
+    }
+
     private static int WordEnd(ReadOnlySpan<byte> s, int p)
     {
         var end = s[p..].IndexOfAnyExcept(WordBytes);
@@ -407,7 +455,11 @@ internal ref struct TextScrubber
 
     private static readonly SearchValues<byte> WordBytes = SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"u8);
 
-    private int TryReplaceNumeric(ReadOnlySpan<byte> s, int i, int emitted)
+    private int TryReplaceNumeric(ReadOnlySpan<byte> s, int i, int emitted) =>
+        CannotStartNumericValue(s, i) ? i : ReplaceNumeric(s, i, emitted);
+
+    // Tries the numeric patterns at i: MAC, IPv6, IPv4, coordinate pair, phone number.
+    private int ReplaceNumeric(ReadOnlySpan<byte> s, int i, int emitted)
     {
         if (MatchMac(s, i, out var end))
         {
@@ -417,12 +469,8 @@ internal ref struct TextScrubber
             return end;
         }
 
-        if (MatchIpv6(s, i, out var addressStart, out var addressEnd, out end)
-            || MatchIpv4(s, i, out addressStart, out addressEnd, out end))
+        if (TryReplaceIp(s, i, emitted, ipv6: true, out end) || TryReplaceIp(s, i, emitted, ipv6: false, out end))
         {
-            Write(s[emitted..addressStart]);
-            WriteTruncatedIp(s[addressStart..addressEnd]);
-            Write(s[addressEnd..end]);
             return end;
         }
 
@@ -446,21 +494,96 @@ internal ref struct TextScrubber
         return i;
     }
 
-    private void WriteTruncatedIp(ReadOnlySpan<byte> address)
+    // A quick look at the shape of the token at i (its hex run and the byte after it) rules out every numeric
+    // pattern for most numbers in logs ("3", "76%", "9.1C", "0x1F"), so the matchers run only on candidates.
+    private static bool CannotStartNumericValue(ReadOnlySpan<byte> s, int i)
     {
-        _counts.IpAddresses++;
+        var first = s[i];
+        if (!IsHex(first))
+        {
+            return first is not ((byte)'+' or (byte)'(' or (byte)'[' or (byte)':' or (byte)'-');
+        }
+
+        var digitsEnd = i;
+        while (digitsEnd < s.Length && IsDigit(s[digitsEnd]))
+        {
+            digitsEnd++;
+        }
+
+        var hexEnd = digitsEnd;
+        while (hexEnd < s.Length && IsHex(s[hexEnd]) && hexEnd - i < 12)
+        {
+            hexEnd++;
+        }
+
+        var hex = hexEnd - i;
+        var digits = digitsEnd - i;
+        if (hex >= 12)
+        {
+            return false;
+        }
+
+        var next = hexEnd < s.Length ? s[hexEnd] : (byte)0;
+        if (hex > digits)
+        {
+            // Hex letters: only a MAC or an IPv6 address ("3c-71-..", "cb19.7117..", "fe80::1").
+            return !(next == ':' || (next == '-' && hex == 2) || (next == '.' && hex == 4));
+        }
+
+        if (digits >= 7)
+        {
+            return false;
+        }
+
+        switch (next)
+        {
+            case (byte)':':
+            case (byte)'-':
+            case (byte)'/':
+            case (byte)'(':
+                return false;
+            case (byte)' ':
+                return !(hexEnd + 1 < s.Length && (IsDigit(s[hexEnd + 1]) || s[hexEnd + 1] == '('));
+            case (byte)'.':
+                var fractionEnd = hexEnd + 1;
+                while (fractionEnd < s.Length && IsDigit(s[fractionEnd]))
+                {
+                    fractionEnd++;
+                }
+
+                var after = fractionEnd < s.Length ? s[fractionEnd] : (byte)0;
+
+                // IPv4 and dotted phones have a second '.', a coordinate pair three decimals and a ',', a dotted MAC four hex digits.
+                return !(after == '.' || (fractionEnd - hexEnd - 1 >= 3 && after is (byte)',' or (byte)' ') || hex == 4);
+            default:
+                return true;
+        }
+    }
+
+    // Truncating the address is also what validates it: text of an address's shape that does not parse is no address.
+    private bool TryReplaceIp(ReadOnlySpan<byte> s, int i, int emitted, bool ipv6, out int end)
+    {
+        int addressStart;
+        int addressEnd;
+        if (!(ipv6 ? MatchIpv6(s, i, out addressStart, out addressEnd, out end) : MatchIpv4(s, i, out addressStart, out addressEnd, out end)))
+        {
+            return false;
+        }
+
+        var address = s[addressStart..addressEnd];
         Span<byte> scratch = stackalloc byte[ScratchLength];
+        if (!IpTruncation.TryTruncate(address, _ipv4PrefixLength, _ipv6PrefixLength, scratch, out var n))
+        {
+            return false;
+        }
+
+        Write(s[emitted..addressStart]);
 
         // The length check keeps TextRedaction.MaxOutputLength provable whatever format the truncation writes.
-        if (IpTruncation.TryTruncate(address, _ipv4PrefixLength, _ipv6PrefixLength, scratch, out var n)
-            && n <= ExpansionFactor * address.Length)
-        {
-            Write(scratch[..n]);
-        }
-        else
-        {
-            Write(IpToken);
-        }
+        Write(n <= ExpansionFactor * address.Length ? scratch[..n] : IpToken);
+        Write(s[addressEnd..end]);
+        _counts.IpAddresses++;
+        return true;
     }
 
     private void WriteCoarsened(ReadOnlySpan<byte> number)
