@@ -468,10 +468,39 @@ internal static class LogPatterns
             return false;
         }
 
+        // "0.2.3.1" (no host has an address in 0.0.0.0/8) and "rev 1.0.3.7" are versions.
+        if ((s[i] == '0' && s[i + 1] == '.' && !s[i..j].SequenceEqual("0.0.0.0"u8)) || FollowsVersionMarker(s, i))
+        {
+            return false;
+        }
+
         addressEnd = j;
         end = SkipPort(s, j);
         return true;
     }
+
+    private static bool FollowsVersionMarker(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j > 0 && i - j < 3 && s[j - 1] is (byte)' ' or (byte)'=' or (byte)':')
+        {
+            j--;
+        }
+
+        var wordEnd = j;
+        while (j > 0 && wordEnd - j < 16 && IsLetter(s[j - 1]))
+        {
+            j--;
+        }
+
+        var word = s[j..wordEnd];
+        return word.Length is >= 2 and <= 8
+                && (IsWord(word, "ver"u8) || IsWord(word, "version"u8) || IsWord(word, "rev"u8) || IsWord(word, "fw"u8)
+                    || IsWord(word, "firmware"u8) || IsWord(word, "hw"u8) || IsWord(word, "sw"u8) || IsWord(word, "build"u8));
+    }
+
+    private static bool IsWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> lowercase) =>
+        word.Length == lowercase.Length && IsLowerWord(word, lowercase);
 
     // Includes ":port" (1-5 digits) after an address when present.
     internal static int SkipPort(ReadOnlySpan<byte> s, int j)
@@ -686,7 +715,8 @@ internal static class LogPatterns
         }
 
         // Versions ("10.0.19045") and decimals ("48.137361") have short inner groups or only two dot groups.
-        if (shortInnerGroup || (dotSeparated && (groups < 3 || spaceSeparated || dashSeparated)))
+        // After a country code single digits are real groups ("+33 6 12 34 56 78").
+        if ((shortInnerGroup && !plus) || (dotSeparated && (groups < 3 || spaceSeparated || dashSeparated)))
         {
             return false;
         }
@@ -852,10 +882,12 @@ internal static class LogPatterns
         return j > i && j < s.Length && s[j] is (byte)'=' or (byte)':';
     }
 
+    // An unquoted value ends at a blank, ',' or ';', and at '&' only where a query parameter follows
+    // ("token=abc&user=x"): a passphrase may contain '&' ("Tr0ub4dor&3").
     internal static int UnquotedEnd(ReadOnlySpan<byte> s, int i)
     {
         var j = i;
-        while (j < s.Length && !IsValueStop(s[j]))
+        while (j < s.Length && (!IsValueStop(s[j]) || (s[j] == '&' && !LooksLikeAssignment(s, j + 1))))
         {
             j++;
         }
