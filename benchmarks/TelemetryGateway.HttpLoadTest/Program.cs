@@ -136,7 +136,7 @@ try
           upload:              {totalBytes / (1024.0 * 1024.0):F0} MiB ({totalBytes} bytes, {(jpeg ? "synthetic JPEG" : "corpus log lines")}), status {status}
           received by sink:    {sink.Bytes / (1024.0 * 1024.0):F0} MiB scrubbed ({sink.Requests} request)
           time:                {seconds:F2} s
-          throughput:          {mbPerSecond:F0} MiB/s (upload bytes / wall time)
+          throughput:          {mbPerSecond:F0} MiB/s = {totalBytes / 1e6 / seconds:F0} MB/s (upload bytes / wall time)
           gateway RSS:         baseline {baseline / 1024.0:F1} MiB, peak during upload {peak / 1024.0:F1} MiB
           peak RSS growth:     {(peak - baseline) / 1024.0:F1} MiB (sampled every 20 ms)
           VmHWM:               {hwmBefore / 1024.0:F1} MiB before, {hwmAfter / 1024.0:F1} MiB after (growth {(hwmAfter - hwmBefore) / 1024.0:F1} MiB)
