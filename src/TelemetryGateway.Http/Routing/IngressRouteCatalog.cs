@@ -49,6 +49,11 @@ internal sealed partial class IngressRouteCatalog
         {
             var routeId = section["RouteId"] ?? section.Key;
             var path = $"{SectionName}:Routes:{section.Key}";
+            var clusterId = section["ClusterId"];
+            if (string.IsNullOrWhiteSpace(clusterId) || !reverseProxy.GetSection("Clusters").GetSection(clusterId).GetChildren().Any())
+            {
+                errors.Add($"{path}:ClusterId must name a cluster of {SectionName}:Clusters");
+            }
             var route = BuildRoute(section, routeId, path, policy, errors);
             if (route is not null)
             {

@@ -102,10 +102,26 @@ public sealed class IngressRouteCatalogTests
         Assert.Contains("TelemetryGateway.Serial must be", Assert.Single(errors), StringComparison.Ordinal);
     }
 
-    private static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(params (string Key, string Value)[] settings)
+    [Fact]
+    public void Rejects_a_route_without_a_configured_cluster()
     {
         var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([new("ReverseProxy:Routes:c:ClusterId", "elsewhere"), new("ReverseProxy:Routes:c:Match:Path", "/x"), new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Stream", "commissioning")])
+            .Build();
+
+        var (_, errors) = IngressRouteCatalog.Build(configuration.GetSection("ReverseProxy"), s_policy);
+
+        Assert.Contains("ClusterId must name a cluster", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    private static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(params (string Key, string Value)[] settings)
+    {
+        // Every route of these tests goes to one configured cluster.
+        var routeIds = settings.Select(s => s.Key.Split(':')[1]).Distinct();
+        var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>("ReverseProxy:" + s.Key, s.Value)))
+            .AddInMemoryCollection(routeIds.Select(id => new KeyValuePair<string, string?>($"ReverseProxy:Routes:{id}:ClusterId", "cloud")))
+            .AddInMemoryCollection([new("ReverseProxy:Clusters:cloud:Destinations:d:Address", "http://127.0.0.1:9/")])
             .Build();
         return IngressRouteCatalog.Build(configuration.GetSection("ReverseProxy"), s_policy);
     }
