@@ -58,6 +58,7 @@ internal static class HttpIngressRegistration
         services.AddSingleton(new ApiKeyAuthenticator(settings.Options.AcceptsApiKeys ? settings.Options.LoadApiKeyHashes() : []));
         services.AddSingleton(sp => new IngressCounters(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton(sp => new LogBodies(sp.GetRequiredService<PseudonymizationKey>()));
+        services.AddSingleton(sp => new BodyRecordsPool(sp.GetRequiredService<CompiledPolicy>()));
         services.AddSingleton(sp => new JsonBodies(sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>()));
         services.AddHostedService<IngressReporter>();
         services.AddReverseProxy()

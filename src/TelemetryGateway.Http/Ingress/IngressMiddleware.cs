@@ -15,7 +15,7 @@ namespace TelemetryGateway.Http.Ingress;
 /// the result. Rejections (413, 415, 422) are answered here and counted; nothing of a rejected body is forwarded.
 /// </summary>
 internal sealed partial class IngressMiddleware(
-    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, LogBodies logs, IngressCounters counters, ILogger<IngressMiddleware> logger)
+    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, LogBodies logs, BodyRecordsPool records, IngressCounters counters, ILogger<IngressMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -128,23 +128,29 @@ internal sealed partial class IngressMiddleware(
             Count(route.RouteId, r);
             return;
         }
-        CountForwarded(context, route);
+        if (CountForwarded(context, route))
+        {
+            var counts = rewriter.Counts;
+            records.Forwarded(route.Purpose, counts.Dropped, counts.Redacted, counts.Hashed, counts.Coarsened);
+        }
     }
 
     private async Task ForwardAsync(HttpContext context, IngressRoute route)
     {
         await next(context);
-        CountForwarded(context, route);
+        _ = CountForwarded(context, route);
     }
 
-    private void CountForwarded(HttpContext context, IngressRoute route)
+    /// <summary>Counts the request as forwarded unless YARP reported an error; returns whether it was forwarded.</summary>
+    private bool CountForwarded(HttpContext context, IngressRoute route)
     {
         if (context.Features.Get<IForwarderErrorFeature>() is { } error)
         {
             LogForwardFailed(logger, route.RouteId, error.Error.ToString());
-            return;
+            return false;
         }
         counters.Forwarded(route.RouteId);
+        return true;
     }
 
     /// <summary>

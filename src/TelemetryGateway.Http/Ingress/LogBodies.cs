@@ -58,7 +58,26 @@ internal sealed class LogRewriter : IStreamingRewriter, IDisposable
         _scrubber = new LogScrubber(_pseudonymizer);
     }
 
-    public void Begin(ReadOnlySpan<byte> deviceSerialUtf8, LogScrubRules rules) => _scrubber.Begin(deviceSerialUtf8, rules);
+    private bool _serialPseudonymized;
+
+    public void Begin(ReadOnlySpan<byte> deviceSerialUtf8, LogScrubRules rules)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        _serialPseudonymized = rules.Serial == SerialHandling.Pseudonymize;
+        _scrubber.Begin(deviceSerialUtf8, rules);
+    }
+
+    public RewriteCounts Counts
+    {
+        get
+        {
+            var counts = _scrubber.Counts;
+            var redacted = counts.Secrets + counts.WifiNames + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses + counts.TruncatedLines;
+            return _serialPseudonymized
+                ? new RewriteCounts(0, redacted, counts.Serials, counts.IpAddresses + counts.Coordinates)
+                : new RewriteCounts(0, redacted + counts.Serials, 0, counts.IpAddresses + counts.Coordinates);
+        }
+    }
 
     public string? Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output)
     {

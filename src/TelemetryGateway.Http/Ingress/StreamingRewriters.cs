@@ -10,7 +10,13 @@ namespace TelemetryGateway.Http.Ingress;
 internal interface IStreamingRewriter
 {
     string? Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output);
+
+    /// <summary>What the rewrite of the finished body did, for the records of processing.</summary>
+    RewriteCounts Counts { get; }
 }
+
+/// <summary>Values dropped, redacted, hashed and coarsened in one body (counts, never values).</summary>
+internal readonly record struct RewriteCounts(int Dropped, int Redacted, int Hashed, int Coarsened);
 
 /// <summary>A JPEG photo stripped of its metadata segments.</summary>
 internal sealed class JpegRewriter : IStreamingRewriter
@@ -22,6 +28,8 @@ internal sealed class JpegRewriter : IStreamingRewriter
         var defect = _stripper.Process(input, isFinalBlock, output);
         return defect == ImageDefect.None ? null : "jpeg-" + defect.Id();
     }
+
+    public RewriteCounts Counts => new(_stripper.DroppedSegments, 0, 0, 0);
 }
 
 /// <summary>A PNG photo stripped of its metadata chunks.</summary>
@@ -34,4 +42,6 @@ internal sealed class PngRewriter : IStreamingRewriter
         var defect = _stripper.Process(input, isFinalBlock, output);
         return defect == ImageDefect.None ? null : "png-" + defect.Id();
     }
+
+    public RewriteCounts Counts => new(_stripper.DroppedChunks, 0, 0, 0);
 }

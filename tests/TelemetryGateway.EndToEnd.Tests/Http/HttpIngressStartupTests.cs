@@ -99,6 +99,28 @@ public sealed class HttpIngressStartupTests
         Assert.Contains("HTTP ingress route commissioning: 2 requests rejected with 422 (malformed-json)", gateway.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Uploads_are_counted_in_the_records_of_processing_of_their_purpose()
+    {
+        using var temp = new TempDirectory();
+        await using var sink = await CloudSink.StartAsync();
+        var httpPort = Loopback.FreePort();
+        var keyHash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(HttpIngressGateway.ApiKey)));
+        await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory, [.. HttpIngressGateway.Settings(sink.Address, httpPort, keyHash, temp.KeyFile)]);
+        await Loopback.WaitForListenerAsync(httpPort, TimeSpan.FromSeconds(30), () => gateway.Output);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/") };
+        client.DefaultRequestHeaders.Add("X-Api-Key", HttpIngressGateway.ApiKey);
+        var log = Corpus.Messages.First(m => m.Id.EndsWith("-log", StringComparison.Ordinal));
+        using var content = new ByteArrayContent(log.Payload);
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+        using var response = await client.PostAsync($"api/logs/{log.Topic.Split('/')[3]}", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        Assert.Equal(0, await gateway.StopAsync());
+
+        Assert.Matches(@"stream commissioning, purpose after-sales-service \(contract\): 1 outputs; fields dropped 0, hashed 1, coarsened [1-9]", gateway.Output);
+    }
+
     private static async Task<(int ExitCode, string Output)> RunToExitAsync(string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
