@@ -22,6 +22,21 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
     public async Task<(byte[]? Body, BodyRejection? Rejection)> MinimizeAsync(
         PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(source);
+        try
+        {
+            return await ReadAndMinimizeAsync(source, route, compress, cancellationToken);
+        }
+        finally
+        {
+            // Returns the buffers of a decompressing reader to their pool (and disposes its stream).
+            await source.CompleteAsync();
+        }
+    }
+
+    private async Task<(byte[]? Body, BodyRejection? Rejection)> ReadAndMinimizeAsync(
+        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
+    {
         ReadResult read;
         try
         {
@@ -48,6 +63,10 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, BodyRejection.TooLarge);
+        }
+        catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            return (null, BodyRejection.ClientAborted);
         }
         try
         {
