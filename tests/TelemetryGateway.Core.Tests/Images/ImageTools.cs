@@ -32,13 +32,13 @@ internal static class ImageTools
         "-XMP-dc:Creator=Erika Mustermann", "-XMP-dc:Description=Hauptstrasse 5",
     ];
 
-    /// <summary>A 16x16 baseline JPEG from cjpeg, then GPS, EXIF (serial, maker), XMP, IPTC and a comment from exiftool.</summary>
-    public static byte[] JpegWithMetadata(string directory)
+    /// <summary>A 48x32 JPEG from cjpeg (baseline unless <paramref name="encoderOptions"/> say otherwise), then GPS, EXIF (serial, maker), XMP, IPTC and a comment from exiftool.</summary>
+    public static byte[] JpegWithMetadata(string directory, params string[] encoderOptions)
     {
         var ppm = Path.Combine(directory, "photo.ppm");
         var jpeg = Path.Combine(directory, "photo.jpg");
-        File.WriteAllBytes(ppm, Ppm(16, 16));
-        Run("cjpeg", "-quality", "90", "-outfile", jpeg, ppm);
+        File.WriteAllBytes(ppm, Ppm(48, 32));
+        Run("cjpeg", [.. encoderOptions, "-quality", "90", "-outfile", jpeg, ppm]);
         Run("exiftool", [.. s_metadataArguments, "-IPTC:By-line=Erika Mustermann", "-Comment=Hauptstrasse 5", "-overwrite_original", jpeg]);
         return File.ReadAllBytes(jpeg);
     }

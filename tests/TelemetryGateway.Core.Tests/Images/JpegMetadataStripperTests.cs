@@ -112,6 +112,45 @@ public sealed class JpegMetadataStripperTests(TestImageFiles images) : IClassFix
         Assert.Equal(Strip(images.Jpeg, Segmentation.SingleSegment), output.WrittenMemory.ToArray());
     }
 
+    [Theory]
+    [InlineData("-progressive")]
+    [InlineData("-restart", "1")]
+    [InlineData("-optimize")]
+    public void Keeps_every_scan_of_other_encodings(params string[] encoderOptions)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("tg-jpeg-").FullName;
+        try
+        {
+            var jpeg = ImageTools.JpegWithMetadata(directory, encoderOptions);
+
+            var stripped = Strip(jpeg, Segmentation.MultiSegment);
+
+            Assert.Empty(ImageTools.MetadataTags(ImageTools.Tags(directory, stripped, "jpg")));
+            Assert.Equal(ImageTools.DecodeJpeg(directory, jpeg), ImageTools.DecodeJpeg(directory, stripped));
+        }
+        finally
+        {
+            System.IO.Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Keeps_icc_profile_and_adobe_segments_and_drops_other_application_segments()
+    {
+        byte[] icc = [0xFF, 0xE2, 0x00, 0x12, .. "ICC_PROFILE\0"u8, 0x01, 0x01, 0xAA, 0xBB];
+        byte[] mpf = [0xFF, 0xE2, 0x00, 0x0A, .. "MPF\0"u8, 0x01, 0x02, 0x03, 0x04];
+        byte[] adobe = [0xFF, 0xEE, 0x00, 0x0E, .. "Adobe"u8, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x01];
+        byte[] vendor = [0xFF, 0xE9, 0x00, 0x04, 0x12, 0x34];
+        byte[] jpeg = [.. images.Jpeg[..2], .. icc, .. mpf, .. adobe, .. vendor, .. images.Jpeg[2..]];
+
+        var stripped = Strip(jpeg, Segmentation.OneBytePerSegment);
+
+        Assert.True(stripped.AsSpan().IndexOf(icc) > 0);
+        Assert.True(stripped.AsSpan().IndexOf(adobe) > 0);
+        Assert.True(stripped.AsSpan().IndexOf(mpf) < 0);
+        Assert.True(stripped.AsSpan().IndexOf(vendor) < 0);
+    }
+
     private static byte[] Strip(byte[] jpeg, Segmentation segmentation)
     {
         Assert.Equal(ImageDefect.None, Process(jpeg, segmentation, out var output));
