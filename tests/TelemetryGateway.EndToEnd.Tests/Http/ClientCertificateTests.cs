@@ -8,17 +8,60 @@ using TelemetryGateway.EndToEnd.Tests.Support;
 namespace TelemetryGateway.EndToEnd.Tests.Http;
 
 /// <summary>The HTTP ingress over HTTPS, authenticating clients by a certificate from a private CA (made with openssl).</summary>
-public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
+public sealed class ClientCertificateTests(HttpsIngressGateway fixture) : IClassFixture<HttpsIngressGateway>, IDisposable
+{
+    [Fact]
+    public async Task Client_with_a_certificate_from_the_configured_ca_is_forwarded()
+    {
+        using var client = fixture.Client("client");
+
+        using var response = await client.PostAsync("api/commissioning", Record());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Client_without_a_certificate_cannot_connect()
+    {
+        using var client = fixture.Client(null);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.PostAsync("api/commissioning", Record()));
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Client_with_a_certificate_from_another_ca_cannot_connect()
+    {
+        using var client = fixture.Client("rogue-client");
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.PostAsync("api/commissioning", Record()));
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    private static ByteArrayContent Record()
+    {
+        var content = new ByteArrayContent(Corpus.Messages.First(m => m.Id.EndsWith("-commissioning", StringComparison.Ordinal)).Payload);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    public void Dispose() => fixture.Sink.Clear();
+}
+
+/// <summary>A gateway whose HTTP ingress speaks HTTPS and accepts only client certificates of its CA.</summary>
+public sealed class HttpsIngressGateway : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly int _httpPort = Loopback.FreePort();
-    private CloudSink _sink = null!;
     private GatewayProcess _gateway = null!;
+
+    internal CloudSink Sink { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         await CreateCertificatesAsync();
-        _sink = await CloudSink.StartAsync();
+        Sink = await CloudSink.StartAsync();
         string[] settings =
         [
             $"--Gateway:Pseudonymization:KeyFile={_temp.KeyFile}",
@@ -27,7 +70,7 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
             $"--Gateway:Http:CertificateFile={File("server.pem")}",
             $"--Gateway:Http:KeyFile={File("server.key")}",
             $"--Gateway:Http:ClientCaFile={File("ca.pem")}",
-            $"--ReverseProxy:Clusters:cloud:Destinations:sink:Address={_sink.Address}",
+            $"--ReverseProxy:Clusters:cloud:Destinations:sink:Address={Sink.Address}",
             "--ReverseProxy:Routes:commissioning:ClusterId=cloud",
             "--ReverseProxy:Routes:commissioning:Match:Path=/api/commissioning",
             "--ReverseProxy:Routes:commissioning:Metadata:TelemetryGateway.Stream=commissioning",
@@ -36,36 +79,8 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
         await Loopback.WaitForListenerAsync(_httpPort, TimeSpan.FromSeconds(30), () => _gateway.Output);
     }
 
-    [Fact]
-    public async Task Client_with_a_certificate_from_the_configured_ca_is_forwarded()
-    {
-        using var client = Client(File("client.pem"), File("client.key"));
-
-        using var response = await client.PostAsync("api/commissioning", Record());
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Single(_sink.Requests);
-    }
-
-    [Fact]
-    public async Task Client_without_a_certificate_cannot_connect()
-    {
-        using var client = Client(null, null);
-
-        await Assert.ThrowsAsync<HttpRequestException>(() => client.PostAsync("api/commissioning", Record()));
-        Assert.Empty(_sink.Requests);
-    }
-
-    [Fact]
-    public async Task Client_with_a_certificate_from_another_ca_cannot_connect()
-    {
-        using var client = Client(File("rogue-client.pem"), File("rogue-client.key"));
-
-        await Assert.ThrowsAsync<HttpRequestException>(() => client.PostAsync("api/commissioning", Record()));
-        Assert.Empty(_sink.Requests);
-    }
-
-    private HttpClient Client(string? certificate, string? key)
+    /// <summary>A client trusting the CA, presenting the certificate <paramref name="name"/> (<c>client</c>, <c>rogue-client</c>) or none.</summary>
+    public HttpClient Client(string? name)
     {
         var authority = X509Certificate2.CreateFromPem(System.IO.File.ReadAllText(File("ca.pem")));
 #pragma warning disable CA2000 // The handler is disposed with the client.
@@ -81,19 +96,12 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
             },
         };
 #pragma warning restore CA2000
-        if (certificate is not null)
+        if (name is not null)
         {
             handler.ClientCertificateOptions = ClientCertificateOption.Manual;
-            handler.ClientCertificates.Add(X509Certificate2.CreateFromPemFile(certificate, key));
+            handler.ClientCertificates.Add(X509Certificate2.CreateFromPemFile(File($"{name}.pem"), File($"{name}.key")));
         }
         return new HttpClient(handler, disposeHandler: true) { BaseAddress = new Uri($"https://127.0.0.1:{_httpPort}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
-
-    private static ByteArrayContent Record()
-    {
-        var content = new ByteArrayContent(Corpus.Messages.First(m => m.Id.EndsWith("-commissioning", StringComparison.Ordinal)).Payload);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
     }
 
     private string File(string name) => _temp.Combine(name);
@@ -131,7 +139,7 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
     public async Task DisposeAsync()
     {
         await _gateway.DisposeAsync();
-        await _sink.DisposeAsync();
+        await Sink.DisposeAsync();
     }
 
     public void Dispose() => _temp.Dispose();
