@@ -7,6 +7,7 @@ using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Mqtt;
+using TelemetryGateway.Mqtt.Security.Authentication;
 
 namespace TelemetryGateway.Host.Hosting;
 
@@ -45,19 +46,28 @@ internal static class GatewayHost
             return InvalidConfiguration;
         }
 
-        if (options.Mqtt.Transport == "kestrel")
+        try
         {
-            Register(webBuilder.Services, options, policy, key, webBuilder.WebHost);
-            await using var app = webBuilder.Build();
-            await app.RunAsync();
+            if (options.Mqtt.Transport == "kestrel")
+            {
+                Register(webBuilder.Services, options, policy, key, webBuilder.WebHost);
+                await using var app = webBuilder.Build();
+                await app.RunAsync();
+            }
+            else
+            {
+                // MQTTnet's own listener: no Kestrel, so no HTTP port is opened either.
+                var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+                Register(builder.Services, options, policy, key, webHost: null);
+                using var host = builder.Build();
+                await host.RunAsync();
+            }
         }
-        else
+        catch (System.Security.Cryptography.CryptographicException e)
         {
-            // MQTTnet's own listener: no Kestrel, so no HTTP port is opened either.
-            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-            Register(builder.Services, options, policy, key, webHost: null);
-            using var host = builder.Build();
-            await host.RunAsync();
+            // The TLS certificate or key files exist but cannot be used (wrong password, no key, not a certificate).
+            await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration: Gateway:Security:Tls: the certificate cannot be loaded ({e.Message})");
+            return InvalidConfiguration;
         }
         return 0;
     }
@@ -71,6 +81,18 @@ internal static class GatewayHost
         }
         var compilation = PolicyCompiler.Compile(File.ReadAllBytes(options.Policy.Path));
         errors.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
+        if (compilation.Policy is { } compiled)
+        {
+            foreach (var stream in options.Security.Limits.MaxPayloadBytesPerStream.Keys)
+            {
+                if (!compiled.Streams.Any(s => s.Name == stream))
+                {
+                    errors.Add($"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
+                }
+            }
+        }
+        var credentialErrors = CredentialsFile.Validate(options.Security.CredentialsPath(options.DataDirectory));
+        errors.AddRange(credentialErrors.Select(e => $"Gateway:Security:CredentialsFile: {e}"));
         return (errors.Count == 0 ? compilation.Policy : null, errors);
     }
 
