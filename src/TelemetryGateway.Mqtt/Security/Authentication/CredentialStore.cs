@@ -23,7 +23,8 @@ internal sealed record CredentialEntry(string Name, IdentityRole Role, string? S
 /// </summary>
 internal sealed partial class CredentialStore : IDisposable
 {
-    private static readonly JsonSerializerOptions s_writeOptions = new() { WriteIndented = true };
+    // Relaxed escaping: the hashes are base64, whose "+" would otherwise be written as \u002B.
+    private static readonly JsonSerializerOptions s_writeOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly string _path;
     private readonly ILogger? _logger;
