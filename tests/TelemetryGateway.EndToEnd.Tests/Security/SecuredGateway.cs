@@ -10,7 +10,7 @@ namespace TelemetryGateway.EndToEnd.Tests.Security;
 /// certificate from a private CA, client certificates accepted (optional) from that CA, a 2 s connect timeout and a
 /// 64 KiB packet limit. Clients are mosquitto_pub / mosquitto_sub, and MQTTnet where a test must await a SUBACK.
 /// </summary>
-public sealed class SecuredGateway : IAsyncLifetime, IDisposable
+public class SecuredGateway : IAsyncLifetime, IDisposable
 {
     public const string DeviceSerial = "SN00000000000001";
     public const string CertificateSerial = "SN00000000000002";
@@ -28,6 +28,9 @@ public sealed class SecuredGateway : IAsyncLifetime, IDisposable
     public int PlainPort => Gateway.Port;
     public string CredentialsFile => _temp.Combine("users.json");
     public string Output => Gateway.Output;
+
+    /// <summary>The site broker's transport: <c>kestrel</c> (the default) or <c>tcp</c> (MQTTnet's own listener).</summary>
+    protected virtual string Transport => "kestrel";
 
     public async Task InitializeAsync()
     {
@@ -47,7 +50,8 @@ public sealed class SecuredGateway : IAsyncLifetime, IDisposable
             "--Gateway:Security:Tls:ClientCertificates=optional",
             $"--Gateway:Security:Tls:ClientCaFile={Certificates.CaFile}",
             "--Gateway:Security:Limits:ConnectTimeout=00:00:02",
-            "--Gateway:Security:Limits:MaxPacketBytes=65536");
+            "--Gateway:Security:Limits:MaxPacketBytes=65536",
+            $"--Gateway:Mqtt:Transport={Transport}");
         await Loopback.WaitForListenerAsync(TlsPort, TimeSpan.FromSeconds(30), () => Gateway.Output);
     }
 
@@ -74,5 +78,15 @@ public sealed class SecuredGateway : IAsyncLifetime, IDisposable
     }
 
     /// <summary>After <see cref="DisposeAsync"/> (xunit calls both): the files go once the gateway is gone.</summary>
-    public void Dispose() => _temp.Dispose();
+    public void Dispose()
+    {
+        _temp.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The same site on MQTTnet's own TCP listener (TLS endpoint included).</summary>
+public sealed class SecuredTcpGateway : SecuredGateway
+{
+    protected override string Transport => "tcp";
 }
