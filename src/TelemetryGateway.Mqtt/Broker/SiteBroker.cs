@@ -71,6 +71,13 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             security, credentials, policy, countConnectionsAtConnect: kestrelHandler is null, ingress.IsMqtt5, loggers.CreateLogger<DeviceSecurity>(), time);
         _server.ValidatingConnectionAsync += async args =>
         {
+            if (string.IsNullOrEmpty(args.ClientId) && args.ProtocolVersion != MqttProtocolVersion.V500)
+            {
+                // MQTT 3.1.1 §3.1.3.1 lets a server refuse an empty client id (CONNACK 0x02); refused here, before the
+                // security checks count the connection.
+                args.ReasonCode = MQTTnet.Protocol.MqttConnectReasonCode.ClientIdentifierNotValid;
+                return;
+            }
             await Security.ValidateConnectionAsync(args);
             if (args.ReasonCode != MQTTnet.Protocol.MqttConnectReasonCode.Success)
             {
@@ -78,11 +85,6 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             }
             if (string.IsNullOrEmpty(args.ClientId))
             {
-                if (args.ProtocolVersion != MqttProtocolVersion.V500)
-                {
-                    // MQTT 3.1.1 §3.1.3.1 lets a server refuse an empty client id (CONNACK 0x02); MQTTnet does.
-                    return;
-                }
                 // MQTT 5 §3.1.3.1.1: the server assigns an id and returns it in CONNACK.
                 args.AssignedClientIdentifier = "auto-" + Guid.NewGuid().ToString("N");
             }

@@ -103,12 +103,16 @@ internal sealed partial class DeviceSecurity : IDisposable
                 Refuse(args, MqttConnectReasonCode.NotAuthorized, "client identifier belongs to another identity");
                 return;
             }
-            _connecting[args.ClientId] = identity;
         }
         if (_countConnectionsHere && !Connections.TryAcquire((args.RemoteEndPoint as IPEndPoint)?.Address))
         {
             Refuse(args, MqttConnectReasonCode.ServerBusy, "connection limit reached");
             return;
+        }
+        // Accepted (this is the last check): released when MQTTnet reports the client disconnected.
+        if (!string.IsNullOrEmpty(args.ClientId))
+        {
+            _connecting[args.ClientId] = identity;
         }
         args.SessionItems[IdentityItem] = identity;
     }

@@ -132,6 +132,19 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     }
 
     [Fact]
+    public async Task Client_id_of_another_identity_is_refused()
+    {
+        var owner = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-v", "-u", "device-1", "-P", DevicePassword,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+        Assert.True(owner.ExitCode == 0, owner.Output);
+
+        var other = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", "shared-id-v", "-u", "installer-1", "-P", InstallerPassword,
+            "-t", "cmd/anker_power/A17C0/x/set", "-m", "{}");
+
+        Assert.Contains("not authorised", other.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Wrong_password_is_refused()
     {
         var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", "dev-l", "-u", "device-1", "-P", "not-the-password",
