@@ -34,6 +34,8 @@ internal sealed partial class DeviceSecurity : IDisposable
     private readonly ConcurrentDictionary<string, Identity> _connecting = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Name, IdentityRole Role)> _sessionOwners = new(StringComparer.Ordinal);
     private readonly long[] _denials = new long[Enum.GetValues<DenialReason>().Length];
+    private readonly ConcurrentDictionary<(string Role, string Action, DenialReason Reason), long> _lastLogged = new();
+    private readonly TimeProvider _time;
     private readonly bool _countConnectionsHere;
     private long _refusedConnections;
 
@@ -47,6 +49,7 @@ internal sealed partial class DeviceSecurity : IDisposable
         _logger = logger;
         _isMqtt5 = isMqtt5;
         _countConnectionsHere = countConnectionsAtConnect;
+        _time = time;
         Connections = new ConnectionLimiter(options.Limits.MaxConnections, options.Limits.MaxConnectionsPerAddress);
         _rates = new PublishRateLimiter(options.Limits.PublishesPerSecond, options.Limits.PublishBurst, time);
     }
@@ -278,6 +281,16 @@ internal sealed partial class DeviceSecurity : IDisposable
     private void Deny(Identity? identity, string action, DenialReason reason, string topic)
     {
         Interlocked.Increment(ref _denials[(int)reason]);
+        // At most one line a second per role, action and reason: a client repeating a denied publish must not flood the
+        // log (every denial is counted).
+        var role = identity?.RoleName ?? "unauthenticated";
+        var now = _time.GetTimestamp();
+        var key = (role, action, reason);
+        if (_lastLogged.TryGetValue(key, out var last) && _time.GetElapsedTime(last, now) < TimeSpan.FromSeconds(1))
+        {
+            return;
+        }
+        _lastLogged[key] = now;
         var slash = topic.IndexOf('/', StringComparison.Ordinal);
         var first = slash < 0 ? topic : topic[..slash];
         if (first.Length > 16 || (first.Length > 0 && first is not ("dt" or "cmd" or "app" or "filtered" or "telemetry" or "#" or "+")))
@@ -286,7 +299,7 @@ internal sealed partial class DeviceSecurity : IDisposable
             first = "other";
         }
         var digest = Convert.ToHexStringLower(HMACSHA256.HashData(_digestKey, Encoding.UTF8.GetBytes(topic)).AsSpan(0, 6));
-        LogDenied(_logger, identity?.RoleName ?? "unauthenticated", action, reason, first, digest);
+        LogDenied(_logger, role, action, reason, first, digest);
     }
 
     public void Dispose() => Credentials.Dispose();
