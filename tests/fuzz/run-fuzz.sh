@@ -45,7 +45,7 @@ fi
 
 # The harness is a .NET program, not an AFL-compiled binary; crashes are reported by SharpFuzz's fork server, not core dumps.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 \
-  AFL_SKIP_CRASHES=1 AFL_FORKSRV_INIT_TMOUT=30000 AFL_QUIET=1
+  AFL_FORKSRV_INIT_TMOUT=30000 AFL_QUIET=1
 
 passed=0
 failed=0
@@ -56,6 +56,10 @@ for target in "${targets[@]}"; do
   fi
   if ! dotnet "$work/plain/TelemetryGateway.Fuzz.dll" "$target" --self-check >"$work/$target.check" 2>&1; then
     cat "$work/$target.check"; echo "$target: the canary oracle cannot detect a leak"; failed=$((failed + 1)); continue
+  fi
+  # The seeds themselves first (afl-fuzz would refuse to start on a crashing seed without saying why).
+  if ! dotnet "$work/plain/TelemetryGateway.Fuzz.dll" "$target" --replay "$seeds" >"$work/$target.seeds" 2>&1; then
+    head -60 "$work/$target.seeds"; echo "$target: a seed input is itself a finding"; failed=$((failed + 1)); continue
   fi
   out="$output/$target"
   rm -rf "$out"
