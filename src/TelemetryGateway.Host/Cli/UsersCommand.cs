@@ -62,8 +62,8 @@ internal static class UsersCommand
             error.WriteLine($"telemetry-gateway: {e.Message}");
             return Usage.Failure;
         }
-        // The name is the operator's own input, echoed back to them; the password never is.
-        output.WriteLine($"{file}: user '{name}' ({roleText}) saved; a running gateway picks it up at the next connection");
+        // Neither the name (often a serial number) nor the password is printed: output may end up in logs.
+        output.WriteLine($"{file}: user saved ({roleText}); a running gateway picks it up at the next connection");
         return Usage.Success;
     }
 
