@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace TelemetryGateway.Mqtt.Security.Limits;
@@ -15,9 +16,23 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
     private long _lastStart;   // stream offset of the first byte of the last buffer handed out
     private long _nextPacket;  // stream offset of the next packet's first byte
 
-    public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+        // Every read of the connection passes here: data already buffered is inspected without an async state machine.
+        var pending = inner.ReadAsync(cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+        {
+            var result = pending.Result;
+            Inspect(result.Buffer);
+            return new ValueTask<ReadResult>(result);
+        }
+        return InspectWhenReadAsync(pending);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReadResult> InspectWhenReadAsync(ValueTask<ReadResult> pending)
+    {
+        var result = await pending.ConfigureAwait(false);
         Inspect(result.Buffer);
         return result;
     }
