@@ -38,7 +38,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
         Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
-        Assert.Contains("Denied publish by a device client: NotAuthorized", site.Output, StringComparison.Ordinal);
+        Assert.True(await site.OutputContainsAsync("Denied publish by a device client: NotAuthorized"), site.Output);
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
         await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-d", "-u", "device-1", "-P", DevicePassword,
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
-        Assert.Contains("Denied publish", site.Output, StringComparison.Ordinal);
+        Assert.True(await site.OutputContainsAsync("Denied publish"), site.Output);
         Assert.DoesNotContain(OtherSerial, site.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(DeviceSerial, site.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(DevicePassword, site.Output, StringComparison.Ordinal);
@@ -142,6 +142,26 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
             "-t", "cmd/anker_power/A17C0/x/set", "-m", "{}");
 
         Assert.Contains("not authorised", other.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Authenticated_client_without_keep_alive_is_refused()
+    {
+        // MQTTnet 5's client reports a refused CONNACK in its result rather than by throwing.
+        await using var client = await site.ConnectAsync("dev-w", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.Zero));
+
+        Assert.False(client.IsConnected);
+        Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
+    }
+
+    [Fact]
+    public async Task Authenticated_client_asking_for_a_keep_alive_above_the_limit_is_refused()
+    {
+        // MQTTnet 5's client reports a refused CONNACK in its result rather than by throwing.
+        await using var client = await site.ConnectAsync("dev-x", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.FromSeconds(3600)));
+
+        Assert.False(client.IsConnected);
+        Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
     }
 
     [Fact]
@@ -258,7 +278,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
             "-t", OwnTopic, "-f", large);
 
         Assert.True(publish.ExitCode != 0, publish.Output);
-        Assert.Contains("Connection refused: packet too large", site.Output, StringComparison.Ordinal);
+        Assert.True(await site.OutputContainsAsync("Connection refused: packet too large"), site.Output);
     }
 
     [Fact]

@@ -29,6 +29,10 @@ public class SecuredGateway : IAsyncLifetime, IDisposable
     public string CredentialsFile => _temp.Combine("users.json");
     public string Output => Gateway.Output;
 
+    /// <summary>True once the gateway has printed <paramref name="text"/> (its console logger writes asynchronously), within 10 s.</summary>
+    public Task<bool> OutputContainsAsync(string text) =>
+        Loopback.EventuallyAsync(() => Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+
     /// <summary>The site broker's transport: <c>kestrel</c> (the default) or <c>tcp</c> (MQTTnet's own listener).</summary>
     protected virtual string Transport => "kestrel";
 
@@ -64,10 +68,14 @@ public class SecuredGateway : IAsyncLifetime, IDisposable
         CommandLine.RunAsync(program, ["-h", "127.0.0.1", "-p", TlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--cafile", Certificates.CaFile, .. arguments]);
 
     /// <summary>An MQTTnet client over TLS with a user name and password.</summary>
-    internal Task<Client> ConnectAsync(string clientId, string user, string password, MqttProtocolVersion version = MqttProtocolVersion.V500) =>
-        Client.ConnectAsync(TlsPort, clientId, version, configure: options => options
-            .WithCredentials(user, password)
-            .WithTlsOptions(tls => tls.UseTls().WithTrustChain(new X509Certificate2Collection(Certificates.Ca))));
+    internal Task<Client> ConnectAsync(
+        string clientId, string user, string password, MqttProtocolVersion version = MqttProtocolVersion.V500, Action<MQTTnet.MqttClientOptionsBuilder>? configure = null) =>
+        Client.ConnectAsync(TlsPort, clientId, version, configure: options =>
+        {
+            options.WithCredentials(user, password)
+                .WithTlsOptions(tls => tls.UseTls().WithTrustChain(new X509Certificate2Collection(Certificates.Ca)));
+            configure?.Invoke(options);
+        });
 
     public async Task DisposeAsync()
     {
