@@ -104,6 +104,11 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             }
             return Task.CompletedTask;
         };
+        _server.SessionDeletedAsync += args =>
+        {
+            Security.OnSessionDeleted(args);
+            return Task.CompletedTask;
+        };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
         // One handler, so that nothing a client may not publish reaches the ingress (and the cloud).
         _server.InterceptingPublishAsync += args => Security.AuthorizePublish(args) ? ingress.OnPublishAsync(args) : Task.CompletedTask;

@@ -187,6 +187,15 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
     }
 
+    /// <summary>A session is gone (clean start ended, or expired): its client id no longer belongs to anyone.</summary>
+    public void OnSessionDeleted(SessionDeletedEventArgs args)
+    {
+        if (IdentityOf(args.SessionItems) is { } identity)
+        {
+            _sessionOwners.TryRemove(new KeyValuePair<string, (string, IdentityRole)>(args.Id, (identity.Name, identity.Role)));
+        }
+    }
+
     private static Identity? IdentityOf(System.Collections.IDictionary? items) => items?[IdentityItem] as Identity;
 
     public Task OnSubscriptionAsync(InterceptingSubscriptionEventArgs args)

@@ -134,7 +134,8 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Client_id_of_another_identity_is_refused()
     {
-        var owner = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-v", "-u", "device-1", "-P", DevicePassword,
+        // A persistent session (-c): it outlives the connection, and so does the client id's owner.
+        var owner = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-c", "-q", "1", "-i", "shared-id-v", "-u", "device-1", "-P", DevicePassword,
             "-t", OwnTopic, "-m", Firmware(DeviceSerial));
         Assert.True(owner.ExitCode == 0, owner.Output);
 
@@ -162,6 +163,29 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
 
         Assert.False(client.IsConnected);
         Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
+    }
+
+    [Fact]
+    public async Task Client_id_is_free_again_once_its_clean_session_ended()
+    {
+        var first = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-y", "-u", "device-1", "-P", DevicePassword,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+        Assert.True(first.ExitCode == 0, first.Output);
+
+        // The broker deletes the session just after the first client's DISCONNECT: a few tries, bounded.
+        CommandResult second = null!;
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            second = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-y", "-u", "installer-1", "-P", InstallerPassword,
+                "-t", $"cmd/anker_power/A17C0/{DeviceSerial}/set", "-m", "{}");
+            if (second.ExitCode == 0)
+            {
+                break;
+            }
+            await Task.Delay(300);
+        }
+
+        Assert.True(second.ExitCode == 0, second.Output);
     }
 
     [Fact]
