@@ -292,6 +292,19 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     }
 
     [Fact]
+    public async Task Client_that_never_starts_the_tls_handshake_is_dropped_after_the_connect_timeout()
+    {
+        using var socket = new TcpClient();
+        await socket.ConnectAsync("127.0.0.1", site.TlsPort);
+        var started = DateTime.UtcNow;
+
+        var read = await ReadUntilClosedAsync(socket.GetStream(), TimeSpan.FromSeconds(20));
+
+        Assert.Equal(0, read);
+        Assert.InRange((DateTime.UtcNow - started).TotalSeconds, 1, 15);
+    }
+
+    [Fact]
     public async Task Packet_above_the_limit_closes_the_connection()
     {
         using var temp = new TempDirectory();
