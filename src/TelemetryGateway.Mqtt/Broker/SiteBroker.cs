@@ -48,7 +48,8 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         var builder = factory.CreateServerOptionsBuilder()
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
             .WithPersistentSessions()
-            // Bounds the wait for CONNECT (a client that never sends one is dropped), and every later send and receive.
+            // Bounds the wait for CONNECT (a client that never sends one is dropped); MQTTnet also uses it when sending a
+            // DISCONNECT and closing a connection, not for ordinary traffic.
             .WithDefaultCommunicationTimeout(security.Limits.ConnectTimeout);
         if (kestrelHandler is null)
         {
