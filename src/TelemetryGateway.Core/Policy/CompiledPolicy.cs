@@ -132,6 +132,9 @@ public sealed class StreamPurpose
     /// </summary>
     internal object? FormatRules { get; }
 
+    /// <summary>The log scrub rules of a purpose of a <see cref="PayloadFormat.Text"/> stream; null for other formats.</summary>
+    public Text.LogScrubRules? TextRules => FormatRules as Text.LogScrubRules;
+
     public string PolicyTag { get; }
 
     /// <summary>Records of processing for this stream and purpose: counts, never values.</summary>

@@ -107,7 +107,13 @@ internal sealed partial class IngressRouteCatalog
         }
         var deviceRouteValue = metadata[DeviceRouteValueKey] ?? "sn";
         var serial = SerialHandling.Pseudonymize;
-        switch (metadata[SerialKey])
+        // A log stream's purpose says how its text is scrubbed; the route cannot override the policy.
+        var policyRules = purpose?.TextRules;
+        if (policyRules is not null && metadata[SerialKey] is not null)
+        {
+            errors.Add($"{path}:Metadata:{SerialKey}: stream '{stream!.Name}' is a text stream, whose purpose's text rules in the policy decide the serial");
+        }
+        switch (policyRules is null ? metadata[SerialKey] : null)
         {
             case null or "pseudonymize":
                 break;
@@ -126,7 +132,7 @@ internal sealed partial class IngressRouteCatalog
         {
             return null;
         }
-        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, LogScrubRules.Default with { Serial = serial });
+        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, policyRules ?? LogScrubRules.Default with { Serial = serial });
     }
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)
@@ -153,6 +159,8 @@ internal sealed partial class IngressRouteCatalog
     {
         switch (formatText)
         {
+            case null when stream?.Format == PayloadFormat.Text:
+                return BodyFormat.Text;
             case null:
                 if (stream is not null && stream.Format != PayloadFormat.Json)
                 {
@@ -166,6 +174,10 @@ internal sealed partial class IngressRouteCatalog
                 }
                 return BodyFormat.Json;
             case "text":
+                if (stream is not null && stream.Format is not (PayloadFormat.Text or PayloadFormat.Json))
+                {
+                    errors.Add($"{path}:Metadata:{FormatKey}: stream '{stream.Name}' is a {stream.Format.Id()} stream, not text");
+                }
                 return BodyFormat.Text;
             case "image":
                 return BodyFormat.Image;

@@ -114,6 +114,27 @@ public sealed class IngressRouteCatalogTests
         Assert.Contains("ClusterId must name a cluster", Assert.Single(errors), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_log_stream_route_scrubs_text_by_its_purpose_rules_in_the_policy()
+    {
+        var (catalog, errors) = Build(("Routes:l:Match:Path", "/logs/{sn}"), ("Routes:l:Metadata:TelemetryGateway.Stream", "log"),
+            ("Routes:l:Transforms:0:PathSet", "/logs"));
+
+        Assert.Empty(errors);
+        var route = catalog!.Find("l")!;
+        Assert.Equal(BodyFormat.Text, route.Format);
+        Assert.Same(s_policy.Streams.Single(s => s.Name == "log").Purposes[0].TextRules, route.LogRules);
+    }
+
+    [Fact]
+    public void A_log_stream_route_cannot_override_the_serial_rule_of_the_policy()
+    {
+        var (_, errors) = Build(("Routes:l:Match:Path", "/logs/{sn}"), ("Routes:l:Metadata:TelemetryGateway.Stream", "log"),
+            ("Routes:l:Metadata:TelemetryGateway.Serial", "keep"), ("Routes:l:Transforms:0:PathSet", "/logs"));
+
+        Assert.Contains(errors, e => e.Contains("TelemetryGateway.Serial", StringComparison.Ordinal));
+    }
+
     private static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(params (string Key, string Value)[] settings)
     {
         // Every route of these tests goes to one configured cluster.
