@@ -12,6 +12,9 @@ internal enum MarkerKind
     // "wifi" and "network" double as log component names ("wifi: scan done"), so they need stricter syntax.
     SsidComponent,
     Coordinate,
+
+    // A device identifier: "sn", "serial", "serial_number", "imei", "imsi", "iccid".
+    Serial,
 }
 
 /// <summary>
@@ -92,6 +95,14 @@ internal static class LogPatterns
             }
 
             end = kind == MarkerKind.Ssid && separator == ':' ? SsidEnd(s, k) : UnquotedEnd(s, k);
+
+            // "Authorization: Bearer eyJ...": the scheme names the credential that follows it.
+            if (kind == MarkerKind.Secret && end + 1 < s.Length && s[end] == ' ' && !IsValueStop(s[end + 1])
+                && (IsWord(s[k..end], "bearer"u8) || IsWord(s[k..end], "basic"u8) || IsWord(s[k..end], "digest"u8)))
+            {
+                end = UnquotedEnd(s, end + 1);
+            }
+
             return end > k;
         }
 
@@ -132,13 +143,20 @@ internal static class LogPatterns
         end = j;
         var last = s[lastSegment..j];
         var kind = ClassifySegment(last);
-        if (kind == MarkerKind.None && lastSegment > i && Ascii.EqualsIgnoreCase(last, "name"u8))
+        if (kind == MarkerKind.None && lastSegment > i && IsQualifier(last))
         {
-            // "wifi_name", "wifiName": a Wi-Fi name, where "name" alone is not.
+            // "wifi_name", "wifiName": a Wi-Fi name; "serial_number", "serialNo": a serial; where "name" or "number"
+            // alone is not.
             var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
-            if (Ascii.EqualsIgnoreCase(s[previousSegment..previousEnd], "wifi"u8))
+            var previous = s[previousSegment..previousEnd];
+            if (IsWord(last, "name"u8) && IsWord(previous, "wifi"u8))
             {
                 return MarkerKind.Ssid;
+            }
+
+            if (!IsWord(last, "name"u8) && IsWord(previous, "serial"u8))
+            {
+                return MarkerKind.Serial;
             }
         }
 
@@ -147,9 +165,18 @@ internal static class LogPatterns
 
     // Markers are matched whole and case-insensitively, picked by length and first letter so that the common
     // case (an ordinary word before ':' or '=') costs two comparisons.
+    // The last segments that qualify the one before them ("wifi_name", "serial_number").
+    internal static bool IsQualifier(ReadOnlySpan<byte> segment) =>
+        IsWord(segment, "name"u8) || IsWord(segment, "number"u8) || IsWord(segment, "no"u8) || IsWord(segment, "num"u8);
+
     internal static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
     {
-        if (segment.Length is < 3 or > 10)
+        if (segment.Length == 2)
+        {
+            return IsLowerWord(segment, "sn"u8) ? MarkerKind.Serial : MarkerKind.None;
+        }
+
+        if (segment.Length is < 3 or > 13)
         {
             return MarkerKind.None;
         }
@@ -163,10 +190,13 @@ internal static class LogPatterns
             (4, 'p') => IsLowerWord(segment, "pass"u8) ? MarkerKind.Secret : MarkerKind.None,
             (4, 's') => IsLowerWord(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
             (4, 'w') => IsLowerWord(segment, "wifi"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (4, 'i') => IsLowerWord(segment, "imei"u8) || IsLowerWord(segment, "imsi"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (5, 'i') => IsLowerWord(segment, "iccid"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.Secret : IsLowerWord(segment, "serial"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (13, 'a') => IsLowerWord(segment, "authorization"u8) ? MarkerKind.Secret : MarkerKind.None,
             (5, 't') => IsLowerWord(segment, "token"u8) ? MarkerKind.Secret : MarkerKind.None,
             (5, 'e') => IsLowerWord(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
             (6, 'p') => IsLowerWord(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.Secret : MarkerKind.None,
             (6, 'a') => IsLowerWord(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
             (7, 'n') => IsLowerWord(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
             (7, 'p') => IsLowerWord(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
@@ -499,7 +529,7 @@ internal static class LogPatterns
                     || IsWord(word, "firmware"u8) || IsWord(word, "hw"u8) || IsWord(word, "sw"u8) || IsWord(word, "build"u8));
     }
 
-    private static bool IsWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> lowercase) =>
+    internal static bool IsWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> lowercase) =>
         word.Length == lowercase.Length && IsLowerWord(word, lowercase);
 
     // Includes ":port" (1-5 digits) after an address when present.

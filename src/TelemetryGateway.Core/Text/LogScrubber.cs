@@ -122,7 +122,7 @@ public sealed class LogScrubber : IDisposable
         }
 
         var serial = _serial.AsSpan(0, _serialLength);
-        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals);
+        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Serial, _pseudonymizer, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals);
         if (input.IsSingleSegment)
         {
             Consume(input.FirstSpan, ref scrubber);

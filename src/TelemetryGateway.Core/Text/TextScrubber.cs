@@ -21,6 +21,8 @@ internal ref struct TextScrubber
 
     private const int ScratchLength = 64;
     private const int MinWriterChunk = 4096;
+    private const int PseudonymScratchLength = 128;
+    private const int MaxUserInfoLength = 256;
 
     // A serial this long is matched inside words too; a shorter one only as a whole word (see LogScrubber).
     private const int MinSerialLengthInsideWords = 8;
@@ -31,6 +33,8 @@ internal ref struct TextScrubber
     private readonly int _ipv6PrefixLength;
     private readonly int _coordinateDecimals;
     private readonly IBufferWriter<byte>? _writer;
+    private readonly Pseudonymizer? _pseudonymizer;
+    private readonly SerialHandling _serialHandling;
     private Span<byte> _destination;
     private int _position;
     private bool _overflowed;
@@ -40,6 +44,9 @@ internal ref struct TextScrubber
     public TextScrubber(Span<byte> destination, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
     {
         _destination = destination;
+
+        // The redact-text transform knows no serial: identifiers after serial markers stay as they are.
+        _serialHandling = SerialHandling.Keep;
         _ipv4PrefixLength = ipv4PrefixLength;
         _ipv6PrefixLength = ipv6PrefixLength;
         _coordinateDecimals = coordinateDecimals;
@@ -47,11 +54,14 @@ internal ref struct TextScrubber
 
     /// <summary>
     /// A scrubber writing into <paramref name="writer"/>; every occurrence of <paramref name="serial"/> (ASCII case
-    /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty. Call <see cref="Flush"/> at the end.
+    /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty, and identifiers after serial
+    /// markers are handled as <paramref name="serialHandling"/> says. Call <see cref="Flush"/> at the end.
     /// </summary>
-    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
     {
         _writer = writer;
+        _serialHandling = serialHandling;
+        _pseudonymizer = pseudonymizer;
         _serial = serial;
         _serialReplacement = serialReplacement;
         _ipv4PrefixLength = ipv4PrefixLength;
@@ -66,6 +76,7 @@ internal ref struct TextScrubber
     private static ReadOnlySpan<byte> MacToken => "[mac]"u8;
     private static ReadOnlySpan<byte> IpToken => "[ip]"u8;
     private static ReadOnlySpan<byte> CoordinateToken => "[coord]"u8;
+    private static ReadOnlySpan<byte> DeviceToken => "[device]"u8;
 
     /// <summary>True when a fixed destination was too small; what was written is then incomplete.</summary>
     public readonly bool Overflowed => _overflowed;
@@ -191,14 +202,7 @@ internal ref struct TextScrubber
                 return c == ':' ? TryNumericWordBefore(s, p, ref emitted, ref tried) : p + 1;
 
             case (byte)'@':
-                end = TryReplaceEmailAround(s, p, emitted);
-                if (end > p)
-                {
-                    emitted = end;
-                    return end;
-                }
-
-                return p + 1;
+                return ReplaceAroundAt(s, p, ref emitted);
 
             case (byte)'"':
             case (byte)'\'':
@@ -297,7 +301,8 @@ internal ref struct TextScrubber
             i++;
         }
 
-        if (!IsTokenStart(s, i) || !MatchMarker(s, i, out var kind, out var valueStart, out var end) || end <= p)
+        if (!IsTokenStart(s, i) || !MatchMarker(s, i, out var kind, out var valueStart, out var end) || end <= p
+            || (kind == MarkerKind.Serial && _serialHandling == SerialHandling.Keep))
         {
             return p;
         }
@@ -311,6 +316,9 @@ internal ref struct TextScrubber
                 break;
             case MarkerKind.Coordinate:
                 WriteCoarsened(s[valueStart..end]);
+                break;
+            case MarkerKind.Serial:
+                WriteSerialValue(s[valueStart..end]);
                 break;
             default:
                 Write(SsidToken);
@@ -331,10 +339,10 @@ internal ref struct TextScrubber
             a--;
         }
 
-        for (var x = k - 3; x >= a; x--)
+        for (var x = k - 2; x >= a; x--)
         {
             if ((x == a || (IsUpper(s[x]) && IsLower(s[x - 1])))
-                && (ClassifySegment(s[x..k]) != MarkerKind.None || (k - x == 4 && IsLowerWord(s[x..k], "name"u8))))
+                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k])))
             {
                 return true;
             }
@@ -343,9 +351,26 @@ internal ref struct TextScrubber
         return false;
     }
 
-    // p is '@'; the local part before it and the domain after it may form an e-mail address.
-    private int TryReplaceEmailAround(ReadOnlySpan<byte> s, int p, int emitted)
+    // p is '@': the user info of a URL before it, or the local part before it and the domain after it forming an
+    // e-mail address. Returns where scanning goes on.
+    private int ReplaceAroundAt(ReadOnlySpan<byte> s, int p, ref int emitted)
     {
+        // "mqtts://user:password@broker": the user info of a URL carries credentials; the host is scanned on.
+        var u = p;
+        while (u > emitted && p - u < MaxUserInfoLength && IsUserInfoByte(s[u - 1]))
+        {
+            u--;
+        }
+
+        if (u < p && u - 3 >= emitted && s[(u - 3)..u].SequenceEqual("://"u8))
+        {
+            Write(s[emitted..u]);
+            Write(SecretToken);
+            _counts.Secrets++;
+            emitted = p;
+            return p + 1;
+        }
+
         var i = p;
         while (i > emitted && IsEmailLocalByte(s[i - 1]) && p - i < MaxIdentifierLength)
         {
@@ -359,14 +384,19 @@ internal ref struct TextScrubber
 
         if (i == p || !MatchEmail(s, i, out var end))
         {
-            return p;
+            return p + 1;
         }
 
         Write(s[emitted..i]);
         Write(EmailToken);
         _counts.EmailAddresses++;
+        emitted = end;
         return end;
     }
+
+    private static bool IsUserInfoByte(byte b) =>
+        IsAlphanumeric(b) || b is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'%' or (byte)':' or (byte)'!' or (byte)'$'
+            or (byte)'&' or (byte)'\'' or (byte)'(' or (byte)')' or (byte)'*' or (byte)'+' or (byte)',' or (byte)';' or (byte)'=';
 
     private readonly int FindSerial(ReadOnlySpan<byte> s, int from)
     {
@@ -584,6 +614,42 @@ internal ref struct TextScrubber
         Write(s[addressEnd..end]);
         _counts.IpAddresses++;
         return true;
+    }
+
+    // The identifier after a serial marker: the device's own serial gets its usual replacement; another device's
+    // serial (a battery pack, an IMEI) gets its own pseudonym, of the value in upper case so that every spelling
+    // of one serial gives one pseudonym, or the device marker.
+    private void WriteSerialValue(ReadOnlySpan<byte> value)
+    {
+        _counts.Serials++;
+        if (value.Length >= 2 && IsQuote(value[0]) && value[^1] == value[0])
+        {
+            value = value[1..^1];
+        }
+
+        if (!_serial.IsEmpty && value.Length == _serial.Length && Ascii.EqualsIgnoreCase(value, _serial))
+        {
+            Write(_serialReplacement);
+            return;
+        }
+
+        if (_serialHandling != SerialHandling.Pseudonymize || _pseudonymizer is null || value.Length > ScratchLength)
+        {
+            Write(DeviceToken);
+            return;
+        }
+
+        Span<byte> upper = stackalloc byte[ScratchLength];
+        Ascii.ToUpper(value, upper, out var length);
+        Span<byte> pseudonym = stackalloc byte[PseudonymScratchLength];
+        if (_pseudonymizer.Length > PseudonymScratchLength)
+        {
+            Write(DeviceToken);
+            return;
+        }
+
+        var written = _pseudonymizer.Write(upper[..length], pseudonym);
+        Write(pseudonym[..written]);
     }
 
     private void WriteCoarsened(ReadOnlySpan<byte> number)
