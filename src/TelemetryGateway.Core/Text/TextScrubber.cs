@@ -35,6 +35,7 @@ internal ref struct TextScrubber
     private readonly IBufferWriter<byte>? _writer;
     private readonly Pseudonymizer? _pseudonymizer;
     private readonly SerialHandling _serialHandling;
+    private readonly int _serialAnchor;
     private Span<byte> _destination;
     private int _position;
     private bool _overflowed;
@@ -60,6 +61,7 @@ internal ref struct TextScrubber
     public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
     {
         _writer = writer;
+        _serialAnchor = AnchorOf(serial);
         _serialHandling = serialHandling;
         _pseudonymizer = pseudonymizer;
         _serial = serial;
@@ -398,6 +400,8 @@ internal ref struct TextScrubber
         IsAlphanumeric(b) || b is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'%' or (byte)':' or (byte)'!' or (byte)'$'
             or (byte)'&' or (byte)'\'' or (byte)'(' or (byte)')' or (byte)'*' or (byte)'+' or (byte)',' or (byte)';' or (byte)'=';
 
+    // The serial is searched by its rarest byte in log text (a rare letter rather than a digit or an 'e'), so the
+    // vectorized search stops at few false candidates.
     private readonly int FindSerial(ReadOnlySpan<byte> s, int from)
     {
         if (_serial.IsEmpty)
@@ -405,29 +409,53 @@ internal ref struct TextScrubber
             return s.Length;
         }
 
-        var first = _serial[0];
-        var lower = (byte)(IsUpper(first) ? first | 0x20 : first);
-        var upper = (byte)(IsLower(first) ? first & 0xDF : first);
-        while (from < s.Length)
+        var anchor = _serialAnchor;
+        var b = _serial[anchor];
+        var lower = (byte)(IsUpper(b) ? b | 0x20 : b);
+        var upper = (byte)(IsLower(b) ? b & 0xDF : b);
+        var search = from + anchor;
+        while (search < s.Length)
         {
-            var found = s[from..].IndexOfAny(lower, upper);
+            var found = s[search..].IndexOfAny(lower, upper);
             if (found < 0)
             {
                 break;
             }
 
-            from += found;
-
-            // The second byte first: the first alone is often a common letter or digit.
-            if ((_serial.Length == 1 || (from + 1 < s.Length && ((s[from + 1] ^ _serial[1]) & 0xDF) == 0)) && IsSerialAt(s, from))
+            var start = search + found - anchor;
+            if (IsSerialAt(s, start))
             {
-                return from;
+                return start;
             }
 
-            from++;
+            search += found + 1;
         }
 
         return s.Length;
+    }
+
+    private static int AnchorOf(ReadOnlySpan<byte> serial)
+    {
+        var anchor = 0;
+        var rarest = -1;
+        for (var k = 0; k < serial.Length; k++)
+        {
+            var rarity = Rarity(serial[k]);
+            if (rarity > rarest)
+            {
+                rarest = rarity;
+                anchor = k;
+            }
+        }
+
+        return anchor;
+    }
+
+    // Letters by English frequency, most common first; digits and punctuation count as common as 'e' in logs.
+    private static int Rarity(byte b)
+    {
+        var index = "etaoinshrdlcumwfgypbvkjxqz"u8.IndexOf((byte)(b | 0x20));
+        return IsLetter(b) && index >= 0 ? index + 1 : 0;
     }
 
     /// <summary>Writes <paramref name="bytes"/> as they are (markers and line breaks of the caller).</summary>
