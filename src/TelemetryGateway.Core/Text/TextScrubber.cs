@@ -684,7 +684,8 @@ internal ref struct TextScrubber
     {
         _counts.Coordinates++;
         Span<byte> scratch = stackalloc byte[ScratchLength];
-        if (CoordinateCoarsening.TryCoarsenNumber(number, _coordinateDecimals, scratch, out var n)
+        if ((DecimalRounding.TryRound(number, _coordinateDecimals, scratch, out var n)
+                || CoordinateCoarsening.TryCoarsenNumber(number, _coordinateDecimals, scratch, out n))
             && n <= ExpansionFactor * number.Length)
         {
             Write(scratch[..n]);
