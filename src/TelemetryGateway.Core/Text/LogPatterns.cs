@@ -72,8 +72,16 @@ internal static class LogPatterns
             valueStart = k;
             if (kind == MarkerKind.Coordinate)
             {
-                end = MatchDecimal(s, k);
-                return end > k;
+                // A quoted number ("lat": "48.137361") is coarsened inside its quotes.
+                var quoted = IsQuote(s[k]);
+                valueStart = quoted ? k + 1 : k;
+                if (valueStart >= s.Length)
+                {
+                    return false;
+                }
+
+                end = MatchDecimal(s, valueStart);
+                return end > valueStart && (!quoted || (end < s.Length && s[end] == s[k]));
             }
 
             if (IsQuote(s[k]))

@@ -91,10 +91,11 @@ internal ref struct TextScrubber
     /// <summary>Scrubs <paramref name="text"/>, which must end at a line boundary (or be a whole value).</summary>
     /// <remarks>
     /// Plain text is skipped with a vectorized search for the bytes that can start or announce a value (digits,
-    /// separators, '@', quotes and a few punctuation marks); words without such a byte are copied in bulk,
-    /// untouched. At each such byte the scanner looks back at the word before it (the key before '=' or ':', the
-    /// local part before '@', the hex group before ':' '-' '.') and forward at what follows, and every unit it
-    /// does not replace is copied later in one piece with the plain text around it.
+    /// '=', ':', '@', quotes, '+', '(', '['); words without such a byte are copied in bulk, untouched. At each such
+    /// byte the scanner looks back (to the key before '=' or ':', the local part or URL user info before '@', the
+    /// start of the number or address a digit belongs to, the hex group before ':') and forward at what follows.
+    /// A number that matches nothing is skipped whole; every unit not replaced is copied later in one piece with
+    /// the plain text around it. The serial is found by a separate vectorized search and bounds the other.
     /// </remarks>
     public void Scrub(ReadOnlySpan<byte> text)
     {

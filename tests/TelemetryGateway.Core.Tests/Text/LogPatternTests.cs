@@ -132,6 +132,7 @@ public sealed class LogPatternTests
     [InlineData("latitude: -33.868820, longitude: 151.209290", "latitude: -33.9, longitude: 151.2")]
     [InlineData("pos 48.137361,11.575465 ok", "pos 48.1,11.6 ok")]
     [InlineData("at (47.3769, 8.5417)", "at (47.4, 8.5)")]
+    [InlineData("{\"lat\": \"48.13741\", \"lng\": \"11.57549\"}", "{\"lat\": \"48.1\", \"lng\": \"11.6\"}")]
     public void Coarsens_coordinate_pairs(string line, string expected)
     {
         Assert.Equal(expected, ScrubEverySegmentation(line));
