@@ -39,6 +39,7 @@ internal static class LogPatterns
     private const int MaxNumberTextLength = 32;
     private const int MinPairDecimals = 3;
     private const int MaxPairSpaces = 4;
+    private const int MinSpacePairDecimals = 5;
 
     // key [quote] [blanks] ('=' | ':') [blanks] value, or an SSID marker followed by blanks and a quoted value.
     internal static bool MatchMarker(ReadOnlySpan<byte> s, int i, out MarkerKind kind, out int valueStart, out int end)
@@ -558,6 +559,8 @@ internal static class LogPatterns
     }
 
     // Two decimals with at least three decimal places joined by a comma: "48.137361, 11.575465".
+    // "48.137361, 11.575465", "48.137361°N, 11.575465°E", and two long decimals apart by one space
+    // ("48.13736 11.57546", five decimals or more: readings rarely have so many).
     internal static bool MatchCoordinatePair(ReadOnlySpan<byte> s, int i, out int firstEnd, out int secondStart, out int end)
     {
         secondStart = end = i;
@@ -567,15 +570,80 @@ internal static class LogPatterns
             return false;
         }
 
-        var k = SkipSpaces(s, firstEnd, MaxPairSpaces);
-        if (k >= s.Length || s[k] != ',')
+        var k = SkipDegreeAndHemisphere(s, firstEnd, (byte)'N', (byte)'S');
+        var separator = SkipSpaces(s, k, MaxPairSpaces);
+        var spaceOnly = false;
+        if (separator < s.Length && s[separator] == ',')
+        {
+            secondStart = SkipSpaces(s, separator + 1, MaxPairSpaces);
+        }
+        else if (k == firstEnd && separator == firstEnd + 1 && FractionDigits(s, i, firstEnd) >= MinSpacePairDecimals)
+        {
+            secondStart = separator;
+            spaceOnly = true;
+        }
+        else
         {
             return false;
         }
 
-        secondStart = SkipSpaces(s, k + 1, MaxPairSpaces);
         end = MatchPairNumber(s, secondStart, 180);
-        return end >= 0 && EndsNumber(s, end);
+        return end >= 0 && EndsNumber(s, end)
+            && (!spaceOnly || (FractionDigits(s, secondStart, end) >= MinSpacePairDecimals && (end == s.Length || !IsWordByte(s[end]))));
+    }
+
+    private static int SkipDegreeAndHemisphere(ReadOnlySpan<byte> s, int i, byte north, byte south)
+    {
+        var j = i;
+        if (j + 1 < s.Length && s[j] == 0xC2 && s[j + 1] == 0xB0)
+        {
+            j += 2;
+        }
+
+        if (j < s.Length && (s[j] & 0xDF) is var letter && (letter == north || letter == south) && (j + 1 == s.Length || !IsWordByte(s[j + 1])))
+        {
+            j++;
+        }
+
+        return j;
+    }
+
+    private static int FractionDigits(ReadOnlySpan<byte> s, int start, int end)
+    {
+        var dot = s[start..end].IndexOf((byte)'.');
+        return dot < 0 ? 0 : end - start - dot - 1;
+    }
+
+    // NMEA positions: "4807.038,N,01131.000,E" (degrees and minutes, hemisphere letters).
+    internal static bool MatchNmeaPosition(ReadOnlySpan<byte> s, int i, out int latitudeEnd, out int longitudeStart, out int longitudeEnd)
+    {
+        longitudeStart = longitudeEnd = i;
+        latitudeEnd = NmeaNumberEnd(s, i, 4);
+        if (latitudeEnd < 0 || latitudeEnd + 3 >= s.Length || s[latitudeEnd] != ',' || s[latitudeEnd + 1] is not ((byte)'N' or (byte)'S') || s[latitudeEnd + 2] != ',')
+        {
+            return false;
+        }
+
+        longitudeStart = latitudeEnd + 3;
+        longitudeEnd = NmeaNumberEnd(s, longitudeStart, 5);
+        return longitudeEnd >= 0 && longitudeEnd + 1 < s.Length && s[longitudeEnd] == ',' && s[longitudeEnd + 1] is (byte)'E' or (byte)'W';
+    }
+
+    private static int NmeaNumberEnd(ReadOnlySpan<byte> s, int i, int integerDigits)
+    {
+        if (!IsDigits(s, i, integerDigits) || !At(s, i + integerDigits, '.'))
+        {
+            return -1;
+        }
+
+        var j = i + integerDigits + 1;
+        var fractionStart = j;
+        while (j < s.Length && IsDigit(s[j]) && j - fractionStart < 8)
+        {
+            j++;
+        }
+
+        return j > fractionStart ? j : -1;
     }
 
     internal static int MatchPairNumber(ReadOnlySpan<byte> s, int i, int maxDegrees)

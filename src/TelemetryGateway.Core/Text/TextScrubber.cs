@@ -580,6 +580,17 @@ internal ref struct TextScrubber
             return end;
         }
 
+        if (MatchNmeaPosition(s, i, out firstEnd, out secondStart, out end))
+        {
+            // Degrees and minutes would need converting to be coarsened; the position goes instead.
+            Write(s[emitted..i]);
+            Write(CoordinateToken);
+            Write(s[firstEnd..secondStart]);
+            Write(CoordinateToken);
+            _counts.Coordinates += 2;
+            return end;
+        }
+
         if (MatchPhone(s, i, out end))
         {
             Write(s[emitted..i]);
@@ -650,8 +661,11 @@ internal ref struct TextScrubber
 
                 var after = fractionEnd < s.Length ? s[fractionEnd] : (byte)0;
 
-                // IPv4 and dotted phones have a second '.', a coordinate pair three decimals and a ',', a dotted MAC four hex digits.
-                return !(after == '.' || (fractionEnd - hexEnd - 1 >= 3 && after is (byte)',' or (byte)' ') || hex == 4);
+                // IPv4 and dotted phones have a second '.', a coordinate pair three decimals and a ',' (or a blank,
+                // '°', a hemisphere letter), an NMEA position a ',', a dotted MAC four hex digits.
+                return !(after is (byte)'.' or (byte)','
+                    || (fractionEnd - hexEnd - 1 >= 3 && (after is (byte)' ' or 0xC2 || (after & 0xDF) is (byte)'N' or (byte)'S'))
+                    || hex == 4);
             default:
                 return true;
         }

@@ -133,6 +133,9 @@ public sealed class LogPatternTests
     [InlineData("pos 48.137361,11.575465 ok", "pos 48.1,11.6 ok")]
     [InlineData("at (47.3769, 8.5417)", "at (47.4, 8.5)")]
     [InlineData("{\"lat\": \"48.13741\", \"lng\": \"11.57549\"}", "{\"lat\": \"48.1\", \"lng\": \"11.6\"}")]
+    [InlineData("pos 48.137361°N, 11.575465°E", "pos 48.1°N, 11.6°E")]
+    [InlineData("fix 48.13736 11.57546 hdop 0.9", "fix 48.1 11.6 hdop 0.9")]
+    [InlineData("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47", "$GPGGA,123519,[coord],N,[coord],E,1,08,0.9,545.4,M,46.9,M,,*47")]
     public void Coarsens_coordinate_pairs(string line, string expected)
     {
         Assert.Equal(expected, ScrubEverySegmentation(line));
@@ -161,6 +164,7 @@ public sealed class LogPatternTests
     [InlineData("I cloud: session 550e8400-e29b-41d4-a716-446655440000")]
     [InlineData("D mqtt: std::vector<int> size 12, topic dt/anker_power/+/+/log")]
     [InlineData("I cells 3301 3302 3299 3305 mV")]
+    [InlineData("I cells 3.4123 3.4156 3.4098 V, 3.41,3.42,3.40")]
     public void Leaves_levels_timestamps_components_and_measurements_untouched(string line)
     {
         Assert.Equal(line, ScrubEverySegmentation(line));
