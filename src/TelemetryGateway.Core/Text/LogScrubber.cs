@@ -116,6 +116,11 @@ public sealed class LogScrubber : IDisposable
     public QuarantineReason Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (_line.Length == 0)
+        {
+            throw new InvalidOperationException("Begin must start a log before Process.");
+        }
+
         if (_quarantine != QuarantineReason.None)
         {
             return _quarantine;

@@ -256,6 +256,15 @@ public sealed class LogScrubberTests
     }
 
     [Fact]
+    public void Refuses_to_process_before_a_log_begins()
+    {
+        using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
+        using var output = new PooledBufferWriter();
+
+        Assert.Throws<InvalidOperationException>(() => scrubber.Process(new ReadOnlySequence<byte>("ok\n"u8.ToArray()), true, output));
+    }
+
+    [Fact]
     public void Rejects_invalid_rules_with_every_error()
     {
         var rules = LogScrubRules.Default with { Ipv4PrefixLength = 33, Ipv6PrefixLength = -1, CoordinateDecimals = 9, MaxLineLength = 10 };
