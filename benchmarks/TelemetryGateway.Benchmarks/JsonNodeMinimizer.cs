@@ -77,7 +77,7 @@ public sealed class JsonNodeMinimizer
         {
             // Every purpose but the last edits a copy; the last may edit the parsed tree itself.
             var document = i == purposes.Count - 1 ? parsed : (JsonObject)parsed.DeepClone();
-            ApplyFields(document, purposes[i].Fields);
+            ApplyFields(document, purposes[i].Fields ?? throw new InvalidOperationException("the JSON baseline needs a JSON stream"));
             outputs.Add(new JsonNodeOutput(purposes[i], Encoding.UTF8.GetBytes(document.ToJsonString(s_outputOptions))));
         }
         return outputs;

@@ -4,6 +4,9 @@ using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Protobuf;
+using TelemetryGateway.Core.Solix;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -25,7 +28,8 @@ public sealed class Minimizer : IDisposable
     private readonly CompiledPolicy _policy;
     private readonly IConsentRegistry _consent;
     private readonly Pseudonymizer _pseudonymizer;
-    private readonly JsonMinimizer _json;
+    // One rewriter per payload format the policy uses, indexed by format; made on first use.
+    private readonly IPayloadMinimizer?[] _rewriters = new IPayloadMinimizer?[Enum.GetValues<PayloadFormat>().Length];
     private readonly StreamPurpose[] _purposes;
     private readonly int[] _purposeIndexes;
     private readonly MinimizedOutput[] _outputs;
@@ -41,7 +45,6 @@ public sealed class Minimizer : IDisposable
         _policy = policy;
         _consent = consent ?? NoConsentRecorded.Instance;
         _pseudonymizer = new Pseudonymizer(key);
-        _json = new JsonMinimizer(_pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth);
         _purposes = new StreamPurpose[policy.MaxPurposesPerStream];
         _purposeIndexes = new int[policy.MaxPurposesPerStream];
         _outputs = new MinimizedOutput[policy.MaxPurposesPerStream];
@@ -83,11 +86,11 @@ public sealed class Minimizer : IDisposable
             _purposes[active++] = purpose;
         }
         var purposes = _purposes.AsSpan(0, active);
-        _json.Begin(purposes, _policy.Limits.MaxDepth);
+        var rewriter = Rewriter(stream.Format);
         QuarantineReason reason;
         try
         {
-            reason = _json.Process(payload, isFinalBlock: true, out _);
+            reason = rewriter.Minimize(purposes, device, payload);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -98,16 +101,32 @@ public sealed class Minimizer : IDisposable
         {
             return MinimizationResult.Quarantine(stream, reason);
         }
+        var outputs = 0;
         for (var i = 0; i < active; i++)
         {
             var purpose = purposes[i];
-            _outputs[i] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), _json.Output(i));
             var shard = Shard(purpose);
-            _json.CommitCounts(i, shard);
+            if (!rewriter.HasOutput(i))
+            {
+                shard[(int)ProcessingAction.Withheld]++;
+                continue;
+            }
+            _outputs[outputs++] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), rewriter.Output(i));
+            rewriter.CommitCounts(i, shard);
             shard[(int)ProcessingAction.Forwarded]++;
         }
-        return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, active));
+        return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs));
     }
+
+    /// <summary>The rewriter of <paramref name="format"/>, made on first use: a policy pays only for the formats it uses.</summary>
+    private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= format switch
+    {
+        PayloadFormat.Json => new JsonMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
+        PayloadFormat.Text => new TextLogMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream),
+        PayloadFormat.Protobuf => new ProtobufMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
+        PayloadFormat.Solix => new SolixEnvelopeRewriter(_pseudonymizer, _policy.MaxPurposesPerStream),
+        _ => throw new NotSupportedException($"payload format '{format.Id()}' has no rewriter"),
+    };
 
     /// <summary>This minimizer's own counter shard for <paramref name="purpose"/>, made on first use.</summary>
     private long[] Shard(StreamPurpose purpose) => _shards[purpose.Index] ??= purpose.Counters.NewShard();
@@ -152,7 +171,10 @@ public sealed class Minimizer : IDisposable
 
     public void Dispose()
     {
-        _json.Dispose();
+        foreach (var rewriter in _rewriters)
+        {
+            rewriter?.Dispose();
+        }
         _pseudonymizer.Dispose();
         _topicScratch.Dispose();
         _unkeptRoute.Dispose();

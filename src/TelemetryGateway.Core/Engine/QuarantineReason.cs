@@ -23,6 +23,22 @@ public enum QuarantineReason
     Empty,
     /// <summary>The engine failed on this payload (a defect, not the sender's); nothing of it was forwarded.</summary>
     ProcessingFault,
+    /// <summary>The payload is not a well-formed protobuf message (truncated varint or field, a length past its end, an invalid wire type or field number).</summary>
+    MalformedProtobuf,
+    /// <summary>The protobuf payload uses the deprecated group encoding, which the gateway does not accept.</summary>
+    ProtobufGroup,
+    /// <summary>A SOLIX binary message does not start with the FF 09 marker.</summary>
+    SolixBadMarker,
+    /// <summary>A SOLIX binary message is shorter than its header, or its declared length is not its real length.</summary>
+    SolixBadLength,
+    /// <summary>The XOR checksum of a SOLIX binary message does not match.</summary>
+    SolixBadChecksum,
+    /// <summary>A field of a SOLIX binary message runs past the end of the message.</summary>
+    SolixFieldOverrun,
+    /// <summary>A SOLIX envelope lacks its head object, its payload JSON string, or the payload's data.</summary>
+    SolixBadEnvelope,
+    /// <summary>A value that must be base64 is not.</summary>
+    InvalidBase64,
 }
 
 /// <summary>Stable ids of quarantine reasons, for records, metrics labels and the CLI.</summary>
@@ -38,6 +54,14 @@ public static class QuarantineReasonIds
         QuarantineReason.NotAnObject => "not-an-object",
         QuarantineReason.Empty => "empty",
         QuarantineReason.ProcessingFault => "processing-fault",
+        QuarantineReason.MalformedProtobuf => "malformed-protobuf",
+        QuarantineReason.ProtobufGroup => "protobuf-group",
+        QuarantineReason.SolixBadMarker => "solix-bad-marker",
+        QuarantineReason.SolixBadLength => "solix-bad-length",
+        QuarantineReason.SolixBadChecksum => "solix-bad-checksum",
+        QuarantineReason.SolixFieldOverrun => "solix-field-overrun",
+        QuarantineReason.SolixBadEnvelope => "solix-bad-envelope",
+        QuarantineReason.InvalidBase64 => "invalid-base64",
         _ => "none",
     };
 }

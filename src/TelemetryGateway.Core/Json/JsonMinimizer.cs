@@ -21,7 +21,7 @@ namespace TelemetryGateway.Core.Json;
 /// and a token may straddle segments. Buffers are reused: after warm-up, a message allocates nothing.
 /// One instance per thread.
 /// </remarks>
-internal sealed class JsonMinimizer : IDisposable
+internal sealed class JsonMinimizer : IPayloadMinimizer
 {
     private readonly Pseudonymizer _pseudonymizer;
     private readonly RecentIpTruncations _ipTruncations = new();
@@ -45,6 +45,7 @@ internal sealed class JsonMinimizer : IDisposable
     public JsonMinimizer(Pseudonymizer pseudonymizer, int maxPurposes, int maxDepth)
     {
         _pseudonymizer = pseudonymizer;
+        _maxDepth = maxDepth;
         _writers = new PurposeWriter[maxPurposes];
         for (var i = 0; i < _writers.Length; i++)
         {
@@ -54,6 +55,16 @@ internal sealed class JsonMinimizer : IDisposable
 
     /// <summary>Output of purpose slot <paramref name="slot"/> after a successful <see cref="Process"/> with the final block.</summary>
     public ReadOnlyMemory<byte> Output(int slot) => _writers[slot].Writer.WrittenMemory;
+
+    /// <summary>A JSON message always has an output for each purpose: its rules name fields, and unnamed ones are dropped.</summary>
+    public bool HasOutput(int slot) => true;
+
+    /// <summary>Minimizes a whole message (the <see cref="IPayloadMinimizer"/> view: one call, final block).</summary>
+    public QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload)
+    {
+        Begin(purposes, _maxDepth);
+        return Process(payload, isFinalBlock: true, out _);
+    }
 
     /// <summary>Starts a message that fans out to <paramref name="purposes"/> (at most the constructor's count).</summary>
     public void Begin(ReadOnlySpan<StreamPurpose> purposes, int maxDepth)

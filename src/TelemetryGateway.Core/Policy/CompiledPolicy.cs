@@ -62,12 +62,6 @@ public sealed record PolicyLimits(int MaxPayloadBytes, int MaxDepth)
     public static PolicyLimits Default { get; } = new(256 * 1024, 32);
 }
 
-/// <summary>The payload format of a stream.</summary>
-public enum PayloadFormat
-{
-    Json,
-}
-
 /// <summary>A named stream: which topics it covers, what categories of data it carries, and its purposes.</summary>
 public sealed class CompiledStream
 {
@@ -104,7 +98,7 @@ public sealed class StreamPurpose
 {
     internal StreamPurpose(
         string streamName, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
-        TimeSpan retentionPeriod, OutputTopic topic, FieldSet fields, string policyTag)
+        TimeSpan retentionPeriod, OutputTopic topic, FieldSet? fields, object? formatRules, string policyTag)
     {
         StreamName = streamName;
         Categories = categories;
@@ -114,6 +108,7 @@ public sealed class StreamPurpose
         RetentionPeriod = retentionPeriod;
         Topic = topic;
         Fields = fields;
+        FormatRules = formatRules;
         PolicyTag = policyTag;
         Counters = new ProcessingCounters();
     }
@@ -127,7 +122,16 @@ public sealed class StreamPurpose
     public string Retention { get; }
     public TimeSpan RetentionPeriod { get; }
     public OutputTopic Topic { get; }
-    public FieldSet Fields { get; }
+
+    /// <summary>The fields this purpose keeps, and how, for formats whose rules name fields (JSON); null otherwise.</summary>
+    public FieldSet? Fields { get; }
+
+    /// <summary>
+    /// This purpose's compiled rules for its stream's <see cref="PayloadFormat"/> other than the field rules, read by
+    /// that format's <see cref="Engine.IPayloadMinimizer"/> (which knows their type); null for JSON.
+    /// </summary>
+    internal object? FormatRules { get; }
+
     public string PolicyTag { get; }
 
     /// <summary>Records of processing for this stream and purpose: counts, never values.</summary>

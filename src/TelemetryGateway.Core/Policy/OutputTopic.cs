@@ -43,7 +43,11 @@ public sealed class OutputTopic
                 continue;
             }
             var value = topic[captures[part.CaptureIndex]];
-            if (part.Transform == TransformKind.Pseudonymize)
+            if (part.Transform == TransformKind.PseudonymizeSameLength)
+            {
+                written += pseudonymizer.WriteSameLength(value, destination[written..]);
+            }
+            else if (part.Transform == TransformKind.Pseudonymize)
             {
                 var length = Encoding.UTF8.GetBytes(value, scratch);
                 written += pseudonymizer.Write(scratch[..length], destination[written..]);

@@ -3,6 +3,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
+using Google.Protobuf.Reflection;
+using TelemetryGateway.Core.Protobuf;
+using TelemetryGateway.Core.Solix;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Policy;
@@ -50,7 +54,12 @@ public static class PolicyCompiler
 
     private sealed class Compiler(List<PolicyError> errors, string contentHash)
     {
+        private static readonly string[] s_commonPurposeProperties = ["legalBasis", "retention", "topic", "captures", "description"];
+
         private string _policyTag = string.Empty;
+
+        // The message type of the protobuf stream being compiled (its "message"), which its purposes' fields name fields of.
+        private MessageDescriptor? _protobufMessage;
 
         public CompiledPolicy? CompileRoot(JsonElement root)
         {
@@ -136,7 +145,7 @@ public static class PolicyCompiler
             {
                 return null;
             }
-            CheckProperties(element, path, "topic", "format", "device", "categories", "purposes", "description");
+            CheckProperties(element, path, "topic", "format", "message", "device", "categories", "purposes", "description");
             TopicFilter? filter = null;
             var topicText = RequiredString(element, path, "topic");
             if (topicText is not null)
@@ -148,14 +157,12 @@ public static class PolicyCompiler
                 }
             }
             var format = PayloadFormat.Json;
-            if (element.TryGetProperty("format", out var formatElement) && ExpectKind(formatElement, Child(path, "format"), JsonValueKind.String))
+            if (element.TryGetProperty("format", out var formatElement) && ExpectKind(formatElement, Child(path, "format"), JsonValueKind.String)
+                && !PayloadFormats.TryParse(formatElement.GetString()!, out format))
             {
-                var formatId = formatElement.GetString();
-                if (formatId != "json")
-                {
-                    Error(Child(path, "format"), $"unsupported payload format '{formatId}'; this gateway minimizes 'json' (other formats are not forwarded)");
-                }
+                Error(Child(path, "format"), $"unknown payload format '{formatElement.GetString()}'; known: {string.Join(", ", PayloadFormats.Ids)}");
             }
+            _protobufMessage = CompileProtobufMessage(element, path, format);
             var deviceCapture = -1;
             if (element.TryGetProperty("device", out var deviceElement) && ExpectKind(deviceElement, Child(path, "device"), JsonValueKind.String) && filter is not null)
             {
@@ -191,7 +198,7 @@ public static class PolicyCompiler
                         Error(purposePath, $"duplicate purpose '{property.Name}'");
                         continue;
                     }
-                    var compiled = CompilePurpose(name, categories, purpose, property.Value, purposePath, filter);
+                    var compiled = CompilePurpose(name, categories, format, purpose, property.Value, purposePath, filter, deviceCapture);
                     if (compiled is not null)
                     {
                         purposes.Add(compiled);
@@ -243,13 +250,15 @@ public static class PolicyCompiler
             return categories;
         }
 
-        private StreamPurpose? CompilePurpose(string streamName, DataCategory categories, Purpose purpose, JsonElement element, string path, TopicFilter? filter)
+        private StreamPurpose? CompilePurpose(
+            string streamName, DataCategory categories, PayloadFormat format, Purpose purpose, JsonElement element, string path, TopicFilter? filter,
+            int deviceCapture)
         {
             if (!ExpectKind(element, path, JsonValueKind.Object))
             {
                 return null;
             }
-            CheckProperties(element, path, "legalBasis", "retention", "topic", "captures", "fields", "description");
+            CheckProperties(element, path, [.. s_commonPurposeProperties, .. FormatPurposeProperties(format)]);
             LegalBasis? basis = null;
             var basisId = RequiredString(element, path, "legalBasis");
             if (basisId is not null)
@@ -279,18 +288,145 @@ public static class PolicyCompiler
             }
             var captureRules = CompileCaptures(element, path, filter);
             var topic = CompileOutputTopic(element, path, filter, captureRules);
-            FieldSet? fields = null;
-            if (!element.TryGetProperty("fields", out var fieldsElement))
+            var (compiled, fields, formatRules) = CompileFormatRules(format, purpose, element, path);
+            if (formatRules is SolixRules { PseudonymizesSerial: true } && filter is not null && deviceCapture >= 0
+                && captureRules.TryGetValue(filter.CaptureNames[deviceCapture], out var deviceRule)
+                && deviceRule is TransformKind.Keep or TransformKind.Pseudonymize)
+            {
+                // The serial is inside the message too: the topic must carry the very pseudonym the message carries.
+                Error(Child(Child(path, "captures"), filter.CaptureNames[deviceCapture]),
+                    "must be 'pseudonymize-same-length' (or 'drop'): this purpose pseudonymizes SOLIX serials, and its topic must carry the same pseudonym");
+                compiled = false;
+            }
+            return basis is null || retention is null || topic is null || !compiled
+                ? null
+                : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, formatRules, _policyTag);
+        }
+
+        /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
+        private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
+        {
+            PayloadFormat.Text => ["text"],
+            PayloadFormat.Solix => ["solix"],
+            _ => ["fields"],
+        };
+
+        /// <summary>
+        /// Compiles the rules of a purpose for its stream's payload format: the field rules and/or the format's own
+        /// rules (<see cref="StreamPurpose.FormatRules"/>). False when they have errors (reported).
+        /// </summary>
+        private (bool Compiled, FieldSet? Fields, object? FormatRules) CompileFormatRules(PayloadFormat format, Purpose purposeId, JsonElement purpose, string path)
+        {
+            switch (format)
+            {
+                case PayloadFormat.Text:
+                    var rules = CompileLogScrubRules(purpose, path);
+                    return (rules is not null, null, rules);
+                case PayloadFormat.Protobuf:
+                    var fieldSet = RequiredFieldSet(purpose, path);
+                    var plan = fieldSet is null || _protobufMessage is null
+                        ? null
+                        : ProtobufPlan.Compile(_protobufMessage, fieldSet, Child(path, "fields"), Error);
+                    return (plan is not null, fieldSet, plan);
+                case PayloadFormat.Solix:
+                    if (!purpose.TryGetProperty("solix", out var solixElement))
+                    {
+                        Error(Child(path, "solix"), "is required: the SOLIX rules of this purpose (serial, head, payload, messages)");
+                        return (false, null, null);
+                    }
+                    var solixRules = SolixRules.Compile(solixElement, Child(path, "solix"), purposeId, Error);
+                    return (solixRules is not null, null, solixRules);
+                default:
+                    var fields = RequiredFieldSet(purpose, path);
+                    return (fields is not null, fields, null);
+            }
+        }
+
+        /// <summary>
+        /// The <c>text</c> rules of a log purpose; all optional, with safe defaults (serial pseudonymized, IPv4 /24,
+        /// IPv6 /48, one coordinate decimal). Secrets, Wi-Fi names, e-mail addresses, phone numbers and MAC addresses
+        /// are always replaced: no rule keeps them.
+        /// </summary>
+        private LogScrubRules? CompileLogScrubRules(JsonElement purpose, string path)
+        {
+            if (!purpose.TryGetProperty("text", out var element))
+            {
+                return LogScrubRules.Default;
+            }
+            var textPath = Child(path, "text");
+            if (!ExpectKind(element, textPath, JsonValueKind.Object))
+            {
+                return null;
+            }
+            CheckProperties(element, textPath, "serial", "ipv4PrefixLength", "ipv6PrefixLength", "decimals", "maxLineLength");
+            var serial = LogScrubRules.Default.Serial;
+            var valid = true;
+            if (element.TryGetProperty("serial", out var serialElement) && ExpectKind(serialElement, Child(textPath, "serial"), JsonValueKind.String))
+            {
+                switch (serialElement.GetString())
+                {
+                    case "keep":
+                        serial = SerialHandling.Keep;
+                        break;
+                    case "pseudonymize":
+                        serial = SerialHandling.Pseudonymize;
+                        break;
+                    case "drop":
+                        serial = SerialHandling.Drop;
+                        break;
+                    default:
+                        Error(Child(textPath, "serial"), $"'{serialElement.GetString()}' is not a serial handling; known: keep, pseudonymize, drop");
+                        valid = false;
+                        break;
+                }
+            }
+            var errorsBefore = errors.Count;
+            var rules = new LogScrubRules
+            {
+                Serial = serial,
+                Ipv4PrefixLength = OptionalInt(element, textPath, "ipv4PrefixLength", LogScrubRules.Default.Ipv4PrefixLength, 0, 32),
+                Ipv6PrefixLength = OptionalInt(element, textPath, "ipv6PrefixLength", LogScrubRules.Default.Ipv6PrefixLength, 0, 128),
+                CoordinateDecimals = OptionalInt(element, textPath, "decimals", LogScrubRules.Default.CoordinateDecimals, 0, 6),
+                MaxLineLength = OptionalInt(element, textPath, "maxLineLength", LogScrubRules.Default.MaxLineLength, LogScrubRules.MinLineLength, LogScrubRules.MaxLineLengthLimit),
+            };
+            return valid && errors.Count == errorsBefore ? rules : null;
+        }
+
+        /// <summary>
+        /// The descriptor a protobuf stream's <c>message</c> names (required for protobuf, meaningless for other formats).
+        /// </summary>
+        private MessageDescriptor? CompileProtobufMessage(JsonElement stream, string path, PayloadFormat format)
+        {
+            var has = stream.TryGetProperty("message", out var element);
+            if (format != PayloadFormat.Protobuf)
+            {
+                if (has)
+                {
+                    Error(Child(path, "message"), $"applies to format 'protobuf' only; this stream's format is '{format.Id()}'");
+                }
+                return null;
+            }
+            var name = RequiredString(stream, path, "message");
+            if (name is null)
+            {
+                return null;
+            }
+            var descriptor = ProtobufMessages.Find(name);
+            if (descriptor is null)
+            {
+                Error(Child(path, "message"), $"unknown protobuf message '{name}'; known: {string.Join(", ", ProtobufMessages.DeviceMessageNames)}");
+            }
+            return descriptor;
+        }
+
+        private FieldSet? RequiredFieldSet(JsonElement purpose, string path)
+        {
+            if (!purpose.TryGetProperty("fields", out var fieldsElement))
             {
                 Error(Child(path, "fields"), "is required: name every field this purpose keeps (fields not named are dropped)");
+                return null;
             }
-            else
-            {
-                fields = CompileFieldSet(fieldsElement, Child(path, "fields"));
-            }
-            return basis is null || retention is null || topic is null || fields is null
-                ? null
-                : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, fields, _policyTag);
+            return CompileFieldSet(fieldsElement, Child(path, "fields"));
         }
 
         private Dictionary<string, TransformKind> CompileCaptures(JsonElement purpose, string path, TopicFilter? filter)
@@ -317,9 +453,9 @@ public static class PolicyCompiler
                 {
                     Error(capturePath, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                 }
-                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.Drop))
+                else if (kind is not (TransformKind.Keep or TransformKind.Pseudonymize or TransformKind.PseudonymizeSameLength or TransformKind.Drop))
                 {
-                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize' or 'drop'");
+                    Error(capturePath, $"'{id}' cannot apply to a topic level; a capture can be 'keep', 'pseudonymize', 'pseudonymize-same-length' or 'drop'");
                 }
                 else
                 {
@@ -423,6 +559,11 @@ public static class PolicyCompiler
                     Error(path, $"unknown transform '{id}'; known: {string.Join(", ", TransformIds.All)}");
                     return null;
                 }
+                if (shorthand == TransformKind.PseudonymizeSameLength)
+                {
+                    Error(path, "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
+                    return null;
+                }
                 return new FieldRule(name, shorthand, TransformParameters.Default, null);
             }
             if (element.ValueKind != JsonValueKind.Object)
@@ -463,6 +604,11 @@ public static class PolicyCompiler
             if (!TransformIds.TryParse(transformId, out var kind))
             {
                 Error(Child(path, "transform"), $"unknown transform '{transformId}'; known: {string.Join(", ", TransformIds.All)}");
+                return null;
+            }
+            if (kind == TransformKind.PseudonymizeSameLength)
+            {
+                Error(Child(path, "transform"), "'pseudonymize-same-length' applies to topic captures only; a field takes 'pseudonymize'");
                 return null;
             }
             var defaults = TransformParameters.Default;

@@ -17,6 +17,8 @@ public enum ProcessingAction
     TypeMismatch,
     /// <summary>A consent-based purpose was skipped because no consent is on record.</summary>
     NoConsent,
+    /// <summary>A well-formed message had nothing this purpose may receive (e.g. a message type its rules do not name).</summary>
+    Withheld,
 }
 
 /// <summary>

@@ -11,13 +11,16 @@ public enum TransformKind : byte
     Geohash,
     GeneralizeGeo,
     RedactText,
+
+    /// <summary>A keyed pseudonym as long as the value, in A-Z0-9 (SOLIX serials: same pseudonym in topic and payload).</summary>
+    PseudonymizeSameLength,
 }
 
 /// <summary>The policy-file ids of the transforms.</summary>
 public static class TransformIds
 {
     private static readonly string[] s_ids =
-        ["drop", "keep", "pseudonymize", "truncate-ip", "coarsen-coordinates", "geohash", "generalize-geo", "redact-text"];
+        ["drop", "keep", "pseudonymize", "truncate-ip", "coarsen-coordinates", "geohash", "generalize-geo", "redact-text", "pseudonymize-same-length"];
 
     public static IReadOnlyList<string> All => s_ids;
 

@@ -58,7 +58,7 @@ internal ref struct TextScrubber
     /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty, and identifiers after serial
     /// markers are handled as <paramref name="serialHandling"/> says. Call <see cref="Flush"/> at the end.
     /// </summary>
-    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer? pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
     {
         _writer = writer;
         _serialAnchor = AnchorOf(serial);
@@ -69,6 +69,15 @@ internal ref struct TextScrubber
         _ipv4PrefixLength = ipv4PrefixLength;
         _ipv6PrefixLength = ipv6PrefixLength;
         _coordinateDecimals = coordinateDecimals;
+    }
+
+    /// <summary>
+    /// A scrubber writing into <paramref name="writer"/> that replaces the device's own serial but leaves identifiers
+    /// after serial markers as they are (the rules of the redact-text transform plus the serial).
+    /// </summary>
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
+        : this(writer, serial, serialReplacement, SerialHandling.Keep, null, ipv4PrefixLength, ipv6PrefixLength, coordinateDecimals)
+    {
     }
 
     private static ReadOnlySpan<byte> SecretToken => "[secret]"u8;

@@ -47,7 +47,7 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
                     var forwarded = counters[ProcessingAction.Forwarded];
                     var unchanged = _lastForwarded.GetValueOrDefault(purpose) == forwarded;
                     // A purpose that never had a message has nothing to record.
-                    if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0))
+                    if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0 && counters[ProcessingAction.Withheld] == 0))
                     {
                         continue;
                     }
@@ -57,7 +57,7 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
                     LogRecord(
                         logger, stream.Name, purposeId, legalBasisId, forwarded, counters[ProcessingAction.Dropped],
                         counters[ProcessingAction.Hashed], counters[ProcessingAction.Coarsened], counters[ProcessingAction.Redacted],
-                        counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent]);
+                        counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent], counters[ProcessingAction.Withheld]);
                 }
             }
         }
@@ -67,8 +67,9 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
-        + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}")]
+        + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
+        + "withheld as nothing in them was for this purpose {Withheld}")]
     private static partial void LogRecord(
         ILogger logger, string stream, string purpose, string legalBasis, long forwarded, long dropped, long hashed, long coarsened,
-        long redacted, long typeMismatch, long noConsent);
+        long redacted, long typeMismatch, long noConsent, long withheld);
 }

@@ -19,7 +19,6 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
 {
     public const string LocalPrefix = "filtered";
     public const string EnvelopeContentType = "application/x-protobuf; proto=telemetry.v1.Envelope";
-    public const string JsonContentType = "application/json";
 
     private readonly string _prefix = options.IsConfigured ? options.TopicPrefix : LocalPrefix;
     private readonly bool _envelope = options.Envelope == "protobuf";
@@ -38,7 +37,7 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
                 LegalBasis = tags.LegalBasis,
                 Policy = output.Tags.PolicyTag,
                 Retention = output.Tags.Retention,
-                ContentType = JsonContentType,
+                ContentType = stream.Format.ContentType(),
                 Payload = ByteString.CopyFrom(output.Payload.Span),
                 GatewayId = gatewayId,
                 ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
@@ -52,7 +51,7 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
             payload = output.Payload.ToArray();
         }
         return new UpstreamMessage(
-            topic, payload, _envelope ? EnvelopeContentType : JsonContentType, tags.Purpose, tags.LegalBasis, tags.Categories,
+            topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
             output.Tags.PolicyTag, output.Tags.Retention, tags.ExpirySeconds);
     }
 

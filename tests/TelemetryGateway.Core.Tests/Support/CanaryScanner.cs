@@ -32,6 +32,11 @@ public static class CanaryScanner
             {
                 return true;
             }
+            // JSON carried as a string (the SOLIX payload): scanned as JSON in turn, down to its base64 binary.
+            if (value.Length > 1 && value[0] is '{' or '[' && Contains(Encoding.UTF8.GetBytes(value), canary))
+            {
+                return true;
+            }
         }
         return false;
     }

@@ -289,28 +289,9 @@ public sealed class LogScrubberTests
         using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
         using var output = new PooledBufferWriter();
         var quarantined = 0;
-        for (var i = 0; i < 100; i++)
-        {
-            quarantined += ScrubOnce(scrubber, output, serial, input);
-        }
-
-        // Tiered compilation allocates now and then while it settles (it starts counting calls only after a quiet
-        // period), so the test looks for a round of 200 logs that allocates nothing. An allocation per log would
-        // show in every round.
-        var fewest = long.MaxValue;
-        for (var round = 0; round < 10 && fewest > 0; round++)
-        {
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 200; i++)
-            {
-                quarantined += ScrubOnce(scrubber, output, serial, input);
-            }
-
-            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-
+        var allocated = Allocations.SteadyState(() => quarantined += ScrubOnce(scrubber, output, serial, input), rounds: 200, warmUpRounds: 100);
         Assert.Equal(0, quarantined);
-        Assert.Equal(0, fewest);
+        Assert.Equal(0, allocated);
     }
 
     private static int ScrubOnce(LogScrubber scrubber, PooledBufferWriter output, byte[] serial, ReadOnlySequence<byte> input)

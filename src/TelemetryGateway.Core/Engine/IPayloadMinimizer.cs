@@ -1,0 +1,31 @@
+using System.Buffers;
+using TelemetryGateway.Core.Policy;
+
+namespace TelemetryGateway.Core.Engine;
+
+/// <summary>
+/// The rewriter of one <see cref="PayloadFormat"/>: parses a message once and writes one minimized output per purpose
+/// into buffers of its own. One instance per thread, reused for every message of its format; the outputs stay valid
+/// until its next <see cref="Minimize"/>. Steady state allocates nothing.
+/// </summary>
+internal interface IPayloadMinimizer : IDisposable
+{
+    /// <summary>
+    /// Minimizes <paramref name="payload"/> for each of <paramref name="purposes"/> (output slot i is purposes[i]).
+    /// <paramref name="device"/> is the device's id from the topic (may be empty). Returns the reason the whole
+    /// message is quarantined, or <see cref="QuarantineReason.None"/>.
+    /// </summary>
+    QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload);
+
+    /// <summary>
+    /// False when the message has nothing this purpose may receive although it is well formed (e.g. a message type the
+    /// purpose's rules do not know): nothing is forwarded for it, and it is counted as withheld.
+    /// </summary>
+    bool HasOutput(int slot);
+
+    /// <summary>The minimized payload of output slot <paramref name="slot"/>.</summary>
+    ReadOnlyMemory<byte> Output(int slot);
+
+    /// <summary>Adds what was done for output slot <paramref name="slot"/> to a purpose's counter shard.</summary>
+    void CommitCounts(int slot, long[] shard);
+}

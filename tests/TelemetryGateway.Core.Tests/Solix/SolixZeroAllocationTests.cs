@@ -1,0 +1,59 @@
+using System.Buffers;
+using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Tests.Support;
+
+namespace TelemetryGateway.Core.Tests.Solix;
+
+/// <summary>Steady state allocates nothing per SOLIX message, for every message type of the corpus and every purpose.</summary>
+public sealed class SolixZeroAllocationTests
+{
+    public static TheoryData<string, Segmentation> Kinds()
+    {
+        var data = new TheoryData<string, Segmentation>();
+        foreach (var type in SolixMessages.Corpus.Select(SolixMessages.TypeOf).Distinct())
+        {
+            foreach (var segmentation in Enum.GetValues<Segmentation>())
+            {
+                data.Add(type, segmentation);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Minimizing_all_purposes_allocates_nothing_in_steady_state(string type, Segmentation segmentation)
+    {
+        var inputs = SolixMessages.Corpus.Where(m => SolixMessages.TypeOf(m) == type)
+            .Select(m => (m.Topic, Payload: Segments.Split(m.Payload, segmentation))).ToArray();
+        using var minimizer = new Minimizer(TestPolicies.Default, TestPolicies.Key);
+
+        var outputs = 0;
+        for (var round = 0; round < 3; round++)
+        {
+            outputs += MinimizeAll(minimizer, inputs);
+        }
+        Assert.Equal(inputs.Length * 2 * 3, outputs);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var round = 0; round < 10; round++)
+        {
+            MinimizeAll(minimizer, inputs);
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+
+    private static int MinimizeAll(Minimizer minimizer, (string Topic, ReadOnlySequence<byte> Payload)[] inputs)
+    {
+        var outputs = 0;
+        foreach (var (topic, payload) in inputs)
+        {
+            var result = minimizer.Minimize(topic, payload);
+            Assert.False(result.IsQuarantined);
+            outputs += result.Outputs.Length;
+        }
+        return outputs;
+    }
+}
