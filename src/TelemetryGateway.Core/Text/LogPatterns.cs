@@ -12,6 +12,9 @@ internal enum MarkerKind
     // "wifi" and "network" double as log component names ("wifi: scan done"), so they need stricter syntax.
     SsidComponent,
     Coordinate,
+
+    // A device identifier: "sn", "serial", "serial_number", "imei", "imsi", "iccid".
+    Serial,
 }
 
 /// <summary>
@@ -36,6 +39,7 @@ internal static class LogPatterns
     private const int MaxNumberTextLength = 32;
     private const int MinPairDecimals = 3;
     private const int MaxPairSpaces = 4;
+    private const int MinSpacePairDecimals = 5;
 
     // key [quote] [blanks] ('=' | ':') [blanks] value, or an SSID marker followed by blanks and a quoted value.
     internal static bool MatchMarker(ReadOnlySpan<byte> s, int i, out MarkerKind kind, out int valueStart, out int end)
@@ -69,8 +73,16 @@ internal static class LogPatterns
             valueStart = k;
             if (kind == MarkerKind.Coordinate)
             {
-                end = MatchDecimal(s, k);
-                return end > k;
+                // A quoted number ("lat": "48.137361") is coarsened inside its quotes.
+                var quoted = IsQuote(s[k]);
+                valueStart = quoted ? k + 1 : k;
+                if (valueStart >= s.Length)
+                {
+                    return false;
+                }
+
+                end = MatchDecimal(s, valueStart);
+                return end > valueStart && (!quoted || (end < s.Length && s[end] == s[k]));
             }
 
             if (IsQuote(s[k]))
@@ -92,6 +104,14 @@ internal static class LogPatterns
             }
 
             end = kind == MarkerKind.Ssid && separator == ':' ? SsidEnd(s, k) : UnquotedEnd(s, k);
+
+            // "Authorization: Bearer eyJ...": the scheme names the credential that follows it.
+            if (kind == MarkerKind.Secret && end + 1 < s.Length && s[end] == ' ' && !IsValueStop(s[end + 1])
+                && (IsWord(s[k..end], "bearer"u8) || IsWord(s[k..end], "basic"u8) || IsWord(s[k..end], "digest"u8)))
+            {
+                end = UnquotedEnd(s, end + 1);
+            }
+
             return end > k;
         }
 
@@ -132,13 +152,20 @@ internal static class LogPatterns
         end = j;
         var last = s[lastSegment..j];
         var kind = ClassifySegment(last);
-        if (kind == MarkerKind.None && lastSegment > i && Ascii.EqualsIgnoreCase(last, "name"u8))
+        if (kind == MarkerKind.None && lastSegment > i && IsQualifier(last))
         {
-            // "wifi_name", "wifiName": a Wi-Fi name, where "name" alone is not.
+            // "wifi_name", "wifiName": a Wi-Fi name; "serial_number", "serialNo": a serial; where "name" or "number"
+            // alone is not.
             var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
-            if (Ascii.EqualsIgnoreCase(s[previousSegment..previousEnd], "wifi"u8))
+            var previous = s[previousSegment..previousEnd];
+            if (IsWord(last, "name"u8) && IsWord(previous, "wifi"u8))
             {
                 return MarkerKind.Ssid;
+            }
+
+            if (!IsWord(last, "name"u8) && IsWord(previous, "serial"u8))
+            {
+                return MarkerKind.Serial;
             }
         }
 
@@ -147,9 +174,18 @@ internal static class LogPatterns
 
     // Markers are matched whole and case-insensitively, picked by length and first letter so that the common
     // case (an ordinary word before ':' or '=') costs two comparisons.
+    // The last segments that qualify the one before them ("wifi_name", "serial_number").
+    internal static bool IsQualifier(ReadOnlySpan<byte> segment) =>
+        IsWord(segment, "name"u8) || IsWord(segment, "number"u8) || IsWord(segment, "no"u8) || IsWord(segment, "num"u8);
+
     internal static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
     {
-        if (segment.Length is < 3 or > 10)
+        if (segment.Length == 2)
+        {
+            return IsLowerWord(segment, "sn"u8) ? MarkerKind.Serial : MarkerKind.None;
+        }
+
+        if (segment.Length is < 3 or > 13)
         {
             return MarkerKind.None;
         }
@@ -163,10 +199,13 @@ internal static class LogPatterns
             (4, 'p') => IsLowerWord(segment, "pass"u8) ? MarkerKind.Secret : MarkerKind.None,
             (4, 's') => IsLowerWord(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
             (4, 'w') => IsLowerWord(segment, "wifi"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (4, 'i') => IsLowerWord(segment, "imei"u8) || IsLowerWord(segment, "imsi"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (5, 'i') => IsLowerWord(segment, "iccid"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.Secret : IsLowerWord(segment, "serial"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (13, 'a') => IsLowerWord(segment, "authorization"u8) ? MarkerKind.Secret : MarkerKind.None,
             (5, 't') => IsLowerWord(segment, "token"u8) ? MarkerKind.Secret : MarkerKind.None,
             (5, 'e') => IsLowerWord(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
             (6, 'p') => IsLowerWord(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
-            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.Secret : MarkerKind.None,
             (6, 'a') => IsLowerWord(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
             (7, 'n') => IsLowerWord(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
             (7, 'p') => IsLowerWord(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
@@ -499,7 +538,7 @@ internal static class LogPatterns
                     || IsWord(word, "firmware"u8) || IsWord(word, "hw"u8) || IsWord(word, "sw"u8) || IsWord(word, "build"u8));
     }
 
-    private static bool IsWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> lowercase) =>
+    internal static bool IsWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> lowercase) =>
         word.Length == lowercase.Length && IsLowerWord(word, lowercase);
 
     // Includes ":port" (1-5 digits) after an address when present.
@@ -520,6 +559,8 @@ internal static class LogPatterns
     }
 
     // Two decimals with at least three decimal places joined by a comma: "48.137361, 11.575465".
+    // "48.137361, 11.575465", "48.137361°N, 11.575465°E", and two long decimals apart by one space
+    // ("48.13736 11.57546", five decimals or more: readings rarely have so many).
     internal static bool MatchCoordinatePair(ReadOnlySpan<byte> s, int i, out int firstEnd, out int secondStart, out int end)
     {
         secondStart = end = i;
@@ -529,15 +570,80 @@ internal static class LogPatterns
             return false;
         }
 
-        var k = SkipSpaces(s, firstEnd, MaxPairSpaces);
-        if (k >= s.Length || s[k] != ',')
+        var k = SkipDegreeAndHemisphere(s, firstEnd, (byte)'N', (byte)'S');
+        var separator = SkipSpaces(s, k, MaxPairSpaces);
+        var spaceOnly = false;
+        if (separator < s.Length && s[separator] == ',')
+        {
+            secondStart = SkipSpaces(s, separator + 1, MaxPairSpaces);
+        }
+        else if (k == firstEnd && separator == firstEnd + 1 && FractionDigits(s, i, firstEnd) >= MinSpacePairDecimals)
+        {
+            secondStart = separator;
+            spaceOnly = true;
+        }
+        else
         {
             return false;
         }
 
-        secondStart = SkipSpaces(s, k + 1, MaxPairSpaces);
         end = MatchPairNumber(s, secondStart, 180);
-        return end >= 0 && EndsNumber(s, end);
+        return end >= 0 && EndsNumber(s, end)
+            && (!spaceOnly || (FractionDigits(s, secondStart, end) >= MinSpacePairDecimals && (end == s.Length || !IsWordByte(s[end]))));
+    }
+
+    private static int SkipDegreeAndHemisphere(ReadOnlySpan<byte> s, int i, byte north, byte south)
+    {
+        var j = i;
+        if (j + 1 < s.Length && s[j] == 0xC2 && s[j + 1] == 0xB0)
+        {
+            j += 2;
+        }
+
+        if (j < s.Length && (s[j] & 0xDF) is var letter && (letter == north || letter == south) && (j + 1 == s.Length || !IsWordByte(s[j + 1])))
+        {
+            j++;
+        }
+
+        return j;
+    }
+
+    private static int FractionDigits(ReadOnlySpan<byte> s, int start, int end)
+    {
+        var dot = s[start..end].IndexOf((byte)'.');
+        return dot < 0 ? 0 : end - start - dot - 1;
+    }
+
+    // NMEA positions: "4807.038,N,01131.000,E" (degrees and minutes, hemisphere letters).
+    internal static bool MatchNmeaPosition(ReadOnlySpan<byte> s, int i, out int latitudeEnd, out int longitudeStart, out int longitudeEnd)
+    {
+        longitudeStart = longitudeEnd = i;
+        latitudeEnd = NmeaNumberEnd(s, i, 4);
+        if (latitudeEnd < 0 || latitudeEnd + 3 >= s.Length || s[latitudeEnd] != ',' || s[latitudeEnd + 1] is not ((byte)'N' or (byte)'S') || s[latitudeEnd + 2] != ',')
+        {
+            return false;
+        }
+
+        longitudeStart = latitudeEnd + 3;
+        longitudeEnd = NmeaNumberEnd(s, longitudeStart, 5);
+        return longitudeEnd >= 0 && longitudeEnd + 1 < s.Length && s[longitudeEnd] == ',' && s[longitudeEnd + 1] is (byte)'E' or (byte)'W';
+    }
+
+    private static int NmeaNumberEnd(ReadOnlySpan<byte> s, int i, int integerDigits)
+    {
+        if (!IsDigits(s, i, integerDigits) || !At(s, i + integerDigits, '.'))
+        {
+            return -1;
+        }
+
+        var j = i + integerDigits + 1;
+        var fractionStart = j;
+        while (j < s.Length && IsDigit(s[j]) && j - fractionStart < 8)
+        {
+            j++;
+        }
+
+        return j > fractionStart ? j : -1;
     }
 
     internal static int MatchPairNumber(ReadOnlySpan<byte> s, int i, int maxDegrees)

@@ -116,13 +116,18 @@ public sealed class LogScrubber : IDisposable
     public QuarantineReason Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (_line.Length == 0)
+        {
+            throw new InvalidOperationException("Begin must start a log before Process.");
+        }
+
         if (_quarantine != QuarantineReason.None)
         {
             return _quarantine;
         }
 
         var serial = _serial.AsSpan(0, _serialLength);
-        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals);
+        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Serial, _pseudonymizer, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals);
         if (input.IsSingleSegment)
         {
             Consume(input.FirstSpan, ref scrubber);

@@ -21,6 +21,8 @@ internal ref struct TextScrubber
 
     private const int ScratchLength = 64;
     private const int MinWriterChunk = 4096;
+    private const int PseudonymScratchLength = 128;
+    private const int MaxUserInfoLength = 256;
 
     // A serial this long is matched inside words too; a shorter one only as a whole word (see LogScrubber).
     private const int MinSerialLengthInsideWords = 8;
@@ -31,6 +33,9 @@ internal ref struct TextScrubber
     private readonly int _ipv6PrefixLength;
     private readonly int _coordinateDecimals;
     private readonly IBufferWriter<byte>? _writer;
+    private readonly Pseudonymizer? _pseudonymizer;
+    private readonly SerialHandling _serialHandling;
+    private readonly int _serialAnchor;
     private Span<byte> _destination;
     private int _position;
     private bool _overflowed;
@@ -40,6 +45,9 @@ internal ref struct TextScrubber
     public TextScrubber(Span<byte> destination, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
     {
         _destination = destination;
+
+        // The redact-text transform knows no serial: identifiers after serial markers stay as they are.
+        _serialHandling = SerialHandling.Keep;
         _ipv4PrefixLength = ipv4PrefixLength;
         _ipv6PrefixLength = ipv6PrefixLength;
         _coordinateDecimals = coordinateDecimals;
@@ -47,16 +55,29 @@ internal ref struct TextScrubber
 
     /// <summary>
     /// A scrubber writing into <paramref name="writer"/>; every occurrence of <paramref name="serial"/> (ASCII case
-    /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty. Call <see cref="Flush"/> at the end.
+    /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty, and identifiers after serial
+    /// markers are handled as <paramref name="serialHandling"/> says. Call <see cref="Flush"/> at the end.
     /// </summary>
-    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer? pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
     {
         _writer = writer;
+        _serialAnchor = AnchorOf(serial);
+        _serialHandling = serialHandling;
+        _pseudonymizer = pseudonymizer;
         _serial = serial;
         _serialReplacement = serialReplacement;
         _ipv4PrefixLength = ipv4PrefixLength;
         _ipv6PrefixLength = ipv6PrefixLength;
         _coordinateDecimals = coordinateDecimals;
+    }
+
+    /// <summary>
+    /// A scrubber writing into <paramref name="writer"/> that replaces the device's own serial but leaves identifiers
+    /// after serial markers as they are (the rules of the redact-text transform plus the serial).
+    /// </summary>
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
+        : this(writer, serial, serialReplacement, SerialHandling.Keep, null, ipv4PrefixLength, ipv6PrefixLength, coordinateDecimals)
+    {
     }
 
     private static ReadOnlySpan<byte> SecretToken => "[secret]"u8;
@@ -66,6 +87,7 @@ internal ref struct TextScrubber
     private static ReadOnlySpan<byte> MacToken => "[mac]"u8;
     private static ReadOnlySpan<byte> IpToken => "[ip]"u8;
     private static ReadOnlySpan<byte> CoordinateToken => "[coord]"u8;
+    private static ReadOnlySpan<byte> DeviceToken => "[device]"u8;
 
     /// <summary>True when a fixed destination was too small; what was written is then incomplete.</summary>
     public readonly bool Overflowed => _overflowed;
@@ -78,10 +100,11 @@ internal ref struct TextScrubber
     /// <summary>Scrubs <paramref name="text"/>, which must end at a line boundary (or be a whole value).</summary>
     /// <remarks>
     /// Plain text is skipped with a vectorized search for the bytes that can start or announce a value (digits,
-    /// separators, '@', quotes and a few punctuation marks); words without such a byte are copied in bulk,
-    /// untouched. At each such byte the scanner looks back at the word before it (the key before '=' or ':', the
-    /// local part before '@', the hex group before ':' '-' '.') and forward at what follows, and every unit it
-    /// does not replace is copied later in one piece with the plain text around it.
+    /// '=', ':', '@', quotes, '+', '(', '['); words without such a byte are copied in bulk, untouched. At each such
+    /// byte the scanner looks back (to the key before '=' or ':', the local part or URL user info before '@', the
+    /// start of the number or address a digit belongs to, the hex group before ':') and forward at what follows.
+    /// A number that matches nothing is skipped whole; every unit not replaced is copied later in one piece with
+    /// the plain text around it. The serial is found by a separate vectorized search and bounds the other.
     /// </remarks>
     public void Scrub(ReadOnlySpan<byte> text)
     {
@@ -94,7 +117,7 @@ internal ref struct TextScrubber
         var nextSerial = FindSerial(s, 0);
         while (true)
         {
-            var found = s[position..nextSerial].IndexOfAny(Triggers);
+            var found = NextTrigger(s[position..nextSerial]);
             if (found < 0)
             {
                 if (nextSerial == s.Length)
@@ -125,6 +148,44 @@ internal ref struct TextScrubber
 
         Write(s[emitted..]);
     }
+
+    // Triggers are a few bytes apart in log text, where a table lookup beats setting up the vectorized search;
+    // longer stretches of plain text go to the vectorized search.
+    private static int NextTrigger(ReadOnlySpan<byte> s)
+    {
+        var probe = Math.Min(s.Length, ScalarProbeLength);
+        var table = TriggerTable;
+        for (var k = 0; k < probe; k++)
+        {
+            if (table[s[k]] != 0)
+            {
+                return k;
+            }
+        }
+
+        if (probe == s.Length)
+        {
+            return -1;
+        }
+
+        var found = s[probe..].IndexOfAny(Triggers);
+        return found < 0 ? -1 : probe + found;
+    }
+
+    private const int ScalarProbeLength = 16;
+
+    // 1 for the bytes in Triggers.
+    private static ReadOnlySpan<byte> TriggerTable =>
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0,
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
 
     private static readonly SearchValues<byte> Triggers = SearchValues.Create("0123456789=:@\"'+(["u8);
 
@@ -191,14 +252,7 @@ internal ref struct TextScrubber
                 return c == ':' ? TryNumericWordBefore(s, p, ref emitted, ref tried) : p + 1;
 
             case (byte)'@':
-                end = TryReplaceEmailAround(s, p, emitted);
-                if (end > p)
-                {
-                    emitted = end;
-                    return end;
-                }
-
-                return p + 1;
+                return ReplaceAroundAt(s, p, ref emitted);
 
             case (byte)'"':
             case (byte)'\'':
@@ -297,7 +351,8 @@ internal ref struct TextScrubber
             i++;
         }
 
-        if (!IsTokenStart(s, i) || !MatchMarker(s, i, out var kind, out var valueStart, out var end) || end <= p)
+        if (!IsTokenStart(s, i) || !MatchMarker(s, i, out var kind, out var valueStart, out var end) || end <= p
+            || (kind == MarkerKind.Serial && _serialHandling == SerialHandling.Keep))
         {
             return p;
         }
@@ -311,6 +366,9 @@ internal ref struct TextScrubber
                 break;
             case MarkerKind.Coordinate:
                 WriteCoarsened(s[valueStart..end]);
+                break;
+            case MarkerKind.Serial:
+                WriteSerialValue(s[valueStart..end]);
                 break;
             default:
                 Write(SsidToken);
@@ -331,10 +389,10 @@ internal ref struct TextScrubber
             a--;
         }
 
-        for (var x = k - 3; x >= a; x--)
+        for (var x = k - 2; x >= a; x--)
         {
             if ((x == a || (IsUpper(s[x]) && IsLower(s[x - 1])))
-                && (ClassifySegment(s[x..k]) != MarkerKind.None || (k - x == 4 && IsLowerWord(s[x..k], "name"u8))))
+                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k])))
             {
                 return true;
             }
@@ -343,9 +401,26 @@ internal ref struct TextScrubber
         return false;
     }
 
-    // p is '@'; the local part before it and the domain after it may form an e-mail address.
-    private int TryReplaceEmailAround(ReadOnlySpan<byte> s, int p, int emitted)
+    // p is '@': the user info of a URL before it, or the local part before it and the domain after it forming an
+    // e-mail address. Returns where scanning goes on.
+    private int ReplaceAroundAt(ReadOnlySpan<byte> s, int p, ref int emitted)
     {
+        // "mqtts://user:password@broker": the user info of a URL carries credentials; the host is scanned on.
+        var u = p;
+        while (u > emitted && p - u < MaxUserInfoLength && IsUserInfoByte(s[u - 1]))
+        {
+            u--;
+        }
+
+        if (u < p && u - 3 >= emitted && s[(u - 3)..u].SequenceEqual("://"u8))
+        {
+            Write(s[emitted..u]);
+            Write(SecretToken);
+            _counts.Secrets++;
+            emitted = p;
+            return p + 1;
+        }
+
         var i = p;
         while (i > emitted && IsEmailLocalByte(s[i - 1]) && p - i < MaxIdentifierLength)
         {
@@ -359,15 +434,22 @@ internal ref struct TextScrubber
 
         if (i == p || !MatchEmail(s, i, out var end))
         {
-            return p;
+            return p + 1;
         }
 
         Write(s[emitted..i]);
         Write(EmailToken);
         _counts.EmailAddresses++;
+        emitted = end;
         return end;
     }
 
+    private static bool IsUserInfoByte(byte b) =>
+        IsAlphanumeric(b) || b is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'%' or (byte)':' or (byte)'!' or (byte)'$'
+            or (byte)'&' or (byte)'\'' or (byte)'(' or (byte)')' or (byte)'*' or (byte)'+' or (byte)',' or (byte)';' or (byte)'=';
+
+    // The serial is searched by its rarest byte in log text (a rare letter rather than a digit or an 'e'), so the
+    // vectorized search stops at few false candidates.
     private readonly int FindSerial(ReadOnlySpan<byte> s, int from)
     {
         if (_serial.IsEmpty)
@@ -375,29 +457,53 @@ internal ref struct TextScrubber
             return s.Length;
         }
 
-        var first = _serial[0];
-        var lower = (byte)(IsUpper(first) ? first | 0x20 : first);
-        var upper = (byte)(IsLower(first) ? first & 0xDF : first);
-        while (from < s.Length)
+        var anchor = _serialAnchor;
+        var b = _serial[anchor];
+        var lower = (byte)(IsUpper(b) ? b | 0x20 : b);
+        var upper = (byte)(IsLower(b) ? b & 0xDF : b);
+        var search = from + anchor;
+        while (search < s.Length)
         {
-            var found = s[from..].IndexOfAny(lower, upper);
+            var found = s[search..].IndexOfAny(lower, upper);
             if (found < 0)
             {
                 break;
             }
 
-            from += found;
-
-            // The second byte first: the first alone is often a common letter or digit.
-            if ((_serial.Length == 1 || (from + 1 < s.Length && ((s[from + 1] ^ _serial[1]) & 0xDF) == 0)) && IsSerialAt(s, from))
+            var start = search + found - anchor;
+            if (IsSerialAt(s, start))
             {
-                return from;
+                return start;
             }
 
-            from++;
+            search += found + 1;
         }
 
         return s.Length;
+    }
+
+    private static int AnchorOf(ReadOnlySpan<byte> serial)
+    {
+        var anchor = 0;
+        var rarest = -1;
+        for (var k = 0; k < serial.Length; k++)
+        {
+            var rarity = Rarity(serial[k]);
+            if (rarity > rarest)
+            {
+                rarest = rarity;
+                anchor = k;
+            }
+        }
+
+        return anchor;
+    }
+
+    // Letters by English frequency, most common first; digits and punctuation count as common as 'e' in logs.
+    private static int Rarity(byte b)
+    {
+        var index = "etaoinshrdlcumwfgypbvkjxqz"u8.IndexOf((byte)(b | 0x20));
+        return IsLetter(b) && index >= 0 ? index + 1 : 0;
     }
 
     /// <summary>Writes <paramref name="bytes"/> as they are (markers and line breaks of the caller).</summary>
@@ -483,6 +589,17 @@ internal ref struct TextScrubber
             return end;
         }
 
+        if (MatchNmeaPosition(s, i, out firstEnd, out secondStart, out end))
+        {
+            // Degrees and minutes would need converting to be coarsened; the position goes instead.
+            Write(s[emitted..i]);
+            Write(CoordinateToken);
+            Write(s[firstEnd..secondStart]);
+            Write(CoordinateToken);
+            _counts.Coordinates += 2;
+            return end;
+        }
+
         if (MatchPhone(s, i, out end))
         {
             Write(s[emitted..i]);
@@ -553,8 +670,11 @@ internal ref struct TextScrubber
 
                 var after = fractionEnd < s.Length ? s[fractionEnd] : (byte)0;
 
-                // IPv4 and dotted phones have a second '.', a coordinate pair three decimals and a ',', a dotted MAC four hex digits.
-                return !(after == '.' || (fractionEnd - hexEnd - 1 >= 3 && after is (byte)',' or (byte)' ') || hex == 4);
+                // IPv4 and dotted phones have a second '.', a coordinate pair three decimals and a ',' (or a blank,
+                // '°', a hemisphere letter), an NMEA position a ',', a dotted MAC four hex digits.
+                return !(after is (byte)'.' or (byte)','
+                    || (fractionEnd - hexEnd - 1 >= 3 && (after is (byte)' ' or 0xC2 || (after & 0xDF) is (byte)'N' or (byte)'S'))
+                    || hex == 4);
             default:
                 return true;
         }
@@ -586,11 +706,48 @@ internal ref struct TextScrubber
         return true;
     }
 
+    // The identifier after a serial marker: the device's own serial gets its usual replacement; another device's
+    // serial (a battery pack, an IMEI) gets its own pseudonym, of the value in upper case so that every spelling
+    // of one serial gives one pseudonym, or the device marker.
+    private void WriteSerialValue(ReadOnlySpan<byte> value)
+    {
+        _counts.Serials++;
+        if (value.Length >= 2 && IsQuote(value[0]) && value[^1] == value[0])
+        {
+            value = value[1..^1];
+        }
+
+        if (!_serial.IsEmpty && value.Length == _serial.Length && Ascii.EqualsIgnoreCase(value, _serial))
+        {
+            Write(_serialReplacement);
+            return;
+        }
+
+        if (_serialHandling != SerialHandling.Pseudonymize || _pseudonymizer is null || value.Length > ScratchLength)
+        {
+            Write(DeviceToken);
+            return;
+        }
+
+        Span<byte> upper = stackalloc byte[ScratchLength];
+        Ascii.ToUpper(value, upper, out var length);
+        Span<byte> pseudonym = stackalloc byte[PseudonymScratchLength];
+        if (_pseudonymizer.Length > PseudonymScratchLength)
+        {
+            Write(DeviceToken);
+            return;
+        }
+
+        var written = _pseudonymizer.Write(upper[..length], pseudonym);
+        Write(pseudonym[..written]);
+    }
+
     private void WriteCoarsened(ReadOnlySpan<byte> number)
     {
         _counts.Coordinates++;
         Span<byte> scratch = stackalloc byte[ScratchLength];
-        if (CoordinateCoarsening.TryCoarsenNumber(number, _coordinateDecimals, scratch, out var n)
+        if ((DecimalRounding.TryRound(number, _coordinateDecimals, scratch, out var n)
+                || CoordinateCoarsening.TryCoarsenNumber(number, _coordinateDecimals, scratch, out n))
             && n <= ExpansionFactor * number.Length)
         {
             Write(scratch[..n]);

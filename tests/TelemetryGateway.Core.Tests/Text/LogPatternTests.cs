@@ -20,6 +20,9 @@ public sealed class LogPatternTests
     [InlineData("wpa_psk = 0a1b2c3d4e5f", "wpa_psk = [secret]")]
     [InlineData("{\"wifiPassword\":\"Sommer2026!\"}", "{\"wifiPassword\":[secret]}")]
     [InlineData("mqtt: user=solar token=ab12.cd34", "mqtt: user=solar token=[secret]")]
+    [InlineData("http: Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0 sent", "http: Authorization: [secret] sent")]
+    [InlineData("connect mqtts://solar:Sommer2026!@broker.example.net:8883 ok", "connect mqtts://[secret]@broker.example.net:8883 ok")]
+    [InlineData("connect mqtt://admin:pw@192.0.2.7:1883", "connect mqtt://[secret]@192.0.2.0:1883")]
     public void Replaces_passphrases_in_every_common_syntax(string line, string expected)
     {
         Assert.Equal(expected, ScrubEverySegmentation(line));
@@ -129,6 +132,10 @@ public sealed class LogPatternTests
     [InlineData("latitude: -33.868820, longitude: 151.209290", "latitude: -33.9, longitude: 151.2")]
     [InlineData("pos 48.137361,11.575465 ok", "pos 48.1,11.6 ok")]
     [InlineData("at (47.3769, 8.5417)", "at (47.4, 8.5)")]
+    [InlineData("{\"lat\": \"48.13741\", \"lng\": \"11.57549\"}", "{\"lat\": \"48.1\", \"lng\": \"11.6\"}")]
+    [InlineData("pos 48.137361°N, 11.575465°E", "pos 48.1°N, 11.6°E")]
+    [InlineData("fix 48.13736 11.57546 hdop 0.9", "fix 48.1 11.6 hdop 0.9")]
+    [InlineData("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47", "$GPGGA,123519,[coord],N,[coord],E,1,08,0.9,545.4,M,46.9,M,,*47")]
     public void Coarsens_coordinate_pairs(string line, string expected)
     {
         Assert.Equal(expected, ScrubEverySegmentation(line));
@@ -157,9 +164,48 @@ public sealed class LogPatternTests
     [InlineData("I cloud: session 550e8400-e29b-41d4-a716-446655440000")]
     [InlineData("D mqtt: std::vector<int> size 12, topic dt/anker_power/+/+/log")]
     [InlineData("I cells 3301 3302 3299 3305 mV")]
+    [InlineData("I cells 3.4123 3.4156 3.4098 V, 3.41,3.42,3.40")]
     public void Leaves_levels_timestamps_components_and_measurements_untouched(string line)
     {
         Assert.Equal(line, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("bms: pack sn=AZV6Y60D33200788 ok")]
+    [InlineData("bms: pack serial_number: \"AZV6Y60D33200788\" ok")]
+    [InlineData("modem: imei=356938035643809 ok")]
+    public void Pseudonymizes_identifiers_after_serial_markers(string line)
+    {
+        var output = ScrubEverySegmentation(line);
+
+        Assert.DoesNotContain("AZV6Y60D33200788", output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("356938035643809", output, StringComparison.Ordinal);
+        Assert.EndsWith(" ok", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Gives_one_pseudonym_to_every_spelling_of_another_devices_serial()
+    {
+        var output = ScrubEverySegmentation("pack sn=AZV6Y60D33200788 then sn=azv6y60d33200788");
+
+        var parts = output.Split(' ');
+        Assert.Equal(parts[1], parts[3]);
+    }
+
+    [Fact]
+    public void Keeps_identifiers_after_serial_markers_when_the_rules_keep_serials()
+    {
+        var rules = LogScrubRules.Default with { Serial = SerialHandling.Keep };
+
+        Assert.Equal("pack sn=AZV6Y60D33200788 ok", ScrubEverySegmentation("pack sn=AZV6Y60D33200788 ok", rules));
+    }
+
+    [Fact]
+    public void Drops_identifiers_after_serial_markers_when_the_rules_drop_serials()
+    {
+        var rules = LogScrubRules.Default with { Serial = SerialHandling.Drop };
+
+        Assert.Equal("pack sn=[device] ok", ScrubEverySegmentation("pack sn=AZV6Y60D33200788 ok", rules));
     }
 
     // The scrubbed text, asserted equal on every segmentation.

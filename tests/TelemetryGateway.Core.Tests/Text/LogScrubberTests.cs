@@ -66,6 +66,33 @@ public sealed class LogScrubberTests
     }
 
     [Fact]
+    public void Output_is_the_same_for_random_segment_and_block_sizes()
+    {
+        var rules = LogScrubRules.Default with { MaxLineLength = 256 };
+        var log = Log + "\n" + new string('x', 300) + " psk=hunter2\n" + string.Concat(Enumerable.Repeat("lorem ipsum ", 30)) + "ssid=\"My Net\"\n" + Log;
+        var bytes = Encoding.UTF8.GetBytes(log);
+        var expected = LogScrubbing.Scrub(bytes, Segmentation.SingleSegment, Serial, rules, out _);
+        var random = new Random(4711);
+
+        for (var round = 0; round < 50; round++)
+        {
+            using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
+            using var output = new PooledBufferWriter();
+            scrubber.Begin(Encoding.UTF8.GetBytes(Serial), rules);
+            var offset = 0;
+            while (offset < bytes.Length)
+            {
+                var length = Math.Min(random.Next(1, 200), bytes.Length - offset);
+                var block = Segments.Split(bytes.AsSpan(offset, length), random.Next(2) == 0 ? Segmentation.MultiSegment : Segmentation.SingleSegment);
+                offset += length;
+                Assert.Equal(QuarantineReason.None, scrubber.Process(block, offset == bytes.Length, output));
+            }
+
+            Assert.Equal(expected, Encoding.UTF8.GetString(output.WrittenMemory.Span));
+        }
+    }
+
+    [Fact]
     public void Pseudonymizes_every_occurrence_of_the_serial_in_any_case()
     {
         var output = LogScrubbing.Scrub("device QX7ZT0N4KD2M9B1C sn=qx7zt0n4kd2m9b1c file=/log/QX7ZT0N4KD2M9B1C_boot.txt", serial: Serial);
@@ -229,6 +256,15 @@ public sealed class LogScrubberTests
     }
 
     [Fact]
+    public void Refuses_to_process_before_a_log_begins()
+    {
+        using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
+        using var output = new PooledBufferWriter();
+
+        Assert.Throws<InvalidOperationException>(() => scrubber.Process(new ReadOnlySequence<byte>("ok\n"u8.ToArray()), true, output));
+    }
+
+    [Fact]
     public void Rejects_invalid_rules_with_every_error()
     {
         var rules = LogScrubRules.Default with { Ipv4PrefixLength = 33, Ipv6PrefixLength = -1, CoordinateDecimals = 9, MaxLineLength = 10 };
@@ -253,7 +289,7 @@ public sealed class LogScrubberTests
         using var scrubber = new LogScrubber(LogScrubbing.Pseudonymizer);
         using var output = new PooledBufferWriter();
         var quarantined = 0;
-        var allocated = Allocations.SteadyState(() => quarantined += ScrubOnce(scrubber, output, serial, input), rounds: 200, warmUpRounds: 20);
+        var allocated = Allocations.SteadyState(() => quarantined += ScrubOnce(scrubber, output, serial, input), rounds: 200, warmUpRounds: 100);
         Assert.Equal(0, quarantined);
         Assert.Equal(0, allocated);
     }
