@@ -4,7 +4,9 @@ using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Protobuf;
 using TelemetryGateway.Core.Solix;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -120,6 +122,8 @@ public sealed class Minimizer : IDisposable
     private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= format switch
     {
         PayloadFormat.Json => new JsonMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
+        PayloadFormat.Text => new TextLogMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream),
+        PayloadFormat.Protobuf => new ProtobufMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
         PayloadFormat.Solix => new SolixEnvelopeRewriter(_pseudonymizer, _policy.MaxPurposesPerStream),
         _ => throw new NotSupportedException($"payload format '{format.Id()}' has no rewriter"),
     };

@@ -23,6 +23,10 @@ public enum QuarantineReason
     Empty,
     /// <summary>The engine failed on this payload (a defect, not the sender's); nothing of it was forwarded.</summary>
     ProcessingFault,
+    /// <summary>The payload is not a well-formed protobuf message (truncated varint or field, a length past its end, an invalid wire type or field number).</summary>
+    MalformedProtobuf,
+    /// <summary>The protobuf payload uses the deprecated group encoding, which the gateway does not accept.</summary>
+    ProtobufGroup,
     /// <summary>A SOLIX binary message does not start with the FF 09 marker.</summary>
     SolixBadMarker,
     /// <summary>A SOLIX binary message is shorter than its header, or its declared length is not its real length.</summary>
@@ -50,6 +54,8 @@ public static class QuarantineReasonIds
         QuarantineReason.NotAnObject => "not-an-object",
         QuarantineReason.Empty => "empty",
         QuarantineReason.ProcessingFault => "processing-fault",
+        QuarantineReason.MalformedProtobuf => "malformed-protobuf",
+        QuarantineReason.ProtobufGroup => "protobuf-group",
         QuarantineReason.SolixBadMarker => "solix-bad-marker",
         QuarantineReason.SolixBadLength => "solix-bad-length",
         QuarantineReason.SolixBadChecksum => "solix-bad-checksum",

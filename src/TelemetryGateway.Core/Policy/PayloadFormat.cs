@@ -13,6 +13,15 @@ public enum PayloadFormat
     /// <summary>A JSON object, rewritten field by field (<c>fields</c> rules).</summary>
     Json,
 
+    /// <summary>UTF-8 log text, scrubbed line by line (<c>text</c> rules: serial handling, IP prefixes, coordinate decimals).</summary>
+    Text,
+
+    /// <summary>
+    /// A protobuf message of the stream's <c>message</c> type (a device-side schema of proto/telemetry/v1), rewritten on
+    /// the wire format by <c>fields</c> rules that name proto fields.
+    /// </summary>
+    Protobuf,
+
     /// <summary>
     /// The SOLIX envelope: JSON head, a JSON-string payload, and a base64 TLV binary in its data (<c>solix</c> rules).
     /// </summary>
@@ -22,9 +31,9 @@ public enum PayloadFormat
 /// <summary>The policy-file ids and output content types of the payload formats.</summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json", "solix"];
+    private static readonly string[] s_ids = ["json", "text", "protobuf", "solix"];
 
-    private static readonly string[] s_contentTypes = ["application/json", "application/json"];
+    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8", "application/x-protobuf", "application/json"];
 
     public static IReadOnlyList<string> Ids => s_ids;
 

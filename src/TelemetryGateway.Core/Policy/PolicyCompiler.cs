@@ -3,7 +3,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
+using Google.Protobuf.Reflection;
+using TelemetryGateway.Core.Protobuf;
 using TelemetryGateway.Core.Solix;
+using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Policy;
@@ -54,6 +57,9 @@ public static class PolicyCompiler
         private static readonly string[] s_commonPurposeProperties = ["legalBasis", "retention", "topic", "captures", "description"];
 
         private string _policyTag = string.Empty;
+
+        // The message type of the protobuf stream being compiled (its "message"), which its purposes' fields name fields of.
+        private MessageDescriptor? _protobufMessage;
 
         public CompiledPolicy? CompileRoot(JsonElement root)
         {
@@ -139,7 +145,7 @@ public static class PolicyCompiler
             {
                 return null;
             }
-            CheckProperties(element, path, "topic", "format", "device", "categories", "purposes", "description");
+            CheckProperties(element, path, "topic", "format", "message", "device", "categories", "purposes", "description");
             TopicFilter? filter = null;
             var topicText = RequiredString(element, path, "topic");
             if (topicText is not null)
@@ -156,6 +162,7 @@ public static class PolicyCompiler
             {
                 Error(Child(path, "format"), $"unknown payload format '{formatElement.GetString()}'; known: {string.Join(", ", PayloadFormats.Ids)}");
             }
+            _protobufMessage = CompileProtobufMessage(element, path, format);
             var deviceCapture = -1;
             if (element.TryGetProperty("device", out var deviceElement) && ExpectKind(deviceElement, Child(path, "device"), JsonValueKind.String) && filter is not null)
             {
@@ -299,6 +306,7 @@ public static class PolicyCompiler
         /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
         private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
         {
+            PayloadFormat.Text => ["text"],
             PayloadFormat.Solix => ["solix"],
             _ => ["fields"],
         };
@@ -311,18 +319,104 @@ public static class PolicyCompiler
         {
             switch (format)
             {
+                case PayloadFormat.Text:
+                    var rules = CompileLogScrubRules(purpose, path);
+                    return (rules is not null, null, rules);
+                case PayloadFormat.Protobuf:
+                    var fieldSet = RequiredFieldSet(purpose, path);
+                    var plan = fieldSet is null || _protobufMessage is null
+                        ? null
+                        : ProtobufPlan.Compile(_protobufMessage, fieldSet, Child(path, "fields"), Error);
+                    return (plan is not null, fieldSet, plan);
                 case PayloadFormat.Solix:
                     if (!purpose.TryGetProperty("solix", out var solixElement))
                     {
                         Error(Child(path, "solix"), "is required: the SOLIX rules of this purpose (serial, head, payload, messages)");
                         return (false, null, null);
                     }
-                    var rules = SolixRules.Compile(solixElement, Child(path, "solix"), purposeId, Error);
-                    return (rules is not null, null, rules);
+                    var solixRules = SolixRules.Compile(solixElement, Child(path, "solix"), purposeId, Error);
+                    return (solixRules is not null, null, solixRules);
                 default:
                     var fields = RequiredFieldSet(purpose, path);
                     return (fields is not null, fields, null);
             }
+        }
+
+        /// <summary>
+        /// The <c>text</c> rules of a log purpose; all optional, with safe defaults (serial pseudonymized, IPv4 /24,
+        /// IPv6 /48, one coordinate decimal). Secrets, Wi-Fi names, e-mail addresses, phone numbers and MAC addresses
+        /// are always replaced: no rule keeps them.
+        /// </summary>
+        private LogScrubRules? CompileLogScrubRules(JsonElement purpose, string path)
+        {
+            if (!purpose.TryGetProperty("text", out var element))
+            {
+                return LogScrubRules.Default;
+            }
+            var textPath = Child(path, "text");
+            if (!ExpectKind(element, textPath, JsonValueKind.Object))
+            {
+                return null;
+            }
+            CheckProperties(element, textPath, "serial", "ipv4PrefixLength", "ipv6PrefixLength", "decimals", "maxLineLength");
+            var serial = LogScrubRules.Default.Serial;
+            var valid = true;
+            if (element.TryGetProperty("serial", out var serialElement) && ExpectKind(serialElement, Child(textPath, "serial"), JsonValueKind.String))
+            {
+                switch (serialElement.GetString())
+                {
+                    case "keep":
+                        serial = SerialHandling.Keep;
+                        break;
+                    case "pseudonymize":
+                        serial = SerialHandling.Pseudonymize;
+                        break;
+                    case "drop":
+                        serial = SerialHandling.Drop;
+                        break;
+                    default:
+                        Error(Child(textPath, "serial"), $"'{serialElement.GetString()}' is not a serial handling; known: keep, pseudonymize, drop");
+                        valid = false;
+                        break;
+                }
+            }
+            var errorsBefore = errors.Count;
+            var rules = new LogScrubRules
+            {
+                Serial = serial,
+                Ipv4PrefixLength = OptionalInt(element, textPath, "ipv4PrefixLength", LogScrubRules.Default.Ipv4PrefixLength, 0, 32),
+                Ipv6PrefixLength = OptionalInt(element, textPath, "ipv6PrefixLength", LogScrubRules.Default.Ipv6PrefixLength, 0, 128),
+                CoordinateDecimals = OptionalInt(element, textPath, "decimals", LogScrubRules.Default.CoordinateDecimals, 0, 6),
+                MaxLineLength = OptionalInt(element, textPath, "maxLineLength", LogScrubRules.Default.MaxLineLength, LogScrubRules.MinLineLength, LogScrubRules.MaxLineLengthLimit),
+            };
+            return valid && errors.Count == errorsBefore ? rules : null;
+        }
+
+        /// <summary>
+        /// The descriptor a protobuf stream's <c>message</c> names (required for protobuf, meaningless for other formats).
+        /// </summary>
+        private MessageDescriptor? CompileProtobufMessage(JsonElement stream, string path, PayloadFormat format)
+        {
+            var has = stream.TryGetProperty("message", out var element);
+            if (format != PayloadFormat.Protobuf)
+            {
+                if (has)
+                {
+                    Error(Child(path, "message"), $"applies to format 'protobuf' only; this stream's format is '{format.Id()}'");
+                }
+                return null;
+            }
+            var name = RequiredString(stream, path, "message");
+            if (name is null)
+            {
+                return null;
+            }
+            var descriptor = ProtobufMessages.Find(name);
+            if (descriptor is null)
+            {
+                Error(Child(path, "message"), $"unknown protobuf message '{name}'; known: {string.Join(", ", ProtobufMessages.DeviceMessageNames)}");
+            }
+            return descriptor;
         }
 
         private FieldSet? RequiredFieldSet(JsonElement purpose, string path)

@@ -114,6 +114,7 @@ internal static class MinimizeCommand
             json.WriteEndArray();
             json.WriteString("policy", tags.PolicyTag);
             json.WriteString("retention", tags.Retention);
+            json.WriteString("contentType", result.Stream!.Format.ContentType());
             json.WriteBase64String("payloadBase64", item.Payload.Span);
             json.WriteEndObject();
             EndLine(json, output);

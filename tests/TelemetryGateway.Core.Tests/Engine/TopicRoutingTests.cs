@@ -39,8 +39,8 @@ public sealed class TopicRoutingTests
     public void An_unmatched_topic_stays_unmatched_when_repeated()
     {
         using var reused = new Minimizer(TestPolicies.Default, TestPolicies.Key);
-        Assert.False(reused.Minimize("dt/anker_power/A17C0/SN1/log", Payload).IsMatched);
-        Assert.False(reused.Minimize("dt/anker_power/A17C0/SN1/log", Payload).IsMatched);
+        Assert.False(reused.Minimize("dt/anker_power/A17C0/SN1/unknown", Payload).IsMatched);
+        Assert.False(reused.Minimize("dt/anker_power/A17C0/SN1/unknown", Payload).IsMatched);
         Assert.True(reused.Minimize("dt/anker_power/A17C0/SN1/network", Payload).IsMatched);
     }
 

@@ -1,5 +1,6 @@
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
+using TelemetryGateway.Core.Text;
 
 namespace TelemetryGateway.Core.Tests.Policy;
 
@@ -24,18 +25,18 @@ public sealed class PolicyCompilerTests
     public void Compiles_the_shipped_default_policy()
     {
         var policy = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
-        Assert.Equal(["solix-param-info", "solix-state-info", "status", "firmware", "network", "settings", "commissioning"], policy.Streams.Select(s => s.Name));
+        Assert.Equal(["solix-param-info", "solix-state-info", "status", "firmware", "network", "log", "settings", "commissioning"], policy.Streams.Select(s => s.Name));
         Assert.Matches("^solix-default@1\\+sha256\\.[0-9a-f]{12}$", policy.Tag);
     }
 
     [Fact]
-    public void Default_policy_forwards_no_log_or_command_topic()
+    public void Default_policy_forwards_no_command_or_unknown_topic()
     {
         var policy = TestPolicies.Default;
         var captures = new Range[8];
         foreach (var topic in new[]
         {
-            "dt/anker_power/A17C0/SN1/log", "cmd/anker_power/A17C0/SN1/req", "dt/anker_power/A17C0/SN1/unknown", "anything/else",
+            "cmd/anker_power/A17C0/SN1/req", "dt/anker_power/A17C0/SN1/unknown", "anything/else",
         })
         {
             Assert.Null(policy.Match(topic, captures));
@@ -182,5 +183,43 @@ public sealed class PolicyCompilerTests
             """);
         Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.categories");
         Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes");
+    }
+    private const string TextStream = """
+        {
+          "id": "p", "version": "1",
+          "streams": {
+            "s": {
+              "topic": "t/{sn}/log", "format": "text", "categories": ["usage"],
+              "purposes": {
+                "diagnostics": { "legalBasis": "legitimate-interest", "retention": "P30D", "topic": "o/{sn}",
+                                 "captures": { "sn": "pseudonymize" }, TEXT }
+              }
+            }
+          }
+        }
+        """;
+
+    [Fact]
+    public void Compiles_the_text_rules_of_a_log_purpose()
+    {
+        var policy = TestPolicies.CompileValid(TextStream.Replace("TEXT", "\"text\": { \"serial\": \"drop\", \"ipv4PrefixLength\": 16, \"decimals\": 2 }", StringComparison.Ordinal));
+        var stream = Assert.Single(policy.Streams);
+        Assert.Equal(PayloadFormat.Text, stream.Format);
+        var rules = Assert.IsType<LogScrubRules>(stream.PurposeArray[0].FormatRules);
+        Assert.Equal(SerialHandling.Drop, rules.Serial);
+        Assert.Equal(16, rules.Ipv4PrefixLength);
+        Assert.Equal(48, rules.Ipv6PrefixLength);
+        Assert.Equal(2, rules.CoordinateDecimals);
+    }
+
+    [Fact]
+    public void Reports_every_error_in_the_text_rules_of_a_log_purpose()
+    {
+        var compilation = TestPolicies.Compile(TextStream.Replace(
+            "TEXT", "\"text\": { \"serial\": \"show\", \"ipv6PrefixLength\": 129, \"psk\": \"keep\" }, \"fields\": {}", StringComparison.Ordinal));
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes.diagnostics.text.serial");
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes.diagnostics.text.ipv6PrefixLength");
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes.diagnostics.text.psk");
+        Assert.Contains(compilation.Errors, e => e.Path == "$.streams.s.purposes.diagnostics.fields");
     }
 }

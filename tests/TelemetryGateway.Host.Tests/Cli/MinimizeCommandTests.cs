@@ -26,16 +26,30 @@ public sealed class MinimizeCommandTests
         Assert.NotEmpty(outputs);
         foreach (var output in outputs)
         {
-            foreach (var tag in new[] { "input", "topic", "purpose", "legalBasis", "categories", "policy", "retention", "payloadBase64" })
+            foreach (var tag in new[] { "input", "topic", "purpose", "legalBasis", "categories", "policy", "retention", "contentType", "payloadBase64" })
             {
                 Assert.True(output.TryGetProperty(tag, out _), $"output line lacks '{tag}'");
             }
-            using var payload = JsonDocument.Parse(Convert.FromBase64String(output.GetProperty("payloadBase64").GetString()!));
-            Assert.Equal(JsonValueKind.Object, payload.RootElement.ValueKind);
+            var payloadBytes = Convert.FromBase64String(output.GetProperty("payloadBase64").GetString()!);
+            if (output.GetProperty("contentType").GetString() == "application/json")
+            {
+                using var payload = JsonDocument.Parse(payloadBytes);
+                Assert.Equal(JsonValueKind.Object, payload.RootElement.ValueKind);
+            }
+            else
+            {
+                Assert.Equal("text/plain; charset=utf-8", output.GetProperty("contentType").GetString());
+                Assert.True(System.Text.Unicode.Utf8.IsValid(payloadBytes));
+            }
         }
-        // Log lines (text/plain) match no stream of the default policy yet: no line at all for them.
+        // Every log line (text/plain) of the corpus has its scrubbed diagnostics output.
         var logInputs = corpus.Select((line, i) => (line, i)).Where(x => x.line.Contains("\"text/plain\"", StringComparison.Ordinal)).Select(x => x.i).ToHashSet();
-        Assert.DoesNotContain(lines, l => logInputs.Contains(l.GetProperty("input").GetInt32()));
+        Assert.NotEmpty(logInputs);
+        foreach (var logInput in logInputs)
+        {
+            var logOutput = Assert.Single(outputs, l => l.GetProperty("input").GetInt32() == logInput);
+            Assert.Equal("diagnostics", logOutput.GetProperty("purpose").GetString());
+        }
     }
 
     [Fact]

@@ -1,0 +1,779 @@
+using System.Text;
+using TelemetryGateway.Core.Transforms;
+
+namespace TelemetryGateway.Core.Text;
+
+/// <summary>What an identifier before a separator announces.</summary>
+internal enum MarkerKind
+{
+    None,
+    Secret,
+    Ssid,
+
+    // "wifi" and "network" double as log component names ("wifi: scan done"), so they need stricter syntax.
+    SsidComponent,
+    Coordinate,
+}
+
+/// <summary>
+/// The patterns of personal data in free text, as matchers over UTF-8 bytes: each looks at a candidate start and
+/// returns where the match ends. Every look-ahead is bounded by a small constant or consumes what it scanned, so
+/// a scan that tries them at each candidate stays linear in the input length.
+/// </summary>
+internal static class LogPatterns
+{
+    internal const int MaxIdentifierLength = 64;
+    private const int MaxEmailLocalLength = 64;
+    private const int MaxEmailDomainLength = 253;
+
+    // "0000:0000:0000:0000:0000:ffff:255.255.255.255" is the longest IPv6 text without a zone.
+    private const int MaxIpv6TextLength = 45;
+    private const int MaxPortDigits = 5;
+    private const int MaxPhoneTextLength = 32;
+    private const int MinPhoneDigits = 7;
+
+    // E.164 caps a phone number at 15 digits; longer digit runs are identifiers, not phones.
+    private const int MaxPhoneDigits = 15;
+    private const int MaxNumberTextLength = 32;
+    private const int MinPairDecimals = 3;
+    private const int MaxPairSpaces = 4;
+
+    // key [quote] [blanks] ('=' | ':') [blanks] value, or an SSID marker followed by blanks and a quoted value.
+    internal static bool MatchMarker(ReadOnlySpan<byte> s, int i, out MarkerKind kind, out int valueStart, out int end)
+    {
+        valueStart = end = i;
+        kind = ClassifyIdentifier(s, i, out var j);
+        if (kind == MarkerKind.None)
+        {
+            return false;
+        }
+
+        // A JSON-style key ("password": ...) closes its quote before the separator.
+        var k = j;
+        if (k < s.Length && IsQuote(s[k]) && i > 0 && s[i - 1] == s[k])
+        {
+            k++;
+        }
+
+        var afterKey = k;
+        k = SkipBlanks(s, k);
+        if (k < s.Length && (s[k] == '=' || s[k] == ':'))
+        {
+            var separator = s[k];
+            var afterSeparator = ++k;
+            k = SkipBlanks(s, k);
+            if (k >= s.Length)
+            {
+                return false;
+            }
+
+            valueStart = k;
+            if (kind == MarkerKind.Coordinate)
+            {
+                end = MatchDecimal(s, k);
+                return end > k;
+            }
+
+            if (IsQuote(s[k]))
+            {
+                end = QuotedEnd(s, k);
+                return true;
+            }
+
+            // "wifi: psk=..." names a component followed by its own key=value pair, not a value.
+            if (separator == ':' && LooksLikeAssignment(s, k))
+            {
+                return false;
+            }
+
+            if (kind == MarkerKind.SsidComponent
+                && ((separator == ':' && k != afterSeparator) || s[k] == '{' || s[k] == '['))
+            {
+                return false;
+            }
+
+            end = UnquotedEnd(s, k);
+            return end > k;
+        }
+
+        if (kind is MarkerKind.Ssid or MarkerKind.SsidComponent && k > afterKey && k < s.Length && IsQuote(s[k]))
+        {
+            valueStart = k;
+            end = QuotedEnd(s, k);
+            return true;
+        }
+
+        return false;
+    }
+
+    // Scans an identifier (word bytes joined by '_' or '-') and classifies it by its last segment,
+    // so "wifi_password", "wifi-psk", "apiKey" and "wpa2Psk" are markers but "monkey" and "keyboard" are not.
+    internal static MarkerKind ClassifyIdentifier(ReadOnlySpan<byte> s, int i, out int end)
+    {
+        var j = i;
+        var lastSegment = i;
+        var previousSegment = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-'))
+        {
+            if (j - i >= MaxIdentifierLength)
+            {
+                end = j;
+                return MarkerKind.None;
+            }
+
+            if (j > i && (IsJoiner(s[j - 1]) || ((IsLower(s[j - 1]) || IsDigit(s[j - 1])) && IsUpper(s[j]))))
+            {
+                previousSegment = lastSegment;
+                lastSegment = j;
+            }
+
+            j++;
+        }
+
+        end = j;
+        var last = s[lastSegment..j];
+        if (IsOneOf(last, "password|passwd|pwd|pass|psk|passphrase|secret|token|key|apikey"u8))
+        {
+            return MarkerKind.Secret;
+        }
+
+        if (Ascii.EqualsIgnoreCase(last, "ssid"u8))
+        {
+            return MarkerKind.Ssid;
+        }
+
+        if (IsOneOf(last, "wifi|network"u8))
+        {
+            return MarkerKind.SsidComponent;
+        }
+
+        if (Ascii.EqualsIgnoreCase(last, "name"u8) && lastSegment > i)
+        {
+            var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
+            if (Ascii.EqualsIgnoreCase(s[previousSegment..previousEnd], "wifi"u8))
+            {
+                return MarkerKind.Ssid;
+            }
+        }
+
+        return IsOneOf(last, "lat|latitude|lon|lng|longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None;
+    }
+
+    internal static bool MatchEmail(ReadOnlySpan<byte> s, int i, out int end)
+    {
+        end = i;
+        var j = i;
+        while (j < s.Length && IsEmailLocalByte(s[j]))
+        {
+            if (j - i >= MaxEmailLocalLength)
+            {
+                return false;
+            }
+
+            j++;
+        }
+
+        if (j >= s.Length || s[j] != '@')
+        {
+            return false;
+        }
+
+        var domainStart = ++j;
+        var labels = 0;
+        var domainEnd = -1;
+        while (true)
+        {
+            var labelStart = j;
+            var alphabetic = true;
+            while (j < s.Length && (IsAlphanumeric(s[j]) || s[j] == '-'))
+            {
+                if (j - domainStart >= MaxEmailDomainLength)
+                {
+                    return false;
+                }
+
+                alphabetic &= IsLetter(s[j]);
+                j++;
+            }
+
+            if (j == labelStart)
+            {
+                break;
+            }
+
+            labels++;
+            domainEnd = labels >= 2 && alphabetic && j - labelStart >= 2 ? j : -1;
+
+            // A trailing '.' ends the sentence, not the domain.
+            if (j + 1 < s.Length && s[j] == '.' && IsAlphanumeric(s[j + 1]))
+            {
+                j++;
+                continue;
+            }
+
+            break;
+        }
+
+        if (domainEnd < 0 || (domainEnd < s.Length && (IsWordByte(s[domainEnd]) || s[domainEnd] == '@')))
+        {
+            return false;
+        }
+
+        end = domainEnd;
+        return true;
+    }
+
+    // aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff, or a bare aabbccddeeff with both digits and letters.
+    internal static bool MatchMac(ReadOnlySpan<byte> s, int i, out int end)
+    {
+        end = i;
+        if (!IsHex(s[i]))
+        {
+            return false;
+        }
+
+        if (i + 17 <= s.Length && (s[i + 2] == ':' || s[i + 2] == '-') && IsHexGroups(s, i, 6, 2, s[i + 2]))
+        {
+            end = i + 17;
+        }
+        else if (i + 14 <= s.Length && s[i + 4] == '.' && IsHexGroups(s, i, 3, 4, (byte)'.'))
+        {
+            end = i + 14;
+        }
+        else if (i + 12 <= s.Length && IsHexGroups(s, i, 1, 12, 0) && HasDigitAndLetter(s.Slice(i, 12)))
+        {
+            end = i + 12;
+        }
+        else
+        {
+            return false;
+        }
+
+        return EndsToken(s, end);
+    }
+
+    internal static bool IsHexGroups(ReadOnlySpan<byte> s, int i, int groups, int groupLength, byte separator)
+    {
+        var p = i;
+        for (var g = 0; g < groups; g++)
+        {
+            if (g > 0 && s[p++] != separator)
+            {
+                return false;
+            }
+
+            for (var k = 0; k < groupLength; k++)
+            {
+                if (!IsHex(s[p++]))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    // Needs "::" or all eight groups, so clock times ("10:00:01") and MACs never qualify.
+    internal static bool MatchIpv6(ReadOnlySpan<byte> s, int i, out int addressStart, out int addressEnd, out int end)
+    {
+        addressStart = addressEnd = end = i;
+        var bracketed = s[i] == '[';
+        var j = bracketed ? i + 1 : i;
+        if (j >= s.Length || !(IsHex(s[j]) || (s[j] == ':' && j + 1 < s.Length && s[j + 1] == ':')))
+        {
+            return false;
+        }
+
+        var start = j;
+        var colons = 0;
+        var dots = 0;
+        var compressed = false;
+        var groupLength = 0;
+        while (j < s.Length)
+        {
+            var c = s[j];
+            if (IsHex(c))
+            {
+                if (++groupLength > 4)
+                {
+                    return false;
+                }
+            }
+            else if (c == ':')
+            {
+                if (dots > 0)
+                {
+                    return false;
+                }
+
+                if (j > start && s[j - 1] == ':')
+                {
+                    if (compressed)
+                    {
+                        return false;
+                    }
+
+                    compressed = true;
+                }
+
+                colons++;
+                groupLength = 0;
+            }
+            else if (c == '.')
+            {
+                dots++;
+                groupLength = 0;
+            }
+            else
+            {
+                break;
+            }
+
+            if (++j - start > MaxIpv6TextLength)
+            {
+                return false;
+            }
+        }
+
+        var stop = j;
+        if (!bracketed)
+        {
+            // Sentence punctuation right after an address is not part of it.
+            if (s[stop - 1] == '.')
+            {
+                stop--;
+                dots--;
+            }
+            else if (s[stop - 1] == ':' && !(stop - 2 >= start && s[stop - 2] == ':'))
+            {
+                stop--;
+                colons--;
+            }
+        }
+
+        if (colons < 2 || !(compressed || colons == 7 || (colons == 6 && dots == 3)))
+        {
+            return false;
+        }
+
+        end = stop;
+        if (bracketed)
+        {
+            if (end >= s.Length || s[end] != ']')
+            {
+                return false;
+            }
+
+            end = SkipPort(s, end + 1);
+        }
+
+        if (end < s.Length && IsWordByte(s[end]))
+        {
+            return false;
+        }
+
+        addressStart = start;
+        addressEnd = stop;
+        return IpTruncation.IsIpAddress(s[start..stop]);
+    }
+
+    internal static bool MatchIpv4(ReadOnlySpan<byte> s, int i, out int addressStart, out int addressEnd, out int end)
+    {
+        addressStart = addressEnd = end = i;
+        var j = i;
+        for (var part = 0; part < 4; part++)
+        {
+            if (part > 0)
+            {
+                if (j >= s.Length || s[j] != '.')
+                {
+                    return false;
+                }
+
+                j++;
+            }
+
+            var digitsStart = j;
+            while (j < s.Length && IsDigit(s[j]) && j - digitsStart < 3)
+            {
+                j++;
+            }
+
+            if (j == digitsStart)
+            {
+                return false;
+            }
+        }
+
+        if (j < s.Length && (IsWordByte(s[j]) || (s[j] == '.' && j + 1 < s.Length && IsDigit(s[j + 1]))))
+        {
+            return false;
+        }
+
+        addressEnd = j;
+        end = SkipPort(s, j);
+        return IpTruncation.IsIpAddress(s[i..j]);
+    }
+
+    // Includes ":port" (1-5 digits) after an address when present.
+    internal static int SkipPort(ReadOnlySpan<byte> s, int j)
+    {
+        if (j >= s.Length || s[j] != ':')
+        {
+            return j;
+        }
+
+        var p = j + 1;
+        while (p < s.Length && IsDigit(s[p]) && p - j <= MaxPortDigits)
+        {
+            p++;
+        }
+
+        return p > j + 1 && (p == s.Length || !IsWordByte(s[p])) ? p : j;
+    }
+
+    // Two decimals with at least three decimal places joined by a comma: "48.137361, 11.575465".
+    internal static bool MatchCoordinatePair(ReadOnlySpan<byte> s, int i, out int firstEnd, out int secondStart, out int end)
+    {
+        secondStart = end = i;
+        firstEnd = MatchPairNumber(s, i, 90);
+        if (firstEnd < 0)
+        {
+            return false;
+        }
+
+        var k = SkipSpaces(s, firstEnd, MaxPairSpaces);
+        if (k >= s.Length || s[k] != ',')
+        {
+            return false;
+        }
+
+        secondStart = SkipSpaces(s, k + 1, MaxPairSpaces);
+        end = MatchPairNumber(s, secondStart, 180);
+        return end >= 0 && EndsNumber(s, end);
+    }
+
+    internal static int MatchPairNumber(ReadOnlySpan<byte> s, int i, int maxDegrees)
+    {
+        var j = i < s.Length && s[i] == '-' ? i + 1 : i;
+        var integerStart = j;
+        var degrees = 0;
+        while (j < s.Length && IsDigit(s[j]) && j - integerStart < 3)
+        {
+            degrees = (degrees * 10) + (s[j] - '0');
+            j++;
+        }
+
+        if (j == integerStart || degrees > maxDegrees || j >= s.Length || s[j] != '.')
+        {
+            return -1;
+        }
+
+        var fractionStart = ++j;
+        while (j < s.Length && IsDigit(s[j]) && j - i < MaxNumberTextLength)
+        {
+            j++;
+        }
+
+        return j - fractionStart >= MinPairDecimals && (j == s.Length || !IsDigit(s[j])) ? j : -1;
+    }
+
+    // A coordinate after a marker: optional '-', up to three integer digits, optional fraction.
+    internal static int MatchDecimal(ReadOnlySpan<byte> s, int i)
+    {
+        var j = s[i] == '-' ? i + 1 : i;
+        var integerStart = j;
+        while (j < s.Length && IsDigit(s[j]) && j - integerStart < 3)
+        {
+            j++;
+        }
+
+        if (j == integerStart || (j < s.Length && IsDigit(s[j])))
+        {
+            return i;
+        }
+
+        if (j + 1 < s.Length && s[j] == '.' && IsDigit(s[j + 1]))
+        {
+            j++;
+            while (j < s.Length && IsDigit(s[j]) && j - i < MaxNumberTextLength)
+            {
+                j++;
+            }
+        }
+
+        return EndsNumber(s, j) ? j : i;
+    }
+
+    // Digits in groups joined by single ' ', '-' or '.', optional leading '+', optional "(area)".
+    internal static bool MatchPhone(ReadOnlySpan<byte> s, int i, out int end)
+    {
+        end = i;
+        var plus = s[i] == '+';
+        var j = plus ? i + 1 : i;
+        var groups = 0;
+        var digits = 0;
+        var lastEnd = -1;
+        var parens = false;
+        var dotSeparated = false;
+        var spaceSeparated = false;
+        var dashSeparated = false;
+        var shortInnerGroup = false;
+        var firstStartsWithZero = false;
+        byte separator = 0;
+        var firstLength = 0;
+        var secondLength = 0;
+        var thirdLength = 0;
+
+        while (j < s.Length)
+        {
+            int groupLength;
+            int groupStart;
+            if (s[j] == '(')
+            {
+                groupStart = ++j;
+                while (j < s.Length && IsDigit(s[j]) && j - groupStart < 5)
+                {
+                    j++;
+                }
+
+                groupLength = j - groupStart;
+                if (groupLength == 0 || j >= s.Length || s[j] != ')')
+                {
+                    return false;
+                }
+
+                j++;
+                parens = true;
+            }
+            else if (IsDigit(s[j]))
+            {
+                groupStart = j;
+                while (j < s.Length && IsDigit(s[j]) && j - groupStart <= MaxPhoneDigits)
+                {
+                    j++;
+                }
+
+                groupLength = j - groupStart;
+            }
+            else
+            {
+                break;
+            }
+
+            // A group that would overflow E.164 is left out, so the digits before it are still redacted.
+            if (digits + groupLength > MaxPhoneDigits)
+            {
+                break;
+            }
+
+            if (groups == 0)
+            {
+                firstLength = groupLength;
+                firstStartsWithZero = s[groupStart] == '0';
+            }
+            else
+            {
+                shortInnerGroup |= groupLength < 2;
+                secondLength = groups == 1 ? groupLength : secondLength;
+                thirdLength = groups == 2 ? groupLength : thirdLength;
+                dotSeparated |= separator == '.';
+                spaceSeparated |= separator == ' ';
+                dashSeparated |= separator == '-';
+            }
+
+            groups++;
+            digits += groupLength;
+            lastEnd = j;
+            separator = 0;
+            if (j - i > MaxPhoneTextLength || j >= s.Length)
+            {
+                break;
+            }
+
+            var c = s[j];
+            if ((c == ' ' || c == '-' || c == '.') && j + 1 < s.Length && (IsDigit(s[j + 1]) || s[j + 1] == '('))
+            {
+                separator = c;
+                j++;
+            }
+            else if (!(c == '(' || (s[j - 1] == ')' && IsDigit(c))))
+            {
+                break;
+            }
+        }
+
+        if (digits < MinPhoneDigits || lastEnd - i > MaxPhoneTextLength)
+        {
+            return false;
+        }
+
+        // Glued to a word, a time ("2026-11-24 10:00") or a longer number: part of something else.
+        if (lastEnd < s.Length
+            && (IsWordByte(s[lastEnd]) || s[lastEnd] == '@' || s[lastEnd] == ':'
+                || ((s[lastEnd] == '.' || s[lastEnd] == '-') && lastEnd + 1 < s.Length && IsDigit(s[lastEnd + 1]))))
+        {
+            return false;
+        }
+
+        // Versions ("10.0.19045") and decimals ("48.137361") have short inner groups or only two dot groups.
+        if (shortInnerGroup || (dotSeparated && (groups < 3 || spaceSeparated || dashSeparated)))
+        {
+            return false;
+        }
+
+        var plain = !plus && !parens;
+        if (plain && groups == 3
+            && secondLength == 2 && ((firstLength == 4 && thirdLength == 2) || (firstLength == 2 && thirdLength == 4)))
+        {
+            return false;
+        }
+
+        // Space-separated numbers are usually readings ("3301 3302 3299"); accept only a trunk prefix or 3-3-4.
+        if (plain && spaceSeparated && !dashSeparated && !firstStartsWithZero
+            && !(groups == 3 && firstLength == 3 && secondLength == 3 && thirdLength == 4))
+        {
+            return false;
+        }
+
+        end = lastEnd;
+        return true;
+    }
+
+    // An unclosed quote runs to the end of the line: a truncated secret is still a secret.
+    internal static int QuotedEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var quote = s[i];
+        var j = i + 1;
+        while (j < s.Length)
+        {
+            var c = s[j];
+            if (c == quote)
+            {
+                return j + 1;
+            }
+
+            if (c is (byte)'\n' or (byte)'\r')
+            {
+                return j;
+            }
+
+            j += c == '\\' && j + 1 < s.Length && s[j + 1] is not ((byte)'\n' or (byte)'\r') ? 2 : 1;
+        }
+
+        return s.Length;
+    }
+
+    internal static int UnquotedEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j < s.Length && !IsValueStop(s[j]))
+        {
+            j++;
+        }
+
+        return j;
+    }
+
+    internal static bool LooksLikeAssignment(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-') && j - i < MaxIdentifierLength)
+        {
+            j++;
+        }
+
+        return j > i && j < s.Length && s[j] == '=';
+    }
+
+    internal static int SkipBlanks(ReadOnlySpan<byte> s, int i)
+    {
+        while (i < s.Length && (s[i] == ' ' || s[i] == '\t'))
+        {
+            i++;
+        }
+
+        return i;
+    }
+
+    internal static int SkipSpaces(ReadOnlySpan<byte> s, int i, int max)
+    {
+        var j = i;
+        while (j < s.Length && s[j] == ' ' && j - i < max)
+        {
+            j++;
+        }
+
+        return j;
+    }
+
+    internal static bool IsTokenStart(ReadOnlySpan<byte> s, int i) => i == 0 || !IsWordByte(s[i - 1]);
+
+    // Numbers continue across '.', and across '-' or ':' after a digit or letter, so "2026-11-24", "10:00:01",
+    // "v10.0.19045" and UUID groups are never re-scanned from their middle.
+    internal static bool IsNumericStart(ReadOnlySpan<byte> s, int i)
+    {
+        if (i == 0)
+        {
+            return true;
+        }
+
+        var previous = s[i - 1];
+        return previous != '.'
+            && !(i > 1 && previous == '-' && IsAlphanumeric(s[i - 2]))
+            && !(i > 1 && previous == ':' && IsDigit(s[i - 2]));
+    }
+
+    internal static bool EndsToken(ReadOnlySpan<byte> s, int end) =>
+        end == s.Length
+        || (!IsWordByte(s[end])
+            && !(s[end] is (byte)':' or (byte)'-' or (byte)'.' && end + 1 < s.Length && IsAlphanumeric(s[end + 1])));
+
+    internal static bool EndsNumber(ReadOnlySpan<byte> s, int end) =>
+        end == s.Length
+        || (!IsDigit(s[end]) && !(s[end] == '.' && end + 1 < s.Length && IsDigit(s[end + 1])));
+
+    internal static bool HasDigitAndLetter(ReadOnlySpan<byte> s) =>
+        s.IndexOfAnyInRange((byte)'0', (byte)'9') >= 0 && s.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0;
+
+    // Keys are matched whole and case-insensitively; "wpa_passphrase" and "api_key" match by their last segment.
+    internal static bool IsOneOf(ReadOnlySpan<byte> value, ReadOnlySpan<byte> alternatives)
+    {
+        while (!alternatives.IsEmpty)
+        {
+            var bar = alternatives.IndexOf((byte)'|');
+            var candidate = bar < 0 ? alternatives : alternatives[..bar];
+            if (Ascii.EqualsIgnoreCase(value, candidate))
+            {
+                return true;
+            }
+
+            alternatives = bar < 0 ? [] : alternatives[(bar + 1)..];
+        }
+
+        return false;
+    }
+
+    internal static bool IsValueStop(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)',' or (byte)';' or (byte)'&';
+
+    internal static bool IsQuote(byte b) => b is (byte)'"' or (byte)'\'';
+
+    internal static bool IsJoiner(byte b) => b is (byte)'_' or (byte)'-';
+
+    internal static bool IsEmailLocalByte(byte b) => IsAlphanumeric(b) || b is (byte)'.' or (byte)'_' or (byte)'%' or (byte)'+' or (byte)'-';
+
+    internal static bool IsWordByte(byte b) => IsAlphanumeric(b) || b == '_';
+
+    internal static bool IsAlphanumeric(byte b) => IsDigit(b) || IsLetter(b);
+
+    internal static bool IsLetter(byte b) => IsLower(b) || IsUpper(b);
+
+    internal static bool IsLower(byte b) => b is >= (byte)'a' and <= (byte)'z';
+
+    internal static bool IsUpper(byte b) => b is >= (byte)'A' and <= (byte)'Z';
+
+    internal static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
+
+    internal static bool IsHex(byte b) => IsDigit(b) || (b | 0x20) is >= 'a' and <= 'f';
+}

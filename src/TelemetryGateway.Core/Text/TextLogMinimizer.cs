@@ -1,0 +1,82 @@
+using System.Buffers;
+using System.Text;
+using TelemetryGateway.Core.Buffers;
+using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Transforms;
+
+namespace TelemetryGateway.Core.Text;
+
+/// <summary>
+/// The <see cref="PayloadFormat.Text"/> rewriter: a UTF-8 log message scrubbed once per purpose, each with its own
+/// <see cref="LogScrubRules"/> (from the purpose's <c>text</c> rules), by a <see cref="LogScrubber"/> per output slot.
+/// A log is text, not a structure: one pass per purpose costs no more than a shared parse would.
+/// </summary>
+internal sealed class TextLogMinimizer : IPayloadMinimizer
+{
+    // Serials are 16-17 characters; a device id from the topic longer than this is not treated as a serial.
+    private const int MaxSerialBytes = 128;
+
+    private readonly LogScrubber[] _scrubbers;
+    private readonly PooledBufferWriter[] _outputs;
+    private readonly byte[] _serial = new byte[MaxSerialBytes];
+
+    public TextLogMinimizer(Pseudonymizer pseudonymizer, int maxPurposes)
+    {
+        _scrubbers = new LogScrubber[maxPurposes];
+        _outputs = new PooledBufferWriter[maxPurposes];
+        for (var i = 0; i < maxPurposes; i++)
+        {
+            _scrubbers[i] = new LogScrubber(pseudonymizer);
+            _outputs[i] = new PooledBufferWriter(1024);
+        }
+    }
+
+    public QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload)
+    {
+        var serialLength = Encoding.UTF8.GetByteCount(device) <= _serial.Length ? Encoding.UTF8.GetBytes(device, _serial) : 0;
+        var serial = _serial.AsSpan(0, serialLength);
+        for (var i = 0; i < purposes.Length; i++)
+        {
+            var output = _outputs[i];
+            output.Reset();
+            var scrubber = _scrubbers[i];
+            scrubber.Begin(serial, RulesOf(purposes[i]));
+            var reason = scrubber.Process(payload, isFinalBlock: true, output);
+            if (reason != QuarantineReason.None)
+            {
+                return reason;
+            }
+        }
+        return QuarantineReason.None;
+    }
+
+    /// <summary>A log always has an output: what is personal in it is replaced, the rest stays readable.</summary>
+    public bool HasOutput(int slot) => true;
+
+    public ReadOnlyMemory<byte> Output(int slot) => _outputs[slot].WrittenMemory;
+
+    public void CommitCounts(int slot, long[] shard)
+    {
+        var counts = _scrubbers[slot].Counts;
+        shard[(int)ProcessingAction.Redacted] += counts.Secrets + counts.WifiNames + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses;
+        shard[(int)ProcessingAction.Coarsened] += counts.IpAddresses + counts.Coordinates;
+        shard[(int)ProcessingAction.Hashed] += counts.Serials;
+        shard[(int)ProcessingAction.Dropped] += counts.TruncatedLines;
+    }
+
+    private static LogScrubRules RulesOf(StreamPurpose purpose) =>
+        purpose.FormatRules as LogScrubRules ?? throw new InvalidOperationException("a text stream's purpose has no log scrub rules");
+
+    public void Dispose()
+    {
+        foreach (var scrubber in _scrubbers)
+        {
+            scrubber.Dispose();
+        }
+        foreach (var output in _outputs)
+        {
+            output.Dispose();
+        }
+    }
+}
