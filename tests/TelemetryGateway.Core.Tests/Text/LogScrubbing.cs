@@ -11,7 +11,11 @@ namespace TelemetryGateway.Core.Tests.Text;
 /// <summary>Runs a whole log through a <see cref="LogScrubber"/> the way an ingress does.</summary>
 internal static class LogScrubbing
 {
-    public static Pseudonymizer Pseudonymizer { get; } = new(TestPolicies.Key);
+    // A pseudonymizer is one thread's (it reuses its HMAC state and cache), and test classes run in parallel.
+    [ThreadStatic]
+    private static Pseudonymizer? t_pseudonymizer;
+
+    public static Pseudonymizer Pseudonymizer => t_pseudonymizer ??= new(TestPolicies.Key);
 
     public static string Scrub(string log, Segmentation segmentation = Segmentation.SingleSegment, string serial = "", LogScrubRules? rules = null) =>
         Scrub(Encoding.UTF8.GetBytes(log), segmentation, serial, rules, out _);
