@@ -90,7 +90,7 @@ internal static class SolixTlvRewriter
 
     private static bool Keeps(SolixMappedField? mapped, SolixFieldKind kind, SolixTypeRule? typeRule, SolixRules rules, ReadOnlySpan<byte> value, SerialSet serials)
     {
-        if (kind is SolixFieldKind.WifiName or SolixFieldKind.Mac or SolixFieldKind.IpAddress)
+        if (kind >= SolixFieldKind.WifiName)
         {
             return false;
         }

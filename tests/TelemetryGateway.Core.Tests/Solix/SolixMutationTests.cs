@@ -40,7 +40,7 @@ public sealed class SolixMutationTests
             }
             mutated[^1] = SolixMessages.Xor(mutated.AsSpan(0, mutated.Length - 1));
 
-            var (result, outputs) = MinimizerRun.Run(TestPolicies.Default, message.Topic, SolixMessages.Envelope(mutated, serial, message.Topic.Split('/')[2]), Segmentation.SingleSegment);
+            var (result, outputs) = SolixMessages.Run(TestPolicies.Default, message.Topic, SolixMessages.Envelope(mutated, serial, message.Topic.Split('/')[2]), Segmentation.SingleSegment);
 
             Assert.NotEqual(QuarantineReason.ProcessingFault, result.QuarantineReason);
             foreach (var output in outputs.Select(SolixMessages.Decode))
