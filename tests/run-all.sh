@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_packages=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_packages+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need_packages+=(mosquitto-clients)
+command -v exiftool >/dev/null 2>&1 || need_packages+=(libimage-exiftool-perl)
+command -v cjpeg >/dev/null 2>&1 || need_packages+=(libjpeg-turbo-progs)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "installing: ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -1,5 +1,4 @@
 using System.Text;
-using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Core.Text;
 
@@ -92,7 +91,7 @@ internal static class LogPatterns
                 return false;
             }
 
-            end = UnquotedEnd(s, k);
+            end = kind == MarkerKind.Ssid && separator == ':' ? SsidEnd(s, k) : UnquotedEnd(s, k);
             return end > k;
         }
 
@@ -132,23 +131,10 @@ internal static class LogPatterns
 
         end = j;
         var last = s[lastSegment..j];
-        if (IsOneOf(last, "password|passwd|pwd|pass|psk|passphrase|secret|token|key|apikey"u8))
+        var kind = ClassifySegment(last);
+        if (kind == MarkerKind.None && lastSegment > i && Ascii.EqualsIgnoreCase(last, "name"u8))
         {
-            return MarkerKind.Secret;
-        }
-
-        if (Ascii.EqualsIgnoreCase(last, "ssid"u8))
-        {
-            return MarkerKind.Ssid;
-        }
-
-        if (IsOneOf(last, "wifi|network"u8))
-        {
-            return MarkerKind.SsidComponent;
-        }
-
-        if (Ascii.EqualsIgnoreCase(last, "name"u8) && lastSegment > i)
-        {
+            // "wifi_name", "wifiName": a Wi-Fi name, where "name" alone is not.
             var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
             if (Ascii.EqualsIgnoreCase(s[previousSegment..previousEnd], "wifi"u8))
             {
@@ -156,7 +142,54 @@ internal static class LogPatterns
             }
         }
 
-        return IsOneOf(last, "lat|latitude|lon|lng|longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None;
+        return kind;
+    }
+
+    // Markers are matched whole and case-insensitively, picked by length and first letter so that the common
+    // case (an ordinary word before ':' or '=') costs two comparisons.
+    internal static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
+    {
+        if (segment.Length is < 3 or > 10)
+        {
+            return MarkerKind.None;
+        }
+
+        var first = segment[0] | 0x20;
+        return (segment.Length, first) switch
+        {
+            (3, 'p') => IsLowerWord(segment, "pwd"u8) || IsLowerWord(segment, "psk"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'k') => IsLowerWord(segment, "key"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (3, 'l') => IsLowerWord(segment, "lat"u8) || IsLowerWord(segment, "lon"u8) || IsLowerWord(segment, "lng"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (4, 'p') => IsLowerWord(segment, "pass"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (4, 's') => IsLowerWord(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (4, 'w') => IsLowerWord(segment, "wifi"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (5, 't') => IsLowerWord(segment, "token"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (5, 'e') => IsLowerWord(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (6, 'p') => IsLowerWord(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 'a') => IsLowerWord(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (7, 'n') => IsLowerWord(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (7, 'p') => IsLowerWord(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'p') => IsLowerWord(segment, "password"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'l') => IsLowerWord(segment, "latitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (9, 'l') => IsLowerWord(segment, "longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (10, 'p') => IsLowerWord(segment, "passphrase"u8) ? MarkerKind.Secret : MarkerKind.None,
+            _ => MarkerKind.None,
+        };
+    }
+
+    // segment has the literal's length; the literal is lowercase letters, and OR 0x20 maps only letters onto them.
+    internal static bool IsLowerWord(ReadOnlySpan<byte> segment, ReadOnlySpan<byte> lowercase)
+    {
+        for (var k = 0; k < lowercase.Length; k++)
+        {
+            if ((segment[k] | 0x20) != lowercase[k])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     internal static bool MatchEmail(ReadOnlySpan<byte> s, int i, out int end)
@@ -240,7 +273,7 @@ internal static class LogPatterns
         {
             end = i + 14;
         }
-        else if (i + 12 <= s.Length && IsHexGroups(s, i, 1, 12, 0) && HasDigitAndLetter(s.Slice(i, 12)))
+        else if (i + 12 <= s.Length && IsHexGroups(s, i, 1, 12, 0) && HasDigitAndLetter(s.Slice(i, 12)) && FollowsMacMarker(s, i))
         {
             end = i + 12;
         }
@@ -250,6 +283,29 @@ internal static class LogPatterns
         }
 
         return EndsToken(s, end);
+    }
+
+    // Twelve bare hex digits are as often a hash or an error code as a MAC, so they count as a MAC only right after
+    // a MAC marker: "bssid cb1971174494", "mac=CB1971174494", "BT addr: cb1971174494".
+    private static bool FollowsMacMarker(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j > 0 && i - j < 4 && s[j - 1] is (byte)' ' or (byte)'\t' or (byte)'=' or (byte)':' or (byte)'"' or (byte)'\'')
+        {
+            j--;
+        }
+
+        var wordEnd = j;
+        while (j > 0 && wordEnd - j < MaxIdentifierLength && IsLetter(s[j - 1]))
+        {
+            j--;
+        }
+
+        var word = s[j..wordEnd];
+        return j < wordEnd && wordEnd < i
+            && (Ascii.EqualsIgnoreCase(word, "mac"u8) || Ascii.EqualsIgnoreCase(word, "bssid"u8) || Ascii.EqualsIgnoreCase(word, "addr"u8)
+                || Ascii.EqualsIgnoreCase(word, "address"u8) || Ascii.EqualsIgnoreCase(word, "hwaddr"u8) || Ascii.EqualsIgnoreCase(word, "ether"u8)
+                || Ascii.EqualsIgnoreCase(word, "macaddr"u8) || Ascii.EqualsIgnoreCase(word, "lladdr"u8));
     }
 
     internal static bool IsHexGroups(ReadOnlySpan<byte> s, int i, int groups, int groupLength, byte separator)
@@ -274,6 +330,7 @@ internal static class LogPatterns
         return true;
     }
 
+    // The shape of an address only: the caller validates it by truncating it (IpTruncation parses it once).
     // Needs "::" or all eight groups, so clock times ("10:00:01") and MACs never qualify.
     internal static bool MatchIpv6(ReadOnlySpan<byte> s, int i, out int addressStart, out int addressEnd, out int end)
     {
@@ -375,7 +432,7 @@ internal static class LogPatterns
 
         addressStart = start;
         addressEnd = stop;
-        return IpTruncation.IsIpAddress(s[start..stop]);
+        return true;
     }
 
     internal static bool MatchIpv4(ReadOnlySpan<byte> s, int i, out int addressStart, out int addressEnd, out int end)
@@ -411,10 +468,39 @@ internal static class LogPatterns
             return false;
         }
 
+        // "0.2.3.1" (no host has an address in 0.0.0.0/8) and "rev 1.0.3.7" are versions.
+        if ((s[i] == '0' && s[i + 1] == '.' && !s[i..j].SequenceEqual("0.0.0.0"u8)) || FollowsVersionMarker(s, i))
+        {
+            return false;
+        }
+
         addressEnd = j;
         end = SkipPort(s, j);
-        return IpTruncation.IsIpAddress(s[i..j]);
+        return true;
     }
+
+    private static bool FollowsVersionMarker(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j > 0 && i - j < 3 && s[j - 1] is (byte)' ' or (byte)'=' or (byte)':')
+        {
+            j--;
+        }
+
+        var wordEnd = j;
+        while (j > 0 && wordEnd - j < 16 && IsLetter(s[j - 1]))
+        {
+            j--;
+        }
+
+        var word = s[j..wordEnd];
+        return word.Length is >= 2 and <= 8
+                && (IsWord(word, "ver"u8) || IsWord(word, "version"u8) || IsWord(word, "rev"u8) || IsWord(word, "fw"u8)
+                    || IsWord(word, "firmware"u8) || IsWord(word, "hw"u8) || IsWord(word, "sw"u8) || IsWord(word, "build"u8));
+    }
+
+    private static bool IsWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> lowercase) =>
+        word.Length == lowercase.Length && IsLowerWord(word, lowercase);
 
     // Includes ":port" (1-5 digits) after an address when present.
     internal static int SkipPort(ReadOnlySpan<byte> s, int j)
@@ -525,11 +611,13 @@ internal static class LogPatterns
         var firstLength = 0;
         var secondLength = 0;
         var thirdLength = 0;
+        var slashSeparated = false;
 
         while (j < s.Length)
         {
             int groupLength;
             int groupStart;
+            var parenGroup = false;
             if (s[j] == '(')
             {
                 groupStart = ++j;
@@ -546,6 +634,7 @@ internal static class LogPatterns
 
                 j++;
                 parens = true;
+                parenGroup = true;
             }
             else if (IsDigit(s[j]))
             {
@@ -575,12 +664,14 @@ internal static class LogPatterns
             }
             else
             {
-                shortInnerGroup |= groupLength < 2;
+                // "+49 (0)30 ...": a trunk prefix in parentheses is a group of its own, however short.
+                shortInnerGroup |= groupLength < 2 && !parenGroup;
                 secondLength = groups == 1 ? groupLength : secondLength;
                 thirdLength = groups == 2 ? groupLength : thirdLength;
                 dotSeparated |= separator == '.';
                 spaceSeparated |= separator == ' ';
                 dashSeparated |= separator == '-';
+                slashSeparated |= separator == '/';
             }
 
             groups++;
@@ -595,6 +686,12 @@ internal static class LogPatterns
             var c = s[j];
             if ((c == ' ' || c == '-' || c == '.') && j + 1 < s.Length && (IsDigit(s[j + 1]) || s[j + 1] == '('))
             {
+                separator = c;
+                j++;
+            }
+            else if (c == '/' && groups == 1 && !plus && firstStartsWithZero && firstLength is >= 2 and <= 5 && j + 1 < s.Length && IsDigit(s[j + 1]))
+            {
+                // "030/1234567": a national area code, a slash, the subscriber number.
                 separator = c;
                 j++;
             }
@@ -618,12 +715,26 @@ internal static class LogPatterns
         }
 
         // Versions ("10.0.19045") and decimals ("48.137361") have short inner groups or only two dot groups.
-        if (shortInnerGroup || (dotSeparated && (groups < 3 || spaceSeparated || dashSeparated)))
+        // After a country code single digits are real groups ("+33 6 12 34 56 78").
+        if ((shortInnerGroup && !plus) || (dotSeparated && (groups < 3 || spaceSeparated || dashSeparated)))
         {
             return false;
         }
 
         var plain = !plus && !parens;
+
+        // A slash joins exactly an area code and a subscriber number of at least five digits.
+        if (slashSeparated && (groups != 2 || secondLength < 5))
+        {
+            return false;
+        }
+
+        // Unix time in seconds or milliseconds (2001 to 2033) is a timestamp, not a phone number.
+        if (plain && groups == 1 && (digits == 10 || digits == 13) && s[i] == '1')
+        {
+            return false;
+        }
+
         if (plain && groups == 3
             && secondLength == 2 && ((firstLength == 4 && thirdLength == 2) || (firstLength == 2 && thirdLength == 4)))
         {
@@ -640,6 +751,87 @@ internal static class LogPatterns
         end = lastEnd;
         return true;
     }
+
+    // "2026-11-24", "2026-11-24T10:00:01Z", "2026-11-24 10:00:01.123+01:00", "10:00:01.250": dates and clock times
+    // are never personal, and recognising them whole spares trying every pattern on their parts.
+    // Returns the index after the date or time, or i.
+    internal static int SkipDateTime(ReadOnlySpan<byte> s, int i)
+    {
+        int j;
+        if (IsDigits(s, i, 4) && At(s, i + 4, '-') && IsDigits(s, i + 5, 2) && At(s, i + 7, '-') && IsDigits(s, i + 8, 2))
+        {
+            j = i + 10;
+            if (j < s.Length && s[j] is (byte)'T' or (byte)' ' && IsClockTime(s, j + 1))
+            {
+                j = ClockTimeEnd(s, j + 1);
+            }
+        }
+        else if (IsClockTime(s, i))
+        {
+            j = ClockTimeEnd(s, i);
+        }
+        else
+        {
+            return i;
+        }
+
+        // "10:00:01::1" is an IPv6 address, "2026-11-24x" a word: only a whole date or time is skipped.
+        return j < s.Length && (IsAlphanumeric(s[j]) || s[j] == ':' || (s[j] == '.' && j + 1 < s.Length && IsDigit(s[j + 1]))) ? i : j;
+    }
+
+    private static bool IsClockTime(ReadOnlySpan<byte> s, int i) =>
+        IsDigits(s, i, 2) && At(s, i + 2, ':') && IsDigits(s, i + 3, 2) && At(s, i + 5, ':') && IsDigits(s, i + 6, 2);
+
+    // hh:mm:ss, then optional fraction, then optional zone (Z, +hh:mm, -hhmm).
+    private static int ClockTimeEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i + 8;
+        if (j + 1 < s.Length && s[j] is (byte)'.' or (byte)',' && IsDigit(s[j + 1]))
+        {
+            j++;
+            while (j < s.Length && IsDigit(s[j]) && j - i < 20)
+            {
+                j++;
+            }
+        }
+
+        if (At(s, j, 'Z'))
+        {
+            return j + 1;
+        }
+
+        if (j < s.Length && s[j] is (byte)'+' or (byte)'-' && IsDigits(s, j + 1, 2))
+        {
+            if (At(s, j + 3, ':') && IsDigits(s, j + 4, 2))
+            {
+                return j + 6;
+            }
+
+            return IsDigits(s, j + 3, 2) ? j + 5 : j;
+        }
+
+        return j;
+    }
+
+    private static bool IsDigits(ReadOnlySpan<byte> s, int i, int count)
+    {
+        if (i + count > s.Length)
+        {
+            return false;
+        }
+
+        for (var k = i; k < i + count; k++)
+        {
+            if (!IsDigit(s[k]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool At(ReadOnlySpan<byte> s, int i, char c) => i < s.Length && s[i] == c;
 
     // An unclosed quote runs to the end of the line: a truncated secret is still a secret.
     internal static int QuotedEnd(ReadOnlySpan<byte> s, int i)
@@ -665,10 +857,37 @@ internal static class LogPatterns
         return s.Length;
     }
 
+    // "SSID: My Home Net rssi=-70": an unquoted Wi-Fi name after ':' may hold blanks, so it runs to the end of the
+    // line, a ',' or ';', or the next "key=" / "key:" field, whichever comes first.
+    internal static int SsidEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = UnquotedEnd(s, i);
+        while (j + 1 < s.Length && s[j] is (byte)' ' or (byte)'\t' && !IsValueStop(s[j + 1]) && s[j + 1] is not ((byte)'(' or (byte)'[')
+            && !LooksLikeField(s, j + 1))
+        {
+            j = UnquotedEnd(s, j + 1);
+        }
+
+        return j;
+    }
+
+    private static bool LooksLikeField(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-') && j - i < MaxIdentifierLength)
+        {
+            j++;
+        }
+
+        return j > i && j < s.Length && s[j] is (byte)'=' or (byte)':';
+    }
+
+    // An unquoted value ends at a blank, ',' or ';', and at '&' only where a query parameter follows
+    // ("token=abc&user=x"): a passphrase may contain '&' ("Tr0ub4dor&3").
     internal static int UnquotedEnd(ReadOnlySpan<byte> s, int i)
     {
         var j = i;
-        while (j < s.Length && !IsValueStop(s[j]))
+        while (j < s.Length && (!IsValueStop(s[j]) || (s[j] == '&' && !LooksLikeAssignment(s, j + 1))))
         {
             j++;
         }
@@ -736,24 +955,6 @@ internal static class LogPatterns
 
     internal static bool HasDigitAndLetter(ReadOnlySpan<byte> s) =>
         s.IndexOfAnyInRange((byte)'0', (byte)'9') >= 0 && s.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0;
-
-    // Keys are matched whole and case-insensitively; "wpa_passphrase" and "api_key" match by their last segment.
-    internal static bool IsOneOf(ReadOnlySpan<byte> value, ReadOnlySpan<byte> alternatives)
-    {
-        while (!alternatives.IsEmpty)
-        {
-            var bar = alternatives.IndexOf((byte)'|');
-            var candidate = bar < 0 ? alternatives : alternatives[..bar];
-            if (Ascii.EqualsIgnoreCase(value, candidate))
-            {
-                return true;
-            }
-
-            alternatives = bar < 0 ? [] : alternatives[(bar + 1)..];
-        }
-
-        return false;
-    }
 
     internal static bool IsValueStop(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)',' or (byte)';' or (byte)'&';
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
+using TelemetryGateway.Http;
 using TelemetryGateway.Mqtt;
 
 namespace TelemetryGateway.Host.Hosting;
@@ -13,7 +15,8 @@ namespace TelemetryGateway.Host.Hosting;
 /// <summary>
 /// The composition root of the running gateway: configuration (appsettings.json, <c>Gateway__*</c> environment
 /// variables, command line), validated at start with every error reported at once; the compiled policy, the
-/// pseudonymization key, and the MQTT gateway on Kestrel or on MQTTnet's own TCP listener.
+/// pseudonymization key, the MQTT gateway on Kestrel or on MQTTnet's own TCP listener, and the HTTP ingress (YARP's
+/// <c>ReverseProxy</c> section) on Kestrel when routes are configured.
 /// </summary>
 internal static class GatewayHost
 {
@@ -25,7 +28,14 @@ internal static class GatewayHost
         var webBuilder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         var (policy, errors) = Validate(options);
-        if (policy is null)
+        HttpIngressSettings? http = null;
+        if (policy is not null && HttpIngressRegistration.IsConfigured(webBuilder.Configuration))
+        {
+            var (settings, httpErrors) = HttpIngressRegistration.Validate(webBuilder.Configuration, policy);
+            errors.AddRange(httpErrors);
+            http = settings;
+        }
+        if (policy is null || errors.Count > 0)
         {
             await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration, {errors.Count} error(s):");
             foreach (var error in errors)
@@ -45,15 +55,26 @@ internal static class GatewayHost
             return InvalidConfiguration;
         }
 
-        if (options.Mqtt.Transport == "kestrel")
+        var kestrelMqtt = options.Mqtt.Transport == "kestrel";
+        if (kestrelMqtt || http is not null)
         {
-            Register(webBuilder.Services, options, policy, key, webBuilder.WebHost);
+            // Kestrel serves the MQTT listener (kestrel transport), the HTTP ingress listener, or both.
+            Register(webBuilder.Services, options, policy, key, kestrelMqtt ? webBuilder.WebHost : null);
+            if (http is not null)
+            {
+                webBuilder.Services.AddHttpIngress(http);
+                webBuilder.WebHost.ConfigureKestrel(kestrel => HttpIngressRegistration.Listen(kestrel, http.Options));
+            }
             await using var app = webBuilder.Build();
+            if (http is not null)
+            {
+                app.UseHttpIngress();
+            }
             await app.RunAsync();
         }
         else
         {
-            // MQTTnet's own listener: no Kestrel, so no HTTP port is opened either.
+            // MQTTnet's own listener and no HTTP routes: no Kestrel, so no HTTP port is opened either.
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
             Register(builder.Services, options, policy, key, webHost: null);
             using var host = builder.Build();

@@ -28,19 +28,8 @@ public sealed class SolixZeroAllocationTests
             .Select(m => (m.Topic, Payload: Segments.Split(m.Payload, segmentation))).ToArray();
         using var minimizer = new Minimizer(TestPolicies.Default, TestPolicies.Key);
 
-        var outputs = 0;
-        for (var round = 0; round < 3; round++)
-        {
-            outputs += MinimizeAll(minimizer, inputs);
-        }
-        Assert.Equal(inputs.Length * 2 * 3, outputs);
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var round = 0; round < 10; round++)
-        {
-            MinimizeAll(minimizer, inputs);
-        }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(inputs.Length * 2, MinimizeAll(minimizer, inputs));
+        var allocated = Allocations.SteadyState(() => MinimizeAll(minimizer, inputs), rounds: 10);
 
         Assert.Equal(0, allocated);
     }

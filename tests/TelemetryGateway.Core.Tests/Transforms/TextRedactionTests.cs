@@ -1,4 +1,5 @@
 using System.Text;
+using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Core.Tests.Transforms;
@@ -351,19 +352,8 @@ public sealed class TextRedactionTests
     {
         var input = Encoding.UTF8.GetBytes(DeviceLog + "call +49 30 5550 1234, peer [2001:db8::1]:443, pos 48.137361,11.575465");
         var destination = new byte[TextRedaction.MaxOutputLength(input.Length)];
-        for (var i = 0; i < 100; i++)
-        {
-            TextRedaction.TryRedact(input, destination, out _);
-        }
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
-        {
-            TextRedaction.TryRedact(input, destination, out _);
-        }
-
-        var after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Equal(0, after - before);
+        var allocated = Allocations.SteadyState(() => TextRedaction.TryRedact(input, destination, out _), rounds: 1000, warmUpRounds: 100);
+        Assert.Equal(0, allocated);
     }
 
     private static string Redact(string input)

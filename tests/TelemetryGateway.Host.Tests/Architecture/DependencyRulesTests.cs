@@ -19,4 +19,26 @@ public sealed class DependencyRulesTests
         var ours = mqtt.GetReferencedAssemblies().Select(r => r.Name!).Where(n => n.StartsWith("TelemetryGateway", StringComparison.Ordinal) || n == "telemetry-gateway");
         Assert.Equal(["TelemetryGateway.Core"], ours);
     }
+
+    [Fact]
+    public void Http_adapter_references_core_and_no_other_gateway_assembly()
+    {
+        var http = typeof(Http.HttpIngressOptions).Assembly;
+        var ours = http.GetReferencedAssemblies().Select(r => r.Name!).Where(n => n.StartsWith("TelemetryGateway", StringComparison.Ordinal) || n == "telemetry-gateway");
+        Assert.Equal(["TelemetryGateway.Core"], ours);
+    }
+
+    [Fact]
+    public void Http_adapter_references_no_mqtt_assembly()
+    {
+        var http = typeof(Http.HttpIngressOptions).Assembly;
+        Assert.DoesNotContain(http.GetReferencedAssemblies(), r => r.Name!.StartsWith("MQTTnet", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void Mqtt_adapter_references_no_yarp_assembly()
+    {
+        var mqtt = typeof(Mqtt.MqttGatewayRegistration).Assembly;
+        Assert.DoesNotContain(mqtt.GetReferencedAssemblies(), r => r.Name!.StartsWith("Yarp", StringComparison.OrdinalIgnoreCase));
+    }
 }

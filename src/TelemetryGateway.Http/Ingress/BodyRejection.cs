@@ -1,0 +1,19 @@
+using Microsoft.AspNetCore.Http;
+
+namespace TelemetryGateway.Http.Ingress;
+
+/// <summary>Why a request's body was not forwarded: the status the client gets and a stable reason id (never a value).</summary>
+internal readonly record struct BodyRejection(int Status, string Reason)
+{
+    public static BodyRejection TooLarge => new(StatusCodes.Status413PayloadTooLarge, "too-large");
+    public static BodyRejection MalformedGzip => new(StatusCodes.Status422UnprocessableEntity, "malformed-gzip");
+    public static BodyRejection ClientAborted => new(StatusCodes.Status400BadRequest, "client-aborted");
+
+    public static BodyRejection Unprocessable(string reason) => new(StatusCodes.Status422UnprocessableEntity, reason);
+}
+
+/// <summary>Thrown into the forwarded body when the pump rejects the rest, so YARP aborts the upstream request.</summary>
+internal sealed class BodyRejectedException(BodyRejection rejection) : IOException($"Request body rejected: {rejection.Reason}")
+{
+    public BodyRejection Rejection { get; } = rejection;
+}

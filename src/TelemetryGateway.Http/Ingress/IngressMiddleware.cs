@@ -1,0 +1,211 @@
+using System.IO.Compression;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using TelemetryGateway.Http.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace TelemetryGateway.Http.Ingress;
+
+/// <summary>
+/// The step of YARP's proxy pipeline that puts a request's body through the engine before it is forwarded: checks
+/// the route's limits, decompresses gzip, rewrites the body by the route's format, and replaces the request body with
+/// the result. Rejections (413, 415, 422) are answered here and counted; nothing of a rejected body is forwarded.
+/// </summary>
+internal sealed partial class IngressMiddleware(
+    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, LogBodies logs, BodyRecordsPool records, IngressCounters counters, ILogger<IngressMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var routeId = context.GetReverseProxyFeature().Route.Config.RouteId;
+        var route = catalog.Find(routeId);
+        if (route is null)
+        {
+            // Every route is validated at start; this only guards against a reloaded configuration.
+            await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status404NotFound, "route-not-configured"));
+            return;
+        }
+        var request = context.Request;
+        if (!HttpMethods.IsPost(request.Method) && !HttpMethods.IsPut(request.Method))
+        {
+            await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status405MethodNotAllowed, "method-not-allowed"));
+            return;
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
+        {
+            // Kestrel's own limit becomes the route's (for a gzip body, this bounds the compressed bytes).
+            sizeLimit.MaxRequestBodySize = route.MaxBodyBytes;
+        }
+        if (request.ContentLength > route.MaxBodyBytes)
+        {
+            await RejectAsync(context, routeId, BodyRejection.TooLarge);
+            return;
+        }
+        var encoding = request.Headers.ContentEncoding.ToString();
+        var gzip = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase);
+        if (!gzip && encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-content-encoding"));
+            return;
+        }
+        var source = gzip ? PipeReader.Create(new GZipStream(request.Body, CompressionMode.Decompress)) : request.BodyReader;
+        switch (route.Format)
+        {
+            case BodyFormat.Json:
+                await ForwardJsonAsync(context, route, source, gzip);
+                break;
+            case BodyFormat.Image:
+                var rewriter = ImageRewriter(request.ContentType);
+                if (rewriter is null)
+                {
+                    await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
+                    return;
+                }
+                await ForwardStreamingAsync(context, route, source, rewriter, gzip);
+                break;
+            case BodyFormat.Text:
+                if (!TryDeviceSerial(context, route, out var serial))
+                {
+                    await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status400BadRequest, "missing-device-serial"));
+                    return;
+                }
+                var log = logs.Rent(serial, route.LogRules);
+                try
+                {
+                    await ForwardStreamingAsync(context, route, source, log, gzip);
+                }
+                finally
+                {
+                    logs.Return(log);
+                }
+                break;
+            default:
+                await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-body-format"));
+                break;
+        }
+    }
+
+    private async Task ForwardJsonAsync(HttpContext context, IngressRoute route, PipeReader source, bool gzip)
+    {
+        var (body, rejection) = await json.MinimizeAsync(source, route, gzip, context.RequestAborted);
+        if (rejection is { } r)
+        {
+            await RejectAsync(context, route.RouteId, r);
+            return;
+        }
+        context.Request.Body = new MemoryStream(body!, writable: false);
+        context.Request.ContentLength = body!.Length;
+        await ForwardAsync(context, route);
+    }
+
+    private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
+    {
+        var pipe = new Pipe(BodyPump.PipeOptions);
+        var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, context.RequestAborted);
+        context.Request.Body = pipe.Reader.AsStream();
+        context.Request.ContentLength = null;
+        BodyRejection? rejection;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            // Done with the body: this also releases a pump waiting on a full pipe when YARP never read it.
+            await pipe.Reader.CompleteAsync();
+            rejection = await pump;
+        }
+        if (rejection is { } r)
+        {
+            if (!context.Response.HasStarted)
+            {
+                // YARP answered the aborted body with its own error status; the client learns the real reason.
+                context.Response.Clear();
+                context.Response.StatusCode = r.Status;
+            }
+            Count(route.RouteId, r);
+            return;
+        }
+        if (CountForwarded(context, route))
+        {
+            var counts = rewriter.Counts;
+            records.Forwarded(route.Purpose, counts.Dropped, counts.Redacted, counts.Hashed, counts.Coarsened);
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context, IngressRoute route)
+    {
+        await next(context);
+        _ = CountForwarded(context, route);
+    }
+
+    /// <summary>Counts the request as forwarded unless YARP reported an error; returns whether it was forwarded.</summary>
+    private bool CountForwarded(HttpContext context, IngressRoute route)
+    {
+        if (context.Features.Get<IForwarderErrorFeature>() is { } error)
+        {
+            LogForwardFailed(logger, route.RouteId, error.Error.ToString());
+            return false;
+        }
+        counters.Forwarded(route.RouteId);
+        return true;
+    }
+
+    /// <summary>
+    /// The serial of the device whose log this is, which the scrubber pseudonymizes or drops wherever it appears: the
+    /// route value named by the route (default <c>{sn}</c> in YARP's <c>Match:Path</c>), else the
+    /// <c>X-Device-Serial</c> header. Up to 64 ASCII letters, digits, '-' or '_'.
+    /// </summary>
+    private static bool TryDeviceSerial(HttpContext context, IngressRoute route, out byte[] serial)
+    {
+        var value = context.Request.RouteValues.TryGetValue(route.DeviceRouteValue, out var routeValue) && routeValue is string fromRoute
+            ? fromRoute
+            : context.Request.Headers[IngressHeaders.DeviceSerial].ToString();
+        serial = [];
+        if (value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            return false;
+        }
+        serial = System.Text.Encoding.ASCII.GetBytes(value);
+        return true;
+    }
+
+    private static IStreamingRewriter? ImageRewriter(string? contentType)
+    {
+        if (contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
+        {
+            return null;
+        }
+        if (mediaType.MediaType.Equals("image/jpeg", StringComparison.OrdinalIgnoreCase))
+        {
+            return new JpegRewriter();
+        }
+        if (mediaType.MediaType.Equals("image/png", StringComparison.OrdinalIgnoreCase))
+        {
+            return new PngRewriter();
+        }
+        return null;
+    }
+
+    private async Task RejectAsync(HttpContext context, string routeId, BodyRejection rejection)
+    {
+        Count(routeId, rejection);
+        context.Response.StatusCode = rejection.Status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(rejection.Reason + "\n", context.RequestAborted);
+    }
+
+    private void Count(string routeId, BodyRejection rejection)
+    {
+        counters.Rejected(routeId, rejection.Status, rejection.Reason);
+        LogRejected(logger, routeId, rejection.Status, rejection.Reason);
+    }
+
+    [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
+    private static partial void LogRejected(ILogger logger, string route, int status, string reason);
+
+    [LoggerMessage(EventId = 52, Level = LogLevel.Warning, Message = "HTTP ingress route {Route}: forwarding failed ({Error})")]
+    private static partial void LogForwardFailed(ILogger logger, string route, string error);
+}

@@ -1,0 +1,213 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Text;
+using TelemetryGateway.Core.Vocabulary;
+
+namespace TelemetryGateway.Http.Routing;
+
+/// <summary>
+/// The routes of YARP's <c>ReverseProxy</c> section, each resolved against the policy from its metadata
+/// (<c>TelemetryGateway.Stream</c>, <c>TelemetryGateway.Purpose</c>, <c>TelemetryGateway.BodyFormat</c>,
+/// <c>TelemetryGateway.MaxBodyBytes</c>, <c>TelemetryGateway.DeviceRouteValue</c>, <c>TelemetryGateway.Serial</c>). Built once at start, with every
+/// error of every route reported at once; immutable afterwards.
+/// </summary>
+internal sealed partial class IngressRouteCatalog
+{
+    public const string SectionName = "ReverseProxy";
+    public const string StreamKey = "TelemetryGateway.Stream";
+    public const string PurposeKey = "TelemetryGateway.Purpose";
+    public const string FormatKey = "TelemetryGateway.BodyFormat";
+    public const string MaxBodyBytesKey = "TelemetryGateway.MaxBodyBytes";
+    public const string DeviceRouteValueKey = "TelemetryGateway.DeviceRouteValue";
+    public const string SerialKey = "TelemetryGateway.Serial";
+
+    public const long DefaultMaxJsonBytes = 1024 * 1024;
+    public const long DefaultMaxImageBytes = 32L * 1024 * 1024;
+    public const long DefaultMaxTextBytes = 4L * 1024 * 1024 * 1024;
+
+    private readonly FrozenDictionary<string, IngressRoute> _routes;
+
+    private IngressRouteCatalog(Dictionary<string, IngressRoute> routes) => _routes = routes.ToFrozenDictionary(StringComparer.Ordinal);
+
+    public int Count => _routes.Count;
+
+    public IEnumerable<IngressRoute> Routes => _routes.Values;
+
+    public IngressRoute? Find(string routeId) => _routes.GetValueOrDefault(routeId);
+
+    /// <summary>Reads and checks every route of <paramref name="reverseProxy"/>; the catalog is null when any has an error.</summary>
+    public static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(IConfigurationSection reverseProxy, CompiledPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(reverseProxy);
+        ArgumentNullException.ThrowIfNull(policy);
+        var errors = new List<string>();
+        var routes = new Dictionary<string, IngressRoute>(StringComparer.Ordinal);
+        foreach (var section in reverseProxy.GetSection("Routes").GetChildren())
+        {
+            var routeId = section["RouteId"] ?? section.Key;
+            var path = $"{SectionName}:Routes:{section.Key}";
+            var clusterId = section["ClusterId"];
+            if (string.IsNullOrWhiteSpace(clusterId) || !reverseProxy.GetSection("Clusters").GetSection(clusterId).GetChildren().Any())
+            {
+                errors.Add($"{path}:ClusterId must name a cluster of {SectionName}:Clusters");
+            }
+            var route = BuildRoute(section, routeId, path, policy, errors);
+            if (route is not null)
+            {
+                routes[routeId] = route;
+            }
+        }
+        return (errors.Count == 0 ? new IngressRouteCatalog(routes) : null, errors);
+    }
+
+    private static IngressRoute? BuildRoute(IConfigurationSection section, string routeId, string path, CompiledPolicy policy, List<string> errors)
+    {
+        var metadata = section.GetSection("Metadata");
+        var errorCount = errors.Count;
+        var streamName = metadata[StreamKey];
+        CompiledStream? stream = null;
+        if (string.IsNullOrWhiteSpace(streamName))
+        {
+            errors.Add($"{path}:Metadata:{StreamKey} must name a stream of the policy ({string.Join(", ", policy.Streams.Select(s => s.Name))})");
+        }
+        else
+        {
+            stream = policy.Streams.FirstOrDefault(s => s.Name == streamName);
+            if (stream is null)
+            {
+                errors.Add($"{path}:Metadata:{StreamKey}: '{streamName}' is not a stream of policy {policy.Tag} ({string.Join(", ", policy.Streams.Select(s => s.Name))})");
+            }
+        }
+        var purpose = stream is null ? null : ResolvePurpose(stream, metadata[PurposeKey], path, errors);
+        if (purpose?.LegalBasis == LegalBasis.Consent)
+        {
+            // Consent is recorded per device; an upload carries no device identity the gateway could check it against.
+            errors.Add($"{path}:Metadata:{PurposeKey}: purpose '{purpose.Purpose.Id()}' of stream '{stream!.Name}' is consent-based, which the HTTP ingress does not support");
+        }
+        var format = ResolveFormat(stream, metadata[FormatKey], path, errors);
+        var maxBodyBytes = format switch
+        {
+            BodyFormat.Json => DefaultMaxJsonBytes,
+            BodyFormat.Image => DefaultMaxImageBytes,
+            _ => DefaultMaxTextBytes,
+        };
+        if (metadata[MaxBodyBytesKey] is { } limitText)
+        {
+            if (!long.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out maxBodyBytes) || maxBodyBytes < 1)
+            {
+                errors.Add($"{path}:Metadata:{MaxBodyBytesKey} must be a positive number of bytes");
+            }
+            else if (format == BodyFormat.Json && maxBodyBytes > int.MaxValue)
+            {
+                errors.Add($"{path}:Metadata:{MaxBodyBytesKey}: JSON bodies are buffered, so their limit is at most {int.MaxValue} bytes");
+            }
+        }
+        var deviceRouteValue = metadata[DeviceRouteValueKey] ?? "sn";
+        var serial = SerialHandling.Pseudonymize;
+        switch (metadata[SerialKey])
+        {
+            case null or "pseudonymize":
+                break;
+            case "keep":
+                serial = SerialHandling.Keep;
+                break;
+            case "drop":
+                serial = SerialHandling.Drop;
+                break;
+            default:
+                errors.Add($"{path}:Metadata:{SerialKey} must be keep, pseudonymize or drop");
+                break;
+        }
+        CheckForwardedPath(section, path, errors);
+        if (errors.Count > errorCount)
+        {
+            return null;
+        }
+        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, LogScrubRules.Default with { Serial = serial });
+    }
+
+    private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)
+    {
+        var available = string.Join(", ", stream.Purposes.Select(p => p.Purpose.Id()));
+        if (string.IsNullOrWhiteSpace(purposeId))
+        {
+            if (stream.Purposes.Count == 1)
+            {
+                return stream.Purposes[0];
+            }
+            errors.Add($"{path}:Metadata:{PurposeKey} is required: stream '{stream.Name}' has several purposes ({available}); one request is forwarded for one purpose");
+            return null;
+        }
+        var purpose = stream.Purposes.FirstOrDefault(p => p.Purpose.Id() == purposeId);
+        if (purpose is null)
+        {
+            errors.Add($"{path}:Metadata:{PurposeKey}: '{purposeId}' is not a purpose of stream '{stream.Name}' ({available})");
+        }
+        return purpose;
+    }
+
+    private static BodyFormat ResolveFormat(CompiledStream? stream, string? formatText, string path, List<string> errors)
+    {
+        switch (formatText)
+        {
+            case null:
+                if (stream is not null && stream.Format != PayloadFormat.Json)
+                {
+                    errors.Add($"{path}:Metadata:{FormatKey} is required for stream '{stream.Name}' (json, text or image)");
+                }
+                return BodyFormat.Json;
+            case "json":
+                if (stream is not null && stream.Format != PayloadFormat.Json)
+                {
+                    errors.Add($"{path}:Metadata:{FormatKey}: stream '{stream.Name}' is not a JSON stream");
+                }
+                return BodyFormat.Json;
+            case "text":
+                return BodyFormat.Text;
+            case "image":
+                return BodyFormat.Image;
+            default:
+                errors.Add($"{path}:Metadata:{FormatKey} must be json, text or image");
+                return BodyFormat.Json;
+        }
+    }
+
+    /// <summary>
+    /// A value captured from the incoming path (a serial, an installer id) would reach the cloud in the forwarded path,
+    /// which YARP copies as it is unless a transform sets it: such a route needs a <c>PathSet</c> or <c>PathPattern</c>
+    /// transform that leaves the captured values out.
+    /// </summary>
+    private static void CheckForwardedPath(IConfigurationSection section, string path, List<string> errors)
+    {
+        var matchPath = section["Match:Path"] ?? "";
+        var captured = RouteValue().Matches(matchPath).Select(m => m.Groups[1].Value).ToList();
+        if (captured.Count == 0)
+        {
+            return;
+        }
+        string? forwardedPath = null;
+        foreach (var transform in section.GetSection("Transforms").GetChildren())
+        {
+            forwardedPath ??= transform["PathSet"] ?? transform["PathPattern"];
+            if (transform["PathPrefix"] is not null || transform["PathRemovePrefix"] is not null)
+            {
+                forwardedPath ??= matchPath;
+            }
+        }
+        forwardedPath ??= matchPath;
+        foreach (var value in RouteValue().Matches(forwardedPath).Select(m => m.Groups[1].Value))
+        {
+            if (captured.Contains(value))
+            {
+                errors.Add($"{path}: the forwarded path would carry the route value '{value}' to the cloud; add a PathSet or PathPattern transform without it");
+            }
+        }
+    }
+
+    // {name}, {name?}, {**name}, {*name}, {name:constraint}: the name.
+    [GeneratedRegex(@"\{\**([A-Za-z0-9_]+)[^}]*\}")]
+    private static partial Regex RouteValue();
+}

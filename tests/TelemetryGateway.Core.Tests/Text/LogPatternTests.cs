@@ -1,0 +1,173 @@
+using TelemetryGateway.Core.Tests.Support;
+using TelemetryGateway.Core.Text;
+
+namespace TelemetryGateway.Core.Tests.Text;
+
+/// <summary>
+/// Each rule of the log scrubber on the syntaxes devices use, and realistic lines that must stay untouched.
+/// Every case runs on single-segment, multi-segment and one-byte-per-segment input. All values are made up.
+/// </summary>
+public sealed class LogPatternTests
+{
+    [Theory]
+    [InlineData("wpa_passphrase=Tr0ub4dor&3 ok", "wpa_passphrase=[secret] ok")]
+    [InlineData("wpa_passphrase Tr0ub4dor", "wpa_passphrase Tr0ub4dor")]
+    [InlineData("password: \"s3cret pass\" ok", "password: [secret] ok")]
+    [InlineData("pass='x y z' ok", "pass=[secret] ok")]
+    [InlineData("psk=\"Sommer2026!\"", "psk=[secret]")]
+    [InlineData("PSK:Sommer2026!", "PSK:[secret]")]
+    [InlineData("sae_password=Sommer2026!", "sae_password=[secret]")]
+    [InlineData("wpa_psk = 0a1b2c3d4e5f", "wpa_psk = [secret]")]
+    [InlineData("{\"wifiPassword\":\"Sommer2026!\"}", "{\"wifiPassword\":[secret]}")]
+    [InlineData("mqtt: user=solar token=ab12.cd34", "mqtt: user=solar token=[secret]")]
+    public void Replaces_passphrases_in_every_common_syntax(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("key_mgmt=WPA-PSK proto=RSN pairwise=CCMP")]
+    [InlineData("psk_len=12 auth=WPA2-PSK")]
+    [InlineData("keyboard=us monkey=1 bypass=0")]
+    [InlineData("wifi: scan done, 6 networks")]
+    [InlineData("network: link up")]
+    public void Leaves_settings_that_only_mention_a_secret(string line)
+    {
+        Assert.Equal(line, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("ssid=\"My Net\" freq=2437", "ssid=[ssid] freq=2437")]
+    [InlineData("SSID: Foo", "SSID: [ssid]")]
+    [InlineData("SSID: My Home Net rssi=-70", "SSID: [ssid] rssi=-70")]
+    [InlineData("wlan0 ESSID:\"Cafe Guest\" Mode:Managed", "wlan0 ESSID:[ssid] Mode:Managed")]
+    [InlineData("Trying to associate with SSID 'Home 5G'", "Trying to associate with SSID [ssid]")]
+    [InlineData("wifi_name=Garten-WLAN", "wifi_name=[ssid]")]
+    [InlineData("ap_ssid='Solar Setup'", "ap_ssid=[ssid]")]
+    public void Replaces_wifi_names_after_ssid_markers(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("owner jane.doe+solar@mail.example.co.uk bound", "owner [email] bound")]
+    [InlineData("user_1@sub.example.org", "[email]")]
+    [InlineData("contact: a.b@example.com.", "contact: [email].")]
+    [InlineData("<Max.Muster@example.de>", "<[email]>")]
+    public void Replaces_email_addresses(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("+49 30 1234567")]
+    [InlineData("+49 (0)30 1234567")]
+    [InlineData("+33 6 12 34 56 78")]
+    [InlineData("+44 20 7946 0958")]
+    [InlineData("+1-415-555-0142")]
+    [InlineData("(415) 555-0142")]
+    [InlineData("415-555-0142")]
+    [InlineData("030/1234567")]
+    [InlineData("0049 30 1234567")]
+    [InlineData("07700 900123")]
+    public void Replaces_phone_numbers_in_international_and_national_formats(string phone)
+    {
+        Assert.Equal("support [phone] today", ScrubEverySegmentation($"support {phone} today"));
+    }
+
+    [Theory]
+    [InlineData("gw 192.0.2.77", "gw 192.0.2.0")]
+    [InlineData("broker 192.0.2.10:8883 up", "broker 192.0.2.0:8883 up")]
+    [InlineData("dns ::ffff:192.0.2.33", "dns ::ffff:192.0.2.0")]
+    [InlineData("addr 2001:db8:4a2c::8a2e:370:7334", "addr 2001:db8:4a2c::")]
+    [InlineData("addr 2001:0db8:4a2c:0000:0000:ff00:0042:8329 ok", "addr 2001:db8:4a2c:: ok")]
+    [InlineData("peer [2001:db8:4a2c::1]:443", "peer [2001:db8:4a2c::]:443")]
+    [InlineData("ll fe80::1c2a:3bff:fe4d:5e6f%wlan0", "ll fe80::%wlan0")]
+    public void Truncates_ipv4_and_ipv6_addresses(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Fact]
+    public void Truncates_ip_addresses_to_the_prefix_lengths_of_the_rules()
+    {
+        var rules = LogScrubRules.Default with { Ipv4PrefixLength = 16, Ipv6PrefixLength = 32 };
+
+        Assert.Equal("gw 192.0.0.0 addr 2001:db8::", ScrubEverySegmentation("gw 192.0.2.77 addr 2001:db8:4a2c::1", rules));
+    }
+
+    [Theory]
+    [InlineData("AA:BB:CC:11:22:33")]
+    [InlineData("aa:bb:cc:11:22:33")]
+    [InlineData("aa-bb-cc-11-22-33")]
+    [InlineData("3C-71-BF-0A-9E-41")]
+    [InlineData("aabb.cc11.2233")]
+    public void Replaces_mac_addresses_with_any_separator_and_case(string mac)
+    {
+        Assert.Equal("peer [mac] rssi -67", ScrubEverySegmentation($"peer {mac} rssi -67"));
+    }
+
+    [Theory]
+    [InlineData("bssid aabbcc112233", "bssid [mac]")]
+    [InlineData("mac=AABBCC112233", "mac=[mac]")]
+    [InlineData("BT addr: aabbcc112233", "BT addr: [mac]")]
+    public void Replaces_bare_mac_addresses_after_a_mac_marker(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("build aabbcc112233 ok")]
+    [InlineData("sha 3f2a9c1b7e04 ok")]
+    public void Leaves_twelve_hex_digits_without_a_mac_marker(string line)
+    {
+        Assert.Equal(line, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("fix lat=48.13741 lon=11.57549", "fix lat=48.1 lon=11.6")]
+    [InlineData("latitude: -33.868820, longitude: 151.209290", "latitude: -33.9, longitude: 151.2")]
+    [InlineData("pos 48.137361,11.575465 ok", "pos 48.1,11.6 ok")]
+    [InlineData("at (47.3769, 8.5417)", "at (47.4, 8.5)")]
+    public void Coarsens_coordinate_pairs(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Fact]
+    public void Coarsens_coordinates_to_the_decimals_of_the_rules()
+    {
+        var rules = LogScrubRules.Default with { CoordinateDecimals = 2 };
+
+        Assert.Equal("fix lat=48.14 lon=11.58", ScrubEverySegmentation("fix lat=48.13741 lon=11.57549", rules));
+    }
+
+    [Theory]
+    [InlineData("2026-11-24T10:00:01Z I boot: reset reason 0x0004")]
+    [InlineData("2026-11-24 10:00:01.123+01:00 W main: loop slow")]
+    [InlineData("[10:00:01.250] D sched: tick")]
+    [InlineData("I ota: fw 1.2.3 -> 1.2.4, hw rev 0.2.3.1")]
+    [InlineData("I ota: version 1.0.3.7 fw=2.1.0.4 rev: 3.0.0.12")]
+    [InlineData("W bms: cell 3 voltage 3.41V temp -12.5C soc 76%")]
+    [InlineData("E inverter: err 0x1F3A code E0423 crc 0xDEADBEEF")]
+    [InlineData("I net: took 1500ms, retry in 30 s, uptime 00:01:30")]
+    [InlineData("I sys: ts=1732442401 ts_ms=1732442401123")]
+    [InlineData("I meter: power 1234 W energy 12345.678 kWh freq 50.02 Hz")]
+    [InlineData("I wifi: rssi -67 dBm channel 6 freq 2437 MHz")]
+    [InlineData("I cloud: session 550e8400-e29b-41d4-a716-446655440000")]
+    [InlineData("D mqtt: std::vector<int> size 12, topic dt/anker_power/+/+/log")]
+    [InlineData("I cells 3301 3302 3299 3305 mV")]
+    public void Leaves_levels_timestamps_components_and_measurements_untouched(string line)
+    {
+        Assert.Equal(line, ScrubEverySegmentation(line));
+    }
+
+    // The scrubbed text, asserted equal on every segmentation.
+    private static string ScrubEverySegmentation(string line, LogScrubRules? rules = null)
+    {
+        var single = LogScrubbing.Scrub(line, Segmentation.SingleSegment, rules: rules);
+        Assert.Equal(single, LogScrubbing.Scrub(line, Segmentation.MultiSegment, rules: rules));
+        Assert.Equal(single, LogScrubbing.Scrub(line, Segmentation.OneBytePerSegment, rules: rules));
+        return single;
+    }
+}

@@ -1,0 +1,288 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using TelemetryGateway.Core.Tests.Images;
+using TelemetryGateway.Core.Tests.Support;
+
+namespace TelemetryGateway.EndToEnd.Tests.Http;
+
+/// <summary>Uploads through a running gateway's HTTP ingress (YARP) to a stand-in cloud on loopback.</summary>
+public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture<HttpIngressGateway>, IDisposable
+{
+    private static readonly IReadOnlyList<CorpusMessage> s_commissioning =
+        [.. Corpus.Messages.Where(m => m.Id.EndsWith("-commissioning", StringComparison.Ordinal))];
+
+    [Fact]
+    public async Task Commissioning_records_reach_the_cloud_without_any_never_canary()
+    {
+        using var client = fixture.Client();
+
+        foreach (var message in s_commissioning)
+        {
+            using var response = await client.PostAsync("api/commissioning", Json(message.Payload));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var received = fixture.Sink.Requests;
+        Assert.Equal(s_commissioning.Count, received.Count);
+        foreach (var canary in s_commissioning.SelectMany(m => m.Canaries).Where(c => c.IsNever))
+        {
+            Assert.DoesNotContain(received, r => CanaryScanner.Contains(r.Body, canary.Value) || CanaryScanner.Contains(Encoding.UTF8.GetBytes(string.Join('\n', r.Headers.Values)), canary.Value));
+        }
+    }
+
+    [Fact]
+    public async Task Forwarded_request_carries_the_tags_of_the_purpose()
+    {
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+
+        var request = Assert.Single(fixture.Sink.Requests);
+        Assert.Equal("/ingest/commissioning", request.Path);
+        Assert.Equal("after-sales-service", request.Header("X-Purpose"));
+        Assert.Equal("contract", request.Header("X-Legal-Basis"));
+        Assert.Equal("account,network,device,owner", request.Header("X-Data-Categories"));
+        Assert.StartsWith("solix-default@", request.Header("X-Policy"), StringComparison.Ordinal);
+        Assert.Equal("P5Y", request.Header("X-Retention"));
+        Assert.StartsWith("application/json", request.Header("Content-Type"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Api_key_forwarded_for_and_query_string_do_not_reach_the_cloud()
+    {
+        using var client = fixture.Client();
+        client.DefaultRequestHeaders.Add("Cookie", "session=Erika");
+        client.DefaultRequestHeaders.Add("X-Device-Serial", "WK1DEGZD8PCF32ER");
+
+        using var response = await client.PostAsync("api/commissioning?owner=Erika", Json(s_commissioning[0].Payload));
+
+        var request = Assert.Single(fixture.Sink.Requests);
+        Assert.Null(request.Header("X-Api-Key"));
+        Assert.Null(request.Header("Cookie"));
+        Assert.Null(request.Header("X-Device-Serial"));
+        Assert.Null(request.Header("X-Forwarded-For"));
+        Assert.Equal("", request.Query);
+    }
+
+    [Fact]
+    public async Task Gzip_body_is_decompressed_scrubbed_and_recompressed()
+    {
+        using var client = fixture.Client();
+        var message = s_commissioning[1];
+        using var content = new ByteArrayContent(Gzip(message.Payload));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+
+        using var response = await client.PostAsync("api/commissioning", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var request = Assert.Single(fixture.Sink.Requests);
+        Assert.Equal("gzip", request.Header("Content-Encoding"));
+        var body = Gunzip(request.Body);
+        Assert.StartsWith("{", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+        foreach (var canary in message.Canaries.Where(c => c.IsNever))
+        {
+            Assert.False(CanaryScanner.Contains(body, canary.Value), "a never canary reached the cloud");
+        }
+    }
+
+    [Fact]
+    public async Task Jpeg_photo_reaches_the_cloud_without_metadata()
+    {
+        using var images = new TestImageFiles();
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/photos", Image(images.Jpeg, "image/jpeg"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var request = Assert.Single(fixture.Sink.Requests);
+        Assert.Empty(ImageTools.MetadataTags(ImageTools.Tags(images.Directory, request.Body, "jpg")));
+        Assert.Equal(ImageTools.DecodeJpeg(images.Directory, images.Jpeg), ImageTools.DecodeJpeg(images.Directory, request.Body));
+    }
+
+    [Fact]
+    public async Task Png_photo_reaches_the_cloud_without_metadata()
+    {
+        using var images = new TestImageFiles();
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/photos", Image(images.Png, "image/png"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var request = Assert.Single(fixture.Sink.Requests);
+        Assert.Empty(ImageTools.MetadataTags(ImageTools.Tags(images.Directory, request.Body, "png")));
+        Assert.Equal(ImageTools.ChunkData(images.Png, "IDAT"), ImageTools.ChunkData(request.Body, "IDAT"));
+    }
+
+    [Fact]
+    public async Task Truncated_photo_is_rejected_with_422_and_never_reaches_the_cloud_complete()
+    {
+        using var images = new TestImageFiles();
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/photos", Image(images.Jpeg[..^100], "image/jpeg"));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Unknown_path_is_404()
+    {
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/unknown", Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Request_without_api_key_is_401()
+    {
+        using var client = fixture.Client(apiKey: null);
+
+        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Request_with_a_wrong_api_key_is_401()
+    {
+        using var client = fixture.Client(apiKey: "test-key-6f1c2a9f");
+
+        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Api_key_as_bearer_token_is_accepted()
+    {
+        using var client = fixture.Client(apiKey: null);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", HttpIngressGateway.ApiKey);
+
+        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Body_over_the_route_limit_is_413()
+    {
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/small", Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Chunked_body_over_the_route_limit_is_413()
+    {
+        using var client = fixture.Client();
+        using var content = new StreamContent(new MemoryStream(s_commissioning[0].Payload));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/small") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Gzip_bomb_over_the_route_limit_is_413()
+    {
+        using var client = fixture.Client();
+        // 4 MiB of spaces inside a JSON string compress to a few kB, under the commissioning route's 1 MiB limit.
+        var json = Encoding.UTF8.GetBytes("{\"a\":\"" + new string(' ', 4 * 1024 * 1024) + "\"}");
+        using var content = new ByteArrayContent(Gzip(json));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+
+        using var response = await client.PostAsync("api/commissioning", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Malformed_json_is_422_and_not_forwarded()
+    {
+        using var client = fixture.Client();
+        var truncated = Corpus.Messages.Single(m => m.Id.EndsWith("-bad-truncated-json", StringComparison.Ordinal));
+
+        using var response = await client.PostAsync("api/commissioning", Json(truncated.Payload));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("malformed-json", (await response.Content.ReadAsStringAsync()).Trim());
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Malformed_gzip_is_422_and_not_forwarded()
+    {
+        using var client = fixture.Client();
+        using var content = new ByteArrayContent([0x1F, 0x8B, 0x08, 0x00, 0x01, 0x02, 0x03]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+
+        using var response = await client.PostAsync("api/commissioning", content);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Photo_of_an_unsupported_type_is_415()
+    {
+        using var client = fixture.Client();
+
+        using var response = await client.PostAsync("api/photos", Image([0x47, 0x49, 0x46, 0x38], "image/gif"));
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    private static ByteArrayContent Json(byte[] payload)
+    {
+        var content = new ByteArrayContent(payload);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    private static ByteArrayContent Image(byte[] image, string mediaType)
+    {
+        var content = new ByteArrayContent(image);
+        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        return content;
+    }
+
+    private static byte[] Gzip(byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            gzip.Write(data);
+        }
+        return output.ToArray();
+    }
+
+    private static byte[] Gunzip(byte[] data)
+    {
+        using var gzip = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
+        using var output = new MemoryStream();
+        gzip.CopyTo(output);
+        return output.ToArray();
+    }
+
+    public void Dispose() => fixture.Sink.Clear();
+}

@@ -1,0 +1,128 @@
+using Microsoft.Extensions.Configuration;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Text;
+using TelemetryGateway.Http.Routing;
+
+namespace TelemetryGateway.Http.Tests.Routing;
+
+public sealed class IngressRouteCatalogTests
+{
+    private static readonly CompiledPolicy s_policy = PolicyCompiler.CompileFile(Path.Combine(AppContext.BaseDirectory, "policies", "solix-default.json"));
+
+    [Fact]
+    public void Resolves_the_only_purpose_of_a_stream()
+    {
+        var (catalog, errors) = Build(("Routes:c:Match:Path", "/api/commissioning"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"));
+
+        Assert.Empty(errors);
+        var route = catalog!.Find("c")!;
+        Assert.Equal("after-sales-service", route.PurposeId);
+        Assert.Equal(BodyFormat.Json, route.Format);
+        Assert.Equal(IngressRouteCatalog.DefaultMaxJsonBytes, route.MaxBodyBytes);
+    }
+
+    [Fact]
+    public void Rejects_an_unknown_stream_and_lists_the_streams()
+    {
+        var (catalog, errors) = Build(("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "nope"));
+
+        Assert.Null(catalog);
+        var error = Assert.Single(errors);
+        Assert.Contains("'nope' is not a stream", error, StringComparison.Ordinal);
+        Assert.Contains("commissioning", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Requires_a_purpose_when_the_stream_has_several_and_lists_them()
+    {
+        var stream = s_policy.Streams.First(s => s.Purposes.Count > 1 && s.Format == PayloadFormat.Json);
+
+        var (_, errors) = Build(("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", stream.Name));
+
+        var error = Assert.Single(errors);
+        Assert.Contains("TelemetryGateway.Purpose is required", error, StringComparison.Ordinal);
+        Assert.Contains(Core.Vocabulary.PrivacyVocabulary.Id(stream.Purposes[1].Purpose), error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rejects_a_purpose_the_stream_does_not_have()
+    {
+        var (_, errors) = Build(
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.Purpose", "marketing"));
+
+        Assert.Contains("'marketing' is not a purpose of stream 'commissioning' (after-sales-service)", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reports_the_errors_of_every_route_at_once()
+    {
+        var (_, errors) = Build(
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "nope"),
+            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.MaxBodyBytes", "-1"),
+            ("Routes:c:Match:Path", "/c"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "xml"));
+
+        Assert.Equal(3, errors.Count);
+    }
+
+    [Fact]
+    public void Rejects_a_route_whose_forwarded_path_would_carry_a_captured_value()
+    {
+        var (_, errors) = Build(("Routes:c:Match:Path", "/api/logs/{sn}"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
+
+        Assert.Contains("would carry the route value 'sn'", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Accepts_a_captured_value_left_out_by_path_set()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:c:Match:Path", "/api/logs/{sn}"), ("Routes:c:Transforms:0:PathSet", "/ingest/logs"),
+            ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
+
+        Assert.Empty(errors);
+        Assert.Equal(SerialHandling.Pseudonymize, catalog!.Find("c")!.LogRules.Serial);
+    }
+
+    [Fact]
+    public void Rejects_a_json_limit_over_what_can_be_buffered()
+    {
+        var (_, errors) = Build(
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.MaxBodyBytes", "4294967296"));
+
+        Assert.Contains("JSON bodies are buffered", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rejects_an_unknown_serial_handling()
+    {
+        var (_, errors) = Build(
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"), ("Routes:c:Metadata:TelemetryGateway.Serial", "hash"));
+
+        Assert.Contains("TelemetryGateway.Serial must be", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rejects_a_route_without_a_configured_cluster()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([new("ReverseProxy:Routes:c:ClusterId", "elsewhere"), new("ReverseProxy:Routes:c:Match:Path", "/x"), new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Stream", "commissioning")])
+            .Build();
+
+        var (_, errors) = IngressRouteCatalog.Build(configuration.GetSection("ReverseProxy"), s_policy);
+
+        Assert.Contains("ClusterId must name a cluster", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    private static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(params (string Key, string Value)[] settings)
+    {
+        // Every route of these tests goes to one configured cluster.
+        var routeIds = settings.Select(s => s.Key.Split(':')[1]).Distinct();
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>("ReverseProxy:" + s.Key, s.Value)))
+            .AddInMemoryCollection(routeIds.Select(id => new KeyValuePair<string, string?>($"ReverseProxy:Routes:{id}:ClusterId", "cloud")))
+            .AddInMemoryCollection([new("ReverseProxy:Clusters:cloud:Destinations:d:Address", "http://127.0.0.1:9/")])
+            .Build();
+        return IngressRouteCatalog.Build(configuration.GetSection("ReverseProxy"), s_policy);
+    }
+}
