@@ -36,6 +36,18 @@ assemblies=$(grep -cE "(Passed|Failed)! +- Failed: " "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 if [ "$assemblies" -eq 0 ]; then failed=$((failed + 1)); fi
 
+# Fuzzing (AFL++ and SharpFuzz, tests/fuzz/run-fuzz.sh), bounded: each target is one test, failed on a crash, a hang or a
+# leaked canary. FUZZ_SECONDS=0 skips it.
+fuzz_seconds=${FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  bash tests/fuzz/run-fuzz.sh "$fuzz_seconds" 2>&1 | tee "$log"
+  read -r fuzz_passed fuzz_failed < <(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$log" | tail -1)
+  passed=$((passed + ${fuzz_passed:-0}))
+  failed=$((failed + ${fuzz_failed:-1}))
+  if [ -z "${fuzz_passed:-}" ]; then status=1; fi
+  if [ "${fuzz_failed:-1}" -gt 0 ]; then status=1; fi
+fi
+
 summary="tests: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"

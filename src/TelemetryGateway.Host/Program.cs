@@ -5,6 +5,7 @@ using TelemetryGateway.Host.Hosting;
 return args switch
 {
     ["policy", ..] => PolicyCommand.Run(args[1..], Console.Out, Console.Error),
+    ["users", ..] => UsersCommand.Run(args[1..], Console.Out, Console.Error),
     ["minimize", ..] => MinimizeCommand.Run(args[1..], Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.Error),
     ["--help" or "-h" or "help"] => Usage.Print(Console.Out),
     _ => await GatewayHost.RunAsync(args),

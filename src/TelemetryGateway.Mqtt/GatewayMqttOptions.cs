@@ -5,6 +5,7 @@ namespace TelemetryGateway.Mqtt;
 /// <summary><c>Gateway:Mqtt</c>: the site broker that devices and the commissioning app connect to.</summary>
 public sealed record SiteBrokerOptions
 {
+    /// <summary>The plain (unencrypted) listener's port; 0: none, only the TLS listener (<c>Gateway:Security:Tls</c>).</summary>
     public int Port { get; init; } = 1883;
 
     /// <summary>Loopback by default: nothing on the site network can connect until an operator opens it up.</summary>
@@ -22,9 +23,9 @@ public sealed record SiteBrokerOptions
 
     public IEnumerable<string> Validate(string path)
     {
-        if (Port is < 1 or > 65535)
+        if (Port is < 0 or > 65535)
         {
-            yield return $"{path}:Port must be between 1 and 65535";
+            yield return $"{path}:Port must be between 1 and 65535 (or 0: no plain listener, TLS only)";
         }
         if (!IPAddress.TryParse(BindAddress, out _))
         {

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -10,12 +9,15 @@ using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
+using TelemetryGateway.Mqtt.Security;
+using TelemetryGateway.Mqtt.Security.Authentication;
+using TelemetryGateway.Mqtt.Security.Tls;
 
 namespace TelemetryGateway.Mqtt;
 
 /// <summary>Everything the MQTT side of the gateway needs, in one validated record.</summary>
 public sealed record MqttGatewaySettings(
-    SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId);
+    SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId, SecurityOptions Security);
 
 /// <summary>Registers the site broker, the ingress, the outbox and the upstream bridge.</summary>
 public static class MqttGatewayRegistration
@@ -31,6 +33,12 @@ public static class MqttGatewayRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IConsentRegistry>(NoConsentRecorded.Instance);
         var kestrel = settings.Broker.Transport == "kestrel";
+        // Loaded here so that an unusable certificate stops the start with a clear error, not at the first connection.
+        var tls = settings.Security.Tls.Enabled ? TlsCredentials.Load(settings.Security.Tls) : null;
+        if (tls is not null)
+        {
+            services.AddSingleton(tls);
+        }
         if (kestrel)
         {
             if (webHost is null)
@@ -39,8 +47,10 @@ public static class MqttGatewayRegistration
             }
             services.AddSingleton<MqttConnectionHandler>();
             webHost.ConfigureKestrel(kestrelOptions =>
-                kestrelOptions.Listen(IPAddress.Parse(settings.Broker.BindAddress), settings.Broker.Port, listen => listen.UseMqtt()));
+                SecurityRegistration.ConfigureKestrelListeners(kestrelOptions, settings.Broker, settings.Security, tls));
         }
+        services.AddSingleton(sp => new CredentialStore(
+            settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
         services.AddSingleton(sp => new MinimizerPool(
             sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<IConsentRegistry>()));
         services.AddSingleton(sp => SqliteOutbox.Open(settings.DataDirectory, settings.Outbox, sp.GetRequiredService<ILogger<SqliteOutbox>>()));
@@ -56,7 +66,12 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<UpstreamEncoder>(),
             sp.GetRequiredService<QuarantineLog>(),
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            settings.Security,
+            sp.GetRequiredService<CredentialStore>(),
+            sp.GetRequiredService<CompiledPolicy>(),
+            tls));
+        services.AddSingleton(sp => sp.GetRequiredService<SiteBroker>().Security);
         services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());
         return services;
     }

@@ -14,6 +14,10 @@ internal static class Usage
           telemetry-gateway minimize --policy FILE [--key-file FILE] (--topic TOPIC [--in FILE] | --batch FILE)
                                                            minimize one payload (file or standard input) or an NDJSON batch;
                                                            writes one NDJSON line per output or quarantined input
+          telemetry-gateway users add NAME [--role device|installer|cloud] [--serial SERIAL] [--file FILE]
+                                                           add or replace a user of the credentials file (default: users.json in the
+                                                           default data directory); the password is typed twice without echo, or read
+                                                           as the first line of redirected standard input
         """;
 
     public static int Print(TextWriter output)

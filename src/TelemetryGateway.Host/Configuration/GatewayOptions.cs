@@ -1,5 +1,6 @@
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Mqtt;
+using TelemetryGateway.Mqtt.Security;
 
 namespace TelemetryGateway.Host.Configuration;
 
@@ -22,8 +23,9 @@ public sealed record GatewayOptions
     public SiteBrokerOptions Mqtt { get; init; } = new();
     public UpstreamOptions Upstream { get; init; } = new();
     public OutboxOptions Outbox { get; init; } = new();
+    public SecurityOptions Security { get; init; } = new();
 
-    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId);
+    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security);
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -64,6 +66,7 @@ public sealed record GatewayOptions
         errors.AddRange(Mqtt.Validate("Gateway:Mqtt"));
         errors.AddRange(Upstream.Validate("Gateway:Upstream"));
         errors.AddRange(Outbox.Validate("Gateway:Outbox"));
+        errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         return errors;
     }
 

@@ -9,6 +9,7 @@ using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Http;
 using TelemetryGateway.Mqtt;
+using TelemetryGateway.Mqtt.Security.Authentication;
 
 namespace TelemetryGateway.Host.Hosting;
 
@@ -55,30 +56,39 @@ internal static class GatewayHost
             return InvalidConfiguration;
         }
 
-        var kestrelMqtt = options.Mqtt.Transport == "kestrel";
-        if (kestrelMqtt || http is not null)
+        try
         {
-            // Kestrel serves the MQTT listener (kestrel transport), the HTTP ingress listener, or both.
-            Register(webBuilder.Services, options, policy, key, kestrelMqtt ? webBuilder.WebHost : null);
-            if (http is not null)
+            var kestrelMqtt = options.Mqtt.Transport == "kestrel";
+            if (kestrelMqtt || http is not null)
             {
-                webBuilder.Services.AddHttpIngress(http);
-                webBuilder.WebHost.ConfigureKestrel(kestrel => HttpIngressRegistration.Listen(kestrel, http.Options));
+                // Kestrel serves the MQTT listener (kestrel transport), the HTTP ingress listener, or both.
+                Register(webBuilder.Services, options, policy, key, kestrelMqtt ? webBuilder.WebHost : null);
+                if (http is not null)
+                {
+                    webBuilder.Services.AddHttpIngress(http);
+                    webBuilder.WebHost.ConfigureKestrel(kestrel => HttpIngressRegistration.Listen(kestrel, http.Options));
+                }
+                await using var app = webBuilder.Build();
+                if (http is not null)
+                {
+                    app.UseHttpIngress();
+                }
+                await app.RunAsync();
             }
-            await using var app = webBuilder.Build();
-            if (http is not null)
+            else
             {
-                app.UseHttpIngress();
+                // MQTTnet's own listener and no HTTP routes: no Kestrel, so no HTTP port is opened either.
+                var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+                Register(builder.Services, options, policy, key, webHost: null);
+                using var host = builder.Build();
+                await host.RunAsync();
             }
-            await app.RunAsync();
         }
-        else
+        catch (System.Security.Cryptography.CryptographicException e)
         {
-            // MQTTnet's own listener and no HTTP routes: no Kestrel, so no HTTP port is opened either.
-            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-            Register(builder.Services, options, policy, key, webHost: null);
-            using var host = builder.Build();
-            await host.RunAsync();
+            // The TLS certificate or key files exist but cannot be used (wrong password, no key, not a certificate).
+            await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration: Gateway:Security:Tls: the certificate cannot be loaded ({e.Message})");
+            return InvalidConfiguration;
         }
         return 0;
     }
@@ -92,6 +102,18 @@ internal static class GatewayHost
         }
         var compilation = PolicyCompiler.Compile(File.ReadAllBytes(options.Policy.Path));
         errors.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
+        if (compilation.Policy is { } compiled)
+        {
+            foreach (var stream in options.Security.Limits.MaxPayloadBytesPerStream.Keys)
+            {
+                if (!compiled.Streams.Any(s => s.Name == stream))
+                {
+                    errors.Add($"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
+                }
+            }
+        }
+        var credentialErrors = CredentialsFile.Validate(options.Security.CredentialsPath(options.DataDirectory));
+        errors.AddRange(credentialErrors.Select(e => $"Gateway:Security:CredentialsFile: {e}"));
         return (errors.Count == 0 ? compilation.Policy : null, errors);
     }
 

@@ -1,12 +1,15 @@
-using System.Net;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MQTTnet.AspNetCore;
 using MQTTnet.Formatter;
 using MQTTnet.Server;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
+using TelemetryGateway.Mqtt.Security;
+using TelemetryGateway.Mqtt.Security.Authentication;
+using TelemetryGateway.Mqtt.Security.Tls;
 using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt;
@@ -32,21 +35,25 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
 
     public SiteBroker(
         SiteBrokerOptions options, UpstreamOptions upstreamOptions, MqttConnectionHandler? kestrelHandler, SqliteOutbox outbox,
-        MinimizerPool minimizers, UpstreamEncoder encoder, QuarantineLog quarantine, ILoggerFactory loggers, TimeProvider time)
+        MinimizerPool minimizers, UpstreamEncoder encoder, QuarantineLog quarantine, ILoggerFactory loggers, TimeProvider time,
+        SecurityOptions security, CredentialStore credentials, CompiledPolicy policy, TlsCredentials? tls)
     {
         _options = options;
         _outbox = outbox;
         _quarantine = quarantine;
         _logger = loggers.CreateLogger<SiteBroker>();
         var factory = new MqttServerFactory();
+        _securityOptions = security;
+        _tls = tls;
         var builder = factory.CreateServerOptionsBuilder()
             .WithMaxPendingMessagesPerClient(options.MaxPendingMessagesPerClient)
-            .WithPersistentSessions();
+            .WithPersistentSessions()
+            // Bounds the wait for CONNECT (a client that never sends one is dropped); MQTTnet also uses it when sending a
+            // DISCONNECT and closing a connection, not for ordinary traffic.
+            .WithDefaultCommunicationTimeout(security.Limits.ConnectTimeout);
         if (kestrelHandler is null)
         {
-            builder.WithDefaultEndpoint()
-                .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(options.BindAddress))
-                .WithDefaultEndpointPort(options.Port);
+            builder.WithTcpListeners(options, security, tls);
             _server = factory.CreateMqttServer(builder.Build());
         }
         else
@@ -61,30 +68,58 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         Delivery = new UpstreamDelivery(_upstream, outbox, loggers.CreateLogger<UpstreamDelivery>());
         var ingress = new TelemetryIngress(minimizers, encoder, Delivery, quarantine, loggers.CreateLogger<TelemetryIngress>(), time, _stopping.Token);
         Ingress = ingress;
-        _server.ValidatingConnectionAsync += args =>
+        Security = new DeviceSecurity(
+            security, credentials, policy, countConnectionsAtConnect: kestrelHandler is null, ingress.IsMqtt5, loggers.CreateLogger<DeviceSecurity>(), time);
+        _server.ValidatingConnectionAsync += async args =>
         {
+            if (string.IsNullOrEmpty(args.ClientId) && args.ProtocolVersion != MqttProtocolVersion.V500)
+            {
+                // MQTT 3.1.1 §3.1.3.1 lets a server refuse an empty client id (CONNACK 0x02); refused here, before the
+                // security checks count the connection.
+                args.ReasonCode = MQTTnet.Protocol.MqttConnectReasonCode.ClientIdentifierNotValid;
+                return;
+            }
+            await Security.ValidateConnectionAsync(args);
+            if (args.ReasonCode != MQTTnet.Protocol.MqttConnectReasonCode.Success)
+            {
+                return;
+            }
             if (string.IsNullOrEmpty(args.ClientId))
             {
-                if (args.ProtocolVersion != MqttProtocolVersion.V500)
-                {
-                    // MQTT 3.1.1 §3.1.3.1 lets a server refuse an empty client id (CONNACK 0x02); MQTTnet does.
-                    return Task.CompletedTask;
-                }
                 // MQTT 5 §3.1.3.1.1: the server assigns an id and returns it in CONNACK.
                 args.AssignedClientIdentifier = "auto-" + Guid.NewGuid().ToString("N");
             }
             ingress.ClientProtocols[string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId] = args.ProtocolVersion;
+        };
+        _server.ClientConnectedAsync += args =>
+        {
+            Security.OnConnected(args);
             return Task.CompletedTask;
         };
         _server.ClientDisconnectedAsync += args =>
         {
-            ingress.ClientProtocols.TryRemove(args.ClientId, out _);
+            Security.OnDisconnected(args);
+            if (args.DisconnectType != MqttClientDisconnectType.Takeover)
+            {
+                ingress.ClientProtocols.TryRemove(args.ClientId, out _);
+            }
             return Task.CompletedTask;
         };
-        _server.InterceptingPublishAsync += ingress.OnPublishAsync;
+        _server.SessionDeletedAsync += args =>
+        {
+            Security.OnSessionDeleted(args);
+            return Task.CompletedTask;
+        };
+        _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
+        // One handler, so that nothing a client may not publish reaches the ingress (and the cloud).
+        _server.InterceptingPublishAsync += args => Security.AuthorizePublish(args) ? ingress.OnPublishAsync(args) : Task.CompletedTask;
     }
 
+    private readonly SecurityOptions _securityOptions;
+    private readonly TlsCredentials? _tls;
+
     public MqttServer Server => _server;
+    public DeviceSecurity Security { get; }
     public TelemetryIngress Ingress { get; }
     public UpstreamDelivery Delivery { get; }
     public OutboxDrainer Drainer => _drainer;
@@ -93,7 +128,19 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     {
         await _server.StartAsync();
         _draining = Task.Run(() => _drainer.RunAsync(s_flushTimeout, _stopping.Token), CancellationToken.None);
-        LogListening(_logger, _options.BindAddress, _options.Port, _options.Transport, _outbox.Count);
+        if (_options.Port != 0)
+        {
+            LogListening(_logger, _options.BindAddress, _options.Port, _options.Transport, _outbox.Count);
+        }
+        if (_tls is not null)
+        {
+            LogListeningTls(_logger, _options.BindAddress, _securityOptions.Tls.Port, _tls.Options.ClientCertificates);
+        }
+        if (_securityOptions.AllowAnonymous)
+        {
+            LogAnonymous(_logger, _options.BindAddress);
+        }
+        LogUsers(_logger, Security.Credentials.Count);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -107,6 +154,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             await _draining;
         }
         LogStopped(_logger, Delivery.DeliveredDirectly + _drainer.Delivered, _outbox.Count, Ingress.Unmatched, _quarantine.Count);
+        LogSecurityTotals(_logger, Security.RefusedConnections, Security.TotalDenials);
     }
 
     public async ValueTask DisposeAsync()
@@ -114,6 +162,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         await _upstream.DisposeAsync();
         await _outbox.DisposeAsync();
         Ingress.Dispose();
+        Security.Dispose();
         _server.Dispose();
         _stopping.Dispose();
     }
@@ -124,4 +173,16 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Site broker stopped; {Delivered} outputs delivered, {Stored} left in the outbox for the next start; "
         + "{Unmatched} messages matched no stream (not forwarded), {Quarantined} quarantined")]
     private static partial void LogStopped(ILogger logger, long delivered, long stored, long unmatched, long quarantined);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Site broker listening with TLS on {Address}:{Port} (TLS 1.2/1.3; client certificates: {ClientCertificates})")]
+    private static partial void LogListeningTls(ILogger logger, string address, int port, string clientCertificates);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Anonymous access is on (bind address {Address}): clients without credentials may publish and subscribe to every topic")]
+    private static partial void LogAnonymous(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "{Users} users in the credentials file")]
+    private static partial void LogUsers(ILogger logger, int users);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Security: {Refused} connections refused, {Denied} publishes or subscriptions denied")]
+    private static partial void LogSecurityTotals(ILogger logger, long refused, long denied);
 }

@@ -143,8 +143,10 @@ internal sealed partial class TelemetryIngress(
         return true;
     }
 
-    private bool IsMqtt5(InterceptingPublishEventArgs args) =>
-        ClientProtocols.TryGetValue(args.ClientId, out var version) && version == MqttProtocolVersion.V500;
+    private bool IsMqtt5(InterceptingPublishEventArgs args) => IsMqtt5(args.ClientId);
+
+    /// <summary>True when the connected client <paramref name="clientId"/> speaks MQTT 5 (and so can see reason codes).</summary>
+    public bool IsMqtt5(string clientId) => ClientProtocols.TryGetValue(clientId, out var version) && version == MqttProtocolVersion.V500;
 
     // The client id is not logged: devices often use their serial number as client id.
     [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "A publish was not stored ({Error}); it is not acknowledged")]

@@ -1,0 +1,115 @@
+using TelemetryGateway.Mqtt.Security.Authentication;
+
+namespace TelemetryGateway.Mqtt.Security.Authorization;
+
+/// <summary>Why a publish or a subscription was refused; logged and counted, instead of the topic (topics carry serials).</summary>
+public enum DenialReason
+{
+    NotAuthorized,
+    TopicTooLong,
+    TooManyLevels,
+    PayloadTooLarge,
+    RateExceeded,
+}
+
+/// <summary>
+/// Which topics each role may publish to and subscribe to. A device publishes only under <c>dt/+/+/{its serial}/#</c> and
+/// subscribes only to <c>cmd/+/+/{its serial}/#</c>; the installer app publishes commissioning records under
+/// <c>app/{its name}/commissioning/#</c> and commands (<c>cmd/#</c>), and subscribes to its own <c>app/{its name}/#</c>;
+/// cloud ingestion subscribes to <c>filtered/#</c> only. Nobody but an anonymous client (loopback by default) reads
+/// raw device topics. A subscription is allowed only when every topic it can match is allowed, so <c>dt/#</c> is
+/// refused to a device even though some of what it matches is the device's own.
+/// </summary>
+internal static class TopicAcl
+{
+    public static bool MayPublish(Identity identity, string topic)
+    {
+        switch (identity.Role)
+        {
+            case IdentityRole.Anonymous:
+                return true;
+            case IdentityRole.Device:
+                // dt/+/+/{serial}/#
+                return Level(topic, 0) is "dt" && LevelEquals(topic, 3, identity.Serial) && !HasWildcard(topic);
+            case IdentityRole.Installer:
+                // app/{name}/commissioning/# and cmd/#
+                return !HasWildcard(topic)
+                    && ((Level(topic, 0) is "app" && LevelEquals(topic, 1, identity.Name) && Level(topic, 2) is "commissioning")
+                        || Level(topic, 0) is "cmd");
+            default:
+                return false;
+        }
+    }
+
+    public static bool MaySubscribe(Identity identity, string filter) => identity.Role switch
+    {
+        IdentityRole.Anonymous => true,
+        IdentityRole.Device => IsWithin(filter, ["cmd", "+", "+", identity.Serial!, "#"]),
+        IdentityRole.Installer => IsWithin(filter, ["app", identity.Name, "#"]),
+        IdentityRole.Cloud => IsWithin(filter, ["filtered", "#"]),
+        _ => false,
+    };
+
+    /// <summary>
+    /// True when every topic <paramref name="filter"/> matches is matched by <paramref name="allowed"/> (levels of
+    /// literals, <c>+</c>, and a final <c>#</c>). Topics starting with <c>$</c> are never within an allowance.
+    /// </summary>
+    public static bool IsWithin(string filter, string[] allowed)
+    {
+        if (filter.Length == 0 || filter[0] == '$' || filter.StartsWith("$share/", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var levels = filter.Split('/');
+        for (var i = 0; i < levels.Length; i++)
+        {
+            if (i >= allowed.Length)
+            {
+                return false;
+            }
+            var rule = allowed[i];
+            var level = levels[i];
+            if (rule == "#")
+            {
+                return true;
+            }
+            if (level == "#")
+            {
+                // The filter matches anything below this level (and this level itself); the allowance does not.
+                return false;
+            }
+            if (rule == "+")
+            {
+                continue;
+            }
+            if (level == "+" || !string.Equals(level, rule, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        // The filter ended; it matches only topics of exactly its levels, which the allowance covers only if the rest of
+        // the allowance is a single "#" (which also matches the parent level).
+        return levels.Length == allowed.Length || (levels.Length == allowed.Length - 1 && allowed[^1] == "#");
+    }
+
+    private static bool HasWildcard(string topic) => topic.AsSpan().IndexOfAny('+', '#') >= 0;
+
+    private static bool LevelEquals(string topic, int index, string? expected) =>
+        expected is not null && Level(topic, index).SequenceEqual(expected);
+
+    private static ReadOnlySpan<char> Level(string topic, int index)
+    {
+        var rest = topic.AsSpan();
+        for (var i = 0; i < index; i++)
+        {
+            var slash = rest.IndexOf('/');
+            if (slash < 0)
+            {
+                return "\0";
+            }
+            rest = rest[(slash + 1)..];
+        }
+        var end = rest.IndexOf('/');
+        return end < 0 ? rest : rest[..end];
+    }
+}

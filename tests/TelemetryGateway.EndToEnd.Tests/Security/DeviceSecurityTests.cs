@@ -1,0 +1,356 @@
+using System.Net.Sockets;
+using TelemetryGateway.EndToEnd.Tests.Support;
+using static TelemetryGateway.EndToEnd.Tests.Security.SecuredGateway;
+
+namespace TelemetryGateway.EndToEnd.Tests.Security;
+
+/// <summary>
+/// The site broker's security with real clients over TLS: what each role may do works, everything else is refused,
+/// and the refusals are logged without topics or serials.
+/// </summary>
+public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<SecuredGateway>
+{
+    private const string OwnTopic = $"dt/anker_power/A17C0/{DeviceSerial}/firmware";
+    private const string OtherTopic = $"dt/anker_power/A17C0/{OtherSerial}/firmware";
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(15);
+
+    private static string Firmware(string serial) => $$"""{"sn":"{{serial}}","sw_version":"v2"}""";
+
+    [Fact]
+    public async Task Device_telemetry_over_tls_with_a_password_reaches_cloud_ingestion_minimized()
+    {
+        await using var cloud = await site.ConnectAsync("cloud-ingest-1", "cloud-1", CloudPassword);
+        await cloud.SubscribeAsync("filtered/#");
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-a", "-u", "device-1", "-P", DevicePassword,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+
+        Assert.True(publish.ExitCode == 0, publish.Output);
+        var received = await cloud.WaitForAsync(3, s_wait);
+        Assert.True(received.Count == 3, site.Output);
+        Assert.All(received, r => Assert.StartsWith("filtered/", r.Topic, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Device_publishing_under_another_serial_gets_not_authorized()
+    {
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-b", "-u", "device-1", "-P", DevicePassword,
+            "-t", OtherTopic, "-m", Firmware(OtherSerial));
+
+        Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
+        Assert.True(await site.OutputContainsAsync("Denied publish by a device client: NotAuthorized"), site.Output);
+    }
+
+    [Fact]
+    public async Task Mqtt311_device_publishing_under_another_serial_loses_its_connection()
+    {
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "dev-c", "-u", "device-1", "-P", DevicePassword,
+            "-t", OtherTopic, "-m", Firmware(OtherSerial));
+
+        Assert.True(publish.ExitCode != 0, publish.Output);
+        Assert.Contains("connection was lost", publish.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Denials_are_logged_without_topics_or_serials()
+    {
+        await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-d", "-u", "device-1", "-P", DevicePassword,
+            "-t", OtherTopic, "-m", Firmware(OtherSerial));
+
+        Assert.True(await site.OutputContainsAsync("Denied publish"), site.Output);
+        Assert.DoesNotContain(OtherSerial, site.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(DeviceSerial, site.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(DevicePassword, site.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Device_subscribing_to_all_device_topics_is_refused()
+    {
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "dev-e", "-u", "device-1", "-P", DevicePassword,
+            "-t", "dt/#", "-C", "1", "-W", "5");
+
+        Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mqtt311_device_subscribing_to_all_device_topics_gets_a_suback_failure()
+    {
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv311", "-i", "dev-f", "-u", "device-1", "-P", DevicePassword,
+            "-t", "dt/#", "-C", "1", "-W", "5");
+
+        Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Device_subscribing_to_commands_of_another_serial_is_refused()
+    {
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "dev-g", "-u", "device-1", "-P", DevicePassword,
+            "-t", $"cmd/+/+/{OtherSerial}/#", "-C", "1", "-W", "5");
+
+        Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cloud_identity_subscribing_to_device_topics_is_refused()
+    {
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "cloud-h", "-u", "cloud-1", "-P", CloudPassword,
+            "-t", "dt/#", "-C", "1", "-W", "5");
+
+        Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Device_receives_commands_the_installer_sends_for_its_serial()
+    {
+        await using var device = await site.ConnectAsync("dev-i", "device-1", DevicePassword);
+        await device.SubscribeAsync($"cmd/+/+/{DeviceSerial}/#");
+
+        var command = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-i", "-u", "installer-1", "-P", InstallerPassword,
+            "-t", $"cmd/anker_power/A17C0/{DeviceSerial}/set", "-m", """{"wifi_name":"x"}""");
+
+        Assert.True(command.ExitCode == 0 && !command.Output.Contains("failed", StringComparison.Ordinal), command.Output);
+        var received = await device.WaitForAsync(1, s_wait);
+        Assert.Single(received);
+    }
+
+    [Fact]
+    public async Task Installer_publishes_commissioning_records_under_its_own_name()
+    {
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-j", "-u", "installer-1", "-P", InstallerPassword,
+            "-t", $"app/installer-1/commissioning/{DeviceSerial}", "-m", "{}");
+
+        Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
+    }
+
+    [Fact]
+    public async Task Installer_publishing_device_telemetry_gets_not_authorized()
+    {
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-k", "-u", "installer-1", "-P", InstallerPassword,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+
+        Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_id_of_another_identity_is_refused()
+    {
+        // A persistent session (-c): it outlives the connection, and so does the client id's owner.
+        var owner = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-c", "-q", "1", "-i", "shared-id-v", "-u", "device-1", "-P", DevicePassword,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+        Assert.True(owner.ExitCode == 0, owner.Output);
+
+        var other = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", "shared-id-v", "-u", "installer-1", "-P", InstallerPassword,
+            "-t", "cmd/anker_power/A17C0/x/set", "-m", "{}");
+
+        Assert.Contains("not authorised", other.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Authenticated_client_without_keep_alive_is_refused()
+    {
+        // MQTTnet 5's client reports a refused CONNACK in its result rather than by throwing.
+        await using var client = await site.ConnectAsync("dev-w", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.Zero));
+
+        Assert.False(client.IsConnected);
+        Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
+    }
+
+    [Fact]
+    public async Task Authenticated_client_asking_for_a_keep_alive_above_the_limit_is_refused()
+    {
+        // MQTTnet 5's client reports a refused CONNACK in its result rather than by throwing.
+        await using var client = await site.ConnectAsync("dev-x", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.FromSeconds(3600)));
+
+        Assert.False(client.IsConnected);
+        Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
+    }
+
+    [Fact]
+    public async Task Client_id_is_free_again_once_its_clean_session_ended()
+    {
+        var first = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-y", "-u", "device-1", "-P", DevicePassword,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+        Assert.True(first.ExitCode == 0, first.Output);
+
+        // The broker deletes the session just after the first client's DISCONNECT: a few tries, bounded.
+        CommandResult second = null!;
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            second = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-y", "-u", "installer-1", "-P", InstallerPassword,
+                "-t", $"cmd/anker_power/A17C0/{DeviceSerial}/set", "-m", "{}");
+            if (second.ExitCode == 0)
+            {
+                break;
+            }
+            await Task.Delay(300);
+        }
+
+        Assert.True(second.ExitCode == 0, second.Output);
+    }
+
+    [Fact]
+    public async Task Wrong_password_is_refused()
+    {
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", "dev-l", "-u", "device-1", "-P", "not-the-password",
+            "-t", OwnTopic, "-m", "{}");
+
+        Assert.Contains("bad user name or password", publish.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Anonymous_client_is_refused_when_anonymous_access_is_off()
+    {
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", "anon-m", "-t", OwnTopic, "-m", "{}");
+
+        Assert.Contains("not authorised", publish.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Anonymous_client_on_the_plain_listener_is_refused_too()
+    {
+        var publish = await CommandLine.RunAsync("mosquitto_pub",
+            ["-h", "127.0.0.1", "-p", site.PlainPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-V", "mqttv311", "-i", "anon-n", "-t", OwnTopic, "-m", "{}"]);
+
+        Assert.Contains("not authorised", publish.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Device_with_a_client_certificate_publishes_under_the_certificate_serial()
+    {
+        var (certificate, key) = site.Certificates.Client("device-cert", CertificateSerial);
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-o", "--cert", certificate, "--key", key,
+            "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", Firmware(CertificateSerial));
+
+        Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
+    }
+
+    [Fact]
+    public async Task Device_with_a_client_certificate_publishing_under_another_serial_gets_not_authorized()
+    {
+        var (certificate, key) = site.Certificates.Client("device-cert-p", CertificateSerial);
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-p", "--cert", certificate, "--key", key,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
+
+        Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Expired_client_certificate_is_refused()
+    {
+        var (certificate, key) = site.Certificates.Client("expired", CertificateSerial, expired: true);
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-q", "--cert", certificate, "--key", key,
+            "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", "{}");
+
+        Assert.True(publish.ExitCode != 0, publish.Output);
+    }
+
+    [Fact]
+    public async Task Client_certificate_from_an_untrusted_ca_is_refused()
+    {
+        var (certificate, key) = site.Certificates.Client("untrusted", CertificateSerial, untrusted: true);
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-r", "--cert", certificate, "--key", key,
+            "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", "{}");
+
+        Assert.True(publish.ExitCode != 0, publish.Output);
+    }
+
+    [Fact]
+    public async Task Tls_1_1_handshake_is_refused()
+    {
+        // openssl s_client, because mosquitto_pub's --tls-version does not force an older protocol.
+        var handshake = await CommandLine.RunAsync("openssl",
+            ["s_client", "-connect", $"127.0.0.1:{site.TlsPort}", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile", site.Certificates.CaFile], standardInput: "");
+
+        Assert.Contains("alert protocol version", handshake.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tls_1_2_handshake_succeeds()
+    {
+        var handshake = await CommandLine.RunAsync("openssl",
+            ["s_client", "-connect", $"127.0.0.1:{site.TlsPort}", "-tls1_2", "-CAfile", site.Certificates.CaFile], standardInput: "");
+
+        Assert.Contains("Verify return code: 0 (ok)", handshake.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_that_never_sends_connect_is_dropped_after_the_connect_timeout()
+    {
+        using var socket = new TcpClient();
+        await socket.ConnectAsync("127.0.0.1", site.PlainPort);
+        var stream = socket.GetStream();
+        var started = DateTime.UtcNow;
+
+        var read = await ReadUntilClosedAsync(stream, TimeSpan.FromSeconds(20));
+
+        Assert.Equal(0, read);
+        Assert.InRange((DateTime.UtcNow - started).TotalSeconds, 1, 15);
+    }
+
+    [Fact]
+    public async Task Client_that_never_starts_the_tls_handshake_is_dropped_after_the_connect_timeout()
+    {
+        using var socket = new TcpClient();
+        await socket.ConnectAsync("127.0.0.1", site.TlsPort);
+        var started = DateTime.UtcNow;
+
+        var read = await ReadUntilClosedAsync(socket.GetStream(), TimeSpan.FromSeconds(20));
+
+        Assert.Equal(0, read);
+        Assert.InRange((DateTime.UtcNow - started).TotalSeconds, 1, 15);
+    }
+
+    [Fact]
+    public async Task Packet_above_the_limit_closes_the_connection()
+    {
+        using var temp = new TempDirectory();
+        var large = temp.Combine("large.json");
+        await File.WriteAllTextAsync(large, $$"""{"sn":"{{DeviceSerial}}","blob":"{{new string('a', 100_000)}}"}""");
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-t", "-u", "device-1", "-P", DevicePassword,
+            "-t", OwnTopic, "-f", large);
+
+        Assert.True(publish.ExitCode != 0, publish.Output);
+        Assert.True(await site.OutputContainsAsync("Connection refused: packet too large"), site.Output);
+    }
+
+    [Fact]
+    public async Task User_added_while_the_gateway_runs_can_connect_without_a_restart()
+    {
+        var added = await site.AddUserAsync("device-late", "late-pass-1", "--role", "device", "--serial", OtherSerial);
+        Assert.True(added.ExitCode == 0, added.Output);
+
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-u", "-u", "device-late", "-P", "late-pass-1",
+            "-t", OtherTopic, "-m", Firmware(OtherSerial));
+
+        Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
+    }
+
+    [Fact]
+    public async Task Users_verb_never_echoes_the_password()
+    {
+        var added = await site.AddUserAsync("device-echo", "echo-pass-1", "--role", "device");
+
+        Assert.True(added.ExitCode == 0, added.Output);
+        Assert.DoesNotContain("echo-pass-1", added.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("echo-pass-1", await File.ReadAllTextAsync(site.CredentialsFile), StringComparison.Ordinal);
+    }
+
+    private static async Task<int> ReadUntilClosedAsync(NetworkStream stream, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        var buffer = new byte[64];
+        try
+        {
+            return await stream.ReadAsync(buffer, cancel.Token);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,160 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using TelemetryGateway.Mqtt.Security.Limits;
+
+namespace TelemetryGateway.Mqtt.Tests.Security;
+
+/// <summary>The guard parses MQTT fixed headers as bytes arrive; every case runs on one write, uneven writes, and one byte per write.</summary>
+public sealed class PacketSizeGuardTests
+{
+    public enum Writes
+    {
+        OneWrite,
+        Uneven,
+        OneByte,
+    }
+
+    private const int Limit = 1000;
+
+    /// <summary>A connection that only records being aborted (Kestrel's own would cancel a token on the thread pool).</summary>
+    private sealed class RecordingConnection : ConnectionContext
+    {
+        public bool Aborted { get; private set; }
+        public override string ConnectionId { get; set; } = "test";
+        public override Microsoft.AspNetCore.Http.Features.IFeatureCollection Features { get; } = new Microsoft.AspNetCore.Http.Features.FeatureCollection();
+        public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+        public override IDuplexPipe Transport { get; set; } = null!;
+
+        public override void Abort(ConnectionAbortedException abortReason) => Aborted = true;
+    }
+
+    /// <summary>A packet of type PUBLISH with <paramref name="bodyLength"/> body bytes (remaining length as a variable-length integer).</summary>
+    private static byte[] Packet(int bodyLength)
+    {
+        var header = new List<byte> { 0x30 };
+        var value = bodyLength;
+        do
+        {
+            var b = (byte)(value % 128);
+            value /= 128;
+            header.Add(value > 0 ? (byte)(b | 0x80) : b);
+        }
+        while (value > 0);
+        return [.. header, .. new byte[bodyLength]];
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> into a pipe as told and reads it through the guard like MQTTnet does: whole packets consumed, the rest examined.</summary>
+    private static async Task<(int Packets, bool Aborted)> ReadThroughGuardAsync(byte[] bytes, Writes writes)
+    {
+        var pipe = new Pipe();
+        var aborted = false;
+        await using var connection = new RecordingConnection();
+        var guard = new PacketSizeGuard(pipe.Reader, Limit, connection, () => aborted = true);
+        var sizes = writes switch { Writes.OneWrite => [bytes.Length], Writes.Uneven => new[] { 7, 3, 13, 1, 29, 5 }, _ => [1] };
+        var writing = Task.Run(async () =>
+        {
+            var offset = 0;
+            for (var i = 0; offset < bytes.Length; i++)
+            {
+                var size = Math.Min(sizes[i % sizes.Length], bytes.Length - offset);
+                await pipe.Writer.WriteAsync(bytes.AsMemory(offset, size));
+                offset += size;
+            }
+            await pipe.Writer.CompleteAsync();
+        });
+        var packets = 0;
+        try
+        {
+            while (true)
+            {
+                var result = await guard.ReadAsync();
+                var buffer = result.Buffer;
+                while (TryTakePacket(ref buffer))
+                {
+                    packets++;
+                }
+                guard.AdvanceTo(buffer.Start, result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (ConnectionAbortedException)
+        {
+            await pipe.Reader.CompleteAsync();
+        }
+        await writing;
+        return (packets, aborted);
+    }
+
+    private static bool TryTakePacket(ref ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        if (!reader.TryRead(out _))
+        {
+            return false;
+        }
+        long length = 0;
+        for (var shift = 0; ; shift += 7)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                return false;
+            }
+            length |= (long)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                break;
+            }
+        }
+        if (reader.Remaining < length)
+        {
+            return false;
+        }
+        buffer = buffer.Slice(reader.Consumed + length);
+        return true;
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Packets_within_the_limit_pass(Writes writes)
+    {
+        byte[] bytes = [.. Packet(0), .. Packet(127), .. Packet(128), .. Packet(Limit), .. Packet(5)];
+
+        var (packets, aborted) = await ReadThroughGuardAsync(bytes, writes);
+
+        Assert.Equal(5, packets);
+        Assert.False(aborted);
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Packet_announcing_more_than_the_limit_aborts_the_connection_before_its_body(Writes writes)
+    {
+        // Only the header of the large packet is sent: the guard must not wait for its body.
+        byte[] bytes = [.. Packet(10), .. Packet(Limit + 1).AsSpan(0, 3)];
+
+        var (_, aborted) = await ReadThroughGuardAsync(bytes, writes);
+
+        Assert.True(aborted);
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Remaining_length_of_more_than_four_bytes_aborts_the_connection(Writes writes)
+    {
+        byte[] bytes = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
+
+        var (_, aborted) = await ReadThroughGuardAsync(bytes, writes);
+
+        Assert.True(aborted);
+    }
+}
