@@ -79,7 +79,7 @@ internal static partial class SolixMessageMap
         A1790P 0840 a2=ac_output_timeout_seconds a3=dc_output_timeout_seconds a4=remaining_time_hours a5=ac_input_power a6=ac_output_power a7=usbc_1_power a8=usbc_2_power a9=usbc_3_power aa=usba_1_power ab=usba_2_power ac=dc_12v_1_power ad=battery_soc ae=photovoltaic_power af=pv_1_power b0=pv_2_power b1=bat_charge_power b2=output_power_total b4=bat_discharge_power? b5=sw_version ba=sw_expansion bb=sw_controller bc=ac_output_power_switch bd=charging_status be=temperature bf=display_status c0=main_battery_soc c1=battery_soh c2=usbc_1_status c3=usbc_2_status c4=usbc_3_status c5=usba_1_status c6=usba_2_status c7=dc_12v_1_status cc=device_sn cd=ac_input_limit ce=device_timeout_minutes cf=display_timeout_seconds d3=ac_output_power_switch_dup? d4=dc_output_power_switch d5=display_mode d6=ac_frequency d8=temp_unit_fahrenheit d9=light_mode e6=ac_input_limit_max f6=country_code f7=port_memory_switch fd=exp_1_type fe=msg_timestamp
         A17A4 0830 a1=hw_version a2=sw_version
         A17A4 0889 a2=setting_0889_a2 a3=setting_0889_a3 a4=setting_0889_a4 a5=setting_0889_a5 a6=setting_0889_a6
-        A17A5 0405 a2=device_sn a4=device_pn d0=unknown_sn_d0 fe=msg_timestamp
+        A17A5 0405 a2=device_sn a4=device_pn d0=unknown_sn_d0@1:0 fe=msg_timestamp
         A17A5 0830 a1=hw_version a2=sw_version
         A17B1 0500 a2=field_a2
         A17B1 0502 a2=field_a2

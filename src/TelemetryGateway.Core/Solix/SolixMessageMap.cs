@@ -4,6 +4,7 @@ using System.Globalization;
 namespace TelemetryGateway.Core.Solix;
 
 /// <summary>What a field carries, as far as privacy goes: decided by its names in the message map.</summary>
+// Ordered by sensitivity: the most sensitive reading of a field wins, and every kind from WifiName on is never forwarded.
 internal enum SolixFieldKind : byte
 {
     /// <summary>A measurement or setting.</summary>
@@ -16,6 +17,10 @@ internal enum SolixFieldKind : byte
     Mac,
     /// <summary>An IP address: never forwarded in full, and a TLV field cannot be truncated in place, so dropped.</summary>
     IpAddress,
+    /// <summary>Coordinates: a TLV field cannot be coarsened in place, so dropped.</summary>
+    Location,
+    /// <summary>A password or key: never leaves the gateway.</summary>
+    Secret,
 }
 
 /// <summary>One field of a message type of one model.</summary>
@@ -33,7 +38,7 @@ internal sealed class SolixMappedField(byte id, string[] names, int[] nameIds, S
     public SolixSerialSlot[] SerialSlots { get; } = serialSlots;
 
     /// <summary>True when the field must never leave the gateway, whatever the purpose.</summary>
-    public bool IsNeverForwarded => Kind is SolixFieldKind.WifiName or SolixFieldKind.Mac or SolixFieldKind.IpAddress;
+    public bool IsNeverForwarded => Kind >= SolixFieldKind.WifiName;
 }
 
 /// <summary>A serial inside a type-06 value: at <see cref="Offset"/>, <see cref="Length"/> bytes, or length-prefixed when 0.</summary>
@@ -132,24 +137,53 @@ internal static partial class SolixMessageMap
     public static int NameId(string name) => s_nameIds.TryGetValue(name, out var id) ? id : -1;
 
     /// <summary>What a field with these names carries: the most sensitive reading of any of them.</summary>
+    /// <remarks>
+    /// Decided on the words of the name (split at <c>_</c>), so a field a newer map adds is treated by what it is called:
+    /// <c>*_sn</c> a serial; <c>*_mac</c> a MAC; <c>wifi_name</c>, <c>*ssid*</c> a Wi-Fi name; passwords and keys a
+    /// secret; <c>ip</c> an IP address; coordinates a location.
+    /// </remarks>
     public static SolixFieldKind KindOf(IEnumerable<string> names)
     {
         var kind = SolixFieldKind.Plain;
-        foreach (var raw in names)
+        foreach (var name in names)
         {
-            var name = raw.TrimEnd('?');
-            var nameKind =
-                name.Contains("wifi_name", StringComparison.Ordinal) || name.Contains("ssid", StringComparison.Ordinal) ? SolixFieldKind.WifiName
-                : name.EndsWith("_mac", StringComparison.Ordinal) || name.Contains("_mac_", StringComparison.Ordinal) || name == "mac" ? SolixFieldKind.Mac
-                : name.Contains("ip_address", StringComparison.Ordinal) ? SolixFieldKind.IpAddress
-                : name.EndsWith("_sn", StringComparison.Ordinal) || name == "sn" ? SolixFieldKind.Serial
-                : SolixFieldKind.Plain;
+            var nameKind = KindOfName(name.TrimEnd('?').ToLowerInvariant().Split('_'));
             if (nameKind > kind)
             {
                 kind = nameKind;
             }
         }
         return kind;
+    }
+
+    private static SolixFieldKind KindOfName(string[] words)
+    {
+        bool Has(params string[] candidates) => words.Any(w => candidates.Contains(w));
+        if (Has("password", "passwd", "pwd", "psk", "passphrase", "secret", "token"))
+        {
+            return SolixFieldKind.Secret;
+        }
+        if (Has("ssid", "bssid") || (Has("wifi", "wlan") && Has("name", "ssid")))
+        {
+            return SolixFieldKind.WifiName;
+        }
+        if (Has("mac", "bssid"))
+        {
+            return SolixFieldKind.Mac;
+        }
+        if (Has("ip", "ipv4", "ipv6"))
+        {
+            return SolixFieldKind.IpAddress;
+        }
+        if (Has("latitude", "longitude", "lat", "lon", "lng", "gps", "coordinates", "geolocation"))
+        {
+            return SolixFieldKind.Location;
+        }
+        if (Has("sn", "serial"))
+        {
+            return SolixFieldKind.Serial;
+        }
+        return SolixFieldKind.Plain;
     }
 
     private static SolixMappedField ParseField(string text, Dictionary<string, int> nameIds)

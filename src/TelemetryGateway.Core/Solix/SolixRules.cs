@@ -237,7 +237,7 @@ internal sealed class SolixRules
             }
             else if (named.IsNeverForwarded)
             {
-                fail(at, $"'{id}' is a {named.Kind switch { SolixFieldKind.WifiName => "Wi-Fi name", SolixFieldKind.Mac => "MAC address", _ => "IP address" }} field, which is never forwarded");
+                fail(at, $"'{id}' is a {named.Kind switch { SolixFieldKind.WifiName => "Wi-Fi name", SolixFieldKind.Mac => "MAC address", SolixFieldKind.IpAddress => "IP address", SolixFieldKind.Location => "location", _ => "secret" }} field, which is never forwarded");
                 ok = false;
             }
         }

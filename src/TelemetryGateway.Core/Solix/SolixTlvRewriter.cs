@@ -53,6 +53,10 @@ internal static class SolixTlvRewriter
             }
             written += fieldBytes.Length;
         }
+        if (!KeepsHeaderUnambiguous(message, parsed, destination, ref written))
+        {
+            return -1;
+        }
         var total = written + 1;
         destination[2] = (byte)total;
         destination[3] = (byte)(total >> 8);
@@ -60,9 +64,33 @@ internal static class SolixTlvRewriter
         return total;
     }
 
+    /// <summary>
+    /// Readers tell the optional increment byte from the first field by its value (fields start at A0..A9). Without an
+    /// increment byte, an output whose first field is a later one would be misread; the input's A1 pattern byte (one
+    /// byte, no type: structure, not data) is then put back in front. When there is none, the purpose gets no output.
+    /// </summary>
+    private static bool KeepsHeaderUnambiguous(ReadOnlySpan<byte> message, SolixTlvMessage parsed, Span<byte> destination, ref int written)
+    {
+        const int Header = SolixTlvMessage.FixedHeaderLength;
+        if (parsed.HeaderLength != Header || written == Header || destination[Header] is >= 0xA0 and <= 0xA9)
+        {
+            return true;
+        }
+        var fields = parsed.Fields;
+        if (fields.Length == 0 || fields[0].Id != 0xA1 || fields[0].ValueLength != 1)
+        {
+            return false;
+        }
+        var pattern = message.Slice(fields[0].Start, 3);
+        destination[Header..written].CopyTo(destination[(Header + pattern.Length)..]);
+        pattern.CopyTo(destination[Header..]);
+        written += pattern.Length;
+        return true;
+    }
+
     private static bool Keeps(SolixMappedField? mapped, SolixFieldKind kind, SolixTypeRule? typeRule, SolixRules rules, ReadOnlySpan<byte> value, SerialSet serials)
     {
-        if (kind is SolixFieldKind.WifiName or SolixFieldKind.Mac or SolixFieldKind.IpAddress)
+        if (kind >= SolixFieldKind.WifiName)
         {
             return false;
         }
@@ -269,18 +297,21 @@ internal static class SolixTlvRewriter
                 return true;
             }
         }
-        if (text.Length is < MinSerialRun or > MaxSerialRun)
+        if (text.Length is < MinSerialRun or > MaxSerialRun || IsHexMac(text))
         {
             return false;
         }
+        var letters = 0;
         foreach (var b in text)
         {
             if (!IsUpperAlphanumeric(b))
             {
                 return false;
             }
+            letters += b > '9' ? 1 : 0;
         }
-        return true;
+        // Letters and digits both, like a serial; a bare number (or hex-only MAC) is not taken for one.
+        return letters > 0 && letters < text.Length;
     }
 
     /// <summary>Strings are padded with NUL bytes to a fixed width.</summary>

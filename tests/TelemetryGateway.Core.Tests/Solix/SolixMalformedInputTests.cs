@@ -16,7 +16,7 @@ public sealed class SolixMalformedInputTests
 
     private static QuarantineReason Quarantine(byte[] envelope, Segmentation segmentation)
     {
-        var (result, outputs) = MinimizerRun.Run(TestPolicies.Default, Topic, envelope, segmentation);
+        var (result, outputs) = SolixMessages.Run(TestPolicies.Default, Topic, envelope, segmentation);
         Assert.Empty(outputs);
         return result.QuarantineReason;
     }
@@ -25,7 +25,7 @@ public sealed class SolixMalformedInputTests
     [MemberData(nameof(All))]
     public void Well_formed_message_is_forwarded(Segmentation segmentation)
     {
-        var (result, outputs) = MinimizerRun.Run(TestPolicies.Default, Topic, SolixMessages.Envelope(Network()), segmentation);
+        var (result, outputs) = SolixMessages.Run(TestPolicies.Default, Topic, SolixMessages.Envelope(Network()), segmentation);
 
         Assert.False(result.IsQuarantined);
         Assert.Equal(2, outputs.Count);

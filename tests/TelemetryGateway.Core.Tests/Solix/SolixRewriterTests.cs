@@ -217,6 +217,43 @@ public sealed class SolixRewriterTests
 
     [Theory]
     [MemberData(nameof(All))]
+    public void Pattern_byte_comes_back_when_the_first_kept_field_could_be_read_as_an_increment_byte(Segmentation segmentation)
+    {
+        var binary = SolixMessages.Binary(0x0405, [0xA1, 0x01, 0x34], SolixMessages.StringField(0xA2, Serial), SolixMessages.Field(0xB4, 0x01, [0x0A]));
+        var policy = Policy("""{ "serial": "pseudonymize", "messages": { "0405": ["output_cutoff_data"] } }""");
+
+        var (_, outputs) = Run(policy, binary, segmentation);
+
+        var improvement = outputs.Single(o => o.Purpose == "product-improvement");
+        Assert.Equal([0xA1, 0xB4], SolixMessages.AssertValid(improvement.Binary, 0x0405, "product-improvement"));
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
+    public void Output_that_would_be_misread_without_a_pattern_byte_is_withheld(Segmentation segmentation)
+    {
+        var binary = SolixMessages.Binary(0x0405, SolixMessages.StringField(0xA2, Serial), SolixMessages.Field(0xB4, 0x01, [0x0A]));
+        var policy = Policy("""{ "serial": "pseudonymize", "messages": { "0405": ["output_cutoff_data"] } }""");
+
+        var (_, outputs) = Run(policy, binary, segmentation);
+
+        Assert.Equal("after-sales-service", Assert.Single(outputs).Purpose);
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
+    public void Unknown_text_that_is_a_bare_number_is_dropped_for_after_sales(Segmentation segmentation)
+    {
+        var binary = SolixMessages.Binary(0x0407, SolixMessages.StringField(0xA2, Serial), SolixMessages.StringField(0xE1, "001122334455"));
+        var policy = Policy("""{ "serial": "pseudonymize", "messages": {} }""");
+
+        var (_, outputs) = Run(policy, binary, segmentation);
+
+        Assert.Equal([0xA2], SolixMessages.AssertValid(Assert.Single(outputs).Binary, 0x0407, "after-sales"));
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
     public void Fields_are_kept_by_field_byte_or_by_map_name(Segmentation segmentation)
     {
         var binary = SolixMessages.Binary(0x0407, SolixMessages.StringField(0xA2, Serial), SolixMessages.Field(0xA4, 0x01, [0x64]), SolixMessages.Field(0xA5, 0x01, [0x01]));
