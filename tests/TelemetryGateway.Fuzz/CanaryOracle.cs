@@ -14,11 +14,23 @@ internal sealed class CanaryOracle
     private readonly string[] _canaries;
     private readonly HashSet<string> _plantedPaths = new(StringComparer.Ordinal);
 
-    public CanaryOracle(IEnumerable<string> canaries, IEnumerable<byte[]> seeds)
+    private readonly CanaryCheck _check;
+    private readonly HashSet<string> _plantedLines = new(StringComparer.Ordinal);
+
+    public CanaryOracle(IEnumerable<string> canaries, IEnumerable<byte[]> seeds, CanaryCheck check = CanaryCheck.JsonPaths)
     {
-        _canaries = canaries.Where(c => c.Length > 0).ToArray();
+        _check = check;
+        _canaries = check == CanaryCheck.None ? [] : canaries.Where(c => c.Length > 0).ToArray();
         foreach (var seed in seeds)
         {
+            if (check == CanaryCheck.TextLines)
+            {
+                foreach (var line in Lines(seed).Where(l => _canaries.Any(c => l.Contains(c, StringComparison.OrdinalIgnoreCase))))
+                {
+                    _plantedLines.Add(line);
+                }
+                continue;
+            }
             foreach (var (path, value) in Values(seed) ?? [])
             {
                 if (_canaries.Any(c => value.Contains(c, StringComparison.OrdinalIgnoreCase)))
@@ -30,7 +42,7 @@ internal sealed class CanaryOracle
     }
 
     public int CanaryCount => _canaries.Length;
-    public int PlantedPathCount => _plantedPaths.Count;
+    public int PlantedPathCount => _check == CanaryCheck.TextLines ? _plantedLines.Count : _plantedPaths.Count;
 
     /// <summary>The canary that leaked into <paramref name="outputs"/>, or null.</summary>
     public string? FindLeak(byte[] input, IReadOnlyList<byte[]> outputs)
@@ -45,6 +57,16 @@ internal sealed class CanaryOracle
         {
             if (!outputs.Any(o => Contains(o, canary)))
             {
+                continue;
+            }
+            if (_check == CanaryCheck.TextLines)
+            {
+                // A leak when every input line carrying the canary is a line a seed planted it in, unchanged.
+                var carrying = Lines(input).Where(l => l.Contains(canary, StringComparison.OrdinalIgnoreCase)).ToList();
+                if (carrying.Count > 0 && carrying.All(_plantedLines.Contains))
+                {
+                    return canary;
+                }
                 continue;
             }
             if (!parsed)
@@ -64,6 +86,9 @@ internal sealed class CanaryOracle
         }
         return null;
     }
+
+    private static IEnumerable<string> Lines(byte[] text) =>
+        Encoding.UTF8.GetString(text).Split('\n').Select(l => l.TrimEnd('\r'));
 
     private static bool Contains(byte[] output, string canary)
     {

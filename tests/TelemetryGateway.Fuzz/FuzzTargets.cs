@@ -1,12 +1,29 @@
 namespace TelemetryGateway.Fuzz;
 
-/// <summary>
-/// One fuzz target: the inputs are payloads published on <see cref="Topic"/>, so the policy stream that matches it picks
-/// the parser (JSON today; SOLIX TLV, protobuf and text logs once their streams exist). Seeds and the <c>never</c>
-/// canaries planted in them are under <c>tests/testdata/fuzz/{Name}/</c>.
-/// </summary>
-internal sealed record FuzzTarget(string Name, string Topic)
+/// <summary>How a target's outputs are checked for planted canaries, besides crashes, hangs and engine faults.</summary>
+internal enum CanaryCheck
 {
+    /// <summary>JSON inputs: a canary may survive only where the fuzzer moved it out of the JSON path a seed planted it at.</summary>
+    JsonPaths,
+
+    /// <summary>Text logs: a canary may survive only where the fuzzer changed the seed line that carried it.</summary>
+    TextLines,
+
+    /// <summary>
+    /// Binary formats (SOLIX TLV inside its envelope, protobuf): no canary check here, as a mutated binary moves values
+    /// between fields the policy keeps and drops; canaries of these formats are checked by the corpus and mutation tests.
+    /// </summary>
+    None,
+}
+
+/// <summary>
+/// One fuzz target: the inputs are payloads published on <see cref="Topic"/> under the policy <see cref="Policy"/>, so
+/// the stream that matches picks the parser (JSON, SOLIX envelope and TLV, protobuf, text log). Seeds and the
+/// <c>never</c> canaries planted in them are under <c>tests/testdata/fuzz/{Name}/</c>.
+/// </summary>
+internal sealed record FuzzTarget(string Name, string Topic, string Policy = "solix-default.json", CanaryCheck Check = CanaryCheck.JsonPaths)
+{
+    public string PolicyPath => Path.Combine(AppContext.BaseDirectory, "policies", Policy);
     public string Directory => Path.Combine(AppContext.BaseDirectory, "fuzz", Name);
     public string SeedDirectory => Path.Combine(Directory, "seeds");
     public string CanaryFile => Path.Combine(Directory, "canaries.txt");
@@ -21,6 +38,11 @@ internal static class FuzzTargets
         new("json-network", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/network"),
         new("json-settings", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/settings"),
         new("json-commissioning", "app/installer-699/commissioning/WK1DEGZD8PCF32ER"),
+        new("text-log", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/log", Check: CanaryCheck.TextLines),
+        new("solix-param-info", "dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/param_info", Check: CanaryCheck.None),
+        new("solix-state-info", "dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/state_info", Check: CanaryCheck.None),
+        new("protobuf-status", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/pb/status", "protobuf-devices.json", CanaryCheck.None),
+        new("protobuf-network", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/pb/network", "protobuf-devices.json", CanaryCheck.None),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

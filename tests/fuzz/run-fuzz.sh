@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 
 seconds=${1:-60}
 shift || true
-all_targets=(json-status json-network json-settings json-commissioning)
+all_targets=(json-status json-network json-settings json-commissioning text-log solix-param-info solix-state-info protobuf-status protobuf-network)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
