@@ -569,6 +569,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void OnEnd(int depth)
         {
             ref readonly var frame = ref Frames[depth];
@@ -744,6 +745,8 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
 
         // By length first: most keys of a geography object (city, postal code, coordinates) match no length here.
+        // Inlined, as every key of a geography object asks.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static bool IsGeneralGeoKey(ReadOnlySpan<byte> name) => name.Length switch
         {
             6 => name.SequenceEqual("region"u8),
