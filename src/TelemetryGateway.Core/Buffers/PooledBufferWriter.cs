@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace TelemetryGateway.Core.Buffers;
 
@@ -22,12 +24,14 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>Forgets what was written; keeps the rented array.</summary>
     public void Reset() => _written = 0;
 
+    // Inlined (the JSON writer advances after every token), with the checks in one compare and the throws out of line.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Advance(int count)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (_written + count > _buffer.Length)
+        // As unsigned, a negative count is larger than any room left.
+        if ((uint)count > (uint)(_buffer.Length - _written))
         {
-            throw new InvalidOperationException("Cannot advance past the end of the buffer.");
+            ThrowInvalidAdvance(count);
         }
         _written += count;
     }
@@ -38,6 +42,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         return _buffer.AsMemory(_written);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<byte> GetSpan(int sizeHint = 0)
     {
         Ensure(sizeHint);
@@ -55,19 +60,28 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         }
     }
 
+    // The check is inlined into every GetSpan; growing, which is rare once warm, is a call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Ensure(int sizeHint)
     {
-        if (sizeHint < 1)
+        if (_buffer.Length - _written < Math.Max(sizeHint, 1))
         {
-            sizeHint = 1;
+            Grow(Math.Max(sizeHint, 1));
         }
-        if (_buffer.Length - _written >= sizeHint)
-        {
-            return;
-        }
+    }
+
+    private void Grow(int sizeHint)
+    {
         var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
         _buffer.AsSpan(0, _written).CopyTo(grown);
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = grown;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowInvalidAdvance(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        throw new InvalidOperationException("Cannot advance past the end of the buffer.");
     }
 }

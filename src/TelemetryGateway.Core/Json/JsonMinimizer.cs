@@ -244,6 +244,18 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     private QuarantineReason OnScalar(ref Utf8JsonReader reader)
     {
         var tokenType = reader.TokenType;
+        if (!_valueWanted)
+        {
+            _valueWanted = true;
+            // No purpose writes this value, but a string must still be valid UTF-8 (else the message is quarantined):
+            // a plain token of printable-ASCII input is, so only other strings are read to be checked.
+            if (tokenType == JsonTokenType.String && !IsPlainAscii(ref reader)
+                && !TryReadString(ref reader, _value, out _, out _, out _))
+            {
+                return QuarantineReason.InvalidUtf8;
+            }
+            return QuarantineReason.None;
+        }
         ReadOnlySpan<byte> value = default;
         var verbatim = false;
         if (tokenType == JsonTokenType.String)
@@ -257,11 +269,6 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         {
             value = RawValue(ref reader, _value);
         }
-        if (!_valueWanted)
-        {
-            _valueWanted = true;
-            return QuarantineReason.None;
-        }
         for (var i = 0; i < _active; i++)
         {
             _writers[i].OnScalar(tokenType, value, verbatim, _depth, this);
@@ -274,7 +281,29 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// is contiguous and unescaped (the common case, no copy), else a copy in <paramref name="scratch"/>.
     /// <paramref name="verbatim"/> says the bytes are printable ASCII that JSON needs no escape for.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryReadString(scoped ref Utf8JsonReader reader, ScratchBuffer scratch, out ReadOnlySpan<byte> value, out bool inScratch, out bool verbatim)
+    {
+        // The common case, decided without a call: the reader's own span, verbatim.
+        if (IsPlainAscii(ref reader))
+        {
+            value = reader.ValueSpan;
+            inScratch = false;
+            verbatim = true;
+            return true;
+        }
+        return TryReadStringSlow(ref reader, scratch, out value, out inScratch, out verbatim);
+    }
+
+    /// <summary>
+    /// True when the current token is contiguous, unescaped and in printable-ASCII input: its span is then valid UTF-8
+    /// that JSON writes unescaped (see <see cref="TryReadString"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsPlainAscii(scoped ref Utf8JsonReader reader) =>
+        _dataIsPrintableAscii && !reader.HasValueSequence && !reader.ValueIsEscaped;
+
+    private bool TryReadStringSlow(scoped ref Utf8JsonReader reader, ScratchBuffer scratch, out ReadOnlySpan<byte> value, out bool inScratch, out bool verbatim)
     {
         var raw = RawValue(ref reader, scratch);
         inScratch = reader.HasValueSequence;
@@ -540,6 +569,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void OnEnd(int depth)
         {
             ref readonly var frame = ref Frames[depth];
@@ -715,6 +745,8 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
 
         // By length first: most keys of a geography object (city, postal code, coordinates) match no length here.
+        // Inlined, as every key of a geography object asks.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static bool IsGeneralGeoKey(ReadOnlySpan<byte> name) => name.Length switch
         {
             6 => name.SequenceEqual("region"u8),

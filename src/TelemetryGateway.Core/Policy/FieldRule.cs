@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -81,6 +82,7 @@ public sealed class FieldSet
     /// Compares names whose signatures are equal, so their lengths are too (below 64 KiB). Short names, the usual
     /// kind, are compared in two overlapping word reads each, without a call.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool EqualOfSameLength(ReadOnlySpan<byte> name, ReadOnlySpan<byte> ruleName)
     {
         var length = name.Length;
@@ -104,6 +106,8 @@ public sealed class FieldSet
         return length < 3 || name[1] == ruleName[1];
     }
 
+    // Inlined: IndexOf runs for every property name of a message, for every purpose.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Signature(ReadOnlySpan<byte> name) =>
         name.IsEmpty ? 0 : (uint)Math.Min(name.Length, 0xFFFF) << 16 | (uint)name[0] << 8 | name[^1];
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Keys;
 
 namespace TelemetryGateway.Core.Transforms;
@@ -15,7 +16,8 @@ public sealed class Pseudonymizer : IDisposable
 
     // A small direct-mapped cache of recent pseudonyms: a device repeats its serial in every message (topic and
     // payload), and an HMAC costs far more than the rest of a message's processing. Inputs up to 64 bytes are cached.
-    private const int CacheSlots = 128;
+    private const int CacheSlotBits = 7;
+    private const int CacheSlots = 1 << CacheSlotBits;
     private const int MaxCachedInput = 64;
 
     private readonly IncrementalHash _hmac;
@@ -51,9 +53,7 @@ public sealed class Pseudonymizer : IDisposable
         var slot = -1;
         if (value.Length <= MaxCachedInput)
         {
-            var hash = new HashCode();
-            hash.AddBytes(value);
-            slot = hash.ToHashCode() & (CacheSlots - 1);
+            slot = CacheSlot.Of(value, CacheSlotBits);
             if (_cachedLengths[slot] == value.Length + 1 && value.SequenceEqual(_cachedInputs.AsSpan(slot * MaxCachedInput, value.Length)))
             {
                 _cachedOutputs.AsSpan(slot * Length, Length).CopyTo(destination);

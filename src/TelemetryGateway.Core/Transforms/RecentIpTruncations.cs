@@ -1,3 +1,5 @@
+using TelemetryGateway.Core.Buffers;
+
 namespace TelemetryGateway.Core.Transforms;
 
 /// <summary>
@@ -7,7 +9,8 @@ namespace TelemetryGateway.Core.Transforms;
 /// </summary>
 internal sealed class RecentIpTruncations
 {
-    private const int Slots = 32;
+    private const int SlotBits = 5;
+    private const int Slots = 1 << SlotBits;
     private const int MaxCachedInput = 64;
 
     // An output is at most 48 bytes longer than its input (see IpTruncation.TryTruncate).
@@ -31,10 +34,7 @@ internal sealed class RecentIpTruncations
             return IpTruncation.TryTruncate(value, ipv4PrefixLength, ipv6PrefixLength, destination, out written);
         }
         var prefixLengths = (ipv4PrefixLength << 16) ^ ipv6PrefixLength;
-        var hash = new HashCode();
-        hash.AddBytes(value);
-        hash.Add(prefixLengths);
-        var slot = hash.ToHashCode() & (Slots - 1);
+        var slot = CacheSlot.Of(value, SlotBits, prefixLengths);
         if (_inputLengths[slot] == value.Length + 1
             && _prefixLengths[slot] == prefixLengths
             && value.SequenceEqual(_inputs.AsSpan(slot * MaxCachedInput, value.Length)))
