@@ -23,6 +23,17 @@ internal sealed class CanaryOracle
         _canaries = check == CanaryCheck.None ? [] : canaries.Where(c => c.Length > 0).ToArray();
         foreach (var seed in seeds)
         {
+            if (check is CanaryCheck.ProtobufPaths or CanaryCheck.SolixFields)
+            {
+                foreach (var (context, value) in Fields(seed) ?? [])
+                {
+                    if (_canaries.Any(c => BinaryFields.Count(value, c) > 0))
+                    {
+                        _plantedPaths.Add(context);
+                    }
+                }
+                continue;
+            }
             if (check == CanaryCheck.TextLines)
             {
                 foreach (var line in Lines(seed).Where(l => _canaries.Any(c => l.Contains(c, StringComparison.OrdinalIgnoreCase))))
@@ -55,8 +66,30 @@ internal sealed class CanaryOracle
         var parsed = false;
         foreach (var canary in _canaries)
         {
-            if (!outputs.Any(o => Contains(o, canary)))
+            if (!outputs.Any(o => Contains(o, canary)
+                || (_check == CanaryCheck.SolixFields && BinaryFields.SolixBinary(o) is { } binary && BinaryFields.Count(binary, canary) > 0)))
             {
+                continue;
+            }
+            if (_check is CanaryCheck.ProtobufPaths or CanaryCheck.SolixFields)
+            {
+                // A leak when every occurrence of the canary in the input is inside a field a seed planted it in.
+                if (_check == CanaryCheck.SolixFields && BinaryFields.Count(input, canary) > 0)
+                {
+                    continue;
+                }
+                var whole = _check == CanaryCheck.SolixFields ? BinaryFields.SolixBinary(input) : input;
+                var fields = Fields(input);
+                if (whole is null || fields is null)
+                {
+                    continue;
+                }
+                var total = BinaryFields.Count(whole, canary);
+                var planted = fields.Where(f => _plantedPaths.Contains(f.Context)).Sum(f => BinaryFields.Count(f.Value, canary));
+                if (total > 0 && planted == total)
+                {
+                    return canary;
+                }
                 continue;
             }
             if (_check == CanaryCheck.TextLines)
@@ -86,6 +119,14 @@ internal sealed class CanaryOracle
         }
         return null;
     }
+
+    /// <summary>The field values of a binary input with their contexts; null when it has none to read.</summary>
+    private List<(string Context, byte[] Value)>? Fields(byte[] input) => _check switch
+    {
+        CanaryCheck.ProtobufPaths => BinaryFields.Protobuf(input),
+        CanaryCheck.SolixFields => BinaryFields.SolixBinary(input) is { } binary ? BinaryFields.SolixFields(binary) : null,
+        _ => null,
+    };
 
     private static IEnumerable<string> Lines(byte[] text) =>
         Encoding.UTF8.GetString(text).Split('\n').Select(l => l.TrimEnd('\r'));

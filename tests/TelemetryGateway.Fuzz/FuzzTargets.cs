@@ -10,9 +10,18 @@ internal enum CanaryCheck
     TextLines,
 
     /// <summary>
-    /// Binary formats (SOLIX TLV inside its envelope, protobuf): no canary check here, as a mutated binary moves values
-    /// between fields the policy keeps and drops; canaries of these formats are checked by the corpus and mutation tests.
+    /// Protobuf: a canary may survive only where the fuzzer moved it out of the field path (field numbers from the root,
+    /// nested messages found by parsing) a seed planted it at.
     /// </summary>
+    ProtobufPaths,
+
+    /// <summary>
+    /// SOLIX: inside the TLV binary of the envelope's data, a canary may survive only where the fuzzer moved it out of
+    /// the field (message type and field byte) a seed planted it in; a canary anywhere else in the input is a move.
+    /// </summary>
+    SolixFields,
+
+    /// <summary>No canary check: crashes, hangs and engine faults only.</summary>
     None,
 }
 
@@ -39,10 +48,10 @@ internal static class FuzzTargets
         new("json-settings", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/settings"),
         new("json-commissioning", "app/installer-699/commissioning/WK1DEGZD8PCF32ER"),
         new("text-log", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/log", Check: CanaryCheck.TextLines),
-        new("solix-param-info", "dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/param_info", Check: CanaryCheck.None),
-        new("solix-state-info", "dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/state_info", Check: CanaryCheck.None),
-        new("protobuf-status", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/pb/status", "protobuf-devices.json", CanaryCheck.None),
-        new("protobuf-network", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/pb/network", "protobuf-devices.json", CanaryCheck.None),
+        new("solix-param-info", "dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/param_info", Check: CanaryCheck.SolixFields),
+        new("solix-state-info", "dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/state_info", Check: CanaryCheck.SolixFields),
+        new("protobuf-status", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/pb/status", "protobuf-devices.json", CanaryCheck.ProtobufPaths),
+        new("protobuf-network", "dt/anker_power/A17C0/WK1DEGZD8PCF32ER/pb/network", "protobuf-devices.json", CanaryCheck.ProtobufPaths),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
