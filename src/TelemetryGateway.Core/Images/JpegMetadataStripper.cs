@@ -14,7 +14,7 @@ namespace TelemetryGateway.Core.Images;
 /// EOI (vendor trailers, embedded videos). Input is consumed whole; state between calls is a few fields, so memory
 /// does not depend on the image's size. One instance per request; <see cref="Begin"/> starts the next image.
 /// </remarks>
-public sealed class JpegMetadataStripper
+public sealed class JpegMetadataStripper : ImageMetadataStripper
 {
     private const int IdentifierLength = 14;
     private static ReadOnlySpan<byte> Jfif => "JFIF\0"u8;
@@ -56,32 +56,11 @@ public sealed class JpegMetadataStripper
         DroppedSegments = 0;
     }
 
-    /// <summary>
-    /// Walks <paramref name="input"/> (all of it is consumed) and writes what is kept to <paramref name="output"/>.
-    /// With <paramref name="isFinalBlock"/>, the image must have ended (EOI seen).
-    /// </summary>
-    public ImageDefect Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        var defect = ImageDefect.None;
-        foreach (var segment in input)
-        {
-            defect = Walk(segment.Span, output);
-            if (defect != ImageDefect.None)
-            {
-                _state = State.Failed;
-                return defect;
-            }
-        }
-        if (isFinalBlock && _state != State.Done)
-        {
-            _state = State.Failed;
-            return ImageDefect.Truncated;
-        }
-        return ImageDefect.None;
-    }
+    private protected override bool IsComplete => _state == State.Done;
 
-    private ImageDefect Walk(ReadOnlySpan<byte> span, IBufferWriter<byte> output)
+    private protected override void MarkFailed() => _state = State.Failed;
+
+    private protected override ImageDefect Walk(ReadOnlySpan<byte> span, IBufferWriter<byte> output)
     {
         while (!span.IsEmpty)
         {

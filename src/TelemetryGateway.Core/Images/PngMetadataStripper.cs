@@ -15,7 +15,7 @@ namespace TelemetryGateway.Core.Images;
 /// image (a decoder could not display it either). Anything after IEND is dropped. Input is consumed whole; state is a
 /// few fields, so memory does not depend on the image's size. One instance per request.
 /// </remarks>
-public sealed class PngMetadataStripper
+public sealed class PngMetadataStripper : ImageMetadataStripper
 {
     private static ReadOnlySpan<byte> Signature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -52,31 +52,11 @@ public sealed class PngMetadataStripper
         DroppedChunks = 0;
     }
 
-    /// <summary>
-    /// Walks <paramref name="input"/> (all of it is consumed) and writes what is kept to <paramref name="output"/>.
-    /// With <paramref name="isFinalBlock"/>, the image must have ended (IEND seen).
-    /// </summary>
-    public ImageDefect Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        foreach (var segment in input)
-        {
-            var defect = Walk(segment.Span, output);
-            if (defect != ImageDefect.None)
-            {
-                _state = State.Failed;
-                return defect;
-            }
-        }
-        if (isFinalBlock && _state != State.Done)
-        {
-            _state = State.Failed;
-            return ImageDefect.Truncated;
-        }
-        return ImageDefect.None;
-    }
+    private protected override bool IsComplete => _state == State.Done;
 
-    private ImageDefect Walk(ReadOnlySpan<byte> span, IBufferWriter<byte> output)
+    private protected override void MarkFailed() => _state = State.Failed;
+
+    private protected override ImageDefect Walk(ReadOnlySpan<byte> span, IBufferWriter<byte> output)
     {
         while (!span.IsEmpty)
         {
