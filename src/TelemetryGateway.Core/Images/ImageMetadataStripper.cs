@@ -37,6 +37,19 @@ public abstract class ImageMetadataStripper
         return ImageDefect.None;
     }
 
+    /// <summary>
+    /// Gathers a fixed-size header that may straddle blocks: moves bytes from <paramref name="span"/> into
+    /// <paramref name="header"/> until it holds <paramref name="length"/> of them; true once it does.
+    /// </summary>
+    private protected static bool Gather(ref ReadOnlySpan<byte> span, byte[] header, ref int headerLength, int length)
+    {
+        var take = Math.Min(length - headerLength, span.Length);
+        span[..take].CopyTo(header.AsSpan(headerLength));
+        headerLength += take;
+        span = span[take..];
+        return headerLength == length;
+    }
+
     /// <summary>True once the image's end marker has been walked.</summary>
     private protected abstract bool IsComplete { get; }
 

@@ -68,11 +68,7 @@ public sealed class JpegMetadataStripper : ImageMetadataStripper
             {
                 case State.Signature:
                     {
-                        var take = Math.Min(2 - _headerLength, span.Length);
-                        span[..take].CopyTo(_header.AsSpan(_headerLength));
-                        _headerLength += take;
-                        span = span[take..];
-                        if (_headerLength == 2)
+                        if (Gather(ref span, _header, ref _headerLength, 2))
                         {
                             if (_header[0] != 0xFF || _header[1] != 0xD8)
                             {
@@ -104,11 +100,7 @@ public sealed class JpegMetadataStripper : ImageMetadataStripper
                     }
                 case State.Length:
                     {
-                        var take = Math.Min(4 - _headerLength, span.Length);
-                        span[..take].CopyTo(_header.AsSpan(_headerLength));
-                        _headerLength += take;
-                        span = span[take..];
-                        if (_headerLength == 4)
+                        if (Gather(ref span, _header, ref _headerLength, 4))
                         {
                             var length = (_header[2] << 8) | _header[3];
                             if (length < 2)
@@ -122,11 +114,7 @@ public sealed class JpegMetadataStripper : ImageMetadataStripper
                     }
                 case State.Identifier:
                     {
-                        var take = Math.Min(4 + _identifierLength - _headerLength, span.Length);
-                        span[..take].CopyTo(_header.AsSpan(_headerLength));
-                        _headerLength += take;
-                        span = span[take..];
-                        if (_headerLength == 4 + _identifierLength)
+                        if (Gather(ref span, _header, ref _headerLength, 4 + _identifierLength))
                         {
                             _remaining -= _identifierLength;
                             if (KeepsApplicationSegment(_marker, _header.AsSpan(4, _identifierLength)))

@@ -64,11 +64,7 @@ public sealed class PngMetadataStripper : ImageMetadataStripper
             {
                 case State.Signature:
                     {
-                        var take = Math.Min(8 - _headerLength, span.Length);
-                        span[..take].CopyTo(_header.AsSpan(_headerLength));
-                        _headerLength += take;
-                        span = span[take..];
-                        if (_headerLength == 8)
+                        if (Gather(ref span, _header, ref _headerLength, 8))
                         {
                             if (!_header.AsSpan().SequenceEqual(Signature))
                             {
@@ -82,11 +78,7 @@ public sealed class PngMetadataStripper : ImageMetadataStripper
                     }
                 case State.ChunkHeader:
                     {
-                        var take = Math.Min(8 - _headerLength, span.Length);
-                        span[..take].CopyTo(_header.AsSpan(_headerLength));
-                        _headerLength += take;
-                        span = span[take..];
-                        if (_headerLength == 8)
+                        if (Gather(ref span, _header, ref _headerLength, 8))
                         {
                             var defect = OnChunkHeader(output);
                             if (defect != ImageDefect.None)
@@ -116,11 +108,7 @@ public sealed class PngMetadataStripper : ImageMetadataStripper
                     }
                 case State.ChunkCrc:
                     {
-                        var take = Math.Min(4 - _headerLength, span.Length);
-                        span[..take].CopyTo(_header.AsSpan(_headerLength));
-                        _headerLength += take;
-                        span = span[take..];
-                        if (_headerLength == 4)
+                        if (Gather(ref span, _header, ref _headerLength, 4))
                         {
                             var expected = BinaryPrimitives.ReadUInt32BigEndian(_header);
                             if (expected != (_crc ^ 0xFFFFFFFFu))
