@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -20,7 +19,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
 
         foreach (var message in s_commissioning)
         {
-            using var response = await client.PostAsync("api/commissioning", Json(message.Payload));
+            using var response = await client.PostAsync("api/commissioning", Bodies.Json(message.Payload));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
@@ -37,7 +36,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(s_commissioning[0].Payload));
 
         var request = Assert.Single(fixture.Sink.Requests);
         Assert.Equal("/ingest/commissioning", request.Path);
@@ -56,7 +55,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         client.DefaultRequestHeaders.Add("Cookie", "session=Erika");
         client.DefaultRequestHeaders.Add("X-Device-Serial", "WK1DEGZD8PCF32ER");
 
-        using var response = await client.PostAsync("api/commissioning?owner=Erika", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/commissioning?owner=Erika", Bodies.Json(s_commissioning[0].Payload));
 
         var request = Assert.Single(fixture.Sink.Requests);
         Assert.Null(request.Header("X-Api-Key"));
@@ -71,7 +70,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client();
         var message = s_commissioning[1];
-        using var content = new ByteArrayContent(Gzip(message.Payload));
+        using var content = new ByteArrayContent(Bodies.Gzip(message.Payload));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         content.Headers.ContentEncoding.Add("gzip");
 
@@ -80,7 +79,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var request = Assert.Single(fixture.Sink.Requests);
         Assert.Equal("gzip", request.Header("Content-Encoding"));
-        var body = Gunzip(request.Body);
+        var body = Bodies.Gunzip(request.Body);
         Assert.StartsWith("{", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
         foreach (var canary in message.Canaries.Where(c => c.IsNever))
         {
@@ -94,7 +93,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var images = new TestImageFiles();
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/photos", Image(images.Jpeg, "image/jpeg"));
+        using var response = await client.PostAsync("api/photos", Bodies.Content(images.Jpeg, "image/jpeg"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var request = Assert.Single(fixture.Sink.Requests);
@@ -108,7 +107,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var images = new TestImageFiles();
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/photos", Image(images.Png, "image/png"));
+        using var response = await client.PostAsync("api/photos", Bodies.Content(images.Png, "image/png"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var request = Assert.Single(fixture.Sink.Requests);
@@ -122,7 +121,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var images = new TestImageFiles();
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/photos", Image(images.Jpeg[..^100], "image/jpeg"));
+        using var response = await client.PostAsync("api/photos", Bodies.Content(images.Jpeg[..^100], "image/jpeg"));
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -133,7 +132,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/unknown", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/unknown", Bodies.Json(s_commissioning[0].Payload));
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -144,7 +143,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client(apiKey: null);
 
-        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(s_commissioning[0].Payload));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -155,7 +154,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client(apiKey: "test-key-6f1c2a9f");
 
-        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(s_commissioning[0].Payload));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -167,7 +166,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var client = fixture.Client(apiKey: null);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", HttpIngressGateway.ApiKey);
 
-        using var response = await client.PostAsync("api/commissioning", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(s_commissioning[0].Payload));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -177,7 +176,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/small", Json(s_commissioning[0].Payload));
+        using var response = await client.PostAsync("api/small", Bodies.Json(s_commissioning[0].Payload));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -204,7 +203,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var client = fixture.Client();
         // 4 MiB of spaces inside a JSON string compress to a few kB, under the commissioning route's 1 MiB limit.
         var json = Encoding.UTF8.GetBytes("{\"a\":\"" + new string(' ', 4 * 1024 * 1024) + "\"}");
-        using var content = new ByteArrayContent(Gzip(json));
+        using var content = new ByteArrayContent(Bodies.Gzip(json));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         content.Headers.ContentEncoding.Add("gzip");
 
@@ -220,7 +219,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var client = fixture.Client();
         var truncated = Corpus.Messages.Single(m => m.Id.EndsWith("-bad-truncated-json", StringComparison.Ordinal));
 
-        using var response = await client.PostAsync("api/commissioning", Json(truncated.Payload));
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(truncated.Payload));
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Equal("malformed-json", (await response.Content.ReadAsStringAsync()).Trim());
@@ -246,42 +245,10 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     {
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/photos", Image([0x47, 0x49, 0x46, 0x38], "image/gif"));
+        using var response = await client.PostAsync("api/photos", Bodies.Content([0x47, 0x49, 0x46, 0x38], "image/gif"));
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
-    }
-
-    private static ByteArrayContent Json(byte[] payload)
-    {
-        var content = new ByteArrayContent(payload);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
-    }
-
-    private static ByteArrayContent Image(byte[] image, string mediaType)
-    {
-        var content = new ByteArrayContent(image);
-        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
-        return content;
-    }
-
-    private static byte[] Gzip(byte[] data)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(data);
-        }
-        return output.ToArray();
-    }
-
-    private static byte[] Gunzip(byte[] data)
-    {
-        using var gzip = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        gzip.CopyTo(output);
-        return output.ToArray();
     }
 
     public void Dispose() => fixture.Sink.Clear();

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -19,7 +18,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
 
         foreach (var log in s_logs)
         {
-            using var response = await client.PostAsync($"api/logs/{Serial(log)}", Text(log.Payload));
+            using var response = await client.PostAsync($"api/logs/{Serial(log)}", Bodies.Text(log.Payload));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
@@ -40,7 +39,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
         var log = s_logs[0];
         var serial = Serial(log);
 
-        using var response = await client.PostAsync($"api/logs/{serial}", Text(Encoding.UTF8.GetBytes($"INFO boot sn={serial} ok\n")));
+        using var response = await client.PostAsync($"api/logs/{serial}", Bodies.Text(Encoding.UTF8.GetBytes($"INFO boot sn={serial} ok\n")));
 
         var request = Assert.Single(fixture.Sink.Requests);
         var text = Encoding.UTF8.GetString(request.Body);
@@ -54,7 +53,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
     {
         using var client = fixture.Client();
         var log = s_logs[1];
-        using var content = new ByteArrayContent(Gzip(log.Payload));
+        using var content = new ByteArrayContent(Bodies.Gzip(log.Payload));
         content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
         content.Headers.ContentEncoding.Add("gzip");
 
@@ -63,7 +62,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var request = Assert.Single(fixture.Sink.Requests);
         Assert.Equal("gzip", request.Header("Content-Encoding"));
-        var body = Gunzip(request.Body);
+        var body = Bodies.Gunzip(request.Body);
         Assert.NotEmpty(body);
         foreach (var canary in log.Canaries.Where(c => c.IsNever))
         {
@@ -102,7 +101,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
         using var client = fixture.Client();
         var log = s_logs[0];
 
-        using var response = await client.PostAsync($"api/logs/{Serial(log)}", Text([.. "INFO ok\n"u8, 0xC3, 0x28, .. "\n"u8]));
+        using var response = await client.PostAsync($"api/logs/{Serial(log)}", Bodies.Text([.. "INFO ok\n"u8, 0xC3, 0x28, .. "\n"u8]));
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -113,7 +112,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
     {
         using var client = fixture.Client();
 
-        using var response = await client.PostAsync("api/logs/not%20a%20serial", Text("INFO ok\n"u8.ToArray()));
+        using var response = await client.PostAsync("api/logs/not%20a%20serial", Bodies.Text("INFO ok\n"u8.ToArray()));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Empty(fixture.Sink.Requests);
@@ -121,31 +120,6 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
 
     /// <summary>The serial the corpus message's topic names (dt/anker_power/{pn}/{sn}/log).</summary>
     private static string Serial(CorpusMessage log) => log.Topic.Split('/')[3];
-
-    private static ByteArrayContent Text(byte[] payload)
-    {
-        var content = new ByteArrayContent(payload);
-        content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
-        return content;
-    }
-
-    private static byte[] Gzip(byte[] data)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(data);
-        }
-        return output.ToArray();
-    }
-
-    private static byte[] Gunzip(byte[] data)
-    {
-        using var gzip = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        gzip.CopyTo(output);
-        return output.ToArray();
-    }
 
     public void Dispose() => fixture.Sink.Clear();
 
