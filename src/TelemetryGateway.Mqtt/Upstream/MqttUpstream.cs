@@ -27,7 +27,7 @@ internal sealed partial class MqttUpstream : IUpstream
         _time = time;
         _window = options.InFlightWindow;
         _inFlight = new SemaphoreSlim(_window, _window);
-        _client = new MqttClientFactory().CreateMqttClient();
+        _client = new MqttClientFactory().CreateMqttClient(new CoalescingAdapterFactory());
         var endpoint = options.Endpoint ?? throw new InvalidOperationException("No upstream URL is configured.");
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(endpoint.Host, endpoint.IsDefaultPort || endpoint.Port < 0 ? (options.UseTls ? 8883 : 1883) : endpoint.Port)
