@@ -33,6 +33,20 @@ internal static class ChildProcesses
 
     public static void Track(Process process) => Running[process.Id] = process;
 
+    /// <summary>CPU time (user and system) <paramref name="process"/> has used; zero once it has exited.</summary>
+    public static TimeSpan CpuTime(Process process)
+    {
+        try
+        {
+            process.Refresh();
+            return process.HasExited ? TimeSpan.Zero : process.TotalProcessorTime;
+        }
+        catch (InvalidOperationException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+
     public static void TrackDirectory(string path) => TemporaryDirectories[path] = 0;
 
     /// <summary>Kills one child (by its pid, with its descendants) and waits, bounded, for it to exit.</summary>

@@ -31,6 +31,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
     /// <summary>How the gateway was started, for the report (the data directory shown as TMPDIR).</summary>
     public string CommandLine { get; }
 
+    /// <summary>CPU time (user and system) the gateway has used so far.</summary>
+    public TimeSpan CpuTime => ChildProcesses.CpuTime(_process);
+
     /// <summary>The process ended while it should be serving.</summary>
     public string? Failure => _process.HasExited ? $"the gateway exited with code {_process.ExitCode}:{Environment.NewLine}{_output.Text}" : null;
 

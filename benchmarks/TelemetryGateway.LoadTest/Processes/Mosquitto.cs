@@ -36,6 +36,9 @@ internal sealed class Mosquitto : IAsyncDisposable
     /// <summary>The generated mosquitto.conf, shown in the report.</summary>
     public string Config { get; }
 
+    /// <summary>CPU time (user and system) the broker has used so far.</summary>
+    public TimeSpan CpuTime => ChildProcesses.CpuTime(_process);
+
     /// <summary>The process ended while it should be serving.</summary>
     public string? Failure => _process.HasExited ? $"mosquitto ({Name}) exited with code {_process.ExitCode}:{Environment.NewLine}{_output.Text}" : null;
 

@@ -47,6 +47,18 @@ internal static class LoadReport
             + "outputs/s and delivered msg/s: outputs received by the cloud subscriber, and the device messages they stand for, per second until the last one arrived. "
             + "Latency: receive time − the `ts` the device stamped, over every output received. Lost: expected outputs − distinct outputs received.");
 
+        Line(report);
+        Line(report, "CPU time per device message delivered (µs, user + system, all threads, from the devices' release to the end of the drain):");
+        Line(report);
+        Line(report, "| scenario | QoS | relay (gateway or site mosquitto) | cloud mosquitto | relay + cloud | devices + subscriber (this process) |");
+        Line(report, "|---|---|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            var relay = r.CpuMicrosPerMessage(CpuRole.Relay);
+            var cloud = r.CpuMicrosPerMessage(CpuRole.CloudBroker);
+            Line(report, $"| {Name(r.Kind)} | {r.Qos} | {Us(relay)} | {Us(cloud)} | {Us(relay + cloud)} | {Us(r.CpuMicrosPerMessage(CpuRole.Generator))} |");
+        }
+
         var notes = results.Where(r => r.Notes.Count > 0).ToArray();
         if (notes.Length > 0)
         {
@@ -169,6 +181,8 @@ internal static class LoadReport
     private static double Ratio(double a, double b) => b > 0 ? a / b : double.NaN;
 
     private static string Target(bool applies, bool met, string target) => applies ? $"{target} {(met ? "✅ met" : "❌ missed")}" : $"({target})";
+
+    private static string Us(double? value) => value is { } us ? us.ToString("0.0", Invariant) : "–";
 
     private static string Ms(double? value) => value is { } ms ? ms.ToString(ms < 10 ? "0.00" : "0.0", Invariant) : "–";
 

@@ -25,6 +25,9 @@ internal sealed record ScenarioResult
     /// <summary>Latency of every output with a <c>ts</c>, microseconds, sorted.</summary>
     public required long[] LatenciesMicros { get; init; }
 
+    /// <summary>CPU time of each process from the devices' release to the end of the drain.</summary>
+    public required IReadOnlyDictionary<CpuRole, TimeSpan> CpuUsed { get; init; }
+
     /// <summary>Problems seen during the run (device errors, a child process gone, the time limit hit).</summary>
     public required IReadOnlyList<string> Notes { get; init; }
 
@@ -43,6 +46,13 @@ internal sealed record ScenarioResult
 
     /// <summary>End to end: device messages whose outputs reached the cloud, per second of delivery.</summary>
     public double DeliveredMessagesPerSecond => Rate(OutputsUnique / (double)OutputsPerMessage, DeliveryElapsed);
+
+    /// <summary>CPU microseconds <paramref name="role"/> spent per device message delivered; null when not measured.</summary>
+    public double? CpuMicrosPerMessage(CpuRole role)
+    {
+        var delivered = OutputsUnique / (double)OutputsPerMessage;
+        return CpuUsed.TryGetValue(role, out var used) && delivered > 0 ? used.TotalMicroseconds / delivered : null;
+    }
 
     public double? LatencyMs(double percentile)
     {

@@ -32,6 +32,7 @@ internal static class ScenarioRunner
             using var publishing = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
             await ConnectDevicesAsync(setup, devices, clients, options, publishing.Token);
 
+            var cpu = CpuUsage.Start(setup.CpuMeters);
             var clock = MeasurementClock.StartNow();
             subscriber.StartMeasurement(clock);
             publishing.CancelAfter(options.DurationLimit);
@@ -42,6 +43,7 @@ internal static class ScenarioRunner
                 $"  published {messagesIn}/{planned} in {Stopwatch.GetElapsedTime(clock.OriginTimestamp, publishEnd).TotalSeconds:F2} s; draining"));
 
             var timedOut = await DrainAsync(subscriber, messagesIn * setup.OutputsPerMessage, clock, options);
+            var cpuUsed = cpu.Stop();
             await subscriber.StopAsync();
 
             var notes = new List<string>();
@@ -82,6 +84,7 @@ internal static class ScenarioRunner
                 Duplicates = subscriber.Duplicates,
                 DeliveryElapsed = lastOutput == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(clock.OriginTimestamp, lastOutput),
                 LatenciesMicros = latencies,
+                CpuUsed = cpuUsed,
                 Notes = notes,
                 Failed = failure is not null || subscriber.Received == 0,
             };

@@ -14,6 +14,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
 
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<Func<string?>> _health = [];
+    private readonly List<CpuMeter> _cpu = [];
 
     private ScenarioSetup(ScenarioKind kind) => Kind = kind;
 
@@ -26,6 +27,9 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     public string TopicFilter { get; private set; } = "#";
 
     public int OutputsPerMessage { get; private set; } = 1;
+
+    /// <summary>The processes whose CPU time the run accounts for: the relay (site broker or gateway), the cloud broker.</summary>
+    public IReadOnlyList<CpuMeter> CpuMeters => _cpu;
 
     /// <summary>Configs and command lines, for the report's appendix.</summary>
     public List<string> Description { get; } = [];
@@ -51,6 +55,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                         var cloud = await setup.StartCloudAsync(null);
                         var sitePort = Loopback.FreePort();
                         var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix)));
+                        setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => site.CpuTime));
                         setup.DeviceEndpoint = site.Endpoint;
                         setup.SubscriberEndpoint = cloud.Endpoint;
                         setup.TopicFilter = BridgePrefix + "dt/#";
@@ -74,6 +79,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                                 options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, options.GatewaySettings));
                             setup.DeviceEndpoint = gateway.Endpoint;
                             setup._health.Add(() => gateway.Failure);
+                            setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => gateway.CpuTime));
                             setup.Description.Add($"gateway: `{gateway.CommandLine}`");
                         }
                         break;
@@ -107,6 +113,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     {
         var port = fixedPort ?? Loopback.FreePort();
         var cloud = await OwnAsync(Mosquitto.StartAsync("cloud", port, Mosquitto.PlainConfig(port)));
+        _cpu.Add(new CpuMeter(CpuRole.CloudBroker, () => cloud.CpuTime));
         Describe(cloud);
         return cloud;
     }
