@@ -100,8 +100,19 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// </summary>
     public QuarantineReason Process(in ReadOnlySequence<byte> data, bool isFinalBlock, out long consumed)
     {
-        _dataIsPrintableAscii = IsPrintableAscii(data);
-        var reader = new Utf8JsonReader(data, isFinalBlock, _readerState);
+        Utf8JsonReader reader;
+        if (data.IsSingleSegment)
+        {
+            // The usual message: one span, read once for the ASCII check and once by a reader made over it directly.
+            var span = data.FirstSpan;
+            _dataIsPrintableAscii = span.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) < 0;
+            reader = new Utf8JsonReader(span, isFinalBlock, _readerState);
+        }
+        else
+        {
+            _dataIsPrintableAscii = IsPrintableAscii(data);
+            reader = new Utf8JsonReader(data, isFinalBlock, _readerState);
+        }
         var reason = QuarantineReason.None;
         try
         {
@@ -129,7 +140,11 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             reason = QuarantineReason.InvalidUtf8;
         }
         consumed = reader.BytesConsumed;
-        _readerState = reader.CurrentState;
+        // Only a message still to be continued needs the reader's state; after the final block, Begin sets it anew.
+        if (!isFinalBlock)
+        {
+            _readerState = reader.CurrentState;
+        }
         if (reason == QuarantineReason.None && isFinalBlock)
         {
             if (!_rootSeen)
@@ -149,10 +164,6 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// </summary>
     private static bool IsPrintableAscii(in ReadOnlySequence<byte> data)
     {
-        if (data.IsSingleSegment)
-        {
-            return data.FirstSpan.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) < 0;
-        }
         foreach (var segment in data)
         {
             if (segment.Span.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) >= 0)
