@@ -100,14 +100,34 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// </summary>
     public QuarantineReason Process(in ReadOnlySequence<byte> data, bool isFinalBlock, out long consumed)
     {
-        _dataIsPrintableAscii = IsPrintableAscii(data);
-        var reader = new Utf8JsonReader(data, isFinalBlock, _readerState);
+        Utf8JsonReader reader;
+        if (data.IsSingleSegment)
+        {
+            // The usual message: one span, read once for the ASCII check and once by a reader made over it directly.
+            var span = data.FirstSpan;
+            _dataIsPrintableAscii = span.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) < 0;
+            reader = new Utf8JsonReader(span, isFinalBlock, _readerState);
+        }
+        else
+        {
+            _dataIsPrintableAscii = IsPrintableAscii(data);
+            reader = new Utf8JsonReader(data, isFinalBlock, _readerState);
+        }
         var reason = QuarantineReason.None;
         try
         {
             while (reason == QuarantineReason.None && reader.Read())
             {
-                reason = OnToken(ref reader);
+                // Dispatched here, in one switch: a call less per token than through a method of its own.
+                reason = reader.TokenType switch
+                {
+                    JsonTokenType.PropertyName => OnPropertyName(ref reader),
+                    JsonTokenType.StartObject => OnStart(isObject: true),
+                    JsonTokenType.StartArray => OnStart(isObject: false),
+                    JsonTokenType.EndObject or JsonTokenType.EndArray => OnEnd(),
+                    _ when _valueWanted => OnScalar(ref reader),
+                    _ => PassOver(ref reader),
+                };
             }
         }
         catch (JsonException)
@@ -120,7 +140,11 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             reason = QuarantineReason.InvalidUtf8;
         }
         consumed = reader.BytesConsumed;
-        _readerState = reader.CurrentState;
+        // Only a message still to be continued needs the reader's state; after the final block, Begin sets it anew.
+        if (!isFinalBlock)
+        {
+            _readerState = reader.CurrentState;
+        }
         if (reason == QuarantineReason.None && isFinalBlock)
         {
             if (!_rootSeen)
@@ -140,10 +164,6 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// </summary>
     private static bool IsPrintableAscii(in ReadOnlySequence<byte> data)
     {
-        if (data.IsSingleSegment)
-        {
-            return data.FirstSpan.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) < 0;
-        }
         foreach (var segment in data)
         {
             if (segment.Span.IndexOfAnyInRange((byte)0x7F, (byte)0xFF) >= 0)
@@ -154,55 +174,38 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         return true;
     }
 
-    private QuarantineReason OnToken(ref Utf8JsonReader reader)
+    private QuarantineReason OnStart(bool isObject)
     {
-        switch (reader.TokenType)
+        if (_depth >= _maxDepth)
         {
-            case JsonTokenType.PropertyName:
-                return OnPropertyName(ref reader);
-            case JsonTokenType.StartObject:
-            case JsonTokenType.StartArray:
-                if (_depth >= _maxDepth)
-                {
-                    return QuarantineReason.DepthExceeded;
-                }
-                if (_depth == 0)
-                {
-                    if (_rootSeen || reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        return QuarantineReason.NotAnObject;
-                    }
-                    _rootSeen = true;
-                }
-                // Purposes that drop the container still track its depth, so it goes to each of them.
-                _valueWanted = true;
-                for (var i = 0; i < _active; i++)
-                {
-                    _writers[i].OnStart(reader.TokenType == JsonTokenType.StartObject, _depth, this);
-                }
-                _depth++;
-                return QuarantineReason.None;
-            case JsonTokenType.EndObject:
-            case JsonTokenType.EndArray:
-                _depth--;
-                for (var i = 0; i < _active; i++)
-                {
-                    _writers[i].OnEnd(_depth);
-                }
-                return QuarantineReason.None;
-            case JsonTokenType.String:
-                if (_depth == 0)
-                {
-                    return QuarantineReason.NotAnObject;
-                }
-                return OnScalar(ref reader);
-            default:
-                if (_depth == 0)
-                {
-                    return QuarantineReason.NotAnObject;
-                }
-                return OnScalar(ref reader);
+            return QuarantineReason.DepthExceeded;
         }
+        if (_depth == 0)
+        {
+            if (_rootSeen || !isObject)
+            {
+                return QuarantineReason.NotAnObject;
+            }
+            _rootSeen = true;
+        }
+        // Purposes that drop the container still track its depth, so it goes to each of them.
+        _valueWanted = true;
+        for (var i = 0; i < _active; i++)
+        {
+            _writers[i].OnStart(isObject, _depth, this);
+        }
+        _depth++;
+        return QuarantineReason.None;
+    }
+
+    private QuarantineReason OnEnd()
+    {
+        _depth--;
+        for (var i = 0; i < _active; i++)
+        {
+            _writers[i].OnEnd(_depth);
+        }
+        return QuarantineReason.None;
     }
 
     private ReadOnlySpan<byte> NameSpan => _name.Slice(_nameLength);
@@ -243,19 +246,11 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
 
     private QuarantineReason OnScalar(ref Utf8JsonReader reader)
     {
-        var tokenType = reader.TokenType;
-        if (!_valueWanted)
+        if (_depth == 0)
         {
-            _valueWanted = true;
-            // No purpose writes this value, but a string must still be valid UTF-8 (else the message is quarantined):
-            // a plain token of printable-ASCII input is, so only other strings are read to be checked.
-            if (tokenType == JsonTokenType.String && !IsPlainAscii(ref reader)
-                && !TryReadString(ref reader, _value, out _, out _, out _))
-            {
-                return QuarantineReason.InvalidUtf8;
-            }
-            return QuarantineReason.None;
+            return QuarantineReason.NotAnObject;
         }
+        var tokenType = reader.TokenType;
         ReadOnlySpan<byte> value = default;
         var verbatim = false;
         if (tokenType == JsonTokenType.String)
@@ -275,6 +270,22 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
         return QuarantineReason.None;
     }
+
+    /// <summary>
+    /// A scalar after a name that every purpose drops to its value (so not at the root). Inlined into the token loop:
+    /// most such values need no more than this.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private QuarantineReason PassOver(ref Utf8JsonReader reader)
+    {
+        _valueWanted = true;
+        // No purpose writes this value, but a string must still be valid UTF-8 (else the message is quarantined):
+        // a plain token of printable-ASCII input is, so only other strings are read to be checked.
+        return reader.TokenType != JsonTokenType.String || IsPlainAscii(ref reader) ? QuarantineReason.None : CheckString(ref reader);
+    }
+
+    private QuarantineReason CheckString(ref Utf8JsonReader reader) =>
+        TryReadStringSlow(ref reader, _value, out _, out _, out _) ? QuarantineReason.None : QuarantineReason.InvalidUtf8;
 
     /// <summary>
     /// Unescaped, UTF-8-validated bytes of the current string or property name: the reader's own span when the token
