@@ -42,8 +42,8 @@ internal sealed record LoadTestOptions
     /// <summary>Outputs the gateway produces per status message (after-sales-service and product-improvement).</summary>
     public int GatewayOutputsPerMessage { get; init; } = 2;
 
-    /// <summary>Messages sent (and not measured) after the first end-to-end probe, to get past the JIT.</summary>
-    public int WarmUpMessages { get; init; } = 2_000;
+    /// <summary>Messages the devices send together (not measured) before each run, so that it starts in steady state.</summary>
+    public int WarmUpMessages { get; init; } = 20_000;
 
     public string UpstreamTopicPrefix { get; init; } = "telemetry";
 
@@ -82,7 +82,7 @@ internal sealed record LoadTestOptions
           --gateway-outputs N         upstream outputs per status message (2)
           --duration-limit SECONDS    bound of one scenario run, publishing + drain (120)
           --drain-timeout SECONDS     wait for missing outputs after the last one arrived (10)
-          --warmup N                  unmeasured messages sent before each run, after the first end-to-end probe (2000)
+          --warmup N                  unmeasured messages sent before each run by all devices together (20000)
           --report PATH               also write the report here (load-report.md)
           --enforce-targets           exit 1 when a QoS 1 target is missed
 

@@ -28,7 +28,7 @@ internal static class LoadReport
         Line(report, $"- Started: {machine.StartedAt:yyyy-MM-dd HH:mm:ss} UTC");
         var pace = options.RatePerDevice > 0 ? $"{options.RatePerDevice:0.##} msg/s each" : "unpaced (as fast as the window allows)";
         Line(report, $"- Load: {options.Devices} devices × {options.MessagesPerDevice} status messages, {pace}; QoS 1 window {options.Window} per device; cloud subscriber at QoS 1");
-        Line(report, $"- Fresh brokers (and gateway) per run; {options.WarmUpMessages} unmeasured warm-up messages first. Bounds: {options.DurationLimit.TotalSeconds:0} s per run, drain until no output for {options.DrainTimeout.TotalSeconds:0} s");
+        Line(report, $"- Fresh brokers (and gateway) per run; {options.WarmUpMessages} unmeasured warm-up messages first, sent by the devices as they publish in the run. Bounds: {options.DurationLimit.TotalSeconds:0} s per run, drain until no output for {options.DrainTimeout.TotalSeconds:0} s");
         Line(report, "- Everything shares the same cores: compare the ratios within this report, not absolute numbers across runs.");
         if (abortReason is not null)
         {

@@ -27,10 +27,11 @@ internal static class ScenarioRunner
         try
         {
             await subscriber.ConnectAsync(setup.SubscriberEndpoint, setup.TopicFilter, lifetime.Token);
-            await WarmUpAsync(setup, subscriber, devices[0], options, lifetime.Token);
+            await ProbeAsync(setup, subscriber, devices[0], options, lifetime.Token);
 
             using var publishing = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
             await ConnectDevicesAsync(setup, devices, clients, options, publishing.Token);
+            await WarmUpAsync(devices, clients, subscriber, qos, options);
 
             var cpu = CpuUsage.Start(setup.CpuMeters);
             var clock = MeasurementClock.StartNow();
@@ -99,10 +100,9 @@ internal static class ScenarioRunner
 
     /// <summary>
     /// Sends a probe status message (ts 0) every 250 ms until one output of it reaches the cloud subscriber (the bridge
-    /// is connected, the gateway's upstream is up), then a burst of warm-up messages so the measured run does not pay
-    /// for the JIT; waits until their outputs stop arriving. Every wait is bounded.
+    /// is connected, the gateway's upstream is up). Bounded by <see cref="WarmUpTimeout"/>.
     /// </summary>
-    private static async Task WarmUpAsync(
+    private static async Task ProbeAsync(
         ScenarioSetup setup, CloudSubscriber subscriber, SimulatedDevice template, LoadTestOptions options, CancellationToken cancellationToken)
     {
         await using var probe = await MinimalMqttClient.ConnectAsync(setup.DeviceEndpoint, "load-probe", options.Window, null, ConnectTimeout, cancellationToken);
@@ -122,25 +122,46 @@ internal static class ScenarioRunner
             await probe.FlushAsync();
             await Task.Delay(250, cancellationToken);
         }
-        for (var sent = 0; sent < options.WarmUpMessages && Stopwatch.GetElapsedTime(started) < WarmUpTimeout;)
+        await probe.DisconnectAsync();
+    }
+
+    /// <summary>
+    /// Every device sends its share of the warm-up messages (ts 0, so the measurement ignores their outputs) the way it
+    /// will publish in the run, so that the run starts in steady state: the JIT has compiled the hot paths to their final
+    /// tier, pools and connections are warm. Waits until their outputs stop arriving (none for 500 ms). Bounded by
+    /// <see cref="WarmUpTimeout"/>.
+    /// </summary>
+    private static async Task WarmUpAsync(
+        SimulatedDevice[] devices, MinimalMqttClient?[] clients, CloudSubscriber subscriber, byte qos, LoadTestOptions options)
+    {
+        var perDevice = (options.WarmUpMessages + devices.Length - 1) / devices.Length;
+        using var bound = new CancellationTokenSource(WarmUpTimeout);
+        await Task.WhenAll(devices.Select((device, i) => Task.Run(async () =>
         {
-            var count = await probe.AcquireAsync(Math.Min(options.Window, options.WarmUpMessages - sent), 1);
-            for (var i = 0; i < count; i++)
+            var client = clients[i]!;
+            var payload = new byte[device.MaxPayloadLength];
+            var length = device.WriteProbePayload(payload);
+            for (var sent = 0; sent < perDevice && !bound.IsCancellationRequested;)
             {
-                probe.AppendPublish(template.Topic, payload.AsSpan(0, length), 1);
+                var count = await client.AcquireAsync(Math.Min(options.Window, perDevice - sent), qos);
+                for (var m = 0; m < count; m++)
+                {
+                    client.AppendPublish(device.Topic, payload.AsSpan(0, length), qos);
+                }
+                await client.FlushAsync();
+                sent += count;
             }
-            await probe.FlushAsync();
-            sent += count;
-        }
-        await probe.WaitForAllAcknowledgedAsync();
-        // Let the warm-up outputs (one per purpose) arrive before the measurement starts: until none came for 500 ms.
+            if (qos > 0)
+            {
+                await client.WaitForAllAcknowledgedAsync().WaitAsync(bound.Token);
+            }
+        })));
         var settleStarted = Stopwatch.GetTimestamp();
         for (var seen = -1L; subscriber.Probes != seen && Stopwatch.GetElapsedTime(settleStarted) < WarmUpTimeout;)
         {
             seen = subscriber.Probes;
-            await Task.Delay(500, cancellationToken);
+            await Task.Delay(500);
         }
-        await probe.DisconnectAsync();
     }
 
     private static async Task ConnectDevicesAsync(
@@ -175,6 +196,8 @@ internal static class ScenarioRunner
         var total = options.MessagesPerDevice;
         var batch = options.RatePerDevice > 0 ? 1 : options.Window;
         var sent = 0;
+        // The warm-up's acknowledgements are not part of the run.
+        var acknowledgedBefore = client.Acknowledged;
         try
         {
             while (sent < total)
@@ -203,12 +226,12 @@ internal static class ScenarioRunner
             }
             var completedAt = Stopwatch.GetTimestamp();
             await client.DisconnectAsync();
-            return new DeviceOutcome(qos > 0 ? client.Acknowledged : sent, completedAt, null);
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, completedAt, null);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             var error = client.ConnectionError ?? (e is OperationCanceledException ? "time limit reached" : e.Message);
-            return new DeviceOutcome(qos > 0 ? client.Acknowledged : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}");
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}");
         }
     }
 
