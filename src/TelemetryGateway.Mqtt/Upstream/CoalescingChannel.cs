@@ -32,6 +32,10 @@ internal sealed class CoalescingChannel : IMqttChannel
         pauseWriterThreshold: PauseWriterBytes, resumeWriterThreshold: PauseWriterBytes / 2, useSynchronizationContext: false));
     private readonly byte[] _received = new byte[ReadChunkBytes];
     private readonly byte[] _sendChunk = new byte[SendChunkBytes];
+
+    // MQTTnet serializes packet writes, but a disconnect or dispose may come from another thread while one is under way.
+    private readonly Lock _writerLock = new();
+    private bool _writerCompleted;
     private int _receivedStart;
     private int _receivedEnd;
     private Task _sendLoop = Task.CompletedTask;
@@ -56,7 +60,7 @@ internal sealed class CoalescingChannel : IMqttChannel
     public async Task DisconnectAsync(CancellationToken cancellationToken)
     {
         // What is queued (the DISCONNECT packet last) goes out before the connection closes.
-        await _outgoing.Writer.CompleteAsync().ConfigureAwait(false);
+        CompleteWriter();
         await _sendLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
         await _inner.DisconnectAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -99,22 +103,41 @@ internal sealed class CoalescingChannel : IMqttChannel
 
     public Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
     {
-        // MQTTnet's channel adapter serializes writes, so the pipe's writer has one caller at a time.
         if (_sendFailure is { } failure)
         {
             return Task.FromException(new MqttCommunicationException("The upstream connection failed while sending.", failure));
         }
-        var writer = _outgoing.Writer;
-        foreach (var segment in buffer)
+        ValueTask<FlushResult> flush;
+        lock (_writerLock)
         {
-            writer.Write(segment.Span);
+            if (_writerCompleted)
+            {
+                return Task.FromException(new MqttCommunicationException("The upstream connection is closed."));
+            }
+            var writer = _outgoing.Writer;
+            foreach (var segment in buffer)
+            {
+                writer.Write(segment.Span);
+            }
+            if (!isEndOfPacket)
+            {
+                return Task.CompletedTask;
+            }
+            flush = writer.FlushAsync(cancellationToken);
         }
-        if (!isEndOfPacket)
-        {
-            return Task.CompletedTask;
-        }
-        var flush = writer.FlushAsync(cancellationToken);
         return flush.IsCompletedSuccessfully ? CheckFlush(flush.Result) : AwaitFlushAsync(flush);
+    }
+
+    private void CompleteWriter()
+    {
+        lock (_writerLock)
+        {
+            if (!_writerCompleted)
+            {
+                _writerCompleted = true;
+                _outgoing.Writer.Complete();
+            }
+        }
     }
 
     private async Task AwaitFlushAsync(ValueTask<FlushResult> flush) => await CheckFlush(await flush.ConfigureAwait(false)).ConfigureAwait(false);
@@ -161,7 +184,7 @@ internal sealed class CoalescingChannel : IMqttChannel
 
     public void Dispose()
     {
-        _outgoing.Writer.Complete();
+        CompleteWriter();
         _inner.Dispose();
     }
 }

@@ -150,6 +150,18 @@ public sealed class CoalescingChannelTests : IAsyncLifetime, IDisposable
         Assert.Equal(expected, await ReceiveAsync(expected.Length));
     }
 
+    [Fact]
+    public async Task A_write_after_the_disconnect_is_refused_as_a_closed_connection()
+    {
+        var channel = await ConnectedAsync(_inner!);
+        await channel.DisconnectAsync(CancellationToken.None).WaitAsync(Timeout);
+
+        var exception = await Assert.ThrowsAsync<MqttCommunicationException>(
+            () => channel.WriteAsync(new ReadOnlySequence<byte>(Packet(1)), true, CancellationToken.None));
+
+        Assert.Contains("closed", exception.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<CoalescingChannel> ConnectedAsync(CountingChannel inner)
     {
         var channel = new CoalescingChannel(inner);
