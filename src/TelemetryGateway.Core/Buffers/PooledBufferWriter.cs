@@ -21,6 +21,9 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
 
+    /// <summary>What was written, writable: for a writer that fills in a prefix after its content (a length).</summary>
+    internal Span<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+
     /// <summary>Forgets what was written; keeps the rented array.</summary>
     public void Reset() => _written = 0;
 

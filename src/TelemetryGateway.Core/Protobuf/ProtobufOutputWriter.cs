@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using TelemetryGateway.Core.Buffers;
 
 namespace TelemetryGateway.Core.Protobuf;
 
@@ -11,22 +12,21 @@ namespace TelemetryGateway.Core.Protobuf;
 /// </summary>
 internal sealed class ProtobufOutputWriter : IBufferWriter<byte>, IDisposable
 {
-    private byte[] _buffer;
-    private int _written;
+    private readonly PooledBufferWriter _output;
     private readonly int[] _openLengths;
     private int _open;
 
     public ProtobufOutputWriter(int initialCapacity, int maxOpenLengths)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
+        _output = new PooledBufferWriter(initialCapacity);
         _openLengths = new int[maxOpenLengths];
     }
 
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
+    public ReadOnlyMemory<byte> WrittenMemory => _output.WrittenMemory;
 
     public void Reset()
     {
-        _written = 0;
+        _output.Reset();
         _open = 0;
     }
 
@@ -34,17 +34,12 @@ internal sealed class ProtobufOutputWriter : IBufferWriter<byte>, IDisposable
     public void WriteTag(int number, WireType wireType) => WriteVarint(((uint)number << 3) | (uint)wireType);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void WriteVarint(ulong value)
-    {
-        Ensure(ProtobufWire.MaxVarintLength);
-        _written += ProtobufWire.WriteVarint(value, _buffer.AsSpan(_written));
-    }
+    public void WriteVarint(ulong value) => _output.Advance(ProtobufWire.WriteVarint(value, _output.GetSpan(ProtobufWire.MaxVarintLength)));
 
     public void WriteRaw(ReadOnlySpan<byte> bytes)
     {
-        Ensure(bytes.Length);
-        bytes.CopyTo(_buffer.AsSpan(_written));
-        _written += bytes.Length;
+        bytes.CopyTo(_output.GetSpan(bytes.Length));
+        _output.Advance(bytes.Length);
     }
 
     /// <summary>A length-delimited field: tag, length, bytes.</summary>
@@ -56,68 +51,35 @@ internal sealed class ProtobufOutputWriter : IBufferWriter<byte>, IDisposable
     }
 
     /// <summary>At least <paramref name="sizeHint"/> writable bytes; <see cref="Advance"/> commits what was used.</summary>
-    public Span<byte> GetSpan(int sizeHint = 0)
-    {
-        Ensure(Math.Max(sizeHint, 1));
-        return _buffer.AsSpan(_written);
-    }
+    public Span<byte> GetSpan(int sizeHint = 0) => _output.GetSpan(sizeHint);
 
-    public Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        Ensure(Math.Max(sizeHint, 1));
-        return _buffer.AsMemory(_written);
-    }
+    public Memory<byte> GetMemory(int sizeHint = 0) => _output.GetMemory(sizeHint);
 
-    public void Advance(int count) => _written += count;
+    public void Advance(int count) => _output.Advance(count);
 
     /// <summary>Starts a length-delimited value whose length <see cref="EndLength"/> fills in.</summary>
     public void BeginLength()
     {
-        Ensure(1);
-        _openLengths[_open++] = _written;
-        _written++;
+        _openLengths[_open++] = _output.WrittenMemory.Length;
+        _output.GetSpan(1);
+        _output.Advance(1);
     }
 
     public void EndLength()
     {
         var start = _openLengths[--_open];
         var contentStart = start + 1;
-        var length = _written - contentStart;
+        var length = _output.WrittenMemory.Length - contentStart;
         var prefix = ProtobufWire.VarintLength((ulong)length);
         if (prefix > 1)
         {
-            Ensure(prefix - 1);
-            _buffer.AsSpan(contentStart, length).CopyTo(_buffer.AsSpan(start + prefix));
-            _written += prefix - 1;
+            _output.GetSpan(prefix - 1);
+            _output.Advance(prefix - 1);
+            var written = _output.WrittenSpan;
+            written.Slice(contentStart, length).CopyTo(written[(start + prefix)..]);
         }
-        ProtobufWire.WriteVarint((ulong)length, _buffer.AsSpan(start));
+        ProtobufWire.WriteVarint((ulong)length, _output.WrittenSpan[start..]);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Ensure(int size)
-    {
-        if (_buffer.Length - _written < size)
-        {
-            Grow(size);
-        }
-    }
-
-    private void Grow(int size)
-    {
-        var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + size));
-        _buffer.AsSpan(0, _written).CopyTo(grown);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = grown;
-    }
-
-    public void Dispose()
-    {
-        var buffer = _buffer;
-        _buffer = [];
-        _written = 0;
-        if (buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public void Dispose() => _output.Dispose();
 }
