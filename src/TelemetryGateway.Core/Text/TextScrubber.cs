@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using TelemetryGateway.Core.Transforms;
 using static TelemetryGateway.Core.Text.LogPatterns;
+using static TelemetryGateway.Core.Text.MarkerGrammar;
 
 namespace TelemetryGateway.Core.Text;
 
@@ -177,8 +178,8 @@ internal ref struct TextScrubber
     // 1 for the bytes in Triggers.
     private static ReadOnlySpan<byte> TriggerTable =>
     [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0,
         1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -187,7 +188,7 @@ internal ref struct TextScrubber
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
 
-    private static readonly SearchValues<byte> Triggers = SearchValues.Create("0123456789=:@\"'+(["u8);
+    private static readonly SearchValues<byte> Triggers = SearchValues.Create("0123456789=:@\"'+([ \t"u8);
 
     // Handles the trigger byte at p; returns where the search for the next trigger goes on.
     private int OnTrigger(ReadOnlySpan<byte> s, int p, ref int emitted, ref int tried)
@@ -229,8 +230,27 @@ internal ref struct TextScrubber
 
         switch (c)
         {
+            case (byte)' ':
+            case (byte)'\t':
+                end = TryReplaceAfterBlank(s, p, emitted);
+                if (end > p)
+                {
+                    emitted = end;
+                    return end;
+                }
+
+                return p + 1;
+
             case (byte)'=':
             case (byte)':':
+                // "mqtts://user:password@host", "amqp://token@host": the user info of a URL in any scheme, before
+                // anything inside it (a serial as the user name) is looked at.
+                if (c == ':' && TryReplaceUserInfo(s, p, emitted, out end))
+                {
+                    emitted = end;
+                    return end + 1;
+                }
+
                 end = TryReplaceMarkerBefore(s, p, emitted);
                 if (end > p)
                 {
@@ -315,7 +335,77 @@ internal ref struct TextScrubber
         return p + 1;
     }
 
-    // p is '=', ':' or a quote; the key before it (after blanks and a closing quote) may be a marker.
+    // p is a blank after a word: the word may be a marker ("password hunter2", "SSID 'Home'"), or a verb or its
+    // preposition naming a Wi-Fi network ("associated with 'Home'", "wifi connect Home").
+    private int TryReplaceAfterBlank(ReadOnlySpan<byte> s, int p, int emitted)
+    {
+        if (p == emitted)
+        {
+            return p;
+        }
+
+        var last = s[p - 1];
+        if (IsLetter(last))
+        {
+            var w = p - 1;
+            while (w > emitted && IsLetter(s[w - 1]) && p - w < 16)
+            {
+                w--;
+            }
+
+            if (MayAnnounceNetwork(s[w..p]) && (w == 0 || !IsWordByte(s[w - 1]))
+                && MatchAnnouncedNetwork(s, w, p, out var valueStart, out var end))
+            {
+                Write(s[emitted..valueStart]);
+                Write(SsidToken);
+                _counts.WifiNames++;
+                return end;
+            }
+        }
+        else if (!IsQuote(last))
+        {
+            return p;
+        }
+
+        return TryReplaceMarkerBefore(s, p, emitted);
+    }
+
+    // A cheap look at a word's length and first letter before the verb lists: "to", "with", "onto", "connect",
+    // "join", "joined", "joining", "reconnect".
+    private static bool MayAnnounceNetwork(ReadOnlySpan<byte> word) => (word.Length, word[0] | 0x20) switch
+    {
+        (2, 't') or (4, 'w') or (4, 'o') or (4, 'j') or (6, 'j') or (7, 'c') or (7, 'j') or (9, 'r') => true,
+        _ => false,
+    };
+
+    // p is ':' of "scheme://": the user info up to '@' becomes [secret]; end is the '@'.
+    private bool TryReplaceUserInfo(ReadOnlySpan<byte> s, int p, int emitted, out int end)
+    {
+        end = p;
+        if (p + 3 >= s.Length || s[p + 1] != '/' || s[p + 2] != '/' || p == emitted || !IsLetter(s[p - 1]))
+        {
+            return false;
+        }
+
+        var u = p + 3;
+        while (u < s.Length && u - p - 3 < MaxUserInfoLength && IsUserInfoByte(s[u]))
+        {
+            u++;
+        }
+
+        if (u == p + 3 || u >= s.Length || s[u] != '@')
+        {
+            return false;
+        }
+
+        Write(s[emitted..(p + 3)]);
+        Write(SecretToken);
+        _counts.Secrets++;
+        end = u;
+        return true;
+    }
+
+    // p is '=', ':', a blank or a quote; the key before it (after blanks and a closing quote) may be a marker.
     private int TryReplaceMarkerBefore(ReadOnlySpan<byte> s, int p, int emitted)
     {
         var k = p;
@@ -324,7 +414,7 @@ internal ref struct TextScrubber
             k--;
         }
 
-        if (k > emitted && IsQuote(s[k - 1]) && s[p] is (byte)'=' or (byte)':')
+        if (k > emitted && IsQuote(s[k - 1]) && s[p] is (byte)'=' or (byte)':' or (byte)' ' or (byte)'\t')
         {
             k--;
         }
@@ -361,6 +451,7 @@ internal ref struct TextScrubber
         switch (kind)
         {
             case MarkerKind.Secret:
+            case MarkerKind.WeakSecret:
                 Write(SecretToken);
                 _counts.Secrets++;
                 break;
@@ -392,7 +483,7 @@ internal ref struct TextScrubber
         for (var x = k - 2; x >= a; x--)
         {
             if ((x == a || (IsUpper(s[x]) && IsLower(s[x - 1])))
-                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k])))
+                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k]) || IsWord(s[x..k], "point"u8) || IsWord(s[x..k], "key"u8)))
             {
                 return true;
             }

@@ -11,7 +11,7 @@ public sealed class LogPatternTests
 {
     [Theory]
     [InlineData("wpa_passphrase=Tr0ub4dor&3 ok", "wpa_passphrase=[secret] ok")]
-    [InlineData("wpa_passphrase Tr0ub4dor", "wpa_passphrase Tr0ub4dor")]
+    [InlineData("wpa_passphrase Tr0ub4dor", "wpa_passphrase [secret]")]
     [InlineData("password: \"s3cret pass\" ok", "password: [secret] ok")]
     [InlineData("pass='x y z' ok", "pass=[secret] ok")]
     [InlineData("psk=\"Sommer2026!\"", "psk=[secret]")]

@@ -1,0 +1,828 @@
+using System.Text;
+using static TelemetryGateway.Core.Text.LogPatterns;
+
+namespace TelemetryGateway.Core.Text;
+
+/// <summary>What an identifier before a separator announces.</summary>
+internal enum MarkerKind
+{
+    None,
+
+    // "password", "passphrase", "psk", "wifi_key", "wps_pin", "apiKey": any value after it is a secret.
+    Secret,
+
+    // "pass", "pw", "key", "token", "secret", "credentials", "bearer": common words too, so after blanks alone
+    // only a value that looks like a secret (quoted, or holding a digit or symbol) is taken.
+    WeakSecret,
+    Ssid,
+
+    // "wifi", "wlan" and "network" double as log component names ("wifi: scan done"), so they need stricter syntax.
+    SsidComponent,
+    Coordinate,
+
+    // A device identifier: "sn", "serial", "serial_number", "imei", "imsi", "iccid".
+    Serial,
+
+    // "connection", "profile": a network stack's connection profile, named after blanks in quotes
+    // ("starting connection 'Home'"); its name is the Wi-Fi name more often than not.
+    Profile,
+}
+
+/// <summary>
+/// The grammar of a marker and its value in free text: <c>marker joint value</c>, where the marker is a word (or
+/// the last segment of a dotted, dashed, underscored or camel-case name), the joint is any run of blanks,
+/// <c>=</c>, <c>:</c>, <c>:=</c>, <c>=&gt;</c>, <c>-&gt;</c> or linking words of prose (<c>is</c>, <c>to</c>,
+/// <c>set to</c>, ...), and the value is quoted (<c>"</c>, <c>'</c>, backtick; it may hold blanks) or bare.
+/// Also the phrasings network stacks use to name a Wi-Fi network: "associated with 'x'", "connected to x",
+/// "connection 'x'", "access point: x".
+/// </summary>
+/// <remarks>
+/// An explicit joint (<c>=</c>, <c>:</c>) is certain: whatever value follows is taken. A joint of blanks or prose is
+/// not, so the value must not be an ordinary word of log prose ("password authentication failed", "token
+/// expired"), and after a weak marker it must look like a secret. Where the marker is certain but the end of an
+/// unquoted Wi-Fi name is not, the name runs to the end of its clause: the rule errs on removing.
+/// </remarks>
+internal static class MarkerGrammar
+{
+    // An SSID is at most 32 bytes; a clause that names one is cut after this many bytes.
+    private const int MaxClauseLength = 96;
+    private const int MaxLinkWords = 4;
+    private const int MaxContextSearch = 512;
+    private const int MaxForClause = 64;
+
+    // "pass 3 of 5": a weak marker's loose value is a secret only from this length on.
+    private const int MinWeakValueLength = 4;
+
+    /// <summary>
+    /// Matches a marker at <paramref name="i"/> (the start of an identifier) and its value.
+    /// <paramref name="valueStart"/>..<paramref name="end"/> is what gets replaced.
+    /// </summary>
+    internal static bool MatchMarker(ReadOnlySpan<byte> s, int i, out MarkerKind kind, out int valueStart, out int end)
+    {
+        valueStart = end = i;
+        kind = ClassifyIdentifier(s, i, out var j);
+        if (kind == MarkerKind.None)
+        {
+            kind = ClassifyByPreviousWord(s, i, j);
+            if (kind == MarkerKind.None)
+            {
+                return false;
+            }
+        }
+
+        // A quoted key ("password": ..., 'ssid' value ...) closes its quote before the joint.
+        var k = j;
+        if (k < s.Length && IsQuote(s[k]) && i > 0 && s[i - 1] == s[k])
+        {
+            k++;
+        }
+
+        var afterKey = k;
+        k = SkipBlanks(s, k);
+        if (k >= s.Length)
+        {
+            return false;
+        }
+
+        if (kind == MarkerKind.Profile)
+        {
+            // Only the quoted name: "connection=keep-alive" and "profile: default" are something else.
+            if (k == afterKey || !IsQuote(s[k]))
+            {
+                return false;
+            }
+
+            valueStart = k;
+            end = QuotedEnd(s, k);
+            return end > k + 1;
+        }
+
+        if (s[k] is (byte)'=' or (byte)':' || (s[k] == '-' && k + 1 < s.Length && s[k + 1] == '>'))
+        {
+            return MatchExplicitValue(s, k, kind, out valueStart, out end);
+        }
+
+        if (k == afterKey || kind == MarkerKind.Serial)
+        {
+            return false;
+        }
+
+        // Blanks, then perhaps linking words ("is", "set to", "value").
+        var linked = SkipLinkWords(s, k, kind, out var valueAt, out var terminal);
+        if (linked && !terminal)
+        {
+            return false;
+        }
+
+        if (valueAt < s.Length && s[valueAt] is (byte)'=' or (byte)':' && linked)
+        {
+            // "password set to: x"
+            return MatchExplicitValue(s, valueAt, kind, out valueStart, out end);
+        }
+
+        return MatchLooseValue(s, i, j, valueAt, kind, out valueStart, out end);
+    }
+
+    // k is '=', ':' or "->": the value after it is taken whatever it is (the key=value syntax is certain).
+    private static bool MatchExplicitValue(ReadOnlySpan<byte> s, int k, MarkerKind kind, out int valueStart, out int end)
+    {
+        valueStart = end = k;
+        var separator = s[k] == '-' ? (byte)'=' : s[k];
+        k += s[k] == '-' ? 2 : 1;
+
+        // ":=", "==", "=>"
+        if (k < s.Length && (s[k] == '=' || (separator == '=' && s[k] == '>')))
+        {
+            k++;
+        }
+
+        var afterSeparator = k;
+        k = SkipBlanks(s, k);
+        if (k >= s.Length)
+        {
+            return false;
+        }
+
+        valueStart = k;
+        if (kind == MarkerKind.Coordinate)
+        {
+            // A quoted number ("lat": "48.137361") is coarsened inside its quotes.
+            var quoted = IsQuote(s[k]);
+            valueStart = quoted ? k + 1 : k;
+            if (valueStart >= s.Length)
+            {
+                return false;
+            }
+
+            end = MatchDecimal(s, valueStart);
+            return end > valueStart && (!quoted || (end < s.Length && s[end] == s[k]));
+        }
+
+        if (IsQuote(s[k]))
+        {
+            end = QuotedEnd(s, k);
+            return true;
+        }
+
+        // "wifi: psk=..." names a component followed by its own key=value pair, not a value.
+        if (separator == ':' && LooksLikeAssignment(s, k))
+        {
+            return false;
+        }
+
+        // "wifi: scan done", "wifi:connected with ...": a component name before a message, not a Wi-Fi name.
+        if (kind == MarkerKind.SsidComponent && (separator == ':' || s[k] == '{' || s[k] == '['))
+        {
+            return false;
+        }
+
+        _ = afterSeparator;
+        end = kind == MarkerKind.Ssid && separator == ':' ? SsidClauseEnd(s, k) : UnquotedEnd(s, k);
+
+        // "Authorization: Bearer eyJ...": the scheme names the credential that follows it.
+        if (kind is MarkerKind.Secret or MarkerKind.WeakSecret && end + 1 < s.Length && s[end] == ' ' && !IsValueStop(s[end + 1])
+            && IsAuthorizationScheme(s[k..end]))
+        {
+            end = UnquotedEnd(s, end + 1);
+        }
+
+        return end > k;
+    }
+
+    // The value after blanks or prose: taken when it is not an ordinary word of log prose.
+    private static bool MatchLooseValue(ReadOnlySpan<byte> s, int markerStart, int markerEnd, int k, MarkerKind kind, out int valueStart, out int end)
+    {
+        valueStart = end = k;
+        if (k >= s.Length || IsLineBreak(s[k]))
+        {
+            return false;
+        }
+
+        if (IsQuote(s[k]))
+        {
+            if (kind == MarkerKind.Coordinate)
+            {
+                return false;
+            }
+
+            end = QuotedEnd(s, k);
+            end = IsWpaPassphraseCommand(s[markerStart..markerEnd]) ? NextArgumentEnd(s, end) : end;
+            return end > k + 1;
+        }
+
+        if (kind == MarkerKind.Coordinate)
+        {
+            // "lat 48.137361"
+            end = MatchDecimal(s, k);
+            return end > k && s[k..end].Contains((byte)'.');
+        }
+
+        // "wifi scan done", "network unreachable": a component name followed by its message.
+        if (kind == MarkerKind.SsidComponent || !CanStartLooseValue(s[k]) || LooksLikeField(s, k, minLength: 2))
+        {
+            return false;
+        }
+
+        var tokenEnd = UnquotedEnd(s, k);
+        var token = TrimSentenceEnd(s[k..tokenEnd]);
+        if (token.IsEmpty)
+        {
+            return false;
+        }
+
+        // "password for Home Net: x", "the passphrase of 'Home' is x": what stands between is removed with the
+        // value (it names the network the secret opens).
+        if (kind is MarkerKind.Secret or MarkerKind.WeakSecret && (IsWord(token, "for"u8) || IsWord(token, "of"u8)))
+        {
+            return MatchForClause(s, tokenEnd, out valueStart, out end);
+        }
+
+        if (IsProseWord(token) || MarkerGrammarWords.IsMarkerWord(token))
+        {
+            return false;
+        }
+
+        if (kind == MarkerKind.WeakSecret && (token.Length < MinWeakValueLength || !HasNonLetter(token)) && !IsAuthorizationScheme(token))
+        {
+            return false;
+        }
+
+        if (kind == MarkerKind.Ssid)
+        {
+            // "bssid 00:11:22:33:44:55" and addresses are for the numeric rules.
+            if (LooksNumeric(s, k))
+            {
+                return false;
+            }
+
+            end = SsidClauseEnd(s, k);
+            return true;
+        }
+
+        end = tokenEnd;
+        if (IsAuthorizationScheme(token) && end + 1 < s.Length && s[end] == ' ' && !IsValueStop(s[end + 1]))
+        {
+            end = UnquotedEnd(s, end + 1);
+        }
+        else if (IsWpaPassphraseCommand(s[markerStart..markerEnd]))
+        {
+            end = NextArgumentEnd(s, end);
+        }
+
+        return end > k;
+    }
+
+    // "wpa_passphrase <ssid> <passphrase>": the command names the network, then its passphrase; both go.
+    private static int NextArgumentEnd(ReadOnlySpan<byte> s, int end)
+    {
+        var next = SkipBlanks(s, end);
+        if (next == end || next >= s.Length || IsLineBreak(s[next]))
+        {
+            return end;
+        }
+
+        return IsQuote(s[next]) ? QuotedEnd(s, next) : UnquotedEnd(s, next);
+    }
+
+    // After "password for": the name up to ':' / '=' / "is" (within the clause), then the value.
+    private static bool MatchForClause(ReadOnlySpan<byte> s, int i, out int valueStart, out int end)
+    {
+        valueStart = end = SkipBlanks(s, i);
+        var j = valueStart;
+        while (j < s.Length && j - valueStart < MaxForClause && !IsLineBreak(s[j]) && s[j] is not ((byte)',' or (byte)';'))
+        {
+            if (IsQuote(s[j]))
+            {
+                j = QuotedEnd(s, j);
+                continue;
+            }
+
+            int valueAt;
+            if (s[j] is (byte)':' or (byte)'=')
+            {
+                valueAt = SkipBlanks(s, j + 1);
+            }
+            else if (j > valueStart && s[j - 1] == ' ' && (WordIs(s, j, "is"u8) || WordIs(s, j, "was"u8)))
+            {
+                valueAt = SkipBlanks(s, j + (s[j] == 'i' || s[j] == 'I' ? 2 : 3));
+            }
+            else
+            {
+                j++;
+                continue;
+            }
+
+            if (valueAt >= s.Length || IsLineBreak(s[valueAt]))
+            {
+                return false;
+            }
+
+            end = IsQuote(s[valueAt]) ? QuotedEnd(s, valueAt) : UnquotedEnd(s, valueAt);
+            var value = TrimSentenceEnd(s[valueAt..end]);
+            return !value.IsEmpty && !IsProseWord(value);
+        }
+
+        return false;
+    }
+
+    private static bool WordIs(ReadOnlySpan<byte> s, int i, ReadOnlySpan<byte> lowercase) =>
+        i + lowercase.Length <= s.Length && IsLowerWord(s.Slice(i, lowercase.Length), lowercase)
+        && (i + lowercase.Length == s.Length || s[i + lowercase.Length] is (byte)' ' or (byte)'\t');
+
+    // Skips linking words after a marker: "is", "was", "to", "set to", "changed to", "value" (NetworkManager's
+    // "added 'psk' value '...'"), "any" after a WPS PIN ("wps_pin any 12345670"). Returns whether any was skipped;
+    // terminal says whether the last one ends the joint (a value follows "is" or "to", not "changed").
+    private static bool SkipLinkWords(ReadOnlySpan<byte> s, int k, MarkerKind kind, out int valueAt, out bool terminal)
+    {
+        valueAt = k;
+        terminal = true;
+        var linked = false;
+        for (var n = 0; n < MaxLinkWords; n++)
+        {
+            var wordEnd = k;
+            while (wordEnd < s.Length && IsLetter(s[wordEnd]) && wordEnd - k < 12)
+            {
+                wordEnd++;
+            }
+
+            if (wordEnd == k || wordEnd >= s.Length || s[wordEnd] is not ((byte)' ' or (byte)'\t'))
+            {
+                break;
+            }
+
+            var word = s[k..wordEnd];
+            var link = MarkerGrammarWords.LinkWordOf(word);
+            if (link == LinkWord.None || (link == LinkWord.Any && kind != MarkerKind.Secret))
+            {
+                break;
+            }
+
+            linked = true;
+            terminal = link switch
+            {
+                LinkWord.Verb => false,
+                LinkWord.Neutral => terminal,
+                _ => true,
+            };
+            k = SkipBlanks(s, wordEnd);
+            valueAt = k;
+        }
+
+        return linked;
+    }
+
+    /// <summary>
+    /// A Wi-Fi name announced by a verb: "associated with 'x'", "connected to x" (with Wi-Fi words on the line),
+    /// "nmcli dev wifi connect x". <paramref name="p"/> is the blank after the verb or its preposition.
+    /// </summary>
+    internal static bool MatchAnnouncedNetwork(ReadOnlySpan<byte> s, int wordStart, int p, out int valueStart, out int end)
+    {
+        valueStart = end = p;
+        var word = s[wordStart..p];
+        if (IsWord(word, "to"u8) || IsWord(word, "with"u8) || IsWord(word, "onto"u8))
+        {
+            var previous = PreviousWord(s, wordStart);
+            if (previous.IsEmpty || !MarkerGrammarWords.IsConnectVerb(previous))
+            {
+                return false;
+            }
+        }
+        else if (!MarkerGrammarWords.IsBareConnectVerb(word))
+        {
+            return false;
+        }
+
+        var k = SkipBlanks(s, p);
+
+        // "connected to the wireless network 'x'", "joined network x": nouns between the verb and the name.
+        var nouns = false;
+        for (var n = 0; n < 3 && k < s.Length; n++)
+        {
+            var e = k;
+            while (e < s.Length && (IsLetter(s[e]) || s[e] == '-' || IsDigit(s[e])) && e - k < 16)
+            {
+                e++;
+            }
+
+            if (e == k || !MarkerGrammarWords.IsNetworkNoun(s[k..e]))
+            {
+                break;
+            }
+
+            nouns = true;
+            if (e < s.Length && s[e] is (byte)'=' or (byte)':')
+            {
+                // "connecting to ssid=x", "connected to AP: x": the marker's own rule takes the value.
+                return false;
+            }
+
+            k = SkipBlanks(s, e);
+        }
+
+        if (k >= s.Length || IsLineBreak(s[k]))
+        {
+            return false;
+        }
+
+        valueStart = k;
+        if (IsQuote(s[k]))
+        {
+            end = QuotedEnd(s, k);
+            return end > k + 1 && (nouns || HasWifiContext(s, k) || !LooksLikeHost(s[(k + 1)..Math.Max(k + 1, end - 1)]));
+        }
+
+        if (!CanStartLooseValue(s[k]) || LooksLikeField(s, k) || LooksNumeric(s, k))
+        {
+            return false;
+        }
+
+        var tokenEnd = UnquotedEnd(s, k);
+        var token = TrimSentenceEnd(s[k..tokenEnd]);
+        if (token.IsEmpty || IsProseWord(token) || MarkerGrammarWords.IsMarkerWord(token) || LooksLikeHost(token)
+            || !(nouns || HasWifiContext(s, k)))
+        {
+            return false;
+        }
+
+        end = SsidClauseEnd(s, k);
+        return true;
+    }
+
+    // Whether the line around i speaks of Wi-Fi: a verb's object is a Wi-Fi name only there ("wifi: connected to
+    // Home", not "cloud: connected to broker").
+    internal static bool HasWifiContext(ReadOnlySpan<byte> s, int i)
+    {
+        var start = i;
+        while (start > 0 && i - start < MaxContextSearch && !IsLineBreak(s[start - 1]))
+        {
+            start--;
+        }
+
+        var stop = i;
+        while (stop < s.Length && stop - i < MaxContextSearch && !IsLineBreak(s[stop]))
+        {
+            stop++;
+        }
+
+        var line = s[start..stop];
+        Span<byte> lower = stackalloc byte[2 * MaxContextSearch];
+        Ascii.ToLower(line, lower, out var length);
+        return MarkerGrammarWords.MentionsWifi(lower[..length]);
+    }
+
+    private static bool LooksLikeHost(ReadOnlySpan<byte> token) =>
+        token.IndexOf("://"u8) >= 0
+        || (token.IndexOf((byte)' ') < 0 && token.IndexOf((byte)'.') is > 0 and var dot && dot < token.Length - 1 && IsLetter(token[^1]));
+
+    private static bool LooksNumeric(ReadOnlySpan<byte> s, int k) =>
+        MatchMac(s, k, out _) || MatchIpv4(s, k, out _, out _, out _) || MatchIpv6(s, k, out _, out _, out _);
+
+    // The word before i, across blanks: "access" for "access point", "WPS" for "WPS PIN".
+    internal static ReadOnlySpan<byte> PreviousWord(ReadOnlySpan<byte> s, int i)
+    {
+        var e = i;
+        while (e > 0 && i - e < 3 && s[e - 1] is (byte)' ' or (byte)'\t')
+        {
+            e--;
+        }
+
+        if (e == i)
+        {
+            return default;
+        }
+
+        var b = e;
+        while (b > 0 && e - b < MaxIdentifierLength && (IsWordByte(s[b - 1]) || s[b - 1] == '-'))
+        {
+            b--;
+        }
+
+        return s[b..e];
+    }
+
+    // "Wi-Fi name", "WLAN SSID", "access point", "WPS PIN", "Wi-Fi key": a word that is a marker only after
+    // another word.
+    private static MarkerKind ClassifyByPreviousWord(ReadOnlySpan<byte> s, int i, int j)
+    {
+        var word = s[i..j];
+        if (word.Length is < 3 or > 7)
+        {
+            return MarkerKind.None;
+        }
+
+        var previous = PreviousWord(s, i);
+        if (previous.IsEmpty)
+        {
+            return MarkerKind.None;
+        }
+
+        if (IsWord(word, "name"u8))
+        {
+            return MarkerGrammarWords.IsWifiWord(previous) || IsWord(previous, "network"u8) ? MarkerKind.Ssid : MarkerKind.None;
+        }
+
+        if (IsWord(word, "point"u8))
+        {
+            return IsWord(previous, "access"u8) ? MarkerKind.Ssid : MarkerKind.None;
+        }
+
+        if (IsWord(word, "pin"u8))
+        {
+            return IsWord(previous, "wps"u8) || MarkerGrammarWords.IsWifiWord(previous) ? MarkerKind.Secret : MarkerKind.None;
+        }
+
+        if (IsWord(word, "key"u8))
+        {
+            return MarkerGrammarWords.IsKeyQualifier(previous) ? MarkerKind.Secret : MarkerKind.None;
+        }
+
+        return MarkerKind.None;
+    }
+
+    // Scans an identifier (word bytes joined by '_' or '-') and classifies it by its last segment,
+    // so "wifi_password", "wifi-psk", "apiKey" and "wpa2Psk" are markers but "monkey" and "keyboard" are not.
+    internal static MarkerKind ClassifyIdentifier(ReadOnlySpan<byte> s, int i, out int end)
+    {
+        var j = i;
+        var lastSegment = i;
+        var previousSegment = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-'))
+        {
+            if (j - i >= MaxIdentifierLength)
+            {
+                end = j;
+                return MarkerKind.None;
+            }
+
+            if (j > i && (IsJoiner(s[j - 1]) || ((IsLower(s[j - 1]) || IsDigit(s[j - 1])) && IsUpper(s[j]))))
+            {
+                previousSegment = lastSegment;
+                lastSegment = j;
+            }
+
+            j++;
+        }
+
+        // "wifi-" before "->": the dash belongs to the arrow.
+        if (j > i && s[j - 1] == '-' && j < s.Length && s[j] == '>')
+        {
+            j--;
+        }
+
+        end = j;
+        var last = s[lastSegment..j];
+        var kind = ClassifySegment(last);
+        if (lastSegment == i)
+        {
+            // A bare "pin" is a GPIO or a SIM; only a Wi-Fi PIN ("wps_pin", "WPS PIN") is a secret.
+            return IsWord(last, "pin"u8) ? MarkerKind.None : kind;
+        }
+
+        var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
+        var previous = s[previousSegment..previousEnd];
+        if (kind == MarkerKind.WeakSecret && IsWord(last, "key"u8))
+        {
+            // "wifi_key", "psk_key", "apiKey": the name says it is a key.
+            return MarkerGrammarWords.IsKeyQualifier(previous) ? MarkerKind.Secret : kind;
+        }
+
+        if (IsWord(last, "pin"u8))
+        {
+            return IsWord(previous, "wps"u8) || MarkerGrammarWords.IsWifiWord(previous) ? MarkerKind.Secret : MarkerKind.None;
+        }
+
+        if (kind == MarkerKind.None && IsQualifier(last))
+        {
+            // "wifi_name", "wifiName": a Wi-Fi name; "serial_number", "serialNo": a serial; where "name" or "number"
+            // alone is not.
+            if (IsWord(last, "name"u8) && (MarkerGrammarWords.IsWifiWord(previous) || IsWord(previous, "network"u8)))
+            {
+                return MarkerKind.Ssid;
+            }
+
+            if (!IsWord(last, "name"u8) && IsWord(previous, "serial"u8))
+            {
+                return MarkerKind.Serial;
+            }
+        }
+
+        // "wifi_network", "wlan_ssid" are names; "ap_ssid" too.
+        if (kind == MarkerKind.SsidComponent && IsWord(last, "network"u8) && MarkerGrammarWords.IsWifiWord(previous))
+        {
+            return MarkerKind.Ssid;
+        }
+
+        // A secret marker qualified by anything ("sta-pass", "wlan_psk", "mqtt_token") is a certain secret marker.
+        return kind == MarkerKind.WeakSecret ? MarkerKind.Secret : kind;
+    }
+
+    // The last segments that qualify the one before them ("wifi_name", "serial_number").
+    internal static bool IsQualifier(ReadOnlySpan<byte> segment) =>
+        IsWord(segment, "name"u8) || IsWord(segment, "number"u8) || IsWord(segment, "no"u8) || IsWord(segment, "num"u8);
+
+    // Markers are matched whole and case-insensitively, picked by length and first letter so that the common
+    // case (an ordinary word before a blank, ':' or '=') costs two comparisons.
+    internal static MarkerKind ClassifySegment(ReadOnlySpan<byte> segment)
+    {
+        if (segment.Length == 2)
+        {
+            return IsLowerWord(segment, "sn"u8) ? MarkerKind.Serial : IsLowerWord(segment, "pw"u8) ? MarkerKind.WeakSecret : MarkerKind.None;
+        }
+
+        if (segment.Length is < 3 or > 13)
+        {
+            return MarkerKind.None;
+        }
+
+        var first = segment[0] | 0x20;
+        return (segment.Length, first) switch
+        {
+            (3, 'p') => IsLowerWord(segment, "pwd"u8) || IsLowerWord(segment, "psk"u8) ? MarkerKind.Secret
+                : IsLowerWord(segment, "pin"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (3, 'k') => IsLowerWord(segment, "key"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (3, 'l') => IsLowerWord(segment, "lat"u8) || IsLowerWord(segment, "lon"u8) || IsLowerWord(segment, "lng"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (4, 'p') => IsLowerWord(segment, "pass"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (4, 's') => IsLowerWord(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (4, 'w') => IsLowerWord(segment, "wifi"u8) || IsLowerWord(segment, "wlan"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (4, 'i') => IsLowerWord(segment, "imei"u8) || IsLowerWord(segment, "imsi"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (5, 'i') => IsLowerWord(segment, "iccid"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (5, 'c') => IsLowerWord(segment, "creds"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (7, 'p') when IsLowerWord(segment, "profile"u8) => MarkerKind.Profile,
+            (10, 'c') when IsLowerWord(segment, "connection"u8) => MarkerKind.Profile,
+            (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.WeakSecret : IsLowerWord(segment, "serial"u8) ? MarkerKind.Serial : MarkerKind.None,
+            (13, 'a') => IsLowerWord(segment, "authorization"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (5, 't') => IsLowerWord(segment, "token"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (5, 'e') => IsLowerWord(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (6, 'p') => IsLowerWord(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 'a') => IsLowerWord(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (6, 'b') => IsLowerWord(segment, "bearer"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (7, 'n') => IsLowerWord(segment, "network"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            (7, 'p') => IsLowerWord(segment, "passkey"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'p') => IsLowerWord(segment, "password"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (8, 'l') => IsLowerWord(segment, "latitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (9, 'l') => IsLowerWord(segment, "longitude"u8) ? MarkerKind.Coordinate : MarkerKind.None,
+            (10, 'p') => IsLowerWord(segment, "passphrase"u8) ? MarkerKind.Secret : MarkerKind.None,
+            (10, 'c') => IsLowerWord(segment, "credential"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (11, 'c') => IsLowerWord(segment, "credentials"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            _ => MarkerKind.None,
+        };
+    }
+
+    private static bool IsWpaPassphraseCommand(ReadOnlySpan<byte> identifier) => Ascii.EqualsIgnoreCase(identifier, "wpa_passphrase"u8);
+
+    private static bool IsAuthorizationScheme(ReadOnlySpan<byte> word) =>
+        IsWord(word, "bearer"u8) || IsWord(word, "basic"u8) || IsWord(word, "digest"u8);
+
+    // A loose value starts like a word, a number or a symbol of a passphrase; not like a structure, an option
+    // ("--psk"), a comment or a placeholder ("<hidden>", "(none)").
+    private static bool CanStartLooseValue(byte b) =>
+        !IsValueStop(b) && b is not ((byte)'(' or (byte)'[' or (byte)'{' or (byte)'<' or (byte)')' or (byte)']' or (byte)'}'
+            or (byte)'-' or (byte)'#' or (byte)'|' or (byte)'/' or (byte)'.' or (byte)'>');
+
+    private static bool HasNonLetter(ReadOnlySpan<byte> token)
+    {
+        foreach (var b in token)
+        {
+            if (!IsLetter(b))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // "incorrect." and "failed," are the words "incorrect" and "failed".
+    private static ReadOnlySpan<byte> TrimSentenceEnd(ReadOnlySpan<byte> token)
+    {
+        while (!token.IsEmpty && token[^1] is (byte)'.' or (byte)'!' or (byte)'?')
+        {
+            token = token[..^1];
+        }
+
+        return token;
+    }
+
+    private static bool IsProseWord(ReadOnlySpan<byte> token) => MarkerGrammarWords.IsProseWord(token);
+
+    private static bool IsLineBreak(byte b) => b is (byte)'\n' or (byte)'\r';
+
+    // An unclosed quote runs to the end of the line: a truncated secret is still a secret.
+    internal static int QuotedEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var quote = s[i];
+        var j = i + 1;
+        while (j < s.Length)
+        {
+            var c = s[j];
+            if (c == quote)
+            {
+                return j + 1;
+            }
+
+            if (IsLineBreak(c))
+            {
+                return j;
+            }
+
+            j += c == '\\' && j + 1 < s.Length && !IsLineBreak(s[j + 1]) ? 2 : 1;
+        }
+
+        return s.Length;
+    }
+
+    /// <summary>
+    /// The end of an unquoted Wi-Fi name that may hold blanks ("SSID: My Home Net rssi=-70", "connected with My
+    /// Home Net, aid = 1"): the end of the clause (line end, ',', ';', a bracket, " - "), the next "key=" or
+    /// "key:" field, the next marker word, or a word that names a radio measurement, whichever comes first.
+    /// Prose words after the name are removed with it: the rule errs on removing.
+    /// </summary>
+    internal static int SsidClauseEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = UnquotedEnd(s, i);
+        while (j + 1 < s.Length && j - i < MaxClauseLength && s[j] is (byte)' ' or (byte)'\t')
+        {
+            var n = j + 1;
+            var c = s[n];
+            if (IsValueStop(c) || c is (byte)'(' or (byte)'[' or (byte)'<' or (byte)'|' || (c == '-' && n + 1 < s.Length && s[n + 1] == ' ')
+                || LooksLikeField(s, n))
+            {
+                break;
+            }
+
+            var wordEnd = UnquotedEnd(s, n);
+            var word = TrimSentenceEnd(s[n..wordEnd]);
+            if (MarkerGrammarWords.IsMarkerWord(word) || MarkerGrammarWords.IsRadioWord(word))
+            {
+                break;
+            }
+
+            j = wordEnd;
+        }
+
+        // A sentence's full stop after the name is not part of it.
+        if (j > i + 1 && s[j - 1] == '.' && (j == s.Length || IsLineBreak(s[j]) || s[j] == ' '))
+        {
+            j--;
+        }
+
+        return j;
+    }
+
+    internal static bool LooksLikeField(ReadOnlySpan<byte> s, int i, int minLength = 1)
+    {
+        var j = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-' || s[j] == '.') && j - i < MaxIdentifierLength)
+        {
+            j++;
+        }
+
+        return j - i >= minLength && j < s.Length && s[j] is (byte)'=' or (byte)':' && !(s[j] == ':' && j + 2 < s.Length && s[j + 1] == '/' && s[j + 2] == '/');
+    }
+
+    /// <summary>
+    /// An unquoted value ends at a blank, ',' or ';'; at '&amp;' only where a query parameter follows
+    /// ("token=abc&amp;user=x": a passphrase may contain '&amp;', "Tr0ub4dor&amp;3"); at a closing ')', ']' or '}' only
+    /// where that bracket closes a structure (blank, punctuation or the end after it), so "(psk=abc)" keeps its
+    /// bracket and "abc)def" stays one value.
+    /// </summary>
+    internal static int UnquotedEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j < s.Length)
+        {
+            var c = s[j];
+            if (IsValueStop(c))
+            {
+                if (c == '&' && LooksLikeAssignment(s, j + 1))
+                {
+                    break;
+                }
+
+                if (c != '&')
+                {
+                    break;
+                }
+            }
+            else if (c is (byte)')' or (byte)']' or (byte)'}' && (j + 1 == s.Length || !IsAlphanumeric(s[j + 1])))
+            {
+                break;
+            }
+
+            j++;
+        }
+
+        return j;
+    }
+
+    internal static bool LooksLikeAssignment(ReadOnlySpan<byte> s, int i)
+    {
+        var j = i;
+        while (j < s.Length && (IsWordByte(s[j]) || s[j] == '-') && j - i < MaxIdentifierLength)
+        {
+            j++;
+        }
+
+        return j > i && j < s.Length && s[j] == '=';
+    }
+}

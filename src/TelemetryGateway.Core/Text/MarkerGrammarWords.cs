@@ -1,0 +1,158 @@
+using System.Text;
+using static TelemetryGateway.Core.Text.LogPatterns;
+
+namespace TelemetryGateway.Core.Text;
+
+/// <summary>How a word between a marker and its value joins them.</summary>
+internal enum LinkWord
+{
+    None,
+
+    // "is", "was", "to", "as", "value": a value follows.
+    Terminal,
+
+    // "set", "changed", "has", "been": a value follows only after a terminal word ("set to", "changed to").
+    Verb,
+
+    // "now", "currently": changes nothing.
+    Neutral,
+
+    // "any" after a WPS PIN: "wps_pin any 12345670".
+    Any,
+}
+
+/// <summary>The closed word lists of <see cref="MarkerGrammar"/>, matched whole and ignoring ASCII case.</summary>
+internal static class MarkerGrammarWords
+{
+    private const int MaxWordLength = 16;
+
+    // Words of log prose that follow a marker without being its value: "password authentication failed", "token
+    // expired", "SSID not found", "psk length 8", "pre-shared key may be incorrect".
+    private static readonly WordSet ProseWords = new(
+        "a an the this that it its is was are were be been being am to for of in on at by with from as into via and or but nor not no none "
+        + "null nil empty unset set hidden masked redacted omitted ok okay yes true false incorrect invalid wrong bad failed fails failure "
+        + "fail error errors mismatch mismatched expired expires expiring required missing accepted rejected changed change changes "
+        + "changing updated update updating saved save stored store cleared clear reset length len too short long weak strong "
+        + "protected protection authentication authenticated auth handshake exchange timeout timed verification verified verify check "
+        + "checked checking may might must should shall will would can could cannot has have had does did do done policy prompt prompted "
+        + "request requested needed needs need provided provide manager entry field file mode type strength hint retry retries attempt "
+        + "attempts complete completed success successful successfully valid unknown disabled enabled enable disable rotation rotated "
+        + "refresh refreshed renewal renewed received sent based generation generated derivation derived agent storage secured found "
+        + "cache cached used using unchanged correct matches match matched ignored applied loaded load removed added deleted "
+        + "unreachable reachable up down connected disconnected connecting disconnecting scan scanning scanned list lost available "
+        + "unavailable selected configured id index block count info information details status state new old current previous "
+        + "default problem issue issues supplied entered given specified file via please see also again now then after before when "
+        + "while if here there successfully immediately configuration config settings setting");
+
+    private static readonly WordSet Terminals = new("is was to as value are equals becomes");
+    private static readonly WordSet Verbs = new("set changed updated reset configured been has have will be being got changes sets");
+    private static readonly WordSet Neutrals = new("now currently still also new");
+
+    private static readonly WordSet ConnectVerbs = new(
+        "connect connected connecting connects reconnect reconnected reconnecting associate associated associating "
+        + "reassociate reassociated reassociating join joined joining joins roam roamed roaming switched switching attached attaching");
+
+    private static readonly WordSet BareConnectVerbs = new("connect join joined joining reconnect");
+
+    private static readonly WordSet NetworkNouns = new(
+        "network wireless wifi wi-fi wlan ssid essid ap access point hotspot the a an bss");
+
+    private static readonly WordSet WifiWords = new("wifi wi-fi wlan wireless hotspot ap sta softap");
+
+    private static readonly WordSet KeyQualifiers = new(
+        "wifi wi-fi wlan wireless psk wpa wpa2 wpa3 wep sae sta ap network net security sec api auth access private secret "
+        + "shared pre-shared preshared encryption");
+
+    // Words after a Wi-Fi name that start the next part of the line: "SSID Home Net channel 6".
+    private static readonly WordSet RadioWords = new(
+        "bssid channel chan freq frequency rssi signal band security auth mode aid dbm mhz ghz bw20 bw40 bw80 on_channel");
+
+    // Substrings that make a line speak of Wi-Fi (the line is lowercased first).
+    private static readonly byte[][] WifiMentions =
+    [
+        "wifi"u8.ToArray(), "wi-fi"u8.ToArray(), "wlan"u8.ToArray(), "wireless"u8.ToArray(), "ssid"u8.ToArray(),
+        "supplicant"u8.ToArray(), "802.11"u8.ToArray(), "hostapd"u8.ToArray(), "iwd"u8.ToArray(), "access point"u8.ToArray(),
+        "hotspot"u8.ToArray(), "wpa"u8.ToArray(), "station"u8.ToArray(), " sta "u8.ToArray(), " ap "u8.ToArray(), "nmcli"u8.ToArray(),
+    ];
+
+    internal static bool IsProseWord(ReadOnlySpan<byte> word) => ProseWords.Contains(word);
+
+    internal static LinkWord LinkWordOf(ReadOnlySpan<byte> word) =>
+        Terminals.Contains(word) ? LinkWord.Terminal
+        : Verbs.Contains(word) ? LinkWord.Verb
+        : Neutrals.Contains(word) ? LinkWord.Neutral
+        : IsWord(word, "any"u8) ? LinkWord.Any
+        : LinkWord.None;
+
+    internal static bool IsConnectVerb(ReadOnlySpan<byte> word) => ConnectVerbs.Contains(word);
+
+    internal static bool IsBareConnectVerb(ReadOnlySpan<byte> word) => BareConnectVerbs.Contains(word);
+
+    internal static bool IsNetworkNoun(ReadOnlySpan<byte> word) => NetworkNouns.Contains(word);
+
+    internal static bool IsWifiWord(ReadOnlySpan<byte> word) =>
+        WifiWords.Contains(word) || (word.Length is 5 or 6 && IsLowerWord(word, "wlan"u8) && IsDigit(word[4]));
+
+    internal static bool IsKeyQualifier(ReadOnlySpan<byte> word) => KeyQualifiers.Contains(word);
+
+    internal static bool IsRadioWord(ReadOnlySpan<byte> word) => RadioWords.Contains(word);
+
+    // A word that is itself a secret or Wi-Fi name marker ("password", "psk", "ssid"): the start of the next
+    // field, never a value.
+    internal static bool IsMarkerWord(ReadOnlySpan<byte> word) =>
+        MarkerGrammar.ClassifySegment(word) is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid
+        || Ascii.EqualsIgnoreCase(word, "wpa_passphrase"u8) || Ascii.EqualsIgnoreCase(word, "wpa_psk"u8);
+
+    internal static bool MentionsWifi(ReadOnlySpan<byte> lowercaseLine)
+    {
+        foreach (var mention in WifiMentions)
+        {
+            if (lowercaseLine.IndexOf(mention) >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A set of short ASCII words, looked up ignoring case without allocating.</summary>
+    private sealed class WordSet
+    {
+        // Words by length, lowercase.
+        private readonly byte[][][] _byLength = new byte[MaxWordLength + 1][][];
+
+        public WordSet(string words)
+        {
+            var lists = new List<byte[]>[MaxWordLength + 1];
+            foreach (var word in words.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var bytes = Encoding.ASCII.GetBytes(word.ToLowerInvariant());
+                (lists[bytes.Length] ??= []).Add(bytes);
+            }
+
+            for (var n = 0; n <= MaxWordLength; n++)
+            {
+                _byLength[n] = lists[n]?.ToArray() ?? [];
+            }
+        }
+
+        public bool Contains(ReadOnlySpan<byte> word)
+        {
+            if (word.Length is 0 or > MaxWordLength)
+            {
+                return false;
+            }
+
+            foreach (var candidate in _byLength[word.Length])
+            {
+                if (IsLowerWord(word, candidate))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+}

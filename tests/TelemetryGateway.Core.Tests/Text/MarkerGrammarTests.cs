@@ -1,0 +1,119 @@
+using TelemetryGateway.Core.Tests.Support;
+
+namespace TelemetryGateway.Core.Tests.Text;
+
+/// <summary>
+/// The marker grammar on lines shaped like those of real network stacks and firmware (ESP-IDF, wpa_supplicant,
+/// NetworkManager and nmcli, iw and iwconfig, hostapd, systemd-networkd, iwd, OpenWrt, Android): a value after a
+/// marker is found whatever joins them. Every case runs on single-segment, multi-segment and one-byte-per-segment
+/// input. All values are made up.
+/// </summary>
+public sealed class MarkerGrammarTests
+{
+    [Theory]
+    [InlineData("wpa_cli -i wlan0 set_network 0 psk '\"Sommer 2026!\"'", "wpa_cli -i wlan0 set_network 0 psk [secret]")]
+    [InlineData("set_network 0 psk \"\\\"Zebra7909\\\"\" OK", "set_network 0 psk [secret] OK")]
+    [InlineData("nmcli dev wifi connect Casa password hunter2-Rossi", "nmcli dev wifi connect [ssid] password [secret]")]
+    [InlineData("nmcli con modify Home wifi-sec.psk Tr0ub4dor&3", "nmcli con modify Home wifi-sec.psk [secret]")]
+    [InlineData("iwconfig wlan0 essid \"Casa Rossi\" key s:Kiwi1234", "iwconfig wlan0 essid [ssid] key [secret]")]
+    [InlineData("uci set wireless.@wifi-iface[0].key='Garten!2026'", "uci set wireless.@wifi-iface[0].key=[secret]")]
+    [InlineData("\toption key 'Garten 2026'", "\toption key [secret]")]
+    [InlineData("wpa_passphrase \"Casa Rossi\" Tr0ub4dor", "wpa_passphrase [secret]")]
+    [InlineData("wpa_passphrase Casa Tr0ub4dor", "wpa_passphrase [secret]")]
+    [InlineData("Passphrase=correct horse", "Passphrase=[secret] horse")]
+    [InlineData("the Wi-Fi password is Zebra7909 now", "the Wi-Fi password is [secret] now")]
+    [InlineData("I app: set passphrase to Korb8768!x", "I app: set passphrase to [secret]")]
+    [InlineData("I app: password changed to `Korb 8768`", "I app: password changed to [secret]")]
+    [InlineData("I prov: using password Korb8768 for provisioning", "I prov: using password [secret] for provisioning")]
+    [InlineData("D cfg: wifi.password := Korb8768", "D cfg: wifi.password := [secret]")]
+    [InlineData("D cfg: sta-pass => 'Korb8768'", "D cfg: sta-pass => [secret]")]
+    [InlineData("D cfg: wlan_psk -> Korb8768", "D cfg: wlan_psk -> [secret]")]
+    [InlineData("D cfg: psk_key Korb8768", "D cfg: psk_key [secret]")]
+    [InlineData("wpa_cli wps_pin any 12345670", "wpa_cli wps_pin any [secret]")]
+    [InlineData("WPS PIN: 12345670", "WPS PIN: [secret]")]
+    [InlineData("mqtt: token eyJhbGciOi.eyJzdWIi.c2lnbmF0", "mqtt: token [secret]")]
+    [InlineData("http: Authorization Bearer eyJhbGciOi.eyJzdWIi", "http: Authorization Bearer [secret]")]
+    [InlineData("Config: added 'psk' value 'Sommer2026'", "Config: added 'psk' value [secret]")]
+    [InlineData("the password for Casa Rossi: Sommer2026", "the password for [secret]")]
+    [InlineData("api_key abc123def456 loaded", "api_key [secret] loaded")]
+    [InlineData("credentials admin/S3cret!", "credentials [secret]")]
+    public void Finds_a_secret_after_a_marker_whatever_joins_them(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("wlan0: Trying to associate with SSID 'Casa Rossi 5G'", "wlan0: Trying to associate with SSID [ssid]")]
+    [InlineData("wlan0: CTRL-EVENT-SSID-TEMP-DISABLED id=0 ssid=\"Casa Rossi\" auth_failures=1", "wlan0: CTRL-EVENT-SSID-TEMP-DISABLED id=0 ssid=[ssid] auth_failures=1")]
+    [InlineData("I (2345) wifi:connected with Casa Rossi 5G, aid = 1, channel 6, BW20", "I (2345) wifi:connected with [ssid], aid = 1, channel 6, BW20")]
+    [InlineData("<info>  [1700000000.1234] device (wlan0): Activation: starting connection 'Casa Rossi' (9f1c)", "<info>  [1700000000.1234] device (wlan0): Activation: starting connection [ssid] (9f1c)")]
+    [InlineData("<info>  [1700000000.5] policy: auto-activating connection 'FRITZ!Box 7590 XY' (9f1c)", "<info>  [1700000000.5] policy: auto-activating connection [ssid] (9f1c)")]
+    [InlineData("<info>  [1700000000.5] Config: added 'ssid' value 'Casa Rossi'", "<info>  [1700000000.5] Config: added 'ssid' value [ssid]")]
+    [InlineData("Connected to wireless network 'Linksys 2.4GHz Guest'.", "Connected to wireless network [ssid].")]
+    [InlineData("wlan0: Connected WiFi access point: Casa Rossi (00:11:22:33:44:55)", "wlan0: Connected WiFi access point: [ssid] ([mac])")]
+    [InlineData("\tSSID: Casa Rossi 5G\n\tfreq: 2437", "\tSSID: [ssid]\n\tfreq: 2437")]
+    [InlineData("I app: Wi-Fi name: Casa Rossi", "I app: Wi-Fi name: [ssid]")]
+    [InlineData("I wifi: joined Casa Rossi on channel 6", "I wifi: joined [ssid] channel 6")]
+    [InlineData("iw dev wlan0 connect \"Vodafone-A1B2C3\"", "iw dev wlan0 connect [ssid]")]
+    [InlineData("D WifiInfo: SSID: \"Casa Rossi\", BSSID: 02:00:00:00:00:00, RSSI: -50", "D WifiInfo: SSID: [ssid], BSSID: [mac], RSSI: -50")]
+    [InlineData("option ssid 'Café Wi-Fi'", "option ssid [ssid]")]
+    [InlineData("wifi_prov_mgr: Received Wi-Fi credentials SSID: Casa Password: Sommer2026", "wifi_prov_mgr: Received Wi-Fi credentials SSID: [ssid] Password: [secret]")]
+    public void Finds_a_wifi_name_however_a_network_stack_announces_it(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("mqtt: connect mqtts://WK1DEGZD8PCF32ER:s3cr3t-Pa55@broker.example.com:8883", "mqtt: connect mqtts://[secret]@broker.example.com:8883")]
+    [InlineData("amqp://guest:Sommer2026@10.0.0.5:5672/vhost", "amqp://[secret]@10.0.0.0:5672/vhost")]
+    [InlineData("redis://:Sommer2026@cache:6379", "redis://[secret]@cache:6379")]
+    [InlineData("ws://token123abc@host/mqtt", "ws://[secret]@host/mqtt")]
+    public void Replaces_the_user_info_of_a_url_in_any_scheme(string line, string expected)
+    {
+        Assert.Equal(expected, ScrubEverySegmentation(line));
+    }
+
+    [Fact]
+    public void Replaces_user_info_that_holds_the_device_serial_before_the_serial_rule()
+    {
+        var output = LogScrubbing.Scrub("mqtt: connect mqtts://WK1DEGZD8PCF32ER:s3cr3t-Pa55@broker.example.com:8883", serial: "WK1DEGZD8PCF32ER");
+
+        Assert.Equal("mqtt: connect mqtts://[secret]@broker.example.com:8883", output);
+    }
+
+    [Theory]
+    [InlineData("wlan0: WPA: Key negotiation completed with 00:11:22:33:44:55 [PTK=CCMP GTK=CCMP]")]
+    [InlineData("hostapd: wlan0: STA 00:11:22:33:44:55 WPA: pairwise key handshake completed (RSN)")]
+    [InlineData("wlan0: WPA: 4-Way Handshake failed - pre-shared key may be incorrect")]
+    [InlineData("sshd: password authentication failed for user")]
+    [InlineData("I mqtt: token expired, refreshing")]
+    [InlineData("E app: password is incorrect")]
+    [InlineData("W app: passphrase too short")]
+    [InlineData("I wifi: scan done, 6 networks")]
+    [InlineData("I net: network unreachable")]
+    [InlineData("I cloud: connected to broker")]
+    [InlineData("I test: pass 3 of 5")]
+    [InlineData("I app: password has been changed")]
+    [InlineData("I ota: fw 1.2.3 -> 1.2.4")]
+    [InlineData("I wifi:state: init -> auth (b0)")]
+    [InlineData("I (1234) wifi:mode : sta (30:ae:a4:00:00:00)")]
+    [InlineData("I app: pin 4 set high")]
+    [InlineData("W bms: cell 3 temp 9.1C soc 76%")]
+    [InlineData("wlan0: CTRL-EVENT-DISCONNECTED bssid=[mac] reason=3 locally_generated=1")]
+    public void Leaves_prose_that_only_mentions_a_marker(string line)
+    {
+        var output = ScrubEverySegmentation(line);
+
+        Assert.DoesNotContain("[secret]", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[ssid]", output, StringComparison.Ordinal);
+    }
+
+    // The scrubbed text, asserted equal on every segmentation.
+    private static string ScrubEverySegmentation(string line)
+    {
+        var single = LogScrubbing.Scrub(line, Segmentation.SingleSegment);
+        Assert.Equal(single, LogScrubbing.Scrub(line, Segmentation.MultiSegment));
+        Assert.Equal(single, LogScrubbing.Scrub(line, Segmentation.OneBytePerSegment));
+        return single;
+    }
+}
