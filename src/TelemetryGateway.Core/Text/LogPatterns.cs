@@ -117,6 +117,11 @@ internal static class LogPatterns
         {
             end = i + 17;
         }
+        else if (i + 22 <= s.Length && s[i + 2] == '\\' && IsEscapedColonGroups(s, i))
+        {
+            // nmcli's terse output escapes each ':' ("2C\:91\:AB\:4E\:07\:D5").
+            end = i + 22;
+        }
         else if (i + 14 <= s.Length && s[i + 4] == '.' && IsHexGroups(s, i, 3, 4, (byte)'.'))
         {
             end = i + 14;
@@ -154,6 +159,20 @@ internal static class LogPatterns
             && (Ascii.EqualsIgnoreCase(word, "mac"u8) || Ascii.EqualsIgnoreCase(word, "bssid"u8) || Ascii.EqualsIgnoreCase(word, "addr"u8)
                 || Ascii.EqualsIgnoreCase(word, "address"u8) || Ascii.EqualsIgnoreCase(word, "hwaddr"u8) || Ascii.EqualsIgnoreCase(word, "ether"u8)
                 || Ascii.EqualsIgnoreCase(word, "macaddr"u8) || Ascii.EqualsIgnoreCase(word, "lladdr"u8));
+    }
+
+    private static bool IsEscapedColonGroups(ReadOnlySpan<byte> s, int i)
+    {
+        for (var g = 0; g < 6; g++)
+        {
+            var p = i + (g * 4);
+            if (!IsHex(s[p]) || !IsHex(s[p + 1]) || (g < 5 && (s[p + 2] != '\\' || s[p + 3] != ':')))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     internal static bool IsHexGroups(ReadOnlySpan<byte> s, int i, int groups, int groupLength, byte separator)
@@ -544,7 +563,13 @@ internal static class LogPatterns
                 groupLength = j - groupStart;
                 if (groupLength == 0 || j >= s.Length || s[j] != ')')
                 {
-                    return false;
+                    // "to 0049 171 2345678 (queue=1)": a bracket after the number is not part of it.
+                    if (groups == 0)
+                    {
+                        return false;
+                    }
+
+                    break;
                 }
 
                 j++;

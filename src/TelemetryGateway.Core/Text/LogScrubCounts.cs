@@ -27,6 +27,9 @@ public record struct LogScrubCounts
     /// <summary>Occurrences of the device's serial pseudonymized or dropped.</summary>
     public int Serials { get; internal set; }
 
+    /// <summary>Bare occurrences of a Wi-Fi name or secret the log had revealed earlier after a marker.</summary>
+    public int LearnedValues { get; internal set; }
+
     /// <summary>Lines longer than the maximum line length, cut at a word boundary.</summary>
     public int TruncatedLines { get; internal set; }
 
@@ -40,6 +43,7 @@ public record struct LogScrubCounts
         IpAddresses += other.IpAddresses;
         Coordinates += other.Coordinates;
         Serials += other.Serials;
+        LearnedValues += other.LearnedValues;
         TruncatedLines += other.TruncatedLines;
     }
 

@@ -35,6 +35,7 @@ public sealed class LogScrubber : IDisposable
     private readonly Pseudonymizer _pseudonymizer;
     private readonly byte[] _pseudonym;
     private readonly byte[] _utf8Pending = new byte[MaxUtf8SequenceLength];
+    private readonly LearnedValues _learned = new();
     private byte[] _serial = new byte[64];
     private byte[] _line = [];
     private LogScrubRules _rules = LogScrubRules.Default;
@@ -104,6 +105,9 @@ public sealed class LogScrubber : IDisposable
         _discardingLine = false;
         _quarantine = QuarantineReason.None;
         _counts = default;
+
+        // What a log revealed is remembered for that log only.
+        _learned.Clear();
     }
 
     /// <summary>
@@ -127,7 +131,7 @@ public sealed class LogScrubber : IDisposable
         }
 
         var serial = _serial.AsSpan(0, _serialLength);
-        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Serial, _pseudonymizer, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals);
+        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Serial, _pseudonymizer, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals, _learned);
         if (input.IsSingleSegment)
         {
             Consume(input.FirstSpan, ref scrubber);

@@ -86,15 +86,7 @@ internal static class MarkerGrammar
 
         if (kind == MarkerKind.Profile)
         {
-            // Only the quoted name: "connection=keep-alive" and "profile: default" are something else.
-            if (k == afterKey || !IsQuote(s[k]))
-            {
-                return false;
-            }
-
-            valueStart = k;
-            end = QuotedEnd(s, k);
-            return end > k + 1;
+            return MatchProfileName(s, afterKey, k, out valueStart, out end);
         }
 
         if (s[k] is (byte)'=' or (byte)':' || (s[k] == '-' && k + 1 < s.Length && s[k + 1] == '>'))
@@ -120,7 +112,42 @@ internal static class MarkerGrammar
             return MatchExplicitValue(s, valueAt, kind, out valueStart, out end);
         }
 
-        return MatchLooseValue(s, i, j, valueAt, kind, out valueStart, out end);
+        return MatchLooseValue(s, i, j, valueAt, kind, linked, out valueStart, out end);
+    }
+
+    // "starting connection 'Home'", "nmcli con up Home": a quoted profile name, or one after an nmcli verb.
+    // "connection=keep-alive" and "profile: default" are something else.
+    private static bool MatchProfileName(ReadOnlySpan<byte> s, int afterKey, int k, out int valueStart, out int end)
+    {
+        valueStart = end = k;
+        if (k == afterKey)
+        {
+            return false;
+        }
+
+        if (!IsQuote(s[k]))
+        {
+            var verbEnd = k;
+            while (verbEnd < s.Length && IsLetter(s[verbEnd]) && verbEnd - k < 8)
+            {
+                verbEnd++;
+            }
+
+            if (verbEnd == k || !MarkerGrammarWords.IsProfileVerb(s[k..verbEnd]))
+            {
+                return false;
+            }
+
+            k = SkipBlanks(s, verbEnd);
+            if (k == verbEnd || k >= s.Length || IsLineBreak(s[k]) || (!IsQuote(s[k]) && !CanStartLooseValue(s[k])))
+            {
+                return false;
+            }
+        }
+
+        valueStart = k;
+        end = IsQuote(s[k]) ? QuotedEnd(s, k) : UnquotedEnd(s, k);
+        return end > k + 1 && !IsPlaceholder(s[k..end]);
     }
 
     // k is '=', ':' or "->": the value after it is taken whatever it is (the key=value syntax is certain).
@@ -179,6 +206,12 @@ internal static class MarkerGrammar
         _ = afterSeparator;
         end = kind == MarkerKind.Ssid && separator == ':' ? SsidClauseEnd(s, k) : UnquotedEnd(s, k);
 
+        // "Encryption key:off", "psk=<hidden>": a state or a placeholder, not a value.
+        if (kind is MarkerKind.Secret or MarkerKind.WeakSecret && (IsPlaceholder(s[k..end]) || MarkerGrammarWords.IsSwitchWord(TrimSentenceEnd(s[k..end]))))
+        {
+            return false;
+        }
+
         // "Authorization: Bearer eyJ...": the scheme names the credential that follows it.
         if (kind is MarkerKind.Secret or MarkerKind.WeakSecret && end + 1 < s.Length && s[end] == ' ' && !IsValueStop(s[end + 1])
             && IsAuthorizationScheme(s[k..end]))
@@ -190,7 +223,7 @@ internal static class MarkerGrammar
     }
 
     // The value after blanks or prose: taken when it is not an ordinary word of log prose.
-    private static bool MatchLooseValue(ReadOnlySpan<byte> s, int markerStart, int markerEnd, int k, MarkerKind kind, out int valueStart, out int end)
+    private static bool MatchLooseValue(ReadOnlySpan<byte> s, int markerStart, int markerEnd, int k, MarkerKind kind, bool linked, out int valueStart, out int end)
     {
         valueStart = end = k;
         if (k >= s.Length || IsLineBreak(s[k]))
@@ -206,6 +239,11 @@ internal static class MarkerGrammar
             }
 
             end = QuotedEnd(s, k);
+            if (IsPlaceholder(s[k..end]))
+            {
+                return false;
+            }
+
             end = IsWpaPassphraseCommand(s[markerStart..markerEnd]) ? NextArgumentEnd(s, end) : end;
             return end > k + 1;
         }
@@ -217,8 +255,9 @@ internal static class MarkerGrammar
             return end > k && s[k..end].Contains((byte)'.');
         }
 
-        // "wifi scan done", "network unreachable": a component name followed by its message.
-        if (kind == MarkerKind.SsidComponent || !CanStartLooseValue(s[k]) || LooksLikeField(s, k, minLength: 2))
+        // "wifi scan done", "network unreachable": a component name followed by its message (but "the network is
+        // called x" names it).
+        if ((kind == MarkerKind.SsidComponent && !linked) || !CanStartLooseValue(s[k]) || LooksLikeField(s, k, minLength: 2))
         {
             return false;
         }
@@ -237,7 +276,7 @@ internal static class MarkerGrammar
             return MatchForClause(s, tokenEnd, out valueStart, out end);
         }
 
-        if (IsProseWord(token) || MarkerGrammarWords.IsMarkerWord(token))
+        if (IsProseWord(token) || MarkerGrammarWords.IsMarkerWord(token) || MarkerGrammarWords.IsRadioWord(token))
         {
             return false;
         }
@@ -379,7 +418,7 @@ internal static class MarkerGrammar
     {
         valueStart = end = p;
         var word = s[wordStart..p];
-        if (IsWord(word, "to"u8) || IsWord(word, "with"u8) || IsWord(word, "onto"u8))
+        if (IsWord(word, "to"u8) || IsWord(word, "with"u8) || IsWord(word, "onto"u8) || IsWord(word, "from"u8))
         {
             var previous = PreviousWord(s, wordStart);
             if (previous.IsEmpty || !MarkerGrammarWords.IsConnectVerb(previous))
@@ -436,10 +475,12 @@ internal static class MarkerGrammar
             return false;
         }
 
+        // Without Wi-Fi words on the line, a verb's object may be a broker or a server: those are named by
+        // infrastructure words, hosts or numbers; anything else is taken (the rule errs on removing).
         var tokenEnd = UnquotedEnd(s, k);
         var token = TrimSentenceEnd(s[k..tokenEnd]);
         if (token.IsEmpty || IsProseWord(token) || MarkerGrammarWords.IsMarkerWord(token) || LooksLikeHost(token)
-            || !(nouns || HasWifiContext(s, k)))
+            || (!nouns && (MarkerGrammarWords.IsInfrastructureWord(token) || !HasLetter(token))))
         {
             return false;
         }
@@ -518,7 +559,7 @@ internal static class MarkerGrammar
 
         if (IsWord(word, "name"u8))
         {
-            return MarkerGrammarWords.IsWifiWord(previous) || IsWord(previous, "network"u8) ? MarkerKind.Ssid : MarkerKind.None;
+            return MarkerGrammarWords.IsWifiWord(previous) || MarkerGrammarWords.IsProfileWord(previous) ? MarkerKind.Ssid : MarkerKind.None;
         }
 
         if (IsWord(word, "point"u8))
@@ -572,6 +613,17 @@ internal static class MarkerGrammar
         end = j;
         var last = s[lastSegment..j];
         var kind = ClassifySegment(last);
+        if (kind == MarkerKind.None && last.Length > 1 && IsDigit(last[^1]))
+        {
+            // "wep_key0", "key1", "password2": a numbered marker.
+            var letters = last.Length - 1;
+            while (letters > 0 && IsDigit(last[letters - 1]))
+            {
+                letters--;
+            }
+
+            kind = ClassifySegment(last[..letters]);
+        }
         if (lastSegment == i)
         {
             // A bare "pin" is a GPIO or a SIM; only a Wi-Fi PIN ("wps_pin", "WPS PIN") is a secret.
@@ -580,6 +632,18 @@ internal static class MarkerGrammar
 
         var previousEnd = IsJoiner(s[lastSegment - 1]) ? lastSegment - 1 : lastSegment;
         var previous = s[previousSegment..previousEnd];
+
+        // "WPA-PSK", "WPA2PSK", "FT-PSK": the name of an authentication method, not a key (but "wpa_psk=" is one).
+        if (IsWord(last, "psk"u8) && s[lastSegment - 1] != '_' && MarkerGrammarWords.IsAuthMethodPrefix(previous))
+        {
+            return MarkerKind.None;
+        }
+
+        // "scan_ssid=1", "ignore_broadcast_ssid=0": flags about SSIDs, not SSIDs.
+        if (kind == MarkerKind.Ssid && MarkerGrammarWords.IsSsidFlagPrefix(previous))
+        {
+            return MarkerKind.None;
+        }
         if (kind == MarkerKind.WeakSecret && IsWord(last, "key"u8))
         {
             // "wifi_key", "psk_key", "apiKey": the name says it is a key.
@@ -595,7 +659,7 @@ internal static class MarkerGrammar
         {
             // "wifi_name", "wifiName": a Wi-Fi name; "serial_number", "serialNo": a serial; where "name" or "number"
             // alone is not.
-            if (IsWord(last, "name"u8) && (MarkerGrammarWords.IsWifiWord(previous) || IsWord(previous, "network"u8)))
+            if (IsWord(last, "name"u8) && (MarkerGrammarWords.IsWifiWord(previous) || MarkerGrammarWords.IsProfileWord(previous)))
             {
                 return MarkerKind.Ssid;
             }
@@ -637,16 +701,22 @@ internal static class MarkerGrammar
         var first = segment[0] | 0x20;
         return (segment.Length, first) switch
         {
+            // "pop": ESP-IDF's provisioning proof of possession.
             (3, 'p') => IsLowerWord(segment, "pwd"u8) || IsLowerWord(segment, "psk"u8) ? MarkerKind.Secret
-                : IsLowerWord(segment, "pin"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+                : IsLowerWord(segment, "pin"u8) || IsLowerWord(segment, "pop"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
             (3, 'k') => IsLowerWord(segment, "key"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (3, 'c') => IsLowerWord(segment, "con"u8) ? MarkerKind.Profile : MarkerKind.None,
             (3, 'l') => IsLowerWord(segment, "lat"u8) || IsLowerWord(segment, "lon"u8) || IsLowerWord(segment, "lng"u8) ? MarkerKind.Coordinate : MarkerKind.None,
             (4, 'p') => IsLowerWord(segment, "pass"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
             (4, 's') => IsLowerWord(segment, "ssid"u8) ? MarkerKind.Ssid : MarkerKind.None,
-            (4, 'w') => IsLowerWord(segment, "wifi"u8) || IsLowerWord(segment, "wlan"u8) ? MarkerKind.SsidComponent : MarkerKind.None,
+            // "wpa2 'x'": a passphrase after its security type (Android's "cmd wifi connect-network x wpa2 y").
+            (4, 'w') => IsLowerWord(segment, "wifi"u8) || IsLowerWord(segment, "wlan"u8) ? MarkerKind.SsidComponent
+                : IsLowerWord(segment, "wpa2"u8) || IsLowerWord(segment, "wpa3"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
             (4, 'i') => IsLowerWord(segment, "imei"u8) || IsLowerWord(segment, "imsi"u8) ? MarkerKind.Serial : MarkerKind.None,
             (5, 'i') => IsLowerWord(segment, "iccid"u8) ? MarkerKind.Serial : MarkerKind.None,
             (5, 'c') => IsLowerWord(segment, "creds"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
+            (7, 'h') => IsLowerWord(segment, "hotspot"u8) ? MarkerKind.Ssid : MarkerKind.None,
+
             (7, 'p') when IsLowerWord(segment, "profile"u8) => MarkerKind.Profile,
             (10, 'c') when IsLowerWord(segment, "connection"u8) => MarkerKind.Profile,
             (6, 's') => IsLowerWord(segment, "secret"u8) ? MarkerKind.WeakSecret : IsLowerWord(segment, "serial"u8) ? MarkerKind.Serial : MarkerKind.None,
@@ -678,6 +748,41 @@ internal static class MarkerGrammar
     private static bool CanStartLooseValue(byte b) =>
         !IsValueStop(b) && b is not ((byte)'(' or (byte)'[' or (byte)'{' or (byte)'<' or (byte)')' or (byte)']' or (byte)'}'
             or (byte)'-' or (byte)'#' or (byte)'|' or (byte)'/' or (byte)'.' or (byte)'>');
+
+    // "<hidden>", "'<redacted>'", "****", "(null)": what a program prints instead of a value.
+    private static bool IsPlaceholder(ReadOnlySpan<byte> value)
+    {
+        if (value.Length >= 2 && IsQuote(value[0]))
+        {
+            value = value[^1] == value[0] ? value[1..^1] : value[1..];
+        }
+
+        if (value.IsEmpty)
+        {
+            return true;
+        }
+
+        if (value.IndexOfAnyExcept((byte)'*') < 0)
+        {
+            return true;
+        }
+
+        return value.Length > 2 && value[0] is (byte)'<' or (byte)'(' && value[^1] is (byte)'>' or (byte)')'
+            && MarkerGrammarWords.IsProseWord(value[1..^1]);
+    }
+
+    private static bool HasLetter(ReadOnlySpan<byte> token)
+    {
+        foreach (var b in token)
+        {
+            if (IsLetter(b))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static bool HasNonLetter(ReadOnlySpan<byte> token)
     {
@@ -757,13 +862,26 @@ internal static class MarkerGrammar
                 break;
             }
 
+            // "Home on channel 6": a preposition that introduces a radio word ends the name.
+            if (MarkerGrammarWords.IsPreposition(word) && wordEnd + 1 < s.Length && s[wordEnd] == ' ')
+            {
+                var nextEnd = UnquotedEnd(s, wordEnd + 1);
+                if (MarkerGrammarWords.IsRadioWord(TrimSentenceEnd(s[(wordEnd + 1)..nextEnd])))
+                {
+                    break;
+                }
+            }
+
             j = wordEnd;
         }
 
-        // A sentence's full stop after the name is not part of it.
-        if (j > i + 1 && s[j - 1] == '.' && (j == s.Length || IsLineBreak(s[j]) || s[j] == ' '))
+        // A sentence's full stop (or an ellipsis) after the name is not part of it.
+        if (j == s.Length || IsLineBreak(s[j]) || s[j] == ' ')
         {
-            j--;
+            while (j > i + 1 && s[j - 1] == '.')
+            {
+                j--;
+            }
         }
 
         return j;

@@ -42,15 +42,17 @@ internal static class MarkerGrammarWords
         + "unreachable reachable up down connected disconnected connecting disconnecting scan scanning scanned list lost available "
         + "unavailable selected configured id index block count info information details status state new old current previous "
         + "default problem issue issues supplied entered given specified file via please see also again now then after before when "
-        + "while if here there successfully immediately configuration config settings setting");
+        + "while if here there successfully immediately configuration config settings setting pair hash hashed dialog input login "
+        + "complexity requirements rules expiry vault salt ccmp tkip sae owe wep wpa wpa2 wpa3 psk open off on");
 
-    private static readonly WordSet Terminals = new("is was to as value are equals becomes");
-    private static readonly WordSet Verbs = new("set changed updated reset configured been has have will be being got changes sets");
+    private static readonly WordSet Terminals = new("is was to as value are equals becomes set called named");
+    private static readonly WordSet Verbs = new("changed updated reset configured been has have will be being got changes sets");
     private static readonly WordSet Neutrals = new("now currently still also new");
 
     private static readonly WordSet ConnectVerbs = new(
         "connect connected connecting connects reconnect reconnected reconnecting associate associated associating "
-        + "reassociate reassociated reassociating join joined joining joins roam roamed roaming switched switching attached attaching");
+        + "reassociate reassociated reassociating join joined joining joins roam roamed roaming switched switching attached attaching "
+        + "disconnect disconnected disconnecting deauthenticated disassociated");
 
     private static readonly WordSet BareConnectVerbs = new("connect join joined joining reconnect");
 
@@ -58,6 +60,27 @@ internal static class MarkerGrammarWords
         "network wireless wifi wi-fi wlan ssid essid ap access point hotspot the a an bss");
 
     private static readonly WordSet WifiWords = new("wifi wi-fi wlan wireless hotspot ap sta softap");
+
+    private static readonly WordSet Prepositions = new("on at in with via using");
+
+    private static readonly WordSet ProfileWords = new("network con connection profile");
+
+    // nmcli's "connection up|down|modify|show|delete <name>".
+    private static readonly WordSet ProfileVerbs = new("up down modify mod show delete del edit clone");
+
+    // What a device connects to besides Wi-Fi networks: "connected to broker", "connecting to MQTT server".
+    private static readonly WordSet InfrastructureWords = new(
+        "broker server cloud host mqtt mqtts http https api endpoint backend service database db redis amqp peer peers "
+        + "gateway internet router proxy socket port device devices client clients upstream remote localhost console");
+
+    // "WPA-PSK", "FT-PSK", "WPA2PSK": authentication methods.
+    private static readonly WordSet AuthMethodPrefixes = new("wpa wpa2 wpa3 ft sae owe wpa2wpa3 ieee8021x");
+
+    // "scan_ssid", "ignore_broadcast_ssid", "hidden_ssid": flags.
+    private static readonly WordSet SsidFlagPrefixes = new("scan ignore broadcast hidden hide max");
+
+    // "key:off", "psk=none": states, not values.
+    private static readonly WordSet SwitchWords = new("on off none null nil disabled enabled true false yes no hidden unset");
 
     private static readonly WordSet KeyQualifiers = new(
         "wifi wi-fi wlan wireless psk wpa wpa2 wpa3 wep sae sta ap network net security sec api auth access private secret "
@@ -97,11 +120,34 @@ internal static class MarkerGrammarWords
 
     internal static bool IsRadioWord(ReadOnlySpan<byte> word) => RadioWords.Contains(word);
 
+    internal static bool IsProfileWord(ReadOnlySpan<byte> word) => ProfileWords.Contains(word);
+
+    internal static bool IsPreposition(ReadOnlySpan<byte> word) => Prepositions.Contains(word);
+
+    internal static bool IsProfileVerb(ReadOnlySpan<byte> word) => ProfileVerbs.Contains(word);
+
+    internal static bool IsInfrastructureWord(ReadOnlySpan<byte> word) => InfrastructureWords.Contains(word);
+
+    internal static bool IsAuthMethodPrefix(ReadOnlySpan<byte> word) => AuthMethodPrefixes.Contains(word);
+
+    internal static bool IsSsidFlagPrefix(ReadOnlySpan<byte> word) => SsidFlagPrefixes.Contains(word);
+
+    internal static bool IsSwitchWord(ReadOnlySpan<byte> word) => SwitchWords.Contains(word);
+
     // A word that is itself a secret or Wi-Fi name marker ("password", "psk", "ssid"): the start of the next
     // field, never a value.
-    internal static bool IsMarkerWord(ReadOnlySpan<byte> word) =>
-        MarkerGrammar.ClassifySegment(word) is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid
-        || Ascii.EqualsIgnoreCase(word, "wpa_passphrase"u8) || Ascii.EqualsIgnoreCase(word, "wpa_psk"u8);
+    internal static bool IsMarkerWord(ReadOnlySpan<byte> word)
+    {
+        // "wifi-sec.psk", "802-11-wireless.ssid": the last part of a dotted name.
+        var dot = word.LastIndexOf((byte)'.');
+        if (dot >= 0 && dot < word.Length - 1)
+        {
+            word = word[(dot + 1)..];
+        }
+
+        return MarkerGrammar.ClassifyIdentifier(word, 0, out var end) is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid or MarkerKind.Profile
+            && end == word.Length;
+    }
 
     internal static bool MentionsWifi(ReadOnlySpan<byte> lowercaseLine)
     {

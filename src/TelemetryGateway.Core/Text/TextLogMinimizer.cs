@@ -59,7 +59,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
     public void CommitCounts(int slot, long[] shard)
     {
         var counts = _scrubbers[slot].Counts;
-        shard[(int)ProcessingAction.Redacted] += counts.Secrets + counts.WifiNames + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses;
+        shard[(int)ProcessingAction.Redacted] += counts.Secrets + counts.WifiNames + counts.LearnedValues + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses;
         shard[(int)ProcessingAction.Coarsened] += counts.IpAddresses + counts.Coordinates;
         shard[(int)ProcessingAction.Hashed] += counts.Serials;
         shard[(int)ProcessingAction.Dropped] += counts.TruncatedLines;

@@ -36,6 +36,7 @@ internal ref struct TextScrubber
     private readonly IBufferWriter<byte>? _writer;
     private readonly Pseudonymizer? _pseudonymizer;
     private readonly SerialHandling _serialHandling;
+    private readonly LearnedValues? _learned;
     private readonly int _serialAnchor;
     private Span<byte> _destination;
     private int _position;
@@ -59,9 +60,10 @@ internal ref struct TextScrubber
     /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty, and identifiers after serial
     /// markers are handled as <paramref name="serialHandling"/> says. Call <see cref="Flush"/> at the end.
     /// </summary>
-    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer? pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals)
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer? pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals, LearnedValues? learned = null)
     {
         _writer = writer;
+        _learned = learned;
         _serialAnchor = AnchorOf(serial);
         _serialHandling = serialHandling;
         _pseudonymizer = pseudonymizer;
@@ -116,21 +118,37 @@ internal ref struct TextScrubber
         // The start of the word whose numeric patterns were last tried, so no word is tried twice.
         var tried = -1;
         var nextSerial = FindSerial(s, 0);
+
+        // A value this log revealed earlier, wherever it stands: found like the serial, by a search of its own.
+        var learnedVersion = _learned?.Version ?? 0;
+        var nextLearned = FindLearned(s, 0, out var learnedLength, out var learnedSecret);
         while (true)
         {
-            var found = NextTrigger(s[position..nextSerial]);
+            var bound = Math.Min(nextSerial, nextLearned);
+            var found = NextTrigger(s[position..bound]);
             if (found < 0)
             {
-                if (nextSerial == s.Length)
+                if (bound == s.Length)
                 {
                     break;
                 }
 
-                Write(s[emitted..nextSerial]);
-                Write(_serialReplacement);
-                _counts.Serials++;
-                position = emitted = nextSerial + _serial.Length;
-                nextSerial = FindSerial(s, position);
+                Write(s[emitted..bound]);
+                if (bound == nextLearned)
+                {
+                    Write(learnedSecret ? SecretToken : SsidToken);
+                    _counts.LearnedValues++;
+                    position = emitted = nextLearned + learnedLength;
+                }
+                else
+                {
+                    Write(_serialReplacement);
+                    _counts.Serials++;
+                    position = emitted = nextSerial + _serial.Length;
+                }
+
+                nextSerial = nextSerial < position ? FindSerial(s, position) : nextSerial;
+                nextLearned = nextLearned < position ? FindLearned(s, position, out learnedLength, out learnedSecret) : nextLearned;
                 continue;
             }
 
@@ -145,9 +163,32 @@ internal ref struct TextScrubber
                 // Skipping a word never skips the serial inside it.
                 position = nextSerial;
             }
+
+            if (emitted > nextLearned || (_learned is not null && _learned.Version != learnedVersion))
+            {
+                // A replaced unit swallowed it, or a value was just learned.
+                learnedVersion = _learned!.Version;
+                nextLearned = FindLearned(s, Math.Max(emitted, Math.Min(position, nextLearned)), out learnedLength, out learnedSecret);
+            }
+            else if (position > nextLearned)
+            {
+                position = nextLearned;
+            }
         }
 
         Write(s[emitted..]);
+    }
+
+    private readonly int FindLearned(ReadOnlySpan<byte> s, int from, out int length, out bool secret)
+    {
+        if (_learned is null)
+        {
+            length = 0;
+            secret = false;
+            return s.Length;
+        }
+
+        return _learned.Find(s, from, out length, out secret);
     }
 
     // Triggers are a few bytes apart in log text, where a table lookup beats setting up the vectorized search;
@@ -308,12 +349,14 @@ internal ref struct TextScrubber
     // The word before the separator at p, if not tried yet, may start a MAC or IPv6 address ("CB:19:..", "fe80::1").
     private int TryNumericWordBefore(ReadOnlySpan<byte> s, int p, ref int emitted, ref int tried)
     {
-        if (p == emitted || !IsHex(s[p - 1]))
+        // "FA\:28\:..": nmcli escapes the colons of a MAC.
+        var wordEnd = p - 1 > emitted && s[p - 1] == '\\' ? p - 1 : p;
+        if (wordEnd == emitted || !IsHex(s[wordEnd - 1]))
         {
             return p + 1;
         }
 
-        var t = WordStart(s, p, emitted);
+        var t = WordStart(s, wordEnd, emitted);
         if (t == tried)
         {
             return p + 1;
@@ -344,8 +387,15 @@ internal ref struct TextScrubber
             return p;
         }
 
-        var last = s[p - 1];
-        if (IsLetter(last))
+        // "key1 's:x'", "wpa2 'x'": a marker may end in digits.
+        var letterEnd = p;
+        while (letterEnd > emitted + 1 && IsDigit(s[letterEnd - 1]) && p - letterEnd < 3)
+        {
+            letterEnd--;
+        }
+
+        var last = s[letterEnd - 1];
+        if (IsLetter(last) && letterEnd == p)
         {
             var w = p - 1;
             while (w > emitted && IsLetter(s[w - 1]) && p - w < 16)
@@ -359,10 +409,11 @@ internal ref struct TextScrubber
                 Write(s[emitted..valueStart]);
                 Write(SsidToken);
                 _counts.WifiNames++;
+                _learned?.Learn(s[valueStart..end], secret: false);
                 return end;
             }
         }
-        else if (!IsQuote(last))
+        else if (!IsQuote(last) && !IsLetter(last))
         {
             return p;
         }
@@ -370,11 +421,11 @@ internal ref struct TextScrubber
         return TryReplaceMarkerBefore(s, p, emitted);
     }
 
-    // A cheap look at a word's length and first letter before the verb lists: "to", "with", "onto", "connect",
+    // A cheap look at a word's length and first letter before the verb lists: "to", "with", "onto", "from", "connect",
     // "join", "joined", "joining", "reconnect".
     private static bool MayAnnounceNetwork(ReadOnlySpan<byte> word) => (word.Length, word[0] | 0x20) switch
     {
-        (2, 't') or (4, 'w') or (4, 'o') or (4, 'j') or (6, 'j') or (7, 'c') or (7, 'j') or (9, 'r') => true,
+        (2, 't') or (4, 'w') or (4, 'o') or (4, 'f') or (4, 'j') or (6, 'j') or (7, 'c') or (7, 'j') or (9, 'r') => true,
         _ => false,
     };
 
@@ -388,7 +439,9 @@ internal ref struct TextScrubber
         }
 
         var u = p + 3;
-        while (u < s.Length && u - p - 3 < MaxUserInfoLength && IsUserInfoByte(s[u]))
+        // A password written raw into a URL may hold any byte but those that end the authority ('#' included:
+        // "amqp://user:H7v#pQ9w@host" is a password, not a fragment).
+        while (u < s.Length && u - p - 3 < MaxUserInfoLength && !IsAuthorityEnd(s[u]))
         {
             u++;
         }
@@ -401,6 +454,11 @@ internal ref struct TextScrubber
         Write(s[emitted..(p + 3)]);
         Write(SecretToken);
         _counts.Secrets++;
+
+        // The password alone may show up later (a retry's log line, an error message).
+        var userInfo = s[(p + 3)..u];
+        var colon = userInfo.IndexOf((byte)':');
+        _learned?.Learn(colon >= 0 ? userInfo[(colon + 1)..] : userInfo, secret: true);
         end = u;
         return true;
     }
@@ -419,13 +477,20 @@ internal ref struct TextScrubber
             k--;
         }
 
-        // Every marker ends in a letter: digits, brackets and the like before a separator are not keys.
-        if (k == emitted || !IsLetter(s[k - 1]))
+        // Every marker ends in a letter, or in a letter and a number ("wep_key0"): brackets and the like before a
+        // separator are not keys.
+        var letterEnd = k;
+        while (letterEnd > emitted + 1 && IsDigit(s[letterEnd - 1]) && k - letterEnd < 3)
+        {
+            letterEnd--;
+        }
+
+        if (letterEnd == emitted || !IsLetter(s[letterEnd - 1]))
         {
             return p;
         }
 
-        if (!MayEndInMarker(s, k, emitted))
+        if (!MayEndInMarker(s, letterEnd, emitted) && (letterEnd == k || !MayEndInMarker(s, k, emitted)))
         {
             return p;
         }
@@ -454,6 +519,7 @@ internal ref struct TextScrubber
             case MarkerKind.WeakSecret:
                 Write(SecretToken);
                 _counts.Secrets++;
+                _learned?.Learn(s[valueStart..end], secret: true);
                 break;
             case MarkerKind.Coordinate:
                 WriteCoarsened(s[valueStart..end]);
@@ -464,6 +530,7 @@ internal ref struct TextScrubber
             default:
                 Write(SsidToken);
                 _counts.WifiNames++;
+                _learned?.Learn(s[valueStart..end], secret: false);
                 break;
         }
 
@@ -534,6 +601,10 @@ internal ref struct TextScrubber
         emitted = end;
         return end;
     }
+
+    private static bool IsAuthorityEnd(byte b) =>
+        b is (byte)'@' or (byte)'/' or (byte)'?' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)'"' or (byte)'<' or (byte)'>'
+            or (byte)'`';
 
     private static bool IsUserInfoByte(byte b) =>
         IsAlphanumeric(b) || b is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'%' or (byte)':' or (byte)'!' or (byte)'$'
@@ -735,7 +806,7 @@ internal ref struct TextScrubber
         if (hex > digits)
         {
             // Hex letters: only a MAC or an IPv6 address ("3c-71-..", "cb19.7117..", "fe80::1").
-            return !(next == ':' || (next == '-' && hex == 2) || (next == '.' && hex == 4));
+            return !(next == ':' || (next == '-' && hex == 2) || (next == '.' && hex == 4) || (next == '\\' && hex == 2));
         }
 
         if (digits >= 7)
@@ -745,6 +816,7 @@ internal ref struct TextScrubber
 
         switch (next)
         {
+            case (byte)'\\' when hex == 2:
             case (byte)':':
             case (byte)'-':
             case (byte)'/':

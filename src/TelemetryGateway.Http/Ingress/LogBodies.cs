@@ -72,7 +72,7 @@ internal sealed class LogRewriter : IStreamingRewriter, IDisposable
         get
         {
             var counts = _scrubber.Counts;
-            var redacted = counts.Secrets + counts.WifiNames + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses + counts.TruncatedLines;
+            var redacted = counts.Secrets + counts.WifiNames + counts.LearnedValues + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses + counts.TruncatedLines;
             return _serialPseudonymized
                 ? new RewriteCounts(0, redacted, counts.Serials, counts.IpAddresses + counts.Coordinates)
                 : new RewriteCounts(0, redacted + counts.Serials, 0, counts.IpAddresses + counts.Coordinates);

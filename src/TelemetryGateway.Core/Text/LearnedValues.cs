@@ -1,0 +1,224 @@
+using static TelemetryGateway.Core.Text.LogPatterns;
+
+namespace TelemetryGateway.Core.Text;
+
+/// <summary>
+/// Wi-Fi names and secrets a log has revealed after a marker, remembered for the rest of that log so a later bare
+/// occurrence ("Rotated-Q3!" printed alone by <c>nmcli -g</c>, a name in a <c>wpa_cli list_networks</c> row) is
+/// removed too: a pattern can never know every syntax, but a value once seen is recognised whatever surrounds it.
+/// </summary>
+/// <remarks>
+/// <para>Matched ignoring ASCII case, as a whole word (never inside a longer word, so ordinary text that contains a
+/// value's letters is not mangled), raw or in the percent- or plus-encoded form of a URL or query string.</para>
+/// <para>Values shorter than <see cref="MinLength"/> bytes or made of digits only are not learned: they are too
+/// likely to be ordinary text ("admin", "1234"). Memory is fixed: at most <see cref="MaxValues"/> values of at most
+/// <see cref="MaxValueLength"/> bytes, the oldest replaced first. Nothing is allocated after construction.</para>
+/// </remarks>
+internal sealed class LearnedValues
+{
+    internal const int MinLength = 6;
+    internal const int MaxValues = 64;
+    internal const int MaxValueLength = 64;
+
+    // Each value is kept lowercase, once raw and once URL-encoded when that differs.
+    private const int Forms = 2;
+    private const int Slots = MaxValues * Forms;
+
+    private readonly byte[] _arena = new byte[Slots * 3 * MaxValueLength];
+    private readonly int[] _lengths = new int[Slots];
+    private readonly bool[] _secret = new bool[Slots];
+
+    // Distinct first bytes of the stored forms in both cases: the vectorized search for a candidate start.
+    private readonly byte[] _firstBytes = new byte[2 * Slots];
+    private int _firstByteCount;
+    private int _next;
+
+    /// <summary>Values learned since <see cref="Clear"/> (each counted once, whatever its forms).</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Bumped on every learned value, so a scan in progress knows to look again.</summary>
+    public int Version { get; private set; }
+
+    public void Clear()
+    {
+        Array.Clear(_lengths);
+        _firstByteCount = 0;
+        _next = 0;
+        Count = 0;
+        Version++;
+    }
+
+    /// <summary>
+    /// Remembers <paramref name="value"/> (quotes around it are dropped) as a secret or a Wi-Fi name; returns false
+    /// when it is too short, digits only, too long or already known.
+    /// </summary>
+    public bool Learn(ReadOnlySpan<byte> value, bool secret)
+    {
+        if (value.Length >= 2 && IsQuote(value[0]))
+        {
+            value = value[^1] == value[0] ? value[1..^1] : value[1..];
+        }
+
+        value = value.Trim((byte)' ');
+        if (value.Length < MinLength || value.Length > MaxValueLength || value.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0
+            || value.IndexOfAny((byte)'\n', (byte)'\r') >= 0 || value[0] == '[' || IndexOf(value, 0) >= 0)
+        {
+            return false;
+        }
+
+        var slot = _next;
+        _next = (_next + Forms) % Slots;
+        Store(slot, value, secret, encoded: false);
+        Store(slot + 1, value, secret, encoded: true);
+        Count = Math.Min(Count + 1, MaxValues);
+        Version++;
+        return true;
+    }
+
+    /// <summary>
+    /// The start of the first learned value in <paramref name="s"/> at or after <paramref name="from"/>, as a whole
+    /// word; <paramref name="s"/>.Length when there is none.
+    /// </summary>
+    public int Find(ReadOnlySpan<byte> s, int from, out int length, out bool secret)
+    {
+        length = 0;
+        secret = false;
+        if (Count == 0)
+        {
+            return s.Length;
+        }
+
+        var firstBytes = _firstBytes.AsSpan(0, _firstByteCount);
+        var i = from;
+        while (i <= s.Length - MinLength)
+        {
+            var found = s[i..].IndexOfAny(firstBytes);
+            if (found < 0)
+            {
+                break;
+            }
+
+            i += found;
+            if (i == 0 || !IsAlphanumeric(s[i - 1]) || !IsAlphanumeric(s[i]))
+            {
+                var slot = IndexOf(s, i);
+                if (slot >= 0)
+                {
+                    length = _lengths[slot];
+                    secret = _secret[slot];
+                    return i;
+                }
+            }
+
+            i++;
+        }
+
+        return s.Length;
+    }
+
+    // The slot of a learned form that s holds at i as a whole word, or -1.
+    private int IndexOf(ReadOnlySpan<byte> s, int i)
+    {
+        for (var slot = 0; slot < Slots; slot++)
+        {
+            var length = _lengths[slot];
+            if (length == 0 || i + length > s.Length)
+            {
+                continue;
+            }
+
+            var form = _arena.AsSpan(slot * 3 * MaxValueLength, length);
+            var end = i + length;
+            if (EqualsIgnoringAsciiCase(s.Slice(i, length), form)
+                && (end == s.Length || !IsAlphanumeric(s[end]) || !IsAlphanumeric(form[^1])))
+            {
+                return slot;
+            }
+        }
+
+        return -1;
+    }
+
+    // UTF-8 beyond ASCII ("Café") is compared byte for byte; ASCII letters ignoring case. form is lowercase.
+    private static bool EqualsIgnoringAsciiCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> form)
+    {
+        for (var k = 0; k < form.Length; k++)
+        {
+            var b = text[k];
+            if ((IsUpper(b) ? (byte)(b | 0x20) : b) != form[k])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Store(int slot, ReadOnlySpan<byte> value, bool secret, bool encoded)
+    {
+        var destination = _arena.AsSpan(slot * 3 * MaxValueLength, 3 * MaxValueLength);
+        int length;
+        if (encoded)
+        {
+            length = UrlEncode(value, destination);
+            if (length == value.Length)
+            {
+                // Nothing to encode: the raw form covers it.
+                _lengths[slot] = 0;
+                return;
+            }
+        }
+        else
+        {
+            value.CopyTo(destination);
+            length = value.Length;
+        }
+
+        foreach (ref var b in destination[..length])
+        {
+            b = IsUpper(b) ? (byte)(b | 0x20) : b;
+        }
+
+        _lengths[slot] = length;
+        _secret[slot] = secret;
+        AddFirstByte(destination[0]);
+    }
+
+    private void AddFirstByte(byte b)
+    {
+        var lower = IsUpper(b) ? (byte)(b | 0x20) : b;
+        var upper = IsLower(b) ? (byte)(b & 0xDF) : b;
+        foreach (var candidate in (ReadOnlySpan<byte>)[lower, upper])
+        {
+            if (_firstBytes.AsSpan(0, _firstByteCount).IndexOf(candidate) < 0 && _firstByteCount < _firstBytes.Length)
+            {
+                _firstBytes[_firstByteCount++] = candidate;
+            }
+        }
+    }
+
+    // The form a value takes in a query string: unreserved bytes as they are, ' ' as '+', the rest %XX.
+    private static int UrlEncode(ReadOnlySpan<byte> value, Span<byte> destination)
+    {
+        var n = 0;
+        foreach (var b in value)
+        {
+            if (IsAlphanumeric(b) || b is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~')
+            {
+                destination[n++] = b;
+            }
+            else if (b == ' ')
+            {
+                destination[n++] = (byte)'+';
+            }
+            else
+            {
+                destination[n++] = (byte)'%';
+                destination[n++] = "0123456789abcdef"u8[b >> 4];
+                destination[n++] = "0123456789abcdef"u8[b & 0xF];
+            }
+        }
+
+        return n;
+    }
+}
