@@ -99,7 +99,8 @@ internal sealed class LearnedValues
             }
 
             i += found;
-            if (i == 0 || !IsAlphanumeric(s[i - 1]) || !IsAlphanumeric(s[i]))
+            // A word starts after a non-alphanumeric byte, or after a percent-escape ("%22Haus+am+See%22").
+            if (i == 0 || !IsAlphanumeric(s[i - 1]) || !IsAlphanumeric(s[i]) || (i >= 3 && s[i - 3] == '%' && IsHex(s[i - 2])))
             {
                 var slot = IndexOf(s, i);
                 if (slot >= 0)
@@ -161,7 +162,7 @@ internal sealed class LearnedValues
         if (encoded)
         {
             length = UrlEncode(value, destination);
-            if (length == value.Length)
+            if (destination[..length].SequenceEqual(value))
             {
                 // Nothing to encode: the raw form covers it.
                 _lengths[slot] = 0;
