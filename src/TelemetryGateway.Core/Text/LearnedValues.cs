@@ -1,3 +1,4 @@
+using System.Buffers;
 using static TelemetryGateway.Core.Text.LogPatterns;
 
 namespace TelemetryGateway.Core.Text;
@@ -19,6 +20,7 @@ internal sealed class LearnedValues
     internal const int MinLength = 6;
     internal const int MaxValues = 64;
     internal const int MaxValueLength = 64;
+    private const int SearchWindow = 4096;
 
     // Each value is kept lowercase, once raw and once URL-encoded when that differs.
     private const int Forms = 2;
@@ -28,9 +30,14 @@ internal sealed class LearnedValues
     private readonly int[] _lengths = new int[Slots];
     private readonly bool[] _secret = new bool[Slots];
 
-    // Distinct first bytes of the stored forms in both cases: the vectorized search for a candidate start.
-    private readonly byte[] _firstBytes = new byte[2 * Slots];
-    private int _firstByteCount;
+    // The first two bytes (lowercase) of each slot's form, compared before the form itself.
+    private readonly int[] _pairs = new int[Slots];
+
+    // The first two bytes (lowercase) of every stored form, as a bit set: most candidate starts fail this test.
+    private readonly ulong[] _firstPairs = new ulong[65536 / 64];
+
+    // The first bytes of the stored forms, in both cases.
+    private readonly bool[] _isFirstByte = new bool[256];
     private int _next;
 
     /// <summary>Values learned since <see cref="Clear"/> (each counted once, whatever its forms).</summary>
@@ -42,7 +49,8 @@ internal sealed class LearnedValues
     public void Clear()
     {
         Array.Clear(_lengths);
-        _firstByteCount = 0;
+        Array.Clear(_firstPairs);
+        Array.Clear(_isFirstByte);
         _next = 0;
         Count = 0;
         Version++;
@@ -77,53 +85,120 @@ internal sealed class LearnedValues
 
     /// <summary>
     /// The start of the first learned value in <paramref name="s"/> at or after <paramref name="from"/>, as a whole
-    /// word; <paramref name="s"/>.Length when there is none.
+    /// word, with its <paramref name="length"/>; or, with a length of 0, where to look again: the end of the window
+    /// searched (whole lines, about 4 KiB), or <paramref name="s"/>.Length.
     /// </summary>
     public int Find(ReadOnlySpan<byte> s, int from, out int length, out bool secret)
     {
         length = 0;
         secret = false;
-        if (Count == 0)
+        if (Count == 0 || from >= s.Length)
         {
             return s.Length;
         }
 
-        var firstBytes = _firstBytes.AsSpan(0, _firstByteCount);
-        var i = from;
-        while (i <= s.Length - MinLength)
+        // A window of whole lines at a time (a value never spans lines), so a long block is searched in steps.
+        var limit = s.Length;
+        if (limit - from > SearchWindow)
         {
-            var found = s[i..].IndexOfAny(firstBytes);
-            if (found < 0)
+            var lineEnd = s[(from + SearchWindow)..].IndexOf((byte)'\n');
+            limit = lineEnd < 0 ? s.Length : from + SearchWindow + lineEnd + 1;
+        }
+
+        var line = s[..limit];
+        // Candidates are word starts only: the vectorized search skips each run of letters and digits whole.
+        var i = from;
+        if (i > 0 && IsAlphanumeric(s[i - 1]) && IsAlphanumeric(s[i]))
+        {
+            var boundary = line[i..].IndexOfAnyExcept(Alphanumerics);
+            if (boundary < 0)
             {
-                break;
+                return limit;
             }
 
-            i += found;
-            // A word starts after a non-alphanumeric byte, or after a percent-escape ("%22Haus+am+See%22").
-            if (i == 0 || !IsAlphanumeric(s[i - 1]) || !IsAlphanumeric(s[i]) || (i >= 3 && s[i - 3] == '%' && IsHex(s[i - 2])))
+            i += boundary;
+        }
+
+        while (i <= line.Length - MinLength)
+        {
+            var b = line[i];
+            if (IsCandidate(line, i, out length, out secret))
             {
-                var slot = IndexOf(s, i);
-                if (slot >= 0)
+                return i;
+            }
+
+            if (IsAlphanumeric(b))
+            {
+                var boundary = line[(i + 1)..].IndexOfAnyExcept(Alphanumerics);
+                if (boundary < 0)
                 {
-                    length = _lengths[slot];
-                    secret = _secret[slot];
-                    return i;
+                    break;
                 }
+
+                i += 1 + boundary;
+                continue;
+            }
+
+            // "%22Haus+am+See%22": a word also starts after a percent-escape.
+            if (b == '%' && i + 3 <= line.Length - MinLength && IsHex(line[i + 1]) && IsHex(line[i + 2])
+                && IsCandidate(line, i + 3, out length, out secret))
+            {
+                return i + 3;
             }
 
             i++;
         }
 
-        return s.Length;
+        length = 0;
+        secret = false;
+        return limit;
+    }
+
+    private bool IsCandidate(ReadOnlySpan<byte> line, int i, out int length, out bool secret)
+    {
+        length = 0;
+        secret = false;
+        var b = line[i];
+        if (!_isFirstByte[b] || !HasFirstPair(Lower(b), Lower(line[i + 1])))
+        {
+            return false;
+        }
+
+        var slot = IndexOf(line, i);
+        if (slot < 0)
+        {
+            return false;
+        }
+
+        length = _lengths[slot];
+        secret = _secret[slot];
+        return true;
+    }
+
+    private static readonly SearchValues<byte> Alphanumerics =
+        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    private static byte Lower(byte b) => IsUpper(b) ? (byte)(b | 0x20) : b;
+
+    private bool HasFirstPair(byte first, byte second)
+    {
+        var pair = (first << 8) | second;
+        return (_firstPairs[pair >> 6] & (1UL << (pair & 63))) != 0;
     }
 
     // The slot of a learned form that s holds at i as a whole word, or -1.
     private int IndexOf(ReadOnlySpan<byte> s, int i)
     {
+        if (i + 1 >= s.Length)
+        {
+            return -1;
+        }
+
+        var pair = (Lower(s[i]) << 8) | Lower(s[i + 1]);
         for (var slot = 0; slot < Slots; slot++)
         {
             var length = _lengths[slot];
-            if (length == 0 || i + length > s.Length)
+            if (length == 0 || _pairs[slot] != pair || i + length > s.Length)
             {
                 continue;
             }
@@ -183,19 +258,15 @@ internal sealed class LearnedValues
         _lengths[slot] = length;
         _secret[slot] = secret;
         AddFirstByte(destination[0]);
+        var pair = (destination[0] << 8) | destination[1];
+        _firstPairs[pair >> 6] |= 1UL << (pair & 63);
+        _pairs[slot] = pair;
     }
 
     private void AddFirstByte(byte b)
     {
-        var lower = IsUpper(b) ? (byte)(b | 0x20) : b;
-        var upper = IsLower(b) ? (byte)(b & 0xDF) : b;
-        foreach (var candidate in (ReadOnlySpan<byte>)[lower, upper])
-        {
-            if (_firstBytes.AsSpan(0, _firstByteCount).IndexOf(candidate) < 0 && _firstByteCount < _firstBytes.Length)
-            {
-                _firstBytes[_firstByteCount++] = candidate;
-            }
-        }
+        _isFirstByte[b] = true;
+        _isFirstByte[IsLower(b) ? b & 0xDF : b] = true;
     }
 
     // The form a value takes in a query string: unreserved bytes as they are, ' ' as '+', the rest %XX.

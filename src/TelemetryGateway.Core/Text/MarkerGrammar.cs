@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using static TelemetryGateway.Core.Text.LogPatterns;
 
@@ -736,6 +737,128 @@ internal static class MarkerGrammar
             (11, 'c') => IsLowerWord(segment, "credentials"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
             _ => MarkerKind.None,
         };
+    }
+
+    /// <summary>The inlined first step of <see cref="MayEndBeforeBlank"/>: the byte before the blank and the suffix bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool MayEndBeforeBlankQuick(ReadOnlySpan<byte> s, int p)
+    {
+        if (p < 2)
+        {
+            return p == 1 && MayEndBeforeBlank(s, p);
+        }
+
+        var c = s[p - 1];
+        if (!IsLetter(c))
+        {
+            return (IsDigit(c) || IsQuote(c)) && MayEndBeforeBlank(s, p);
+        }
+
+        var b = s[p - 2];
+        var c2 = IsLetter(b) ? b & 31 : 0;
+        var c1 = c2 != 0 && p >= 3 && IsLetter(s[p - 3]) ? s[p - 3] & 31 : 0;
+        var index = (((c1 * 32) + c2) * 32) + (c & 31);
+        return (BlankWordSuffixes[index >> 6] & (1UL << (index & 63))) != 0 && MayEndBeforeBlank(s, p);
+    }
+
+    /// <summary>
+    /// A cheap filter for a blank at <paramref name="p"/>: whether the word before it (or its camel-case tail) has
+    /// the length and first letter of a word that can be followed by a value across blanks, or ends in a quote.
+    /// </summary>
+    internal static bool MayEndBeforeBlank(ReadOnlySpan<byte> s, int p)
+    {
+        if (p == 0)
+        {
+            return false;
+        }
+
+        var e = p;
+        if (IsQuote(s[e - 1]))
+        {
+            return true;
+        }
+
+        // "key1", "wpa2"
+        while (e > 0 && p - e < 2 && IsDigit(s[e - 1]))
+        {
+            e--;
+        }
+
+        // The last three letters first: a bit test that most words before a blank fail.
+        if (e == 0 || !IsLetter(s[e - 1]) || !HasBlankWordSuffix(s, e))
+        {
+            return false;
+        }
+
+        var a = e;
+        var tail = e;
+        while (a > 0 && e - a < 16 && IsLetter(s[a - 1]))
+        {
+            a--;
+            if (a > 0 && IsUpper(s[a]) && IsLower(s[a - 1]) && tail == e)
+            {
+                tail = a;
+            }
+        }
+
+        if (e - a < 2)
+        {
+            return false;
+        }
+
+        var filter = BlankWordFilter;
+        if (filter[((e - a) * 32) + ((s[a] | 0x20) & 31)] != 0 && MarkerGrammarWords.IsBlankWord(s[a..e], PreviousWord(s, a)))
+        {
+            return true;
+        }
+
+        return tail != e && filter[((e - tail) * 32) + ((s[tail] | 0x20) & 31)] != 0 && MarkerGrammarWords.IsBlankWord(s[tail..e], default);
+    }
+
+    private static bool HasBlankWordSuffix(ReadOnlySpan<byte> s, int e)
+    {
+        var c3 = s[e - 1] & 31;
+        var c2 = e >= 2 && IsLetter(s[e - 2]) ? s[e - 2] & 31 : 0;
+        var c1 = c2 != 0 && e >= 3 && IsLetter(s[e - 3]) ? s[e - 3] & 31 : 0;
+        var index = (((c1 * 32) + c2) * 32) + c3;
+        return (BlankWordSuffixes[index >> 6] & (1UL << (index & 63))) != 0;
+    }
+
+    // The last three letters (fewer for shorter words) of every word in BlankWordFilter, as a bit set.
+    private static readonly ulong[] BlankWordSuffixes = BuildBlankWordSuffixes();
+
+    private static ulong[] BuildBlankWordSuffixes()
+    {
+        var bits = new ulong[32 * 32 * 32 / 64];
+        foreach (var word in BlankWordList.Split(' '))
+        {
+            var c3 = word[^1] & 31;
+            var c2 = word.Length >= 2 ? word[^2] & 31 : 0;
+            var c1 = word.Length >= 3 ? word[^3] & 31 : 0;
+            var index = (((c1 * 32) + c2) * 32) + c3;
+            bits[index >> 6] |= 1UL << (index & 63);
+        }
+
+        return bits;
+    }
+
+    private const string BlankWordList =
+        "password passwd passphrase pass pwd pw psk pin pop secret token key apikey credentials credential creds "
+        + "bearer authorization wpa ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
+        + "latitude longitude to with onto from connect join joined reconnect";
+
+    // By length (up to 16) and first letter: 1 where some word followed by a value across blanks has that shape.
+    private static readonly byte[] BlankWordFilter = BuildBlankWordFilter();
+
+    private static byte[] BuildBlankWordFilter()
+    {
+        var filter = new byte[17 * 32];
+        foreach (var word in (BlankWordList + " wpa2 wpa3").Split(' '))
+        {
+            filter[(word.Length * 32) + (word[0] & 31)] = 1;
+        }
+
+        return filter;
     }
 
     private static bool IsWpaPassphraseCommand(ReadOnlySpan<byte> identifier) => Ascii.EqualsIgnoreCase(identifier, "wpa_passphrase"u8);

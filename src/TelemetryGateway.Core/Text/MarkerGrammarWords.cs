@@ -54,7 +54,7 @@ internal static class MarkerGrammarWords
         + "reassociate reassociated reassociating join joined joining joins roam roamed roaming switched switching attached attaching "
         + "disconnect disconnected disconnecting deauthenticated disassociated");
 
-    private static readonly WordSet BareConnectVerbs = new("connect join joined joining reconnect");
+    private static readonly WordSet BareConnectVerbs = new("connect join joined reconnect");
 
     private static readonly WordSet NetworkNouns = new(
         "network wireless wifi wi-fi wlan ssid essid ap access point hotspot the a an bss");
@@ -97,6 +97,18 @@ internal static class MarkerGrammarWords
         "supplicant"u8.ToArray(), "802.11"u8.ToArray(), "hostapd"u8.ToArray(), "iwd"u8.ToArray(), "access point"u8.ToArray(),
         "hotspot"u8.ToArray(), "wpa"u8.ToArray(), "station"u8.ToArray(), " sta "u8.ToArray(), " ap "u8.ToArray(), "nmcli"u8.ToArray(),
     ];
+
+    // The words after which a blank may lead to a value (the exact test after MarkerGrammar's length and
+    // first-letter filter): markers, and prepositions after a connect verb, and the bare connect verbs.
+    private static readonly WordSet BlankWords = new(
+        "password passwd passphrase pass pwd pw psk pin pop secret token key apikey credentials credential creds "
+        + "bearer authorization wpa2 wpa3 ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
+        + "latitude longitude connect join joined reconnect wpa");
+
+    private static readonly WordSet Prepositions2 = new("to with onto from");
+
+    internal static bool IsBlankWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> previous) =>
+        BlankWords.Contains(word) || (Prepositions2.Contains(word) && !previous.IsEmpty && ConnectVerbs.Contains(previous));
 
     internal static bool IsProseWord(ReadOnlySpan<byte> word) => ProseWords.Contains(word);
 

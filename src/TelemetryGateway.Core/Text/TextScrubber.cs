@@ -125,12 +125,20 @@ internal ref struct TextScrubber
         while (true)
         {
             var bound = Math.Min(nextSerial, nextLearned);
-            var found = NextTrigger(s[position..bound]);
+            var found = NextTrigger(s, position, bound);
             if (found < 0)
             {
                 if (bound == s.Length)
                 {
                     break;
+                }
+
+                if (bound == nextLearned && learnedLength == 0)
+                {
+                    // The end of a line the learned values were searched in: search the next.
+                    position = Math.Max(position, bound);
+                    nextLearned = FindLearned(s, bound, out learnedLength, out learnedSecret);
+                    continue;
                 }
 
                 Write(s[emitted..bound]);
@@ -152,7 +160,7 @@ internal ref struct TextScrubber
                 continue;
             }
 
-            position = OnTrigger(s, position + found, ref emitted, ref tried);
+            position = OnTrigger(s, found, ref emitted, ref tried);
             if (emitted > nextSerial)
             {
                 // A replaced unit swallowed the serial.
@@ -212,6 +220,30 @@ internal ref struct TextScrubber
 
         var found = s[probe..].IndexOfAny(Triggers);
         return found < 0 ? -1 : probe + found;
+    }
+
+    // The next trigger in s[from..to], or -1. A blank is one only after a word that may be a marker, a verb or a
+    // preposition naming a network (MarkerGrammar.MayEndBeforeBlank): most blanks follow ordinary words, and
+    // passing over them here costs a table look-up instead of a round through the scan loop.
+    private static int NextTrigger(ReadOnlySpan<byte> s, int from, int to)
+    {
+        var k = from;
+        while (true)
+        {
+            var found = NextTrigger(s[k..to]);
+            if (found < 0)
+            {
+                return -1;
+            }
+
+            var p = k + found;
+            if (s[p] is not ((byte)' ' or (byte)'\t') || MayEndBeforeBlankQuick(s, p))
+            {
+                return p;
+            }
+
+            k = p + 1;
+        }
     }
 
     private const int ScalarProbeLength = 16;
