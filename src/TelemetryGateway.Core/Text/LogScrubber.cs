@@ -36,6 +36,7 @@ public sealed class LogScrubber : IDisposable
     private readonly byte[] _pseudonym;
     private readonly byte[] _utf8Pending = new byte[MaxUtf8SequenceLength];
     private readonly LearnedValues _learned = new();
+    private readonly NameColumns _columns = new();
     private byte[] _serial = new byte[64];
     private byte[] _line = [];
     private LogScrubRules _rules = LogScrubRules.Default;
@@ -108,6 +109,7 @@ public sealed class LogScrubber : IDisposable
 
         // What a log revealed is remembered for that log only.
         _learned.Clear();
+        _columns.Clear();
     }
 
     /// <summary>
@@ -155,7 +157,7 @@ public sealed class LogScrubber : IDisposable
             }
             else if (_lineLength > 0 && !_discardingLine)
             {
-                scrubber.Scrub(_line.AsSpan(0, _lineLength));
+                ScrubComplete(_line.AsSpan(0, _lineLength), ref scrubber);
             }
 
             _lineLength = 0;
@@ -206,7 +208,7 @@ public sealed class LogScrubber : IDisposable
                 if (newline >= 0)
                 {
                     span[..(newline + 1)].CopyTo(_line.AsSpan(_lineLength));
-                    scrubber.Scrub(_line.AsSpan(0, _lineLength + newline + 1));
+                    ScrubComplete(_line.AsSpan(0, _lineLength + newline + 1), ref scrubber);
                     _lineLength = 0;
                     span = span[(newline + 1)..];
                     continue;
@@ -257,7 +259,7 @@ public sealed class LogScrubber : IDisposable
             var newline = lines[..(max + 1)].LastIndexOf((byte)'\n');
             if (newline >= 0)
             {
-                scrubber.Scrub(lines[..(newline + 1)]);
+                ScrubComplete(lines[..(newline + 1)], ref scrubber);
                 lines = lines[(newline + 1)..];
                 continue;
             }
@@ -268,7 +270,45 @@ public sealed class LogScrubber : IDisposable
             scrubber.Append("\n"u8);
         }
 
-        scrubber.Scrub(lines);
+        ScrubComplete(lines, ref scrubber);
+    }
+
+    // Whole lines: scrubbed as one block, unless a table with a Wi-Fi name column is open or may start in them; then
+    // line by line, each row's name cell replaced by position (NameColumns).
+    private void ScrubComplete(ReadOnlySpan<byte> lines, ref TextScrubber scrubber)
+    {
+        while (!lines.IsEmpty)
+        {
+            if (!_columns.InTable && !NameColumns.MayHoldHeader(lines))
+            {
+                scrubber.Scrub(lines);
+                return;
+            }
+
+            var newline = lines.IndexOf((byte)'\n');
+            var line = newline < 0 ? lines : lines[..(newline + 1)];
+            var content = newline < 0 ? line : line[..^1];
+            if (_columns.InTable && _columns.TryTakeCell(content, out var start, out var end))
+            {
+                if (end > start)
+                {
+                    scrubber.Scrub(line[..start]);
+                    scrubber.ReplaceWifiName(line[start..end]);
+                    scrubber.Scrub(line[end..]);
+                }
+                else
+                {
+                    scrubber.Scrub(line);
+                }
+            }
+            else
+            {
+                scrubber.Scrub(line);
+                _columns.TryBegin(content);
+            }
+
+            lines = lines[line.Length..];
+        }
     }
 
     // head is the first MaxLineLength bytes of a longer line; the rest of the line is discarded.

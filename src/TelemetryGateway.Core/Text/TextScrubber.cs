@@ -700,6 +700,17 @@ internal ref struct TextScrubber
         return IsLetter(b) && index >= 0 ? index + 1 : 0;
     }
 
+    /// <summary>
+    /// Writes <c>[ssid]</c> in place of <paramref name="name"/>, a Wi-Fi name the caller found by its position (a
+    /// table's name column), and remembers it for the rest of the log.
+    /// </summary>
+    public void ReplaceWifiName(ReadOnlySpan<byte> name)
+    {
+        Write(SsidToken);
+        _counts.WifiNames++;
+        _learned?.Learn(name, secret: false);
+    }
+
     /// <summary>Writes <paramref name="bytes"/> as they are (markers and line breaks of the caller).</summary>
     public void Append(scoped ReadOnlySpan<byte> bytes) => Write(bytes);
 
