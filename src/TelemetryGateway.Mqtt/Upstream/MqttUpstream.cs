@@ -55,6 +55,8 @@ internal sealed partial class MqttUpstream : IUpstream
             });
         }
         _clientOptions = builder.Build();
+        var tcp = (MqttClientTcpOptions)_clientOptions.ChannelOptions;
+        tcp.StreamProvider = new UpstreamSocketProvider(tcp, _clientOptions.Timeout);
     }
 
     public int Window => _window;
