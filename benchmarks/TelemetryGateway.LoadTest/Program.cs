@@ -39,22 +39,30 @@ if (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is n
 }
 
 var results = new List<ScenarioResult>();
-var setups = new Dictionary<ScenarioKind, IReadOnlyList<string>>();
+var setups = new Dictionary<string, IReadOnlyList<string>>();
 string? abortReason = null;
 try
 {
-    foreach (var qos in options.QosLevels)
+    foreach (var brokers in options.Brokers)
     {
-        foreach (var kind in options.Scenarios)
+        foreach (var qos in options.QosLevels)
         {
-            progress.WriteLine($"{LoadReport.Name(kind)}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages");
-            var (result, description) = await ScenarioRunner.RunAsync(kind, qos, options, templates, progress);
-            results.Add(result);
-            setups.TryAdd(kind, description);
-            progress.WriteLine(LoadReport.Summary(result));
-            if (result.Failed)
+            foreach (var kind in options.Scenarios)
             {
-                abortReason = $"{LoadReport.Name(kind)}, QoS {qos}: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                var name = $"{LoadReport.Name(kind)}, {LoadReport.Name(brokers)}";
+                progress.WriteLine($"{name}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages");
+                var (result, description) = await ScenarioRunner.RunAsync(kind, brokers, qos, options, templates, progress);
+                results.Add(result);
+                setups.TryAdd(name, description);
+                progress.WriteLine(LoadReport.Summary(result));
+                if (result.Failed)
+                {
+                    abortReason = $"{name}, QoS {qos}: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                    break;
+                }
+            }
+            if (abortReason is not null)
+            {
                 break;
             }
         }

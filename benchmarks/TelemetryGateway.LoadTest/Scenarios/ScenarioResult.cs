@@ -4,6 +4,7 @@ namespace TelemetryGateway.LoadTest.Scenarios;
 internal sealed record ScenarioResult
 {
     public required ScenarioKind Kind { get; init; }
+    public required BrokerTuning Brokers { get; init; }
     public required byte Qos { get; init; }
 
     /// <summary>Publishes the devices were asked to make.</summary>
@@ -24,6 +25,12 @@ internal sealed record ScenarioResult
 
     /// <summary>Latency of every output with a <c>ts</c>, microseconds, sorted.</summary>
     public required long[] LatenciesMicros { get; init; }
+
+    /// <summary>With a window of 1 at QoS 1: each message's publish to its PUBACK at the device, microseconds, sorted; else empty.</summary>
+    public required long[] RoundTripsMicros { get; init; }
+
+    /// <summary>Outputs received per <see cref="CloudSubscriber.BucketWidth"/> since the devices' release.</summary>
+    public required int[] ArrivalsPerBucket { get; init; }
 
     /// <summary>CPU time of each process from the devices' release to the end of the drain.</summary>
     public required IReadOnlyDictionary<CpuRole, TimeSpan> CpuUsed { get; init; }
@@ -54,14 +61,19 @@ internal sealed record ScenarioResult
         return CpuUsed.TryGetValue(role, out var used) && delivered > 0 ? used.TotalMicroseconds / delivered : null;
     }
 
-    public double? LatencyMs(double percentile)
+    public double? LatencyMs(double percentile) => Percentile(LatenciesMicros, percentile);
+
+    /// <summary>Percentile of <see cref="RoundTripsMicros"/> in ms; null when not measured.</summary>
+    public double? RoundTripMs(double percentile) => Percentile(RoundTripsMicros, percentile);
+
+    private static double? Percentile(long[] sortedMicros, double percentile)
     {
-        if (LatenciesMicros.Length == 0)
+        if (sortedMicros.Length == 0)
         {
             return null;
         }
-        var rank = (int)Math.Ceiling(percentile / 100 * LatenciesMicros.Length);
-        return LatenciesMicros[Math.Clamp(rank - 1, 0, LatenciesMicros.Length - 1)] / 1000.0;
+        var rank = (int)Math.Ceiling(percentile / 100 * sortedMicros.Length);
+        return sortedMicros[Math.Clamp(rank - 1, 0, sortedMicros.Length - 1)] / 1000.0;
     }
 
     private static double Rate(double count, TimeSpan elapsed) => elapsed > TimeSpan.Zero ? count / elapsed.TotalSeconds : 0;

@@ -16,9 +16,9 @@ internal static class ScenarioRunner
     private static readonly TimeSpan WarmUpTimeout = TimeSpan.FromSeconds(20);
 
     public static async Task<(ScenarioResult Result, IReadOnlyList<string> Description)> RunAsync(
-        ScenarioKind kind, byte qos, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress)
+        ScenarioKind kind, BrokerTuning brokers, byte qos, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress)
     {
-        await using var setup = await ScenarioSetup.StartAsync(kind, options);
+        await using var setup = await ScenarioSetup.StartAsync(kind, brokers, options);
         var devices = Enumerable.Range(0, options.Devices).Select(i => new SimulatedDevice(i, templates[i % templates.Count])).ToArray();
         var planned = (long)options.Devices * options.MessagesPerDevice;
         var subscriber = new CloudSubscriber((int)Math.Min(planned * setup.OutputsPerMessage, 10_000_000));
@@ -72,10 +72,13 @@ internal static class ScenarioRunner
             }
             var latencies = subscriber.LatenciesMicros.ToArray();
             Array.Sort(latencies);
+            var roundTrips = outcomes.SelectMany(o => o.RoundTripsMicros).ToArray();
+            Array.Sort(roundTrips);
             var lastOutput = subscriber.LastReceivedTimestamp;
             var result = new ScenarioResult
             {
                 Kind = kind,
+                Brokers = brokers,
                 Qos = qos,
                 MessagesPlanned = planned,
                 MessagesIn = messagesIn,
@@ -85,6 +88,8 @@ internal static class ScenarioRunner
                 Duplicates = subscriber.Duplicates,
                 DeliveryElapsed = lastOutput == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(clock.OriginTimestamp, lastOutput),
                 LatenciesMicros = latencies,
+                RoundTripsMicros = roundTrips,
+                ArrivalsPerBucket = [.. subscriber.ArrivalsPerBucket],
                 CpuUsed = cpuUsed,
                 Notes = notes,
                 Failed = failure is not null || subscriber.Received == 0,
@@ -188,7 +193,8 @@ internal static class ScenarioRunner
         }));
     }
 
-    private readonly record struct DeviceOutcome(long Completed, long CompletedTimestamp, string? Error);
+    /// <summary>What one device did; <c>RoundTripsMicros</c> (window 1 at QoS 1 only) holds each message's publish to its PUBACK.</summary>
+    private readonly record struct DeviceOutcome(long Completed, long CompletedTimestamp, string? Error, List<long> RoundTripsMicros);
 
     private static async Task<DeviceOutcome> PublishAsync(SimulatedDevice device, MinimalMqttClient client, byte qos, LoadTestOptions options, MeasurementClock clock)
     {
@@ -198,6 +204,9 @@ internal static class ScenarioRunner
         var sent = 0;
         // The warm-up's acknowledgements are not part of the run.
         var acknowledgedBefore = client.Acknowledged;
+        var oneAtATime = qos > 0 && options.Window == 1;
+        var roundTrips = new List<long>(oneAtATime ? total : 0);
+        var sentTimestamp = 0L;
         try
         {
             while (sent < total)
@@ -212,6 +221,12 @@ internal static class ScenarioRunner
                     }
                 }
                 var count = await client.AcquireAsync(Math.Min(batch, total - sent), qos);
+                if (oneAtATime && sent > 0)
+                {
+                    // The window of one is free again: the previous message's PUBACK has arrived.
+                    roundTrips.Add(RoundTripMicros(sentTimestamp, client.LastAcknowledgedTimestamp));
+                }
+                sentTimestamp = Stopwatch.GetTimestamp();
                 for (var i = 0; i < count; i++)
                 {
                     var length = device.WritePayload(payload, clock.NowMicros());
@@ -223,17 +238,24 @@ internal static class ScenarioRunner
             if (qos > 0)
             {
                 await client.WaitForAllAcknowledgedAsync();
+                if (oneAtATime && sent > 0)
+                {
+                    roundTrips.Add(RoundTripMicros(sentTimestamp, client.LastAcknowledgedTimestamp));
+                }
             }
             var completedAt = Stopwatch.GetTimestamp();
             await client.DisconnectAsync();
-            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, completedAt, null);
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, completedAt, null, roundTrips);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             var error = client.ConnectionError ?? (e is OperationCanceledException ? "time limit reached" : e.Message);
-            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}");
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}", roundTrips);
         }
     }
+
+    private static long RoundTripMicros(long sentTimestamp, long acknowledgedTimestamp) =>
+        Stopwatch.GetElapsedTime(sentTimestamp, acknowledgedTimestamp).Ticks / (TimeSpan.TicksPerMillisecond / 1000);
 
     /// <summary>
     /// Waits until every expected output arrived, or none arrived for the drain timeout, or the run's bound passed.

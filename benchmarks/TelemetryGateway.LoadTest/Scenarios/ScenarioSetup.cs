@@ -16,9 +16,15 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     private readonly List<Func<string?>> _health = [];
     private readonly List<CpuMeter> _cpu = [];
 
-    private ScenarioSetup(ScenarioKind kind) => Kind = kind;
+    private ScenarioSetup(ScenarioKind kind, BrokerTuning brokers)
+    {
+        Kind = kind;
+        Brokers = brokers;
+    }
 
     public ScenarioKind Kind { get; }
+
+    public BrokerTuning Brokers { get; }
 
     public IPEndPoint DeviceEndpoint { get; private set; } = Loopback.Endpoint(0);
 
@@ -34,9 +40,9 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     /// <summary>Configs and command lines, for the report's appendix.</summary>
     public List<string> Description { get; } = [];
 
-    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, LoadTestOptions options)
+    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, BrokerTuning brokers, LoadTestOptions options)
     {
-        var setup = new ScenarioSetup(kind);
+        var setup = new ScenarioSetup(kind, brokers);
         try
         {
             switch (kind)
@@ -44,7 +50,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                 case ScenarioKind.Direct:
                     {
                         var port = Loopback.FreePort();
-                        var broker = await setup.OwnAsync(Mosquitto.StartAsync("site+cloud", port, Mosquitto.PlainConfig(port)));
+                        var broker = await setup.OwnAsync(Mosquitto.StartAsync("site+cloud", port, Mosquitto.PlainConfig(port, brokers)));
                         setup.DeviceEndpoint = setup.SubscriberEndpoint = broker.Endpoint;
                         setup.TopicFilter = "dt/#";
                         setup.Describe(broker);
@@ -54,7 +60,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                     {
                         var cloud = await setup.StartCloudAsync(null);
                         var sitePort = Loopback.FreePort();
-                        var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix)));
+                        var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix, brokers)));
                         setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => site.CpuTime));
                         setup.DeviceEndpoint = site.Endpoint;
                         setup.SubscriberEndpoint = cloud.Endpoint;
@@ -112,7 +118,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     private async Task<Mosquitto> StartCloudAsync(int? fixedPort)
     {
         var port = fixedPort ?? Loopback.FreePort();
-        var cloud = await OwnAsync(Mosquitto.StartAsync("cloud", port, Mosquitto.PlainConfig(port)));
+        var cloud = await OwnAsync(Mosquitto.StartAsync("cloud", port, Mosquitto.PlainConfig(port, Brokers)));
         _cpu.Add(new CpuMeter(CpuRole.CloudBroker, () => cloud.CpuTime));
         Describe(cloud);
         return cloud;
