@@ -88,6 +88,19 @@ catch (Exception e) when (e is IOException or UnauthorizedAccessException)
 {
     progress.WriteLine($"load test: could not write the report to '{options.ReportPath}': {e.Message}");
 }
+if (results.Count > 0)
+{
+    var plotPath = LoadReport.PlotPath(options);
+    try
+    {
+        await File.WriteAllTextAsync(plotPath, LoadPlot.Render(results));
+        progress.WriteLine($"plot written to {Path.GetFullPath(plotPath)}");
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        progress.WriteLine($"load test: could not write the plot to '{plotPath}': {e.Message}");
+    }
+}
 if (abortReason is not null)
 {
     progress.WriteLine($"load test failed: {abortReason}");

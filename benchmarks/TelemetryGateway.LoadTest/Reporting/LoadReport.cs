@@ -36,6 +36,7 @@ internal static class LoadReport
         Line(report, $"- Load: {options.Devices} devices × {options.MessagesPerDevice} status messages, {pace}; QoS 1 window {options.Window} per device; cloud subscriber at QoS 1");
         Line(report, $"- Fresh brokers (and gateway) per run; {options.WarmUpMessages} unmeasured warm-up messages first, sent by the devices as they publish in the run. Bounds: {options.DurationLimit.TotalSeconds:0} s per run, drain until no output for {options.DrainTimeout.TotalSeconds:0} s");
         Line(report, $"- Brokers: {string.Join(" and ", options.Brokers.Select(Name))} (every scenario runs behind each)");
+        Line(report, $"- Plot: [{Path.GetFileName(PlotPath(options))}]({Path.GetFileName(PlotPath(options))}) (outputs per second over each run, latency percentiles)");
         Line(report, "- Everything shares the same cores: compare the ratios within this report, not absolute numbers across runs.");
         if (abortReason is not null)
         {
@@ -123,6 +124,9 @@ internal static class LoadReport
         }
         return report.ToString();
     }
+
+    /// <summary>The SVG plot, next to the report: same name, <c>.svg</c>.</summary>
+    public static string PlotPath(LoadTestOptions options) => Path.ChangeExtension(options.ReportPath, ".svg");
 
     /// <summary>The QoS 1 comparisons that miss a target (empty when there is no comparison).</summary>
     public static IReadOnlyList<string> MissedTargets(LoadTestOptions options, IReadOnlyList<ScenarioResult> results)
