@@ -38,6 +38,9 @@ internal sealed record LoadTestOptions
     /// <summary>The broker configurations to run every scenario behind, in this order.</summary>
     public IReadOnlyList<BrokerTuning> Brokers { get; init; } = [BrokerTuning.Default, BrokerTuning.Tuned];
 
+    /// <summary>Devices that connect before the run and publish nothing, held open through it (the gateway's cost per connection).</summary>
+    public int IdleDevices { get; init; }
+
     /// <summary>QoS 1 publishes a device may have awaiting PUBACK (also the largest batch one write carries).</summary>
     public int Window { get; init; } = 32;
 
@@ -91,6 +94,8 @@ internal sealed record LoadTestOptions
           --brokers LIST              default,tuned (default): mosquitto as installed (Nagle on), and with set_tcp_nodelay true
           --window N                  QoS 1 publishes in flight per device (32); 1 = one message at a time, as most
                                       device SDKs publish: adds the round trip per message and its targets
+          --idle-devices N            connected devices that publish nothing, held open through each run (0); reports
+                                      the relay's memory per connection. 10,000 connected: --devices 100 --idle-devices 9900
           --rate-per-device R         messages/s per device; 0 = as fast as the window allows (0)
           --gateway-dll PATH          the gateway to start (src/TelemetryGateway.Host/bin/Release/net10.0/telemetry-gateway.dll)
           --gateway-setting K=V       extra setting for that gateway, repeatable (e.g. Gateway:Mqtt:Transport=tcp)
@@ -107,7 +112,7 @@ internal sealed record LoadTestOptions
 
     private static readonly HashSet<string> ValueOptions =
     [
-        "--devices", "--messages-per-device", "--qos", "--scenarios", "--brokers", "--window", "--rate-per-device", "--gateway-dll",
+        "--devices", "--idle-devices", "--messages-per-device", "--qos", "--scenarios", "--brokers", "--window", "--rate-per-device", "--gateway-dll",
         "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report", "--warmup",
         "--gateway-setting",
     ];
@@ -152,6 +157,7 @@ internal sealed record LoadTestOptions
             options = name switch
             {
                 "--devices" => options with { Devices = Int(name, value, 1, 10_000, errors) },
+                "--idle-devices" => options with { IdleDevices = Int(name, value, 0, 50_000, errors) },
                 "--messages-per-device" => options with { MessagesPerDevice = Int(name, value, 1, 1_000_000, errors) },
                 "--qos" => options with { QosLevels = QosList(value, errors) },
                 "--scenarios" => options with { Scenarios = ScenarioList(value, errors) },

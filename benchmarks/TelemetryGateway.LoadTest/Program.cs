@@ -38,6 +38,14 @@ if (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is n
     return 3;
 }
 
+if (options.IdleDevices > 0
+    && FileDescriptorLimit.EnsureAtLeast((ulong)(options.Devices + options.IdleDevices) + 1_000) is { } limitProblem)
+{
+    // Each connection is one descriptor here and one in the gateway, which inherits this process's limit.
+    progress.WriteLine($"load test: {limitProblem}");
+    return 3;
+}
+
 var results = new List<ScenarioResult>();
 var setups = new Dictionary<string, IReadOnlyList<string>>();
 string? abortReason = null;
@@ -49,15 +57,23 @@ try
         {
             foreach (var kind in options.Scenarios)
             {
-                var name = $"{LoadReport.Name(kind)}, {LoadReport.Name(brokers)}";
-                progress.WriteLine($"{name}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages");
-                var (result, description) = await ScenarioRunner.RunAsync(kind, brokers, qos, options, templates, progress);
-                results.Add(result);
-                setups.TryAdd(name, description);
-                progress.WriteLine(LoadReport.Summary(result));
-                if (result.Failed)
+                // With idle devices, each scenario runs without them first: the throughput to compare against.
+                foreach (var idle in options.IdleDevices > 0 ? [0, options.IdleDevices] : new[] { 0 })
                 {
-                    abortReason = $"{name}, QoS {qos}: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                    var name = $"{LoadReport.Name(kind)}, {LoadReport.Name(brokers)}";
+                    progress.WriteLine($"{name}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages, {idle} idle devices");
+                    var (result, description) = await ScenarioRunner.RunAsync(kind, brokers, qos, idle, options, templates, progress);
+                    results.Add(result);
+                    setups.TryAdd(name, description);
+                    progress.WriteLine(LoadReport.Summary(result));
+                    if (result.Failed)
+                    {
+                        abortReason = $"{name}, QoS {qos}, {idle} idle devices: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                        break;
+                    }
+                }
+                if (abortReason is not null)
+                {
                     break;
                 }
             }

@@ -412,7 +412,8 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
         throw new MqttProtocolException("malformed remaining length");
     }
 
-    private static byte[] BuildConnect(string clientId)
+    /// <summary>CONNECT: MQTT 3.1.1, clean session, keep-alive 0.</summary>
+    internal static byte[] BuildConnect(string clientId)
     {
         var id = Encoding.UTF8.GetBytes(clientId);
         var remaining = 10 + 2 + id.Length;

@@ -39,6 +39,9 @@ internal sealed class Mosquitto : IAsyncDisposable
     /// <summary>CPU time (user and system) the broker has used so far.</summary>
     public TimeSpan CpuTime => ChildProcesses.CpuTime(_process);
 
+    /// <summary>Resident memory (working set) now, bytes.</summary>
+    public long WorkingSet => ChildProcesses.WorkingSet(_process);
+
     /// <summary>The process ended while it should be serving.</summary>
     public string? Failure => _process.HasExited ? $"mosquitto ({Name}) exited with code {_process.ExitCode}:{Environment.NewLine}{_output.Text}" : null;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using TelemetryGateway.LoadTest.Processes;
 using TelemetryGateway.LoadTest.Scenarios;
 
 namespace TelemetryGateway.LoadTest.Reporting;
@@ -13,6 +14,12 @@ internal static class LoadReport
 
     /// <summary>Gateway QoS 1 p99 latency must be at most this multiple of the bridge's.</summary>
     public const double P99Target = 2.0;
+
+    /// <summary>Resident memory per idle connection the gateway may grow by, bytes.</summary>
+    public const double BytesPerConnectionTarget = 20 * 1024;
+
+    /// <summary>Throughput with the idle devices connected, at least this fraction of the throughput without.</summary>
+    public const double IdleThroughputTarget = 0.9;
 
     /// <summary>One message at a time (window 1): the gateway's rate behind default brokers must be at least this multiple of its rate behind tuned ones.</summary>
     public const double DefaultBrokerRateTarget = 0.9;
@@ -36,6 +43,10 @@ internal static class LoadReport
         Line(report, $"- Load: {options.Devices} devices × {options.MessagesPerDevice} status messages, {pace}; QoS 1 window {options.Window} per device; cloud subscriber at QoS 1");
         Line(report, $"- Fresh brokers (and gateway) per run; {options.WarmUpMessages} unmeasured warm-up messages first, sent by the devices as they publish in the run. Bounds: {options.DurationLimit.TotalSeconds:0} s per run, drain until no output for {options.DrainTimeout.TotalSeconds:0} s");
         Line(report, $"- Brokers: {string.Join(" and ", options.Brokers.Select(Name))} (every scenario runs behind each)");
+        if (options.IdleDevices > 0)
+        {
+            Line(report, $"- Idle devices: {options.IdleDevices} connected (MQTT 3.1.1, keep-alive 0) before the devices and held through the run; every scenario also runs without them. Open-file limit: {FileDescriptorLimit.Current}");
+        }
         Line(report, $"- Plot: [{Path.GetFileName(PlotPath(options))}]({Path.GetFileName(PlotPath(options))}) (outputs per second over each run, latency percentiles)");
         Line(report, "- Everything shares the same cores: compare the ratios within this report, not absolute numbers across runs.");
         if (abortReason is not null)
@@ -48,7 +59,7 @@ internal static class LoadReport
         Line(report, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
-            Line(report, $"| {Name(r.Kind)} | {Name(r.Brokers)} | {r.Qos} | {r.MessagesIn}/{r.MessagesPlanned} | {r.MessagesInPerSecond:N0} | {r.OutputsExpected} | {r.OutputsReceived} | {r.OutputsPerSecond:N0} | {r.DeliveredMessagesPerSecond:N0} | {Ms(r.LatencyMs(50))} | {Ms(r.LatencyMs(99))} | {Ms(r.LatencyMs(100))} | {r.Lost} | {r.Duplicates} |");
+            Line(report, $"| {Name(r.Kind)}{Idle(r)} | {Name(r.Brokers)} | {r.Qos} | {r.MessagesIn}/{r.MessagesPlanned} | {r.MessagesInPerSecond:N0} | {r.OutputsExpected} | {r.OutputsReceived} | {r.OutputsPerSecond:N0} | {r.DeliveredMessagesPerSecond:N0} | {Ms(r.LatencyMs(50))} | {Ms(r.LatencyMs(99))} | {Ms(r.LatencyMs(100))} | {r.Lost} | {r.Duplicates} |");
         }
         Line(report);
         Line(report, "messages in/s: device publishes completed (PUBACK received at QoS 1; at QoS 0 merely written to the socket, so unpaced it is the kernel's buffering, not a capacity) per second of publishing. "
@@ -64,7 +75,7 @@ internal static class LoadReport
         {
             var relay = r.CpuMicrosPerMessage(CpuRole.Relay);
             var cloud = r.CpuMicrosPerMessage(CpuRole.CloudBroker);
-            Line(report, $"| {Name(r.Kind)} | {Name(r.Brokers)} | {r.Qos} | {Us(relay)} | {Us(cloud)} | {Us(relay + cloud)} | {Us(r.CpuMicrosPerMessage(CpuRole.Generator))} |");
+            Line(report, $"| {Name(r.Kind)}{Idle(r)} | {Name(r.Brokers)} | {r.Qos} | {Us(relay)} | {Us(cloud)} | {Us(relay + cloud)} | {Us(r.CpuMicrosPerMessage(CpuRole.Generator))} |");
         }
 
         var notes = results.Where(r => r.Notes.Count > 0).ToArray();
@@ -106,6 +117,7 @@ internal static class LoadReport
         }
 
         RenderOneAtATime(report, options, results);
+        RenderIdleDevices(report, results);
 
         if (setups.Count > 0)
         {
@@ -215,10 +227,42 @@ internal static class LoadReport
         Line(report, $"Targets (gateway, {options.Devices} devices): p99 round trip under {RoundTripP99TargetMs:0} ms, and its rate behind mosquitto as installed at least {DefaultBrokerRateTarget:0.0}× its rate behind a tuned one.");
     }
 
+    /// <summary>Connected idle devices: the relay's memory per connection, and throughput with them over without.</summary>
+    private static void RenderIdleDevices(StringBuilder report, IReadOnlyList<ScenarioResult> results)
+    {
+        var withIdle = results.Where(r => r.IdleDevices > 0).ToArray();
+        if (withIdle.Length == 0)
+        {
+            return;
+        }
+        Line(report);
+        Line(report, "## Connected idle devices");
+        Line(report);
+        Line(report, "| scenario | brokers | QoS | idle devices | relay resident MiB before → after | per connection | target | delivered msg/s with / without idle | target |");
+        Line(report, "|---|---|---|---:|---|---:|---|---:|---|");
+        foreach (var r in withIdle)
+        {
+            var without = WithoutIdle(results, r);
+            var ratio = without is null ? (double?)null : Ratio(r.DeliveredMessagesPerSecond, without.DeliveredMessagesPerSecond);
+            var applies = r.Kind == ScenarioKind.Gateway;
+            var memory = r.IdleMemory is { } m ? $"{m.Before / 1048576.0:0} → {m.After / 1048576.0:0}" : "–";
+            var perConnection = r.BytesPerIdleConnection is { } bytes ? $"{bytes / 1024:0.0} KiB" : "–";
+            var memoryTarget = r.BytesPerIdleConnection is { } b ? Target(applies, b <= BytesPerConnectionTarget, $"≤ {BytesPerConnectionTarget / 1024:0} KiB") : "";
+            var throughputTarget = ratio is { } x ? Target(applies, x >= IdleThroughputTarget, $"≥ {IdleThroughputTarget:0.0}×") : "";
+            Line(report, $"| {Name(r.Kind)} | {Name(r.Brokers)} | {r.Qos} | {r.IdleDevices} | {memory} | {perConnection} | {memoryTarget} | {(ratio is { } y ? $"{y:0.00}×" : "–")} | {throughputTarget} |");
+        }
+        Line(report);
+        Line(report, "Memory: the relay's working set 5 s after the last idle device connected, minus before they connected, over their number. "
+            + "Each scenario ran first without the idle devices (the throughput to compare against), then with them.");
+    }
+
+    private static ScenarioResult? WithoutIdle(IReadOnlyList<ScenarioResult> results, ScenarioResult r) =>
+        results.FirstOrDefault(o => o.IdleDevices == 0 && o.Kind == r.Kind && o.Brokers == r.Brokers && o.Qos == r.Qos);
+
     private static double? DefaultOverTuned(IReadOnlyList<ScenarioResult> results, ScenarioKind kind)
     {
-        var byDefault = results.FirstOrDefault(r => r.Kind == kind && r.Qos == 1 && r.Brokers == BrokerTuning.Default);
-        var tuned = results.FirstOrDefault(r => r.Kind == kind && r.Qos == 1 && r.Brokers == BrokerTuning.Tuned);
+        var byDefault = results.FirstOrDefault(r => r.Kind == kind && r.Qos == 1 && r.IdleDevices == 0 && r.Brokers == BrokerTuning.Default);
+        var tuned = results.FirstOrDefault(r => r.Kind == kind && r.Qos == 1 && r.IdleDevices == 0 && r.Brokers == BrokerTuning.Tuned);
         return byDefault is null || tuned is null ? null : Ratio(byDefault.MessagesInPerSecond, tuned.MessagesInPerSecond);
     }
 
@@ -240,6 +284,7 @@ internal static class LoadReport
     private static List<Comparison> Compare(IReadOnlyList<ScenarioResult> results)
     {
         var comparisons = new List<Comparison>();
+        results = [.. results.Where(r => r.IdleDevices == 0)];
         foreach (var (brokers, qos) in results.Select(r => (r.Brokers, r.Qos)).Distinct())
         {
             var baseline = results.FirstOrDefault(r => r.Brokers == brokers && r.Qos == qos && r.Kind == ScenarioKind.Baseline);
@@ -260,6 +305,8 @@ internal static class LoadReport
         }
         return comparisons;
     }
+
+    private static string Idle(ScenarioResult r) => r.IdleDevices > 0 ? string.Create(Invariant, $" + {r.IdleDevices} idle") : "";
 
     private static double Ratio(double a, double b) => b > 0 ? a / b : double.NaN;
 

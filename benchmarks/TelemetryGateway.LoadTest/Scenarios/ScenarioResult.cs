@@ -1,5 +1,8 @@
 namespace TelemetryGateway.LoadTest.Scenarios;
 
+/// <summary>The relay's resident memory before the idle devices connected and after, bytes.</summary>
+internal sealed record IdleMemory(long Before, long After);
+
 /// <summary>What one scenario run at one QoS level measured.</summary>
 internal sealed record ScenarioResult
 {
@@ -31,6 +34,15 @@ internal sealed record ScenarioResult
 
     /// <summary>Outputs received per <see cref="CloudSubscriber.BucketWidth"/> since the devices' release.</summary>
     public required int[] ArrivalsPerBucket { get; init; }
+
+    /// <summary>Devices connected through the run that published nothing.</summary>
+    public required int IdleDevices { get; init; }
+
+    /// <summary>The relay's resident memory around connecting the idle devices; null without them.</summary>
+    public required IdleMemory? IdleMemory { get; init; }
+
+    /// <summary>Resident memory the relay grew by per idle connection, bytes; null when not measured.</summary>
+    public double? BytesPerIdleConnection => IdleMemory is { } m && IdleDevices > 0 ? (m.After - m.Before) / (double)IdleDevices : null;
 
     /// <summary>CPU time of each process from the devices' release to the end of the drain.</summary>
     public required IReadOnlyDictionary<CpuRole, TimeSpan> CpuUsed { get; init; }

@@ -37,6 +37,9 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     /// <summary>The processes whose CPU time the run accounts for: the relay (site broker or gateway), the cloud broker.</summary>
     public IReadOnlyList<CpuMeter> CpuMeters => _cpu;
 
+    /// <summary>Resident memory of the relay (gateway or site broker) now, bytes; null when the benchmark did not start it.</summary>
+    public Func<long>? RelayWorkingSet { get; private set; }
+
     /// <summary>Configs and command lines, for the report's appendix.</summary>
     public List<string> Description { get; } = [];
 
@@ -62,6 +65,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                         var sitePort = Loopback.FreePort();
                         var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix, brokers)));
                         setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => site.CpuTime));
+                        setup.RelayWorkingSet = () => site.WorkingSet;
                         setup.DeviceEndpoint = site.Endpoint;
                         setup.SubscriberEndpoint = cloud.Endpoint;
                         setup.TopicFilter = BridgePrefix + "dt/#";
@@ -81,11 +85,17 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                         }
                         else
                         {
+                            // Loopback clients count only toward the gateway's total connection limit (5,000 by default).
+                            var connections = options.Devices + options.IdleDevices + 100;
+                            IReadOnlyList<string> settings = connections > 5_000
+                                ? [.. options.GatewaySettings, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:Security:Limits:MaxConnections={connections}")]
+                                : options.GatewaySettings;
                             var gateway = await setup.OwnAsync(GatewayProcess.StartAsync(
-                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, options.GatewaySettings));
+                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, settings));
                             setup.DeviceEndpoint = gateway.Endpoint;
                             setup._health.Add(() => gateway.Failure);
                             setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => gateway.CpuTime));
+                            setup.RelayWorkingSet = () => gateway.WorkingSet;
                             setup.Description.Add($"gateway: `{gateway.CommandLine}`");
                         }
                         break;
