@@ -54,10 +54,11 @@ internal static class LoadPlot
             Append(svg, $"<line x1=\"{Left}\" y1=\"{y:0.#}\" x2=\"{Left + plotWidth}\" y2=\"{y:0.#}\" stroke=\"#e0e0e0\"/>");
             Append(svg, $"<text x=\"{Left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{value:N0}</text>");
         }
-        for (var i = 0; i <= 5; i++)
+        var step = NiceCeiling(seconds / 6);
+        for (var t = 0.0; t <= seconds + 1e-9; t += step)
         {
-            var x = Left + (plotWidth * i / 5.0);
-            Append(svg, $"<text x=\"{x:0.#}\" y=\"{top + PanelHeight + 16}\" text-anchor=\"middle\">{seconds * i / 5:0.#} s</text>");
+            var x = Left + (plotWidth * t / seconds);
+            Append(svg, $"<text x=\"{x:0.#}\" y=\"{top + PanelHeight + 16}\" text-anchor=\"middle\">{t:0.##} s</text>");
         }
         for (var s = 0; s < results.Count; s++)
         {
@@ -82,9 +83,9 @@ internal static class LoadPlot
     private static void Latency(StringBuilder svg, IReadOnlyList<ScenarioResult> results, int top)
     {
         var plotWidth = Width - Left - Right;
-        Append(svg, $"<text x=\"{Left}\" y=\"{top - 14}\" font-size=\"14\" font-weight=\"bold\">Latency percentiles (device ts → cloud subscriber, ms, log scale)</text>");
+        Append(svg, $"<text x=\"{Left}\" y=\"{top - 14}\" font-size=\"14\" font-weight=\"bold\">Latency percentiles, ms, log scale: device ts → cloud subscriber (solid), publish → PUBACK at window 1 (dashed)</text>");
         Axes(svg, top, plotWidth);
-        var maxMs = Math.Max(1, results.Select(r => r.LatencyMs(100) ?? 0).DefaultIfEmpty(1).Max());
+        var maxMs = Math.Max(1, results.Select(r => Math.Max(r.LatencyMs(100) ?? 0, r.RoundTripMs(100) ?? 0)).DefaultIfEmpty(1).Max());
         const double minMs = 0.1;
         var decades = Math.Max(1, (int)Math.Ceiling(Math.Log10(maxMs / minMs)));
         double Y(double ms) => top + PanelHeight - (PanelHeight * Math.Log10(Math.Max(ms, minMs) / minMs) / decades);
@@ -103,24 +104,30 @@ internal static class LoadPlot
         }
         for (var s = 0; s < results.Count; s++)
         {
-            var points = new StringBuilder();
-            for (var p = 0; p < Percentiles.Length; p++)
-            {
-                if (results[s].LatencyMs(Percentiles[p]) is not { } ms)
-                {
-                    continue;
-                }
-                var x = Left + (plotWidth * (p + 0.5) / Percentiles.Length);
-                var y = Y(ms);
-                points.Append(Invariant, $"{x:0.#},{y:0.#} ");
-                Append(svg, $"<circle cx=\"{x:0.#}\" cy=\"{y:0.#}\" r=\"3\" fill=\"{Color(s)}\"><title>{Escape(Label(results[s]))}: {ms:0.##} ms</title></circle>");
-            }
-            if (points.Length > 0)
-            {
-                Append(svg, $"<polyline fill=\"none\" stroke=\"{Color(s)}\" stroke-width=\"1.5\" points=\"{points.ToString().TrimEnd()}\"/>");
-            }
+            Percentile(svg, results[s].LatencyMs, s, Label(results[s]), dashed: false, Y, plotWidth);
+            Percentile(svg, results[s].RoundTripMs, s, Label(results[s]) + ", round trip", dashed: true, Y, plotWidth);
         }
         Legend(svg, results, top);
+    }
+
+    private static void Percentile(StringBuilder svg, Func<double, double?> latencyMs, int series, string label, bool dashed, Func<double, double> y, int plotWidth)
+    {
+        var points = new StringBuilder();
+        for (var p = 0; p < Percentiles.Length; p++)
+        {
+            if (latencyMs(Percentiles[p]) is not { } ms)
+            {
+                continue;
+            }
+            var x = Left + (plotWidth * (p + 0.5) / Percentiles.Length);
+            points.Append(Invariant, $"{x:0.#},{y(ms):0.#} ");
+            Append(svg, $"<circle cx=\"{x:0.#}\" cy=\"{y(ms):0.#}\" r=\"3\" fill=\"{Color(series)}\"><title>{Escape(label)}: {ms:0.##} ms</title></circle>");
+        }
+        if (points.Length > 0)
+        {
+            var dash = dashed ? " stroke-dasharray=\"5,4\"" : "";
+            Append(svg, $"<polyline fill=\"none\" stroke=\"{Color(series)}\" stroke-width=\"1.5\"{dash} points=\"{points.ToString().TrimEnd()}\"/>");
+        }
     }
 
     private static void Axes(StringBuilder svg, int top, int plotWidth)

@@ -38,7 +38,7 @@ internal static class LoadReport
         Line(report);
         Line(report, $"- Command: `dotnet run -c Release --project benchmarks/TelemetryGateway.LoadTest --{(options.CommandLine.Length > 0 ? " " + options.CommandLine : "")}`");
         Line(report, $"- Machine: {machine.Cores} cores ({machine.Cpu}), {machine.OperatingSystem}, {machine.Runtime}, {machine.MosquittoVersion}");
-        Line(report, $"- Started: {machine.StartedAt:yyyy-MM-dd HH:mm:ss} UTC");
+        Line(report, $"- Started: {machine.StartedAt:yyyy-MM-dd HH:mm:ss} UTC; load average (1, 5, 15 min) at start {machine.LoadAverageAtStart}, at the end {MachineFacts.LoadAverage()}");
         var pace = options.RatePerDevice > 0 ? $"{options.RatePerDevice:0.##} msg/s each" : "unpaced (as fast as the window allows)";
         Line(report, $"- Load: {options.Devices} devices × {options.MessagesPerDevice} status messages, {pace}; QoS 1 window {options.Window} per device; cloud subscriber at QoS 1");
         Line(report, $"- Fresh brokers (and gateway) per run; {options.WarmUpMessages} unmeasured warm-up messages first, sent by the devices as they publish in the run. Bounds: {options.DurationLimit.TotalSeconds:0} s per run, drain until no output for {options.DrainTimeout.TotalSeconds:0} s");
