@@ -12,8 +12,8 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// A cloud broker with Nagle's algorithm on (mosquitto's default, and many others') sends the PUBACK of one output at
 /// once but holds the next one until the first is acknowledged. The gateway sends nothing back on a PUBACK, so its
 /// kernel delays that acknowledgement (40 ms on Linux): a device that waits for its PUBACK before publishing again,
-/// with two or more outputs per message, was held about 43 ms per message. Acknowledging at once lets the broker's next
-/// PUBACK go out after one round trip on the wire instead.
+/// with two or more outputs per message, was held about 43 ms per message. Acknowledging after each read lets the
+/// broker's next PUBACK go out as soon as the gateway has read the previous one. Linux only: elsewhere reads are plain.
 /// </remarks>
 internal sealed class UpstreamSocketStream : NetworkStream, IMqttClientStreamEndPoints
 {
@@ -53,7 +53,8 @@ internal sealed class UpstreamSocketStream : NetworkStream, IMqttClientStreamEnd
         {
             try
             {
-                // Sends the acknowledgement the kernel is holding back, and acknowledges the next segments at once.
+                // Sends the acknowledgement the kernel is holding back, and leaves its "interactive" mode, in which it
+                // would wait to piggyback acknowledgements on data the gateway sends.
                 Socket.SetRawSocketOption(IpProtocolTcp, TcpQuickAck, s_on);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
