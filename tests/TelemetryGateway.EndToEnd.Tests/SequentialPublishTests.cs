@@ -17,7 +17,7 @@ public sealed class SequentialPublishTests(ITestOutputHelper output)
     private const int Messages = 200;
     private const string Topic = "dt/anker_power/A17C0/SERIAL0000000001/status";
 
-    // A coarse functional bound, not a speed target: 200 stalled messages take about 8.7 s, unstalled well under 1 s.
+    // A coarse functional bound, not a speed target: 200 stalled messages took 9.0–10.0 s here, unstalled 0.13–0.35 s.
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(3);
 
     [Fact]
@@ -53,8 +53,9 @@ public sealed class SequentialPublishTests(ITestOutputHelper output)
         Assert.True(stopwatch.Elapsed < s_bound,
             $"{Messages} sequential QoS 1 publishes took {stopwatch.Elapsed.TotalSeconds:F2} s (bound {s_bound.TotalSeconds:F0} s); gateway log:\n{gateway.Output}");
         // Two outputs (after-sales-service, product-improvement) per message, each acknowledged upstream before the device's PUBACK.
+        // (At least: a warm-up output may still have been on its way when they were counted.)
         var received = await cloud.WaitForAsync(before + (2 * Messages), TimeSpan.FromSeconds(30));
-        Assert.Equal(before + (2 * Messages), received.Count);
+        Assert.True(received.Count >= before + (2 * Messages), $"{received.Count - before} of {2 * Messages} outputs arrived");
     }
 
     private static byte[] Status(int i) =>
