@@ -15,6 +15,16 @@ internal enum ScenarioKind
     Gateway,
 }
 
+/// <summary>How the mosquitto brokers of a run (cloud, bridging site broker) are configured.</summary>
+internal enum BrokerTuning
+{
+    /// <summary>mosquitto's defaults for the TCP socket (Nagle's algorithm on), what users and most cloud brokers have.</summary>
+    Default,
+
+    /// <summary><c>set_tcp_nodelay true</c>: Nagle's algorithm off.</summary>
+    Tuned,
+}
+
 /// <summary>The command line of the load benchmark. <see cref="Parse"/> reports every problem at once.</summary>
 internal sealed record LoadTestOptions
 {
@@ -24,6 +34,12 @@ internal sealed record LoadTestOptions
     public int MessagesPerDevice { get; init; } = 200;
     public IReadOnlyList<byte> QosLevels { get; init; } = [0, 1];
     public IReadOnlyList<ScenarioKind> Scenarios { get; init; } = [ScenarioKind.Baseline, ScenarioKind.Gateway];
+
+    /// <summary>The broker configurations to run every scenario behind, in this order.</summary>
+    public IReadOnlyList<BrokerTuning> Brokers { get; init; } = [BrokerTuning.Default, BrokerTuning.Tuned];
+
+    /// <summary>Devices that connect before the run and publish nothing, held open through it (the gateway's cost per connection).</summary>
+    public int IdleDevices { get; init; }
 
     /// <summary>QoS 1 publishes a device may have awaiting PUBACK (also the largest batch one write carries).</summary>
     public int Window { get; init; } = 32;
@@ -75,7 +91,11 @@ internal sealed record LoadTestOptions
           --messages-per-device N     status messages each device publishes (200)
           --qos 0,1                   QoS levels to run (0,1)
           --scenarios LIST            baseline,gateway (default); add 'direct' for the generator's own ceiling
-          --window N                  QoS 1 publishes in flight per device (32)
+          --brokers LIST              default,tuned (default): mosquitto as installed (Nagle on), and with set_tcp_nodelay true
+          --window N                  QoS 1 publishes in flight per device (32); 1 = one message at a time, as most
+                                      device SDKs publish: adds the round trip per message and its targets
+          --idle-devices N            connected devices that publish nothing, held open through each run (0); reports
+                                      the relay's memory per connection. 10,000 connected: --devices 100 --idle-devices 9900
           --rate-per-device R         messages/s per device; 0 = as fast as the window allows (0)
           --gateway-dll PATH          the gateway to start (src/TelemetryGateway.Host/bin/Release/net10.0/telemetry-gateway.dll)
           --gateway-setting K=V       extra setting for that gateway, repeatable (e.g. Gateway:Mqtt:Transport=tcp)
@@ -92,7 +112,7 @@ internal sealed record LoadTestOptions
 
     private static readonly HashSet<string> ValueOptions =
     [
-        "--devices", "--messages-per-device", "--qos", "--scenarios", "--window", "--rate-per-device", "--gateway-dll",
+        "--devices", "--idle-devices", "--messages-per-device", "--qos", "--scenarios", "--brokers", "--window", "--rate-per-device", "--gateway-dll",
         "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report", "--warmup",
         "--gateway-setting",
     ];
@@ -137,9 +157,11 @@ internal sealed record LoadTestOptions
             options = name switch
             {
                 "--devices" => options with { Devices = Int(name, value, 1, 10_000, errors) },
+                "--idle-devices" => options with { IdleDevices = Int(name, value, 0, 50_000, errors) },
                 "--messages-per-device" => options with { MessagesPerDevice = Int(name, value, 1, 1_000_000, errors) },
                 "--qos" => options with { QosLevels = QosList(value, errors) },
                 "--scenarios" => options with { Scenarios = ScenarioList(value, errors) },
+                "--brokers" => options with { Brokers = BrokerList(value, errors) },
                 "--window" => options with { Window = Int(name, value, 1, 1_000, errors) },
                 "--rate-per-device" => options with { RatePerDevice = Seconds(name, value, 0, 100_000, errors) },
                 "--gateway-dll" => options with { GatewayDll = value },
@@ -241,6 +263,27 @@ internal sealed record LoadTestOptions
             errors.Add("--scenarios: no scenario given");
         }
         return [.. kinds.Distinct().Order()];
+    }
+
+    private static BrokerTuning[] BrokerList(string value, List<string> errors)
+    {
+        var tunings = new List<BrokerTuning>();
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (Enum.TryParse<BrokerTuning>(item, ignoreCase: true, out var tuning) && Enum.IsDefined(tuning))
+            {
+                tunings.Add(tuning);
+            }
+            else
+            {
+                errors.Add($"--brokers: '{item}' is not one of default, tuned");
+            }
+        }
+        if (tunings.Count == 0)
+        {
+            errors.Add("--brokers: no broker configuration given");
+        }
+        return [.. tunings.Distinct()];
     }
 
     private static int? LoopbackPort(string name, string value, List<string> errors)

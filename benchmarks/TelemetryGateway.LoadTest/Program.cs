@@ -38,23 +38,47 @@ if (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is n
     return 3;
 }
 
+if (options.IdleDevices > 0
+    && FileDescriptorLimit.EnsureAtLeast((ulong)(options.Devices + options.IdleDevices) + 1_000) is { } limitProblem)
+{
+    // Each connection is one descriptor here and one in the gateway, which inherits this process's limit.
+    progress.WriteLine($"load test: {limitProblem}");
+    return 3;
+}
+
 var results = new List<ScenarioResult>();
-var setups = new Dictionary<ScenarioKind, IReadOnlyList<string>>();
+var setups = new Dictionary<string, IReadOnlyList<string>>();
 string? abortReason = null;
 try
 {
-    foreach (var qos in options.QosLevels)
+    foreach (var brokers in options.Brokers)
     {
-        foreach (var kind in options.Scenarios)
+        foreach (var qos in options.QosLevels)
         {
-            progress.WriteLine($"{LoadReport.Name(kind)}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages");
-            var (result, description) = await ScenarioRunner.RunAsync(kind, qos, options, templates, progress);
-            results.Add(result);
-            setups.TryAdd(kind, description);
-            progress.WriteLine(LoadReport.Summary(result));
-            if (result.Failed)
+            foreach (var kind in options.Scenarios)
             {
-                abortReason = $"{LoadReport.Name(kind)}, QoS {qos}: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                // With idle devices, each scenario runs without them first: the throughput to compare against.
+                foreach (var idle in options.IdleDevices > 0 ? [0, options.IdleDevices] : new[] { 0 })
+                {
+                    var name = $"{LoadReport.Name(kind)}, {LoadReport.Name(brokers)}";
+                    progress.WriteLine($"{name}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages, {idle} idle devices");
+                    var (result, description) = await ScenarioRunner.RunAsync(kind, brokers, qos, idle, options, templates, progress);
+                    results.Add(result);
+                    setups.TryAdd(name, description);
+                    progress.WriteLine(LoadReport.Summary(result));
+                    if (result.Failed)
+                    {
+                        abortReason = $"{name}, QoS {qos}, {idle} idle devices: {string.Join("; ", result.Notes).ReplaceLineEndings(" ")}";
+                        break;
+                    }
+                }
+                if (abortReason is not null)
+                {
+                    break;
+                }
+            }
+            if (abortReason is not null)
+            {
                 break;
             }
         }
@@ -79,6 +103,19 @@ try
 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
 {
     progress.WriteLine($"load test: could not write the report to '{options.ReportPath}': {e.Message}");
+}
+if (results.Count > 0)
+{
+    var plotPath = LoadReport.PlotPath(options);
+    try
+    {
+        await File.WriteAllTextAsync(plotPath, LoadPlot.Render(results));
+        progress.WriteLine($"plot written to {Path.GetFullPath(plotPath)}");
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        progress.WriteLine($"load test: could not write the plot to '{plotPath}': {e.Message}");
+    }
 }
 if (abortReason is not null)
 {

@@ -45,6 +45,7 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
     private TaskCompletionSource<byte>? _subAck;
     private ushort _lastPacketId;
     private long _acknowledged;
+    private long _lastAcknowledgedTimestamp;
     private int _disposed;
     private volatile bool _disconnecting;
 
@@ -63,6 +64,9 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
 
     /// <summary>QoS 1 publishes acknowledged by the broker so far.</summary>
     public long Acknowledged => Volatile.Read(ref _acknowledged);
+
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the bytes carrying the latest PUBACK were read (0 before the first).</summary>
+    public long LastAcknowledgedTimestamp => Volatile.Read(ref _lastAcknowledgedTimestamp);
 
     /// <summary>Why the connection ended, when it ended other than by <see cref="DisposeAsync"/>.</summary>
     public string? ConnectionError { get; private set; }
@@ -320,6 +324,7 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
                 }
                 if (pubAcks > 0)
                 {
+                    Volatile.Write(ref _lastAcknowledgedTimestamp, receivedTimestamp);
                     Interlocked.Add(ref _acknowledged, pubAcks);
                     _window.Release(pubAcks);
                 }
@@ -407,7 +412,8 @@ internal sealed class MinimalMqttClient : IAsyncDisposable
         throw new MqttProtocolException("malformed remaining length");
     }
 
-    private static byte[] BuildConnect(string clientId)
+    /// <summary>CONNECT: MQTT 3.1.1, clean session, keep-alive 0.</summary>
+    internal static byte[] BuildConnect(string clientId)
     {
         var id = Encoding.UTF8.GetBytes(clientId);
         var remaining = 10 + 2 + id.Length;

@@ -47,6 +47,20 @@ internal static class ChildProcesses
         }
     }
 
+    /// <summary>Resident memory (working set) of <paramref name="process"/>, bytes; zero once it has exited.</summary>
+    public static long WorkingSet(Process process)
+    {
+        try
+        {
+            process.Refresh();
+            return process.HasExited ? 0 : process.WorkingSet64;
+        }
+        catch (InvalidOperationException)
+        {
+            return 0;
+        }
+    }
+
     public static void TrackDirectory(string path) => TemporaryDirectories[path] = 0;
 
     /// <summary>Kills one child (by its pid, with its descendants) and waits, bounded, for it to exit.</summary>

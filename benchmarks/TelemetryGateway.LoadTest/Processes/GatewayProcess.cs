@@ -34,6 +34,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
     /// <summary>CPU time (user and system) the gateway has used so far.</summary>
     public TimeSpan CpuTime => ChildProcesses.CpuTime(_process);
 
+    /// <summary>Resident memory (working set) now, bytes.</summary>
+    public long WorkingSet => ChildProcesses.WorkingSet(_process);
+
     /// <summary>The process ended while it should be serving.</summary>
     public string? Failure => _process.HasExited ? $"the gateway exited with code {_process.ExitCode}:{Environment.NewLine}{_output.Text}" : null;
 

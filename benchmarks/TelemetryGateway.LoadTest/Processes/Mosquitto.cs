@@ -39,21 +39,24 @@ internal sealed class Mosquitto : IAsyncDisposable
     /// <summary>CPU time (user and system) the broker has used so far.</summary>
     public TimeSpan CpuTime => ChildProcesses.CpuTime(_process);
 
+    /// <summary>Resident memory (working set) now, bytes.</summary>
+    public long WorkingSet => ChildProcesses.WorkingSet(_process);
+
     /// <summary>The process ended while it should be serving.</summary>
     public string? Failure => _process.HasExited ? $"mosquitto ({Name}) exited with code {_process.ExitCode}:{Environment.NewLine}{_output.Text}" : null;
 
     /// <summary>The config of a plain broker: the "cloud" side, or the site broker of the generator self-test.</summary>
     /// <remarks>No limit on queued or in-flight messages: the cloud broker is the measuring instrument, and it must
-    /// neither drop (mosquitto's default queue is 1000 messages per client) nor throttle what reaches it. Nagle off
-    /// (mosquitto's default is on): QoS 0 packets to a subscriber that sends nothing back otherwise wait for delayed
-    /// TCP ACKs, adding ~10 ms that belong to neither the bridge nor the gateway.</remarks>
-    public static string PlainConfig(int port) => string.Create(CultureInfo.InvariantCulture, $"""
+    /// neither drop (mosquitto's default queue is 1000 messages per client) nor throttle what reaches it. Nagle's
+    /// algorithm as <paramref name="brokers"/> says: on is mosquitto's default, what users have (a client waiting for two
+    /// PUBACKs in a row meets the delayed-ACK stall, and QoS 0 packets to a subscriber that sends nothing back wait for
+    /// delayed ACKs too); off (<c>set_tcp_nodelay true</c>) is the tuned broker.</remarks>
+    public static string PlainConfig(int port, BrokerTuning brokers) => string.Create(CultureInfo.InvariantCulture, $"""
         listener {port} 127.0.0.1
         allow_anonymous true
         persistence false
         log_dest none
-        set_tcp_nodelay true
-        max_queued_messages 0
+        {NoDelay(brokers)}max_queued_messages 0
         max_inflight_messages 0
 
         """);
@@ -61,16 +64,15 @@ internal sealed class Mosquitto : IAsyncDisposable
     /// <summary>
     /// The baseline: a site broker with a bridge that forwards <c>dt/#</c> at QoS 1 to the cloud broker under
     /// <paramref name="remotePrefix"/>. In-flight window left at mosquitto's default (20); the queue is unbounded so
-    /// the bridge is measured by how fast it forwards, not by mosquitto's default 1000-message drop; Nagle off as on
-    /// the cloud broker (the gateway's sockets do not delay either).
+    /// the bridge is measured by how fast it forwards, not by mosquitto's default 1000-message drop; Nagle's algorithm
+    /// as on the cloud broker.
     /// </summary>
-    public static string BridgeConfig(int port, int cloudPort, string remotePrefix) => string.Create(CultureInfo.InvariantCulture, $"""
+    public static string BridgeConfig(int port, int cloudPort, string remotePrefix, BrokerTuning brokers) => string.Create(CultureInfo.InvariantCulture, $"""
         listener {port} 127.0.0.1
         allow_anonymous true
         persistence false
         log_dest none
-        set_tcp_nodelay true
-        max_queued_messages 0
+        {NoDelay(brokers)}max_queued_messages 0
 
         connection cloud
         address 127.0.0.1:{cloudPort}
@@ -81,6 +83,8 @@ internal sealed class Mosquitto : IAsyncDisposable
         restart_timeout 1
 
         """);
+
+    private static string NoDelay(BrokerTuning brokers) => brokers == BrokerTuning.Tuned ? "set_tcp_nodelay true\n" : "";
 
     /// <summary>Starts mosquitto with <paramref name="config"/> and waits (10 s at most) until its port accepts connections.</summary>
     public static async Task<Mosquitto> StartAsync(string name, int port, string config)

@@ -4,7 +4,8 @@ using TelemetryGateway.LoadTest.Processes;
 namespace TelemetryGateway.LoadTest.Reporting;
 
 /// <summary>What the numbers were measured on; they are only comparable within one report.</summary>
-internal sealed record MachineFacts(int Cores, string Cpu, string Runtime, string OperatingSystem, string MosquittoVersion, DateTimeOffset StartedAt)
+internal sealed record MachineFacts(
+    int Cores, string Cpu, string Runtime, string OperatingSystem, string MosquittoVersion, DateTimeOffset StartedAt, string LoadAverageAtStart)
 {
     public static async Task<MachineFacts> CollectAsync() => new(
         Environment.ProcessorCount,
@@ -12,7 +13,22 @@ internal sealed record MachineFacts(int Cores, string Cpu, string Runtime, strin
         RuntimeInformation.FrameworkDescription,
         RuntimeInformation.OSDescription,
         await Mosquitto.VersionAsync(),
-        DateTimeOffset.UtcNow);
+        DateTimeOffset.UtcNow,
+        LoadAverage());
+
+    /// <summary>The 1, 5 and 15 minute load averages (other work on shared cores shows here), or "unknown".</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/loadavg").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields.Length >= 3 ? $"{fields[0]}, {fields[1]}, {fields[2]}" : "unknown";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
+    }
 
     private static string CpuModel()
     {

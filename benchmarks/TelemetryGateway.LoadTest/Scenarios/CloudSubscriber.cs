@@ -13,6 +13,10 @@ namespace TelemetryGateway.LoadTest.Scenarios;
 /// are read with <see cref="Volatile"/>; the latency list is read only after <see cref="StopAsync"/>.</remarks>
 internal sealed class CloudSubscriber : IPublishReceiver
 {
+    /// <summary>Width of one bucket of <see cref="ArrivalsPerBucket"/>.</summary>
+    public static readonly TimeSpan BucketWidth = TimeSpan.FromMilliseconds(100);
+
+    private readonly List<int> _arrivalsPerBucket = [];
     private readonly List<long> _latenciesMicros;
     private readonly HashSet<ulong> _fingerprints;
     private MinimalMqttClient? _client;
@@ -47,6 +51,9 @@ internal sealed class CloudSubscriber : IPublishReceiver
 
     public IReadOnlyList<long> LatenciesMicros => _latenciesMicros;
 
+    /// <summary>Outputs received in each <see cref="BucketWidth"/> since the measurement started (read after <see cref="StopAsync"/>).</summary>
+    public IReadOnlyList<int> ArrivalsPerBucket => _arrivalsPerBucket;
+
     public async Task ConnectAsync(System.Net.IPEndPoint endpoint, string topicFilter, CancellationToken cancellationToken)
     {
         _client = await MinimalMqttClient.ConnectAsync(endpoint, "cloud-subscriber", 1, this, TimeSpan.FromSeconds(10), cancellationToken);
@@ -78,9 +85,16 @@ internal sealed class CloudSubscriber : IPublishReceiver
         {
             Interlocked.Increment(ref _duplicates);
         }
+        var receivedMicros = clock.ToMicros(receivedTimestamp);
+        var bucket = (int)Math.Min(receivedMicros / (long)BucketWidth.TotalMicroseconds, 100_000);
+        while (_arrivalsPerBucket.Count <= bucket)
+        {
+            _arrivalsPerBucket.Add(0);
+        }
+        _arrivalsPerBucket[bucket]++;
         if (ts > 0)
         {
-            _latenciesMicros.Add(clock.ToMicros(receivedTimestamp) - ts);
+            _latenciesMicros.Add(receivedMicros - ts);
         }
         else
         {

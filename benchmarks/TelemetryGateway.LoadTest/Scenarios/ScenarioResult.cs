@@ -1,9 +1,13 @@
 namespace TelemetryGateway.LoadTest.Scenarios;
 
+/// <summary>The relay's resident memory before the idle devices connected and after, bytes.</summary>
+internal sealed record IdleMemory(long Before, long After);
+
 /// <summary>What one scenario run at one QoS level measured.</summary>
 internal sealed record ScenarioResult
 {
     public required ScenarioKind Kind { get; init; }
+    public required BrokerTuning Brokers { get; init; }
     public required byte Qos { get; init; }
 
     /// <summary>Publishes the devices were asked to make.</summary>
@@ -24,6 +28,21 @@ internal sealed record ScenarioResult
 
     /// <summary>Latency of every output with a <c>ts</c>, microseconds, sorted.</summary>
     public required long[] LatenciesMicros { get; init; }
+
+    /// <summary>With a window of 1 at QoS 1: each message's publish to its PUBACK at the device, microseconds, sorted; else empty.</summary>
+    public required long[] RoundTripsMicros { get; init; }
+
+    /// <summary>Outputs received per <see cref="CloudSubscriber.BucketWidth"/> since the devices' release.</summary>
+    public required int[] ArrivalsPerBucket { get; init; }
+
+    /// <summary>Devices connected through the run that published nothing.</summary>
+    public required int IdleDevices { get; init; }
+
+    /// <summary>The relay's resident memory around connecting the idle devices; null without them.</summary>
+    public required IdleMemory? IdleMemory { get; init; }
+
+    /// <summary>Resident memory the relay grew by per idle connection, bytes; null when not measured.</summary>
+    public double? BytesPerIdleConnection => IdleMemory is { } m && IdleDevices > 0 ? (m.After - m.Before) / (double)IdleDevices : null;
 
     /// <summary>CPU time of each process from the devices' release to the end of the drain.</summary>
     public required IReadOnlyDictionary<CpuRole, TimeSpan> CpuUsed { get; init; }
@@ -54,14 +73,19 @@ internal sealed record ScenarioResult
         return CpuUsed.TryGetValue(role, out var used) && delivered > 0 ? used.TotalMicroseconds / delivered : null;
     }
 
-    public double? LatencyMs(double percentile)
+    public double? LatencyMs(double percentile) => Percentile(LatenciesMicros, percentile);
+
+    /// <summary>Percentile of <see cref="RoundTripsMicros"/> in ms; null when not measured.</summary>
+    public double? RoundTripMs(double percentile) => Percentile(RoundTripsMicros, percentile);
+
+    private static double? Percentile(long[] sortedMicros, double percentile)
     {
-        if (LatenciesMicros.Length == 0)
+        if (sortedMicros.Length == 0)
         {
             return null;
         }
-        var rank = (int)Math.Ceiling(percentile / 100 * LatenciesMicros.Length);
-        return LatenciesMicros[Math.Clamp(rank - 1, 0, LatenciesMicros.Length - 1)] / 1000.0;
+        var rank = (int)Math.Ceiling(percentile / 100 * sortedMicros.Length);
+        return sortedMicros[Math.Clamp(rank - 1, 0, sortedMicros.Length - 1)] / 1000.0;
     }
 
     private static double Rate(double count, TimeSpan elapsed) => elapsed > TimeSpan.Zero ? count / elapsed.TotalSeconds : 0;

@@ -16,18 +16,20 @@ internal static class ScenarioRunner
     private static readonly TimeSpan WarmUpTimeout = TimeSpan.FromSeconds(20);
 
     public static async Task<(ScenarioResult Result, IReadOnlyList<string> Description)> RunAsync(
-        ScenarioKind kind, byte qos, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress)
+        ScenarioKind kind, BrokerTuning brokers, byte qos, int idleDevices, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress)
     {
-        await using var setup = await ScenarioSetup.StartAsync(kind, options);
+        await using var setup = await ScenarioSetup.StartAsync(kind, brokers, options);
         var devices = Enumerable.Range(0, options.Devices).Select(i => new SimulatedDevice(i, templates[i % templates.Count])).ToArray();
         var planned = (long)options.Devices * options.MessagesPerDevice;
         var subscriber = new CloudSubscriber((int)Math.Min(planned * setup.OutputsPerMessage, 10_000_000));
         using var lifetime = new CancellationTokenSource(options.DurationLimit + options.DrainTimeout + (3 * WarmUpTimeout) + TimeSpan.FromSeconds(60));
         var clients = new MinimalMqttClient?[devices.Length];
+        var idle = new IdleDevice?[idleDevices];
         try
         {
             await subscriber.ConnectAsync(setup.SubscriberEndpoint, setup.TopicFilter, lifetime.Token);
             await ProbeAsync(setup, subscriber, devices[0], options, lifetime.Token);
+            var idleMemory = await ConnectIdleDevicesAsync(setup, idle, progress, lifetime.Token);
 
             using var publishing = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
             await ConnectDevicesAsync(setup, devices, clients, options, publishing.Token);
@@ -65,6 +67,11 @@ internal static class ScenarioRunner
             {
                 notes.Add($"cloud subscriber: {subscriberError}");
             }
+            var idleGone = idle.Count(d => d is not null && !d.IsConnected);
+            if (idleGone > 0)
+            {
+                notes.Add($"{idleGone} of {idle.Length} idle devices were disconnected during the run");
+            }
             var failure = setup.Failure;
             if (failure is not null)
             {
@@ -72,10 +79,13 @@ internal static class ScenarioRunner
             }
             var latencies = subscriber.LatenciesMicros.ToArray();
             Array.Sort(latencies);
+            var roundTrips = outcomes.SelectMany(o => o.RoundTripsMicros).ToArray();
+            Array.Sort(roundTrips);
             var lastOutput = subscriber.LastReceivedTimestamp;
             var result = new ScenarioResult
             {
                 Kind = kind,
+                Brokers = brokers,
                 Qos = qos,
                 MessagesPlanned = planned,
                 MessagesIn = messagesIn,
@@ -85,6 +95,10 @@ internal static class ScenarioRunner
                 Duplicates = subscriber.Duplicates,
                 DeliveryElapsed = lastOutput == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(clock.OriginTimestamp, lastOutput),
                 LatenciesMicros = latencies,
+                RoundTripsMicros = roundTrips,
+                ArrivalsPerBucket = [.. subscriber.ArrivalsPerBucket],
+                IdleDevices = idle.Length,
+                IdleMemory = idleMemory,
                 CpuUsed = cpuUsed,
                 Notes = notes,
                 Failed = failure is not null || subscriber.Received == 0,
@@ -94,8 +108,53 @@ internal static class ScenarioRunner
         finally
         {
             await Task.WhenAll(clients.Where(c => c is not null).Select(c => c!.DisposeAsync().AsTask()));
+            foreach (var device in idle)
+            {
+                if (device is not null)
+                {
+                    await device.DisposeAsync();
+                }
+            }
             await subscriber.StopAsync();
         }
+    }
+
+    /// <summary>
+    /// Connects the idle devices (64 handshakes at once) and returns the relay's resident memory before and after,
+    /// measured once it has settled (5 s after the last connect); null without idle devices or a relay process.
+    /// </summary>
+    private static async Task<IdleMemory?> ConnectIdleDevicesAsync(ScenarioSetup setup, IdleDevice?[] idle, TextWriter progress, CancellationToken cancellationToken)
+    {
+        if (idle.Length == 0)
+        {
+            return null;
+        }
+        var before = setup.RelayWorkingSet?.Invoke();
+        var started = Stopwatch.GetTimestamp();
+        using var gate = new SemaphoreSlim(64);
+        await Task.WhenAll(idle.Select(async (_, i) =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                idle[i] = await IdleDevice.ConnectAsync(setup.DeviceEndpoint, string.Create(CultureInfo.InvariantCulture, $"idle-{i}"), ConnectTimeout, cancellationToken);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or MqttProtocolException or OperationCanceledException)
+            {
+                throw new StartFailedException($"{setup.Kind}: idle device {i} of {idle.Length} could not connect to {setup.DeviceEndpoint}: {e.Message}"
+                    + (setup.Failure is { } failure ? $"; {failure}" : ""));
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        var connectTime = Stopwatch.GetElapsedTime(started);
+        await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+        var after = setup.RelayWorkingSet?.Invoke();
+        progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {idle.Length} idle devices connected in {connectTime.TotalSeconds:F1} s; relay resident memory {before / 1048576.0:F0} → {after / 1048576.0:F0} MiB"));
+        return before is { } b && after is { } a ? new IdleMemory(b, a) : null;
     }
 
     /// <summary>
@@ -188,7 +247,8 @@ internal static class ScenarioRunner
         }));
     }
 
-    private readonly record struct DeviceOutcome(long Completed, long CompletedTimestamp, string? Error);
+    /// <summary>What one device did; <c>RoundTripsMicros</c> (window 1 at QoS 1 only) holds each message's publish to its PUBACK.</summary>
+    private readonly record struct DeviceOutcome(long Completed, long CompletedTimestamp, string? Error, List<long> RoundTripsMicros);
 
     private static async Task<DeviceOutcome> PublishAsync(SimulatedDevice device, MinimalMqttClient client, byte qos, LoadTestOptions options, MeasurementClock clock)
     {
@@ -198,6 +258,9 @@ internal static class ScenarioRunner
         var sent = 0;
         // The warm-up's acknowledgements are not part of the run.
         var acknowledgedBefore = client.Acknowledged;
+        var oneAtATime = qos > 0 && options.Window == 1;
+        var roundTrips = new List<long>(oneAtATime ? total : 0);
+        var sentTimestamp = 0L;
         try
         {
             while (sent < total)
@@ -212,6 +275,12 @@ internal static class ScenarioRunner
                     }
                 }
                 var count = await client.AcquireAsync(Math.Min(batch, total - sent), qos);
+                if (oneAtATime && sent > 0)
+                {
+                    // The window of one is free again: the previous message's PUBACK has arrived.
+                    roundTrips.Add(RoundTripMicros(sentTimestamp, client.LastAcknowledgedTimestamp));
+                }
+                sentTimestamp = Stopwatch.GetTimestamp();
                 for (var i = 0; i < count; i++)
                 {
                     var length = device.WritePayload(payload, clock.NowMicros());
@@ -223,17 +292,24 @@ internal static class ScenarioRunner
             if (qos > 0)
             {
                 await client.WaitForAllAcknowledgedAsync();
+                if (oneAtATime && sent > 0)
+                {
+                    roundTrips.Add(RoundTripMicros(sentTimestamp, client.LastAcknowledgedTimestamp));
+                }
             }
             var completedAt = Stopwatch.GetTimestamp();
             await client.DisconnectAsync();
-            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, completedAt, null);
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, completedAt, null, roundTrips);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             var error = client.ConnectionError ?? (e is OperationCanceledException ? "time limit reached" : e.Message);
-            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}");
+            return new DeviceOutcome(qos > 0 ? client.Acknowledged - acknowledgedBefore : sent, Stopwatch.GetTimestamp(), $"{device.ClientId}: {error}", roundTrips);
         }
     }
+
+    private static long RoundTripMicros(long sentTimestamp, long acknowledgedTimestamp) =>
+        Stopwatch.GetElapsedTime(sentTimestamp, acknowledgedTimestamp).Ticks / (TimeSpan.TicksPerMillisecond / 1000);
 
     /// <summary>
     /// Waits until every expected output arrived, or none arrived for the drain timeout, or the run's bound passed.

@@ -16,9 +16,15 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     private readonly List<Func<string?>> _health = [];
     private readonly List<CpuMeter> _cpu = [];
 
-    private ScenarioSetup(ScenarioKind kind) => Kind = kind;
+    private ScenarioSetup(ScenarioKind kind, BrokerTuning brokers)
+    {
+        Kind = kind;
+        Brokers = brokers;
+    }
 
     public ScenarioKind Kind { get; }
+
+    public BrokerTuning Brokers { get; }
 
     public IPEndPoint DeviceEndpoint { get; private set; } = Loopback.Endpoint(0);
 
@@ -31,12 +37,15 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     /// <summary>The processes whose CPU time the run accounts for: the relay (site broker or gateway), the cloud broker.</summary>
     public IReadOnlyList<CpuMeter> CpuMeters => _cpu;
 
+    /// <summary>Resident memory of the relay (gateway or site broker) now, bytes; null when the benchmark did not start it.</summary>
+    public Func<long>? RelayWorkingSet { get; private set; }
+
     /// <summary>Configs and command lines, for the report's appendix.</summary>
     public List<string> Description { get; } = [];
 
-    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, LoadTestOptions options)
+    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, BrokerTuning brokers, LoadTestOptions options)
     {
-        var setup = new ScenarioSetup(kind);
+        var setup = new ScenarioSetup(kind, brokers);
         try
         {
             switch (kind)
@@ -44,7 +53,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                 case ScenarioKind.Direct:
                     {
                         var port = Loopback.FreePort();
-                        var broker = await setup.OwnAsync(Mosquitto.StartAsync("site+cloud", port, Mosquitto.PlainConfig(port)));
+                        var broker = await setup.OwnAsync(Mosquitto.StartAsync("site+cloud", port, Mosquitto.PlainConfig(port, brokers)));
                         setup.DeviceEndpoint = setup.SubscriberEndpoint = broker.Endpoint;
                         setup.TopicFilter = "dt/#";
                         setup.Describe(broker);
@@ -54,8 +63,9 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                     {
                         var cloud = await setup.StartCloudAsync(null);
                         var sitePort = Loopback.FreePort();
-                        var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix)));
+                        var site = await setup.OwnAsync(Mosquitto.StartAsync("site, bridged", sitePort, Mosquitto.BridgeConfig(sitePort, cloud.Port, BridgePrefix, brokers)));
                         setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => site.CpuTime));
+                        setup.RelayWorkingSet = () => site.WorkingSet;
                         setup.DeviceEndpoint = site.Endpoint;
                         setup.SubscriberEndpoint = cloud.Endpoint;
                         setup.TopicFilter = BridgePrefix + "dt/#";
@@ -75,11 +85,17 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                         }
                         else
                         {
+                            // Loopback clients count only toward the gateway's total connection limit (5,000 by default).
+                            var connections = options.Devices + options.IdleDevices + 100;
+                            IReadOnlyList<string> settings = connections > 5_000
+                                ? [.. options.GatewaySettings, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:Security:Limits:MaxConnections={connections}")]
+                                : options.GatewaySettings;
                             var gateway = await setup.OwnAsync(GatewayProcess.StartAsync(
-                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, options.GatewaySettings));
+                                options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, settings));
                             setup.DeviceEndpoint = gateway.Endpoint;
                             setup._health.Add(() => gateway.Failure);
                             setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => gateway.CpuTime));
+                            setup.RelayWorkingSet = () => gateway.WorkingSet;
                             setup.Description.Add($"gateway: `{gateway.CommandLine}`");
                         }
                         break;
@@ -112,7 +128,7 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     private async Task<Mosquitto> StartCloudAsync(int? fixedPort)
     {
         var port = fixedPort ?? Loopback.FreePort();
-        var cloud = await OwnAsync(Mosquitto.StartAsync("cloud", port, Mosquitto.PlainConfig(port)));
+        var cloud = await OwnAsync(Mosquitto.StartAsync("cloud", port, Mosquitto.PlainConfig(port, Brokers)));
         _cpu.Add(new CpuMeter(CpuRole.CloudBroker, () => cloud.CpuTime));
         Describe(cloud);
         return cloud;

@@ -55,6 +55,9 @@ internal sealed partial class MqttUpstream : IUpstream
             });
         }
         _clientOptions = builder.Build();
+        // The gateway opens the socket itself to acknowledge what it reads at once (see UpstreamSocketStream).
+        var tcp = (MqttClientTcpOptions)_clientOptions.ChannelOptions;
+        tcp.StreamProvider = new UpstreamSocketProvider(tcp, _clientOptions.Timeout);
     }
 
     public int Window => _window;
