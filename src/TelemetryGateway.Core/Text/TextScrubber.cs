@@ -201,58 +201,53 @@ internal ref struct TextScrubber
 
     // Triggers are a few bytes apart in log text, where a table lookup beats setting up the vectorized search;
     // longer stretches of plain text go to the vectorized search.
-    private static int NextTrigger(ReadOnlySpan<byte> s)
-    {
-        var probe = Math.Min(s.Length, ScalarProbeLength);
-        var table = TriggerTable;
-        for (var k = 0; k < probe; k++)
-        {
-            if (table[s[k]] != 0)
-            {
-                return k;
-            }
-        }
-
-        if (probe == s.Length)
-        {
-            return -1;
-        }
-
-        var found = s[probe..].IndexOfAny(Triggers);
-        return found < 0 ? -1 : probe + found;
-    }
-
-    // The next trigger in s[from..to], or -1. A blank is one only after a word that may be a marker, a verb or a
-    // preposition naming a network (MarkerGrammar.MayEndBeforeBlank): most blanks follow ordinary words, and
-    // passing over them here costs a table look-up instead of a round through the scan loop.
+    // The next trigger in s[from..to], or -1. A blank (2 in TriggerTable) is one only after a word that may be a
+    // marker, a verb or a preposition naming a network (MarkerGrammar.MayEndBeforeBlank): most blanks follow ordinary
+    // words, and passing over them here costs a table look-up and a bit test instead of a round through the scan loop.
     private static int NextTrigger(ReadOnlySpan<byte> s, int from, int to)
     {
+        var table = TriggerTable;
         var k = from;
         while (true)
         {
-            var found = NextTrigger(s[k..to]);
+            var probeEnd = Math.Min(to, k + ScalarProbeLength);
+            for (; k < probeEnd; k++)
+            {
+                var t = table[s[k]];
+                if (t != 0 && (t == 1 || MayEndBeforeBlankQuick(s, k)))
+                {
+                    return k;
+                }
+            }
+
+            if (k >= to)
+            {
+                return -1;
+            }
+
+            var found = s[k..to].IndexOfAny(Triggers);
             if (found < 0)
             {
                 return -1;
             }
 
-            var p = k + found;
-            if (s[p] is not ((byte)' ' or (byte)'\t') || MayEndBeforeBlankQuick(s, p))
+            k += found;
+            if (table[s[k]] == 1 || MayEndBeforeBlankQuick(s, k))
             {
-                return p;
+                return k;
             }
 
-            k = p + 1;
+            k++;
         }
     }
 
     private const int ScalarProbeLength = 16;
 
-    // 1 for the bytes in Triggers.
+    // 1 for the bytes in Triggers, 2 for the blanks among them (triggers only after some words).
     private static ReadOnlySpan<byte> TriggerTable =>
     [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        1, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        2, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0,
         1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
