@@ -37,6 +37,19 @@ internal static class LogScrubbing
         return output.WrittenMemory.ToArray();
     }
 
+    /// <summary>
+    /// The scrubbed text, asserted equal on single-segment, multi-segment and one-byte-per-segment input and when fed
+    /// in blocks of a few bytes.
+    /// </summary>
+    public static string ScrubEverySegmentation(string log, LogScrubRules? rules = null)
+    {
+        var single = Scrub(log, Segmentation.SingleSegment, rules: rules);
+        Assert.Equal(single, Scrub(log, Segmentation.MultiSegment, rules: rules));
+        Assert.Equal(single, Scrub(log, Segmentation.OneBytePerSegment, rules: rules));
+        Assert.Equal(single, ScrubInBlocks(log, 5, rules: rules));
+        return single;
+    }
+
     /// <summary>The pseudonym the scrubber writes for <paramref name="serial"/>.</summary>
     public static string PseudonymOf(string serial)
     {
