@@ -205,7 +205,9 @@ internal static class MarkerGrammar
         }
 
         _ = afterSeparator;
-        end = kind == MarkerKind.Ssid && separator == ':' ? SsidClauseEnd(s, k) : UnquotedEnd(s, k);
+        // An unquoted Wi-Fi name may hold blanks ("WIFI_SSID=Casa Rossi WIFI_PASS=..."): it runs to the end of its
+        // clause after '=' as after ':'.
+        end = kind == MarkerKind.Ssid ? SsidClauseEnd(s, k) : UnquotedEnd(s, k);
 
         // "Encryption key:off", "psk=<hidden>": a state or a placeholder, not a value.
         if (kind is MarkerKind.Secret or MarkerKind.WeakSecret && (IsPlaceholder(s[k..end]) || MarkerGrammarWords.IsSwitchWord(TrimSentenceEnd(s[k..end]))))
@@ -324,7 +326,7 @@ internal static class MarkerGrammar
         return IsQuote(s[next]) ? QuotedEnd(s, next) : UnquotedEnd(s, next);
     }
 
-    // After "password for": the name up to ':' / '=' / "is" (within the clause), then the value.
+    // After "password for": the name up to ':' / '=' / "is" / "to" (within the clause), then the value.
     private static bool MatchForClause(ReadOnlySpan<byte> s, int i, out int valueStart, out int end)
     {
         valueStart = end = SkipBlanks(s, i);
@@ -342,9 +344,9 @@ internal static class MarkerGrammar
             {
                 valueAt = SkipBlanks(s, j + 1);
             }
-            else if (j > valueStart && s[j - 1] == ' ' && (WordIs(s, j, "is"u8) || WordIs(s, j, "was"u8)))
+            else if (j > valueStart && s[j - 1] == ' ' && (WordIs(s, j, "is"u8) || WordIs(s, j, "to"u8) || WordIs(s, j, "was"u8)))
             {
-                valueAt = SkipBlanks(s, j + (s[j] == 'i' || s[j] == 'I' ? 2 : 3));
+                valueAt = SkipBlanks(s, j + (s[j] is (byte)'w' or (byte)'W' ? 3 : 2));
             }
             else
             {
@@ -436,6 +438,7 @@ internal static class MarkerGrammar
 
         // "connected to the wireless network 'x'", "joined network x": nouns between the verb and the name.
         var nouns = false;
+        var articles = false;
         for (var n = 0; n < 3 && k < s.Length; n++)
         {
             var e = k;
@@ -446,10 +449,17 @@ internal static class MarkerGrammar
 
             if (e == k || !MarkerGrammarWords.IsNetworkNoun(s[k..e]))
             {
+                // "connect to a suitable AP": an article leads to a noun of its own, not to a name.
+                if (articles)
+                {
+                    return false;
+                }
+
                 break;
             }
 
-            nouns = true;
+            articles = MarkerGrammarWords.IsArticle(s[k..e]);
+            nouns |= !articles;
             if (e < s.Length && s[e] is (byte)'=' or (byte)':')
             {
                 // "connecting to ssid=x", "connected to AP: x": the marker's own rule takes the value.
@@ -985,11 +995,13 @@ internal static class MarkerGrammar
                 break;
             }
 
-            // "Home on channel 6": a preposition that introduces a radio word ends the name.
+            // "Home on channel 6", "Home with passphrase x": a preposition that introduces a radio word or a marker
+            // ends the name.
             if (MarkerGrammarWords.IsPreposition(word) && wordEnd + 1 < s.Length && s[wordEnd] == ' ')
             {
                 var nextEnd = UnquotedEnd(s, wordEnd + 1);
-                if (MarkerGrammarWords.IsRadioWord(TrimSentenceEnd(s[(wordEnd + 1)..nextEnd])))
+                var next = TrimSentenceEnd(s[(wordEnd + 1)..nextEnd]);
+                if (MarkerGrammarWords.IsRadioWord(next) || MarkerGrammarWords.IsMarkerWord(next))
                 {
                     break;
                 }

@@ -136,6 +136,8 @@ internal static class MarkerGrammarWords
 
     internal static bool IsPreposition(ReadOnlySpan<byte> word) => Prepositions.Contains(word);
 
+    internal static bool IsArticle(ReadOnlySpan<byte> word) => IsWord(word, "a"u8) || IsWord(word, "an"u8) || IsWord(word, "the"u8);
+
     internal static bool IsProfileVerb(ReadOnlySpan<byte> word) => ProfileVerbs.Contains(word);
 
     internal static bool IsInfrastructureWord(ReadOnlySpan<byte> word) => InfrastructureWords.Contains(word);

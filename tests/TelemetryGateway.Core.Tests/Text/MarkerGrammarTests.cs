@@ -33,6 +33,7 @@ public sealed class MarkerGrammarTests
     [InlineData("http: Authorization Bearer eyJhbGciOi.eyJzdWIi", "http: Authorization Bearer [secret]")]
     [InlineData("Config: added 'psk' value 'Sommer2026'", "Config: added 'psk' value [secret]")]
     [InlineData("the password for Casa Rossi: Sommer2026", "the password for [secret]")]
+    [InlineData("The Wi-Fi passphrase for Casa Rossi has been set to Sommer!2026.", "The Wi-Fi passphrase for [secret]")]
     [InlineData("api_key abc123def456 loaded", "api_key [secret] loaded")]
     [InlineData("credentials admin/S3cret!", "credentials [secret]")]
     public void Finds_a_secret_after_a_marker_whatever_joins_them(string line, string expected)
@@ -56,6 +57,12 @@ public sealed class MarkerGrammarTests
     [InlineData("D WifiInfo: SSID: \"Casa Rossi\", BSSID: 02:00:00:00:00:00, RSSI: -50", "D WifiInfo: SSID: [ssid], BSSID: [mac], RSSI: -50")]
     [InlineData("option ssid 'Café Wi-Fi'", "option ssid [ssid]")]
     [InlineData("wifi_prov_mgr: Received Wi-Fi credentials SSID: Casa Password: Sommer2026", "wifi_prov_mgr: Received Wi-Fi credentials SSID: [ssid] Password: [secret]")]
+    [InlineData("dhcpcd[1]: wlan0: connected to Access Point `Casa Rossi'", "dhcpcd[1]: wlan0: connected to Access Point [ssid]")]
+    [InlineData("iwd[1]: event: connect-info, ssid: Casa Rossi, bss: 00:11:22:33:44:55, signal: -55", "iwd[1]: event: connect-info, ssid: [ssid], bss: [mac], signal: -55")]
+    [InlineData("ConnMan: Connecting to Casa Rossi with passphrase Sommer!2026", "ConnMan: Connecting to [ssid] with passphrase [secret]")]
+    [InlineData("setup: WIFI_SSID=Casa Rossi WIFI_PASS=Sommer!2026", "setup: WIFI_SSID=[ssid] WIFI_PASS=[secret]")]
+    [InlineData("Provisioning: received network name \"Casa Rossi\" and key \"Sommer!2026\"", "Provisioning: received network name [ssid] and key [secret]")]
+    [InlineData("W (4567) wifi:connected with Casa, aid = 1", "W (4567) wifi:connected with [ssid], aid = 1")]
     public void Finds_a_wifi_name_however_a_network_stack_announces_it(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
@@ -96,6 +103,8 @@ public sealed class MarkerGrammarTests
     [InlineData("I wifi:state: init -> auth (b0)")]
     [InlineData("I (1234) wifi:mode : sta (30:ae:a4:00:00:00)")]
     [InlineData("I app: pin 4 set high")]
+    [InlineData("W (4567) wifi:Haven't to connect to a suitable AP now!")]
+    [InlineData("I app: connecting to the cloud broker")]
     [InlineData("W bms: cell 3 temp 9.1C soc 76%")]
     [InlineData("wlan0: CTRL-EVENT-DISCONNECTED bssid=[mac] reason=3 locally_generated=1")]
     public void Leaves_prose_that_only_mentions_a_marker(string line)
