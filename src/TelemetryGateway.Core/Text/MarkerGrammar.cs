@@ -71,9 +71,9 @@ internal static class MarkerGrammar
             }
         }
 
-        // A quoted key ("password": ..., 'ssid' value ...) closes its quote before the joint.
+        // A quoted key ("password": ..., 'ssid' value ..., 'wifi.psk' = ...) closes its quote before the joint.
         var k = j;
-        if (k < s.Length && IsQuote(s[k]) && i > 0 && s[i - 1] == s[k])
+        if (k < s.Length && IsQuote(s[k]) && OpensQuotedKey(s, i, s[k]))
         {
             k++;
         }
@@ -87,7 +87,7 @@ internal static class MarkerGrammar
 
         if (kind == MarkerKind.Profile)
         {
-            return MatchProfileName(s, afterKey, k, out valueStart, out end);
+            return MatchProfileName(s, afterKey, k, acceptsVerb: !IsWord(s[i..j], "ap"u8), out valueStart, out end);
         }
 
         if (s[k] is (byte)'=' or (byte)':' || (s[k] == '-' && k + 1 < s.Length && s[k + 1] == '>'))
@@ -101,8 +101,12 @@ internal static class MarkerGrammar
         }
 
         // Blanks, then perhaps linking words ("is", "set to", "value").
-        var linked = SkipLinkWords(s, k, kind, out var valueAt, out var terminal);
-        if (linked && !terminal)
+        var linked = SkipLinkWords(s, k, kind, out var valueAt, out var terminal, out var naming);
+        // "wlan set hostednetwork ...": a component's command, unless prose names it ("the network is called x"), or
+        // "network" is followed by a name on a line about Wi-Fi ("WifiConfigManager: Adding/Updating network Home").
+        if ((linked && !terminal)
+            || (kind == MarkerKind.SsidComponent && !naming && !(valueAt < s.Length && IsQuote(s[valueAt]))
+                && (linked || !EndsWithWord(s[i..j], "network"u8) || !HasWifiContext(s, k))))
         {
             return false;
         }
@@ -118,10 +122,10 @@ internal static class MarkerGrammar
 
     // "starting connection 'Home'", "nmcli con up Home": a quoted profile name, or one after an nmcli verb.
     // "connection=keep-alive" and "profile: default" are something else.
-    private static bool MatchProfileName(ReadOnlySpan<byte> s, int afterKey, int k, out int valueStart, out int end)
+    private static bool MatchProfileName(ReadOnlySpan<byte> s, int afterKey, int k, bool acceptsVerb, out int valueStart, out int end)
     {
         valueStart = end = k;
-        if (k == afterKey)
+        if (k == afterKey || (!acceptsVerb && !IsQuote(s[k])))
         {
             return false;
         }
@@ -149,6 +153,18 @@ internal static class MarkerGrammar
         valueStart = k;
         end = IsQuote(s[k]) ? QuotedEnd(s, k) : UnquotedEnd(s, k);
         return end > k + 1 && !IsPlaceholder(s[k..end]);
+    }
+
+    // Whether the quote before the identifier at i (across a dotted prefix: 'wifi.psk') matches the one after it.
+    private static bool OpensQuotedKey(ReadOnlySpan<byte> s, int i, byte quote)
+    {
+        var b = i;
+        while (b > 0 && i - b < MaxIdentifierLength && (IsWordByte(s[b - 1]) || s[b - 1] is (byte)'.' or (byte)'-'))
+        {
+            b--;
+        }
+
+        return b > 0 && s[b - 1] == quote;
     }
 
     // k is '=', ':' or "->": the value after it is taken whatever it is (the key=value syntax is certain).
@@ -209,8 +225,9 @@ internal static class MarkerGrammar
         // clause after '=' as after ':'.
         end = kind == MarkerKind.Ssid ? SsidClauseEnd(s, k) : UnquotedEnd(s, k);
 
-        // "Encryption key:off", "psk=<hidden>": a state or a placeholder, not a value.
-        if (kind is MarkerKind.Secret or MarkerKind.WeakSecret && (IsPlaceholder(s[k..end]) || MarkerGrammarWords.IsSwitchWord(TrimSentenceEnd(s[k..end]))))
+        // "Encryption key:off", "psk=<hidden>", "SSID: [redacted]": a state or a placeholder, not a value.
+        if (IsPlaceholder(s[k..UnquotedEnd(s, k)])
+            || (kind is MarkerKind.Secret or MarkerKind.WeakSecret && MarkerGrammarWords.IsSwitchWord(TrimSentenceEnd(s[k..end]))))
         {
             return false;
         }
@@ -242,7 +259,9 @@ internal static class MarkerGrammar
             }
 
             end = QuotedEnd(s, k);
-            if (IsPlaceholder(s[k..end]))
+
+            // "key 'wifi.psk' = 'x'": a quoted marker is the key of its own value.
+            if (IsPlaceholder(s[k..end]) || (end - k > 2 && s[end - 1] == s[k] && MarkerGrammarWords.IsMarkerWord(s[(k + 1)..(end - 1)])))
             {
                 return false;
             }
@@ -260,7 +279,7 @@ internal static class MarkerGrammar
 
         // "wifi scan done", "network unreachable": a component name followed by its message (but "the network is
         // called x" names it).
-        if ((kind == MarkerKind.SsidComponent && !linked) || !CanStartLooseValue(s[k]) || LooksLikeField(s, k, minLength: 2))
+        if (!CanStartLooseValue(s[k]) || LooksLikeField(s, k, minLength: 2))
         {
             return false;
         }
@@ -289,10 +308,10 @@ internal static class MarkerGrammar
             return false;
         }
 
-        if (kind == MarkerKind.Ssid)
+        if (kind is MarkerKind.Ssid or MarkerKind.SsidComponent)
         {
-            // "bssid 00:11:22:33:44:55" and addresses are for the numeric rules.
-            if (LooksNumeric(s, k))
+            // "bssid 00:11:22:33:44:55" and addresses are for the numeric rules; "set_network 0 psk" names an id.
+            if (LooksNumeric(s, k) || (kind == MarkerKind.SsidComponent && !HasLetter(token)))
             {
                 return false;
             }
@@ -374,10 +393,11 @@ internal static class MarkerGrammar
     // Skips linking words after a marker: "is", "was", "to", "set to", "changed to", "value" (NetworkManager's
     // "added 'psk' value '...'"), "any" after a WPS PIN ("wps_pin any 12345670"). Returns whether any was skipped;
     // terminal says whether the last one ends the joint (a value follows "is" or "to", not "changed").
-    private static bool SkipLinkWords(ReadOnlySpan<byte> s, int k, MarkerKind kind, out int valueAt, out bool terminal)
+    private static bool SkipLinkWords(ReadOnlySpan<byte> s, int k, MarkerKind kind, out int valueAt, out bool terminal, out bool naming)
     {
         valueAt = k;
         terminal = true;
+        naming = false;
         var linked = false;
         for (var n = 0; n < MaxLinkWords; n++)
         {
@@ -400,6 +420,7 @@ internal static class MarkerGrammar
             }
 
             linked = true;
+            naming = IsWord(word, "called"u8) || IsWord(word, "named"u8);
             terminal = link switch
             {
                 LinkWord.Verb => false,
@@ -447,7 +468,14 @@ internal static class MarkerGrammar
                 e++;
             }
 
-            if (e == k || !MarkerGrammarWords.IsNetworkNoun(s[k..e]))
+            // "AP1", "wlan0": a noun may carry an index.
+            var noun = e;
+            while (noun > k + 1 && IsDigit(s[noun - 1]))
+            {
+                noun--;
+            }
+
+            if (e == k || !MarkerGrammarWords.IsNetworkNoun(s[k..noun]))
             {
                 // "connect to a suitable AP": an article leads to a noun of its own, not to a name.
                 if (articles)
@@ -562,6 +590,7 @@ internal static class MarkerGrammar
             return MarkerKind.None;
         }
 
+
         var previous = PreviousWord(s, i);
         if (previous.IsEmpty)
         {
@@ -586,6 +615,12 @@ internal static class MarkerGrammar
         if (IsWord(word, "key"u8))
         {
             return MarkerGrammarWords.IsKeyQualifier(previous) ? MarkerKind.Secret : MarkerKind.None;
+        }
+
+        // netsh's "Key Content : x".
+        if (IsWord(word, "content"u8))
+        {
+            return IsWord(previous, "key"u8) ? MarkerKind.Secret : MarkerKind.None;
         }
 
         return MarkerKind.None;
@@ -701,7 +736,9 @@ internal static class MarkerGrammar
     {
         if (segment.Length == 2)
         {
-            return IsLowerWord(segment, "sn"u8) ? MarkerKind.Serial : IsLowerWord(segment, "pw"u8) ? MarkerKind.WeakSecret : MarkerKind.None;
+            // "AP 'Home' not found": an access point named in quotes.
+            return IsLowerWord(segment, "sn"u8) ? MarkerKind.Serial : IsLowerWord(segment, "pw"u8) ? MarkerKind.WeakSecret
+                : IsLowerWord(segment, "ap"u8) ? MarkerKind.Profile : MarkerKind.None;
         }
 
         if (segment.Length is < 3 or > 13)
@@ -871,7 +908,27 @@ internal static class MarkerGrammar
         return filter;
     }
 
-    private static bool IsWpaPassphraseCommand(ReadOnlySpan<byte> identifier) => Ascii.EqualsIgnoreCase(identifier, "wpa_passphrase"u8);
+    // "wpa_passphrase <ssid> <passphrase>", "do_wifi_ssid_passphrase <ssid> <passphrase>": a command that names the
+    // network before its secret.
+    private static bool IsWpaPassphraseCommand(ReadOnlySpan<byte> identifier) =>
+        Ascii.EqualsIgnoreCase(identifier, "wpa_passphrase"u8) || ContainsIgnoringCase(identifier, "ssid_pass"u8) || ContainsIgnoringCase(identifier, "ssid_psk"u8);
+
+    private static bool EndsWithWord(ReadOnlySpan<byte> identifier, ReadOnlySpan<byte> lowercase) =>
+        identifier.Length >= lowercase.Length && IsLowerWord(identifier[^lowercase.Length..], lowercase)
+        && (identifier.Length == lowercase.Length || !IsLetter(identifier[^(lowercase.Length + 1)]));
+
+    private static bool ContainsIgnoringCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> lowercase)
+    {
+        for (var k = 0; k + lowercase.Length <= text.Length; k++)
+        {
+            if (Ascii.EqualsIgnoreCase(text.Slice(k, lowercase.Length), lowercase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static bool IsAuthorizationScheme(ReadOnlySpan<byte> word) =>
         IsWord(word, "bearer"u8) || IsWord(word, "basic"u8) || IsWord(word, "digest"u8);
@@ -900,8 +957,9 @@ internal static class MarkerGrammar
             return true;
         }
 
-        return value.Length > 2 && value[0] is (byte)'<' or (byte)'(' && value[^1] is (byte)'>' or (byte)')'
-            && MarkerGrammarWords.IsProseWord(value[1..^1]);
+        // "<hidden>", "(null)", "[redacted]", and "[redacted" where the value ends at the bracket.
+        var inner = value[^1] is (byte)'>' or (byte)')' or (byte)']' ? value[1..^1] : value[1..];
+        return value.Length > 2 && value[0] is (byte)'<' or (byte)'(' or (byte)'[' && MarkerGrammarWords.IsProseWord(inner);
     }
 
     private static bool HasLetter(ReadOnlySpan<byte> token)

@@ -43,7 +43,8 @@ internal static class MarkerGrammarWords
         + "unavailable selected configured id index block count info information details status state new old current previous "
         + "default problem issue issues supplied entered given specified file via please see also again now then after before when "
         + "while if here there successfully immediately configuration config settings setting pair hash hashed dialog input login "
-        + "complexity requirements rules expiry vault salt ccmp tkip sae owe wep wpa wpa2 wpa3 psk open off on");
+        + "complexity requirements rules expiry vault salt ccmp tkip sae owe wep wpa wpa2 wpa3 psk open off on "
+        + "interface interfaces stack adapter card link traffic selection monitor monitoring quality score scores type types");
 
     private static readonly WordSet Terminals = new("is was to as value are equals becomes set called named");
     private static readonly WordSet Verbs = new("changed updated reset configured been has have will be being got changes sets");
@@ -80,7 +81,7 @@ internal static class MarkerGrammarWords
     private static readonly WordSet SsidFlagPrefixes = new("scan ignore broadcast hidden hide max");
 
     // "key:off", "psk=none": states, not values.
-    private static readonly WordSet SwitchWords = new("on off none null nil disabled enabled true false yes no hidden unset");
+    private static readonly WordSet SwitchWords = new("on off none null nil disabled enabled true false yes no hidden unset present absent");
 
     private static readonly WordSet KeyQualifiers = new(
         "wifi wi-fi wlan wireless psk wpa wpa2 wpa3 wep sae sta ap network net security sec api auth access private secret "

@@ -577,7 +577,7 @@ internal ref struct TextScrubber
         for (var x = k - 2; x >= a; x--)
         {
             if ((x == a || (IsUpper(s[x]) && IsLower(s[x - 1])))
-                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k]) || IsWord(s[x..k], "point"u8) || IsWord(s[x..k], "key"u8)))
+                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k]) || IsWord(s[x..k], "point"u8) || IsWord(s[x..k], "key"u8) || IsWord(s[x..k], "content"u8)))
             {
                 return true;
             }

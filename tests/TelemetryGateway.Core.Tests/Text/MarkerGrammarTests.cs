@@ -36,6 +36,9 @@ public sealed class MarkerGrammarTests
     [InlineData("The Wi-Fi passphrase for Casa Rossi has been set to Sommer!2026.", "The Wi-Fi passphrase for [secret]")]
     [InlineData("api_key abc123def456 loaded", "api_key [secret] loaded")]
     [InlineData("credentials admin/S3cret!", "credentials [secret]")]
+    [InlineData("    Key Content            : Sommer!2026", "    Key Content            : [secret]")]
+    [InlineData("nvs: key 'wifi.psk' = 'Sommer!2026'", "nvs: key 'wifi.psk' = [secret]")]
+    [InlineData("sudo raspi-config nonint do_wifi_ssid_passphrase \"Casa Rossi\" \"Sommer!2026\"", "sudo raspi-config nonint do_wifi_ssid_passphrase [secret]")]
     public void Finds_a_secret_after_a_marker_whatever_joins_them(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
@@ -63,6 +66,10 @@ public sealed class MarkerGrammarTests
     [InlineData("setup: WIFI_SSID=Casa Rossi WIFI_PASS=Sommer!2026", "setup: WIFI_SSID=[ssid] WIFI_PASS=[secret]")]
     [InlineData("Provisioning: received network name \"Casa Rossi\" and key \"Sommer!2026\"", "Provisioning: received network name [ssid] and key [secret]")]
     [InlineData("W (4567) wifi:connected with Casa, aid = 1", "W (4567) wifi:connected with [ssid], aid = 1")]
+    [InlineData("WifiConfigManager: Adding/Updating network Casa Rossi", "WifiConfigManager: Adding/Updating network [ssid]")]
+    [InlineData("W (3456) app: AP \"Casa Rossi\" not found, retrying", "W (3456) app: AP [ssid] not found, retrying")]
+    [InlineData("WIF: Connecting to AP1 Casa Rossi Channel 6 BSSId 00:11:22:33:44:55", "WIF: Connecting to AP1 [ssid] Channel 6 BSSId [mac]")]
+    [InlineData("ESPHome [C][wifi:428]:   SSID: [redacted]", "ESPHome [C][wifi:428]:   SSID: [redacted]")]
     public void Finds_a_wifi_name_however_a_network_stack_announces_it(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
@@ -105,6 +112,9 @@ public sealed class MarkerGrammarTests
     [InlineData("I app: pin 4 set high")]
     [InlineData("W (4567) wifi:Haven't to connect to a suitable AP now!")]
     [InlineData("I app: connecting to the cloud broker")]
+    [InlineData("netsh wlan set hostednetwork mode=allow")]
+    [InlineData("    Security key           : Present")]
+    [InlineData("I net: network interface wlan0 up")]
     [InlineData("W bms: cell 3 temp 9.1C soc 76%")]
     [InlineData("wlan0: CTRL-EVENT-DISCONNECTED bssid=[mac] reason=3 locally_generated=1")]
     public void Leaves_prose_that_only_mentions_a_marker(string line)
