@@ -54,6 +54,9 @@ public sealed class Minimizer : IDisposable
 
     public CompiledPolicy Policy => _policy;
 
+    /// <summary>The type name of the exception behind the last <c>processing-fault</c> (for the log; never the payload).</summary>
+    public string? LastFault { get; private set; }
+
     /// <summary>Minimizes one message. The returned outputs are valid until the next call on this instance.</summary>
     public MinimizationResult Minimize(ReadOnlySpan<char> topic, in ReadOnlySequence<byte> payload)
     {
@@ -96,6 +99,7 @@ public sealed class Minimizer : IDisposable
         {
             // A fault of the engine on some input must not take the ingress down, and must not let the message through.
             reason = QuarantineReason.ProcessingFault;
+            LastFault = e.GetType().Name;
         }
         if (reason != QuarantineReason.None)
         {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
@@ -149,12 +150,12 @@ internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Pseudonymiz
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Policy {Policy} loaded: {StreamCount} streams; pseudonymization key {KeyId}")]
+    [LoggerMessage(EventId = EventIds.PolicyLoaded, Level = LogLevel.Information, Message = "Policy {Policy} loaded: {StreamCount} streams; pseudonymization key {KeyId}")]
     private static partial void LogPolicy(ILogger logger, string policy, int streamCount, string keyId);
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Outputs go upstream to {Host} under '{Prefix}/<purpose>/...' (envelope: {Envelope})")]
+    [LoggerMessage(EventId = EventIds.UpstreamConfigured, Level = LogLevel.Information, Message = "Outputs go upstream to {Host} under '{Prefix}/<purpose>/...' (envelope: {Envelope})")]
     private static partial void LogUpstream(ILogger logger, string host, string prefix, string envelope);
 
-    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "No upstream configured: outputs are published on this broker under 'filtered/<purpose>/...'")]
+    [LoggerMessage(EventId = EventIds.LocalOnly, Level = LogLevel.Information, Message = "No upstream configured: outputs are published on this broker under 'filtered/<purpose>/...'")]
     private static partial void LogLocalOnly(ILogger logger);
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -65,7 +66,7 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
 
     public void Dispose() => _timer?.Dispose();
 
-    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
+    [LoggerMessage(EventId = EventIds.ProcessingRecords, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
         + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
         + "withheld as nothing in them was for this purpose {Withheld}")]

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Http.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -203,9 +204,9 @@ internal sealed partial class IngressMiddleware(
         LogRejected(logger, routeId, rejection.Status, rejection.Reason);
     }
 
-    [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
+    [LoggerMessage(EventId = EventIds.HttpRequestRejected, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
     private static partial void LogRejected(ILogger logger, string route, int status, string reason);
 
-    [LoggerMessage(EventId = 52, Level = LogLevel.Warning, Message = "HTTP ingress route {Route}: forwarding failed ({Error})")]
+    [LoggerMessage(EventId = EventIds.HttpForwardFailed, Level = LogLevel.Warning, Message = "HTTP ingress route {Route}: forwarding failed ({Error})")]
     private static partial void LogForwardFailed(ILogger logger, string route, string error);
 }

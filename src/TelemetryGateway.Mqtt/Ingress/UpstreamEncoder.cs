@@ -52,7 +52,7 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            output.Tags.PolicyTag, output.Tags.Retention, tags.ExpirySeconds);
+            output.Tags.PolicyTag, output.Tags.Retention, tags.ExpirySeconds, stream.Name);
     }
 
     /// <summary>The strings of one stream purpose's tags, computed once.</summary>

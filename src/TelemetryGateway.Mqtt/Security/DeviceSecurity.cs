@@ -6,6 +6,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Security.Authentication;
 using TelemetryGateway.Mqtt.Security.Authorization;
@@ -313,12 +314,12 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     public void Dispose() => Credentials.Dispose();
 
-    [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Denied {Action} by a {Role} client: {Reason} (topic under '{FirstLevel}/', digest {TopicDigest})")]
+    [LoggerMessage(EventId = EventIds.AccessDenied, Level = LogLevel.Warning, Message = "Denied {Action} by a {Role} client: {Reason} (topic under '{FirstLevel}/', digest {TopicDigest})")]
     private static partial void LogDenied(ILogger logger, string role, string action, DenialReason reason, string firstLevel, string topicDigest);
 
-    [LoggerMessage(EventId = 312, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
+    [LoggerMessage(EventId = EventIds.ConnectionRefused, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
     private static partial void LogConnectionRefused(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 313, Level = LogLevel.Debug, Message = "A {Role} client authenticated by {Method}")]
+    [LoggerMessage(EventId = EventIds.ClientAuthenticated, Level = LogLevel.Debug, Message = "A {Role} client authenticated by {Method}")]
     private static partial void LogAuthenticated(ILogger logger, string role, string method);
 }
