@@ -6,6 +6,7 @@ using MQTTnet.AspNetCore;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
@@ -57,8 +58,10 @@ public static class MqttGatewayRegistration
         }
         services.TryAddSingleton(sp => new CredentialStore(
             settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
+        // The pipeline's gate step: consent today; residency and objection gates are added the same way.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
         services.TryAddSingleton(sp => new MinimizerPool(
-            sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<IConsentRegistry>()));
+            sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()]));
         services.TryAddSingleton(sp => SiteBrokerServer.Create(
             settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
         services.AddQuarantine(settings.DataDirectory, settings.Quarantine);
@@ -68,7 +71,6 @@ public static class MqttGatewayRegistration
         services.TryAddSingleton(sp => new DeviceSecurity(
             settings.Security,
             sp.GetRequiredService<CredentialStore>(),
-            sp.GetRequiredService<CompiledPolicy>(),
             countConnectionsAtConnect: !kestrel,
             sp.GetRequiredService<TelemetryIngress>().IsMqtt5,
             sp.GetRequiredService<ILogger<DeviceSecurity>>(),

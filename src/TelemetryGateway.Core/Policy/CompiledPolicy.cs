@@ -111,6 +111,7 @@ public sealed class StreamPurpose
         FormatRules = formatRules;
         PolicyTag = policyTag;
         Counters = new ProcessingCounters();
+        OutputTags = new Pipeline.OutputTags(this);
     }
 
     public string StreamName { get; }
@@ -136,6 +137,9 @@ public sealed class StreamPurpose
     public Text.LogScrubRules? TextRules => FormatRules as Text.LogScrubRules;
 
     public string PolicyTag { get; }
+
+    /// <summary>The tags of this purpose's outputs, compiled once (text and UTF-8).</summary>
+    public Pipeline.OutputTags OutputTags { get; }
 
     /// <summary>Records of processing for this stream and purpose: counts, never values.</summary>
     public ProcessingCounters Counters { get; }

@@ -83,8 +83,10 @@ internal sealed partial class SiteBroker : IHostedService
             return Task.CompletedTask;
         };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
-        // One handler, so that nothing a client may not publish reaches the ingress (and the cloud).
-        _server.InterceptingPublishAsync += args => Security.AuthorizePublish(args) ? ingress.OnPublishAsync(args) : Task.CompletedTask;
+        // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
+        // The ingress classifies the topic once and the security check decides with that classification.
+        Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;
+        _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
     }
 
     public MqttServer Server => _server;

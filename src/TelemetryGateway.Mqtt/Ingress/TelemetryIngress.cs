@@ -4,6 +4,7 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Upstream;
@@ -32,24 +33,34 @@ internal sealed partial class TelemetryIngress(
     /// <summary>Publishes whose topic no policy stream matches: counted, not forwarded.</summary>
     public long Unmatched => Interlocked.Read(ref _unmatched);
 
-    public async Task OnPublishAsync(InterceptingPublishEventArgs args)
+    /// <summary>
+    /// The pipeline for one publish: classify its topic (once), let <paramref name="authorize"/> decide on it with that
+    /// classification (the security check; none: allowed), then gate, minimize, tag, and deliver the outputs.
+    /// </summary>
+    public async Task OnPublishAsync(InterceptingPublishEventArgs args, Func<InterceptingPublishEventArgs, CompiledStream?, bool>? authorize = null)
     {
         if (args.ClientId == SiteBrokerUpstream.SenderClientId)
         {
             return;
         }
         var message = args.ApplicationMessage;
-        if (message.Retain && message.Payload.IsEmpty)
-        {
-            // An empty retained publish clears the retained message: a broker operation, not telemetry.
-            return;
-        }
         var receivedAt = time.GetUtcNow();
         List<UpstreamMessage>? outputs = null;
         var minimizer = minimizers.Rent();
         try
         {
-            var result = minimizer.Minimize(message.Topic, message.Payload);
+            var topic = message.Topic ?? "";
+            var stream = minimizer.Classify(topic);
+            if (authorize is not null && !authorize(args, stream))
+            {
+                return;
+            }
+            if (message.Retain && message.Payload.IsEmpty)
+            {
+                // An empty retained publish clears the retained message: a broker operation, not telemetry.
+                return;
+            }
+            var result = minimizer.Minimize(topic, message.Payload);
             if (!result.IsMatched)
             {
                 Interlocked.Increment(ref _unmatched);

@@ -27,7 +27,6 @@ internal sealed partial class DeviceSecurity : IDisposable
     private const string IdentityItem = "telemetry-gateway.identity";
 
     private readonly SecurityOptions _options;
-    private readonly CompiledPolicy _policy;
     private readonly ILogger _logger;
     private readonly Func<string, bool> _isMqtt5;
     private readonly PublishRateLimiter _rates;
@@ -41,12 +40,11 @@ internal sealed partial class DeviceSecurity : IDisposable
     private long _refusedConnections;
 
     public DeviceSecurity(
-        SecurityOptions options, CredentialStore credentials, CompiledPolicy policy, bool countConnectionsAtConnect, Func<string, bool> isMqtt5,
+        SecurityOptions options, CredentialStore credentials, bool countConnectionsAtConnect, Func<string, bool> isMqtt5,
         ILogger logger, TimeProvider time)
     {
         _options = options;
         Credentials = credentials;
-        _policy = policy;
         _logger = logger;
         _isMqtt5 = isMqtt5;
         _countConnectionsHere = countConnectionsAtConnect;
@@ -218,8 +216,11 @@ internal sealed partial class DeviceSecurity : IDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>True when the publish may go on; otherwise the response or the connection is set as the client's protocol allows.</summary>
-    public bool AuthorizePublish(InterceptingPublishEventArgs args)
+    /// <summary>
+    /// True when the publish may go on; otherwise the response or the connection is set as the client's protocol allows.
+    /// <paramref name="stream"/> is the pipeline's classification of the topic (null: no stream), reused for the per-stream size limit.
+    /// </summary>
+    public bool AuthorizePublish(InterceptingPublishEventArgs args, CompiledStream? stream)
     {
         if (args.ClientId == SiteBrokerUpstream.SenderClientId)
         {
@@ -233,7 +234,7 @@ internal sealed partial class DeviceSecurity : IDisposable
         {
             denial = DenialReason.NotAuthorized;
         }
-        if (denial is null && message.Payload.Length > MaxPayloadBytes(topic))
+        if (denial is null && message.Payload.Length > MaxPayloadBytes(stream))
         {
             denial = DenialReason.PayloadTooLarge;
         }
@@ -274,19 +275,8 @@ internal sealed partial class DeviceSecurity : IDisposable
         return topic.AsSpan().Count('/') + 1 > limits.MaxTopicLevels ? DenialReason.TooManyLevels : null;
     }
 
-    private long MaxPayloadBytes(string topic)
-    {
-        var perStream = _options.Limits.MaxPayloadBytesPerStream;
-        if (perStream.Count > 0)
-        {
-            Span<Range> captures = stackalloc Range[16];
-            if (_policy.Match(topic, captures) is { } stream && perStream.TryGetValue(stream.Name, out var limit))
-            {
-                return limit;
-            }
-        }
-        return _options.Limits.MaxPacketBytes;
-    }
+    private long MaxPayloadBytes(CompiledStream? stream) =>
+        stream is not null && _options.Limits.MaxPayloadBytesPerStream.TryGetValue(stream.Name, out var limit) ? limit : _options.Limits.MaxPacketBytes;
 
     private void Deny(Identity? identity, string action, DenialReason reason, string topic)
     {

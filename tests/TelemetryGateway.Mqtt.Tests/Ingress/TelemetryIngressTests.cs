@@ -7,6 +7,7 @@ using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
@@ -22,7 +23,7 @@ public sealed class TelemetryIngressTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("tg-ingress-").FullName;
     private readonly RecordingLogger<TelemetryIngress> _logger = new();
     private readonly QuarantineLog _quarantine;
-    private readonly MinimizerPool _minimizers = new(ShippedPolicy.Policy, ShippedPolicy.Key, NoConsentRecorded.Instance);
+    private readonly MinimizerPool _minimizers = new(ShippedPolicy.Policy, ShippedPolicy.Key, [new ConsentGate(NoConsentRecorded.Instance)]);
     private SqliteOutbox _outbox;
 
     public TelemetryIngressTests()
