@@ -60,8 +60,10 @@ public static class MqttGatewayRegistration
             settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
         // The pipeline's gate step: consent today; residency and objection gates are added the same way.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
+        // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
+        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
         services.TryAddSingleton(sp => new MinimizerPool(
-            sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()]));
+            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()]));
         services.TryAddSingleton(sp => SiteBrokerServer.Create(
             settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
         services.AddQuarantine(settings.DataDirectory, settings.Quarantine);

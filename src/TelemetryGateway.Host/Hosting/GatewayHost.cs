@@ -123,6 +123,8 @@ internal static class GatewayHost
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
         services.AddSingleton(options);
         services.AddSingleton(policy);
+        // The policy in service; PolicyGenerations.Reload() reads the file again (operator triggers: operations issue).
+        services.AddSingleton(new PolicyGenerations(policy, options.Policy.Path));
         services.AddSingleton(key);
         services.AddHostedService<PolicyAnnouncer>();
         // Registered before the gateway, so that it stops after it and its last report counts everything.

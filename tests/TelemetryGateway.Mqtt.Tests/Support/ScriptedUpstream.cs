@@ -16,6 +16,9 @@ internal sealed class ScriptedUpstream(Func<UpstreamMessage, int, ScriptedAnswer
     /// <summary>Topics acknowledged, in the order the publishes were made.</summary>
     public ConcurrentQueue<string> Acknowledged { get; } = new();
 
+    /// <summary>The outputs acknowledged, in the order the publishes were made.</summary>
+    public ConcurrentQueue<UpstreamMessage> AcknowledgedMessages { get; } = new();
+
     /// <summary>Every publish made, acknowledged or not.</summary>
     public ConcurrentQueue<string> Published { get; } = new();
 
@@ -56,6 +59,7 @@ internal sealed class ScriptedUpstream(Func<UpstreamMessage, int, ScriptedAnswer
         {
             case ScriptedAnswer.Acknowledge:
                 Acknowledged.Enqueue(message.Topic);
+                AcknowledgedMessages.Enqueue(message);
                 return PublishResult.Acknowledged;
             case ScriptedAnswer.Reject:
                 return PublishResult.FromReasonCode(MQTTnet.MqttClientPublishReasonCode.NotAuthorized);
