@@ -90,7 +90,7 @@ internal sealed partial class IngressMiddleware(
 
     private async Task ForwardJsonAsync(HttpContext context, IngressRoute route, PipeReader source, bool gzip)
     {
-        var (body, rejection) = await json.MinimizeAsync(source, route, gzip, context.RequestAborted);
+        var (body, tally, rejection) = await json.MinimizeAsync(source, route, gzip, context.RequestAborted);
         if (rejection is { } r)
         {
             await RejectAsync(context, route.RouteId, r);
@@ -98,7 +98,12 @@ internal sealed partial class IngressMiddleware(
         }
         context.Request.Body = new MemoryStream(body!, writable: false);
         context.Request.ContentLength = body!.Length;
-        await ForwardAsync(context, route);
+        await next(context);
+        // Recorded once forwarded, as a streamed body is: a body the upstream never got is not in the records.
+        if (CountForwarded(context, route))
+        {
+            records.Forwarded(route.Purpose, tally);
+        }
     }
 
     private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
@@ -131,15 +136,8 @@ internal sealed partial class IngressMiddleware(
         }
         if (CountForwarded(context, route))
         {
-            var counts = rewriter.Counts;
-            records.Forwarded(route.Purpose, counts.Dropped, counts.Redacted, counts.Hashed, counts.Coarsened);
+            records.Forwarded(route.Purpose, rewriter.Counts);
         }
-    }
-
-    private async Task ForwardAsync(HttpContext context, IngressRoute route)
-    {
-        await next(context);
-        _ = CountForwarded(context, route);
     }
 
     /// <summary>Counts the request as forwarded unless YARP reported an error; returns whether it was forwarded.</summary>
