@@ -28,6 +28,7 @@ public sealed record PolicyReload(bool Succeeded, PolicyGeneration Current, IRea
 public sealed class PolicyGenerations
 {
     private readonly Lock _reloading = new();
+    private readonly List<Func<CompiledPolicy, IEnumerable<string>>> _validators = [];
     private readonly string? _path;
     private PolicyGeneration _current;
 
@@ -42,8 +43,24 @@ public sealed class PolicyGenerations
     /// <summary>The generation new work takes.</summary>
     public PolicyGeneration Current => Volatile.Read(ref _current);
 
-    /// <summary>Raised after each swap, with the new generation (on the reloading thread).</summary>
+    /// <summary>
+    /// Raised after each swap, with the new generation (on the reloading thread), for the parts bound to the policy
+    /// (HTTP routes) to build their own generation from it.
+    /// </summary>
     public event Action<PolicyGeneration>? Swapped;
+
+    /// <summary>
+    /// Adds a check a new policy must pass before it is swapped in, beyond its own validation (for example that the
+    /// HTTP routes still find their streams); every error of every check is reported.
+    /// </summary>
+    public void AddValidator(Func<CompiledPolicy, IEnumerable<string>> validator)
+    {
+        ArgumentNullException.ThrowIfNull(validator);
+        lock (_reloading)
+        {
+            _validators.Add(validator);
+        }
+    }
 
     /// <summary>Reads the policy file again and swaps it in when it is valid.</summary>
     public PolicyReload Reload()
@@ -75,7 +92,7 @@ public sealed class PolicyGenerations
         return Swap(policy);
     }
 
-    /// <summary>Swaps in an already compiled policy.</summary>
+    /// <summary>Swaps in an already compiled policy, when it passes the added checks.</summary>
     public PolicyReload Swap(CompiledPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
@@ -86,6 +103,11 @@ public sealed class PolicyGenerations
             if (ReferenceEquals(previous.Policy, policy))
             {
                 return new PolicyReload(true, previous, []);
+            }
+            var errors = _validators.SelectMany(validator => validator(policy)).ToList();
+            if (errors.Count > 0)
+            {
+                return new PolicyReload(false, previous, errors);
             }
             CarryCounters(previous.Policy, policy);
             next = new PolicyGeneration(policy, previous.Number + 1);

@@ -105,18 +105,18 @@ internal static class GatewayHost
         errors.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
         if (compilation.Policy is { } compiled)
         {
-            foreach (var stream in options.Security.Limits.MaxPayloadBytesPerStream.Keys)
-            {
-                if (!compiled.Streams.Any(s => s.Name == stream))
-                {
-                    errors.Add($"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
-                }
-            }
+            errors.AddRange(StreamLimitErrors(options, compiled));
         }
         var credentialErrors = CredentialsFile.Validate(options.Security.CredentialsPath(options.DataDirectory));
         errors.AddRange(credentialErrors.Select(e => $"Gateway:Security:CredentialsFile: {e}"));
         return (errors.Count == 0 ? compilation.Policy : null, errors);
     }
+
+    /// <summary>Per-stream limits must name streams of the policy: checked at start and before every reload.</summary>
+    private static IEnumerable<string> StreamLimitErrors(GatewayOptions options, CompiledPolicy policy) =>
+        options.Security.Limits.MaxPayloadBytesPerStream.Keys
+            .Where(stream => !policy.Streams.Any(s => s.Name == stream))
+            .Select(stream => $"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
 
     private static void Register(IServiceCollection services, GatewayOptions options, CompiledPolicy policy, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
     {
@@ -124,7 +124,9 @@ internal static class GatewayHost
         services.AddSingleton(options);
         services.AddSingleton(policy);
         // The policy in service; PolicyGenerations.Reload() reads the file again (operator triggers: operations issue).
-        services.AddSingleton(new PolicyGenerations(policy, options.Policy.Path));
+        var generations = new PolicyGenerations(policy, options.Policy.Path);
+        generations.AddValidator(next => StreamLimitErrors(options, next));
+        services.AddSingleton(generations);
         services.AddSingleton(key);
         services.AddHostedService<PolicyAnnouncer>();
         // Registered before the gateway, so that it stops after it and its last report counts everything.

@@ -16,12 +16,14 @@ namespace TelemetryGateway.Http.Ingress;
 /// the result. Rejections (413, 415, 422) are answered here and counted; nothing of a rejected body is forwarded.
 /// </summary>
 internal sealed partial class IngressMiddleware(
-    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, LogBodies logs, BodyRecordsPool records, IngressCounters counters, ILogger<IngressMiddleware> logger)
+    RequestDelegate next, HttpIngressGenerations generations, LogBodies logs, IngressCounters counters, ILogger<IngressMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         var routeId = context.GetReverseProxyFeature().Route.Config.RouteId;
-        var route = catalog.Find(routeId);
+        // One policy generation for the whole request: its route (and tags), minimizers and records.
+        var generation = generations.Current;
+        var route = generation.Routes.Find(routeId);
         if (route is null)
         {
             // Every route is validated at start; this only guards against a reloaded configuration.
@@ -52,10 +54,12 @@ internal sealed partial class IngressMiddleware(
             return;
         }
         var source = gzip ? PipeReader.Create(new GZipStream(request.Body, CompressionMode.Decompress)) : request.BodyReader;
+        // The tag transform reads the route from here, so the headers carry this generation's tags.
+        context.Features.Set(route);
         switch (route.Format)
         {
             case BodyFormat.Json:
-                await ForwardJsonAsync(context, route, source, gzip);
+                await ForwardJsonAsync(context, generation, route, source, gzip);
                 break;
             case BodyFormat.Image:
                 var rewriter = ImageRewriter(request.ContentType);
@@ -64,7 +68,7 @@ internal sealed partial class IngressMiddleware(
                     await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
                     return;
                 }
-                await ForwardStreamingAsync(context, route, source, rewriter, gzip);
+                await ForwardStreamingAsync(context, generation, route, source, rewriter, gzip);
                 break;
             case BodyFormat.Text:
                 if (!TryDeviceSerial(context, route, out var serial))
@@ -75,7 +79,7 @@ internal sealed partial class IngressMiddleware(
                 var log = logs.Rent(serial, route.LogRules);
                 try
                 {
-                    await ForwardStreamingAsync(context, route, source, log, gzip);
+                    await ForwardStreamingAsync(context, generation, route, source, log, gzip);
                 }
                 finally
                 {
@@ -88,9 +92,9 @@ internal sealed partial class IngressMiddleware(
         }
     }
 
-    private async Task ForwardJsonAsync(HttpContext context, IngressRoute route, PipeReader source, bool gzip)
+    private async Task ForwardJsonAsync(HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, bool gzip)
     {
-        var (body, tally, rejection) = await json.MinimizeAsync(source, route, gzip, context.RequestAborted);
+        var (body, tally, rejection) = await generation.Json.MinimizeAsync(source, route, gzip, context.RequestAborted);
         if (rejection is { } r)
         {
             await RejectAsync(context, route.RouteId, r);
@@ -102,11 +106,12 @@ internal sealed partial class IngressMiddleware(
         // Recorded once forwarded, as a streamed body is: a body the upstream never got is not in the records.
         if (CountForwarded(context, route))
         {
-            records.Forwarded(route.Purpose, tally);
+            generation.Records.Forwarded(route.Purpose, tally);
         }
     }
 
-    private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
+    private async Task ForwardStreamingAsync(
+        HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
     {
         var pipe = new Pipe(BodyPump.PipeOptions);
         var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, context.RequestAborted);
@@ -136,7 +141,7 @@ internal sealed partial class IngressMiddleware(
         }
         if (CountForwarded(context, route))
         {
-            records.Forwarded(route.Purpose, rewriter.Counts);
+            generation.Records.Forwarded(route.Purpose, rewriter.Counts);
         }
     }
 

@@ -1,16 +1,19 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TelemetryGateway.Core.Diagnostics;
-using TelemetryGateway.Http.Routing;
 
 namespace TelemetryGateway.Http.Ingress;
 
-/// <summary>Logs the ingress's routes at start, and its forwarded and rejected counts (never values) at stop.</summary>
+/// <summary>
+/// Logs the ingress's routes at start, and its forwarded and rejected counts (never values) at stop. Taking the
+/// ingress's generations binds them to the policy generations at start, before any reload.
+/// </summary>
 internal sealed partial class IngressReporter(
-    HttpIngressOptions options, IngressRouteCatalog routes, IngressCounters counters, ILogger<IngressReporter> logger) : IHostedService
+    HttpIngressOptions options, HttpIngressGenerations generations, IngressCounters counters, ILogger<IngressReporter> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        var routes = generations.Current.Routes;
         LogListening(logger, options.BindAddress, options.Port, routes.Count, options.Authentication);
         foreach (var route in routes.Routes)
         {

@@ -57,6 +57,20 @@ public sealed class PolicyGenerationsTests
     }
 
     [Fact]
+    public void A_policy_an_added_check_refuses_is_not_swapped_in_and_every_check_s_errors_are_reported()
+    {
+        var generations = new PolicyGenerations(TestPolicies.Default);
+        generations.AddValidator(_ => ["routes: stream gone"]);
+        generations.AddValidator(_ => ["limits: stream gone"]);
+
+        var reload = generations.Reload(VersionTwo());
+
+        Assert.False(reload.Succeeded);
+        Assert.Equal(["routes: stream gone", "limits: stream gone"], reload.Errors);
+        Assert.Equal(1, generations.Current.Number);
+    }
+
+    [Fact]
     public void Reloading_reads_the_policy_file_again()
     {
         var directory = Directory.CreateTempSubdirectory("tg-generations-").FullName;
