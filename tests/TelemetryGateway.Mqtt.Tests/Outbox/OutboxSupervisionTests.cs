@@ -56,6 +56,30 @@ public sealed class OutboxSupervisionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_that_takes_longer_than_the_store_timeout_is_refused_instead_of_waiting()
+    {
+        await using var outbox = SqliteOutbox.Open(_directory, new OutboxOptions { StoreTimeout = TimeSpan.FromMilliseconds(300) }, NullLogger.Instance);
+        // Another connection holds the write lock, so the writer's commit waits on it.
+        using var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, SqliteOutbox.FileName)};Pooling=False");
+        blocker.Open();
+        using var exclusive = blocker.BeginTransaction(System.Data.IsolationLevel.Serializable);
+        using (var write = blocker.CreateCommand())
+        {
+            write.Transaction = exclusive;
+            write.CommandText = "INSERT INTO dead_letters (time, reason, stream, purpose, size) VALUES (0, 'x', 'x', 'x', 0);";
+            write.ExecuteNonQuery();
+        }
+        var started = DateTime.UtcNow;
+
+        await Assert.ThrowsAsync<OutboxUnavailableException>(() => outbox.AppendAsync([Message("t/blocked")], CancellationToken.None));
+
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(4));
+        exclusive.Rollback();
+        await outbox.AppendAsync([Message("t/after")], CancellationToken.None);
+        Assert.Contains("t/after", outbox.ReadAfter(0, 10).Select(s => s.Message.Topic));
+    }
+
+    [Fact]
     public async Task Maintenance_drops_outputs_past_their_retention_and_counts_them()
     {
         var time = new ManualTime(DateTimeOffset.UnixEpoch.AddYears(56));
