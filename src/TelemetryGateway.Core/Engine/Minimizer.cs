@@ -1,15 +1,10 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
-using TelemetryGateway.Core.Protobuf;
-using TelemetryGateway.Core.Solix;
-using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
-using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Engine;
 
@@ -155,14 +150,7 @@ public sealed class Minimizer : IDisposable
     }
 
     /// <summary>The rewriter of <paramref name="format"/>, made on first use: a policy pays only for the formats it uses.</summary>
-    private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= format switch
-    {
-        PayloadFormat.Json => new JsonMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
-        PayloadFormat.Text => new TextLogMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream),
-        PayloadFormat.Protobuf => new ProtobufMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
-        PayloadFormat.Solix => new SolixEnvelopeRewriter(_pseudonymizer, _policy.MaxPurposesPerStream),
-        _ => throw new NotSupportedException($"payload format '{format.Id()}' has no rewriter"),
-    };
+    private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= PayloadFormats.Of(format).CreateMinimizer(_pseudonymizer, _policy);
 
     /// <summary>This minimizer's own counter shard for <paramref name="purpose"/>, made on first use.</summary>
     private long[] Shard(StreamPurpose purpose) => _shards[purpose.Index] ??= purpose.Counters.NewShard();
