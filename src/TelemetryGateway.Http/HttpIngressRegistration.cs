@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Ingress;
@@ -58,8 +59,9 @@ internal static class HttpIngressRegistration
         services.AddSingleton(new ApiKeyAuthenticator(settings.Options.AcceptsApiKeys ? settings.Options.LoadApiKeyHashes() : []));
         services.AddSingleton(sp => new IngressCounters(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton(sp => new LogBodies(sp.GetRequiredService<PseudonymizationKey>()));
-        services.AddSingleton(sp => new BodyRecordsPool(sp.GetRequiredService<CompiledPolicy>()));
-        services.AddSingleton(sp => new JsonBodies(sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>()));
+        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
+        services.AddSingleton(sp => new HttpIngressGenerations(
+            sp.GetRequiredService<PolicyGenerations>(), settings.Routes, settings.ReverseProxy, sp.GetRequiredService<PseudonymizationKey>()));
         services.AddHostedService<IngressReporter>();
         services.AddReverseProxy()
             .LoadFromConfig(settings.ReverseProxy)

@@ -138,6 +138,21 @@ public sealed record OutboxOptions
     /// <summary>SQLite synchronous mode: <c>normal</c> survives a crash of the gateway, <c>full</c> also a power loss.</summary>
     public string Synchronous { get; init; } = "normal";
 
+    /// <summary>How long a device's message may wait to be stored before it is refused (the device resends): no store waits forever.</summary>
+    public TimeSpan StoreTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A hard bound on the outbox file (0: none but the disk's); reaching it is handled like a full disk.</summary>
+    public long MaxFileBytes { get; init; }
+
+    /// <summary>How long a rejected output's payload is kept in the dead letters for a replay; then only its metadata stays.</summary>
+    public TimeSpan DeadLetterRetention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Dead letters kept at most (the oldest go first).</summary>
+    public long MaxDeadLetters { get; init; } = 100_000;
+
+    /// <summary>How often expired outputs and dead-letter payloads are cleared while nothing is being delivered.</summary>
+    public TimeSpan MaintenanceInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     public IEnumerable<string> Validate(string path)
     {
         if (MaxMessages < 1)
@@ -155,6 +170,26 @@ public sealed record OutboxOptions
         if (Synchronous is not ("normal" or "full"))
         {
             yield return $"{path}:Synchronous must be 'normal' or 'full'";
+        }
+        if (StoreTimeout <= TimeSpan.Zero || StoreTimeout > TimeSpan.FromMinutes(5))
+        {
+            yield return $"{path}:StoreTimeout must be positive and at most 5 minutes";
+        }
+        if (MaxFileBytes != 0 && MaxFileBytes < 64 * 1024)
+        {
+            yield return $"{path}:MaxFileBytes must be 0 (no bound) or at least 65536";
+        }
+        if (DeadLetterRetention < TimeSpan.Zero)
+        {
+            yield return $"{path}:DeadLetterRetention must not be negative";
+        }
+        if (MaxDeadLetters < 1)
+        {
+            yield return $"{path}:MaxDeadLetters must be at least 1";
+        }
+        if (MaintenanceInterval < TimeSpan.FromMilliseconds(100) || MaintenanceInterval > TimeSpan.FromHours(1))
+        {
+            yield return $"{path}:MaintenanceInterval must be between 100 ms and 1 hour";
         }
     }
 }

@@ -3,8 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using MQTTnet.AspNetCore;
+using MQTTnet.Server;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
@@ -12,14 +14,19 @@ using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Security;
 using TelemetryGateway.Mqtt.Security.Authentication;
 using TelemetryGateway.Mqtt.Security.Tls;
+using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt;
 
 /// <summary>Everything the MQTT side of the gateway needs, in one validated record.</summary>
 public sealed record MqttGatewaySettings(
-    SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId, SecurityOptions Security);
+    SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId, SecurityOptions Security,
+    QuarantineOptions Quarantine)
+{
+    public DeliverySettings Delivery => new(Upstream, Outbox, DataDirectory, GatewayId);
+}
 
-/// <summary>Registers the site broker, the ingress, the outbox and the upstream bridge.</summary>
+/// <summary>Registers the site broker and its ingress, with quarantine and delivery (each its own feature, composed here).</summary>
 public static class MqttGatewayRegistration
 {
     /// <summary>
@@ -49,29 +56,37 @@ public static class MqttGatewayRegistration
             webHost.ConfigureKestrel(kestrelOptions =>
                 SecurityRegistration.ConfigureKestrelListeners(kestrelOptions, settings.Broker, settings.Security, tls));
         }
-        services.AddSingleton(sp => new CredentialStore(
+        services.TryAddSingleton(sp => new CredentialStore(
             settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
-        services.AddSingleton(sp => new MinimizerPool(
-            sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<IConsentRegistry>()));
-        services.AddSingleton(sp => SqliteOutbox.Open(settings.DataDirectory, settings.Outbox, sp.GetRequiredService<ILogger<SqliteOutbox>>()));
-        services.AddSingleton(sp => new QuarantineLog(
-            settings.DataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(new UpstreamEncoder(settings.Upstream, settings.GatewayId));
-        services.AddSingleton(sp => new SiteBroker(
-            settings.Broker,
-            settings.Upstream,
-            kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null,
-            sp.GetRequiredService<SqliteOutbox>(),
-            sp.GetRequiredService<MinimizerPool>(),
-            sp.GetRequiredService<UpstreamEncoder>(),
-            sp.GetRequiredService<QuarantineLog>(),
-            sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<TimeProvider>(),
+        // The pipeline's gate step: consent today; residency and objection gates are added the same way.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
+        // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
+        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
+        services.TryAddSingleton(sp => new MinimizerPool(
+            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()]));
+        services.TryAddSingleton(sp => SiteBrokerServer.Create(
+            settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
+        services.AddQuarantine(settings.DataDirectory, settings.Quarantine);
+        // Before the broker: hosted services start in this order and stop in the reverse one, so delivery outlives the broker.
+        services.AddDelivery(settings.Delivery);
+        services.TryAddSingleton<TelemetryIngress>();
+        services.TryAddSingleton(sp => new DeviceSecurity(
             settings.Security,
             sp.GetRequiredService<CredentialStore>(),
-            sp.GetRequiredService<CompiledPolicy>(),
-            tls));
-        services.AddSingleton(sp => sp.GetRequiredService<SiteBroker>().Security);
+            countConnectionsAtConnect: !kestrel,
+            sp.GetRequiredService<TelemetryIngress>().IsMqtt5,
+            sp.GetRequiredService<ILogger<DeviceSecurity>>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new SiteBroker(
+            settings.Broker,
+            sp.GetRequiredService<MqttServer>(),
+            sp.GetRequiredService<TelemetryIngress>(),
+            sp.GetRequiredService<DeviceSecurity>(),
+            sp.GetRequiredService<SqliteOutbox>(),
+            sp.GetRequiredService<QuarantineLog>(),
+            settings.Security,
+            tls,
+            sp.GetRequiredService<ILogger<SiteBroker>>()));
         services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());
         return services;
     }

@@ -1,3 +1,4 @@
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 
 namespace TelemetryGateway.Core.Engine;
@@ -22,14 +23,11 @@ public sealed class BodyRecords
     }
 
     /// <summary>Counts one forwarded body for <paramref name="purpose"/> and what its rewrite did to it.</summary>
-    public void Forwarded(StreamPurpose purpose, int dropped = 0, int redacted = 0, int hashed = 0, int coarsened = 0)
+    public void Forwarded(StreamPurpose purpose, in ProcessingTally tally)
     {
         ArgumentNullException.ThrowIfNull(purpose);
         var shard = _shards[purpose.Index] ??= purpose.Counters.NewShard();
         shard[(int)ProcessingAction.Forwarded]++;
-        shard[(int)ProcessingAction.Dropped] += dropped;
-        shard[(int)ProcessingAction.Redacted] += redacted;
-        shard[(int)ProcessingAction.Hashed] += hashed;
-        shard[(int)ProcessingAction.Coarsened] += coarsened;
+        tally.AddTo(shard);
     }
 }

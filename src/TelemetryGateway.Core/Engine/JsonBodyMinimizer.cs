@@ -1,6 +1,7 @@
 using System.Buffers;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
@@ -21,7 +22,7 @@ public sealed class JsonBodyMinimizer : IDisposable
     private readonly Pseudonymizer _pseudonymizer;
     private readonly JsonMinimizer _json;
     private readonly StreamPurpose[] _purpose = new StreamPurpose[1];
-    private readonly long[]?[] _shards;
+    private readonly long[] _tally = new long[ProcessingCounters.ActionCount];
 
     public JsonBodyMinimizer(CompiledPolicy policy, PseudonymizationKey key)
     {
@@ -30,17 +31,18 @@ public sealed class JsonBodyMinimizer : IDisposable
         _policy = policy;
         _pseudonymizer = new Pseudonymizer(key);
         _json = new JsonMinimizer(_pseudonymizer, 1, policy.Limits.MaxDepth);
-        _shards = new long[policy.PurposeCount][];
     }
 
     /// <summary>
-    /// Minimizes <paramref name="body"/> for <paramref name="purpose"/> (a purpose of this instance's policy) and counts
-    /// what was done in the purpose's records of processing. <paramref name="output"/> is valid until the next call.
+    /// Minimizes <paramref name="body"/> for <paramref name="purpose"/> (a purpose of this instance's policy).
+    /// <paramref name="output"/> is valid until the next call; <paramref name="tally"/> is what the rewrite did, for the
+    /// caller to record (<see cref="BodyRecords"/>) once the body was actually forwarded.
     /// </summary>
-    public QuarantineReason Minimize(StreamPurpose purpose, in ReadOnlySequence<byte> body, out ReadOnlyMemory<byte> output)
+    public QuarantineReason Minimize(StreamPurpose purpose, in ReadOnlySequence<byte> body, out ReadOnlyMemory<byte> output, out ProcessingTally tally)
     {
         ArgumentNullException.ThrowIfNull(purpose);
         output = default;
+        tally = default;
         if (body.IsEmpty)
         {
             return QuarantineReason.Empty;
@@ -61,9 +63,9 @@ public sealed class JsonBodyMinimizer : IDisposable
         {
             return reason;
         }
-        var shard = _shards[purpose.Index] ??= purpose.Counters.NewShard();
-        _json.CommitCounts(0, shard);
-        shard[(int)ProcessingAction.Forwarded]++;
+        Array.Clear(_tally);
+        _json.CommitCounts(0, _tally);
+        tally = ProcessingTally.FromShard(_tally);
         output = _json.Output(0);
         return QuarantineReason.None;
     }

@@ -1,21 +1,20 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
-using TelemetryGateway.Core.Protobuf;
-using TelemetryGateway.Core.Solix;
-using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
-using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Engine;
 
 /// <summary>
-/// The engine's entry point for one message: classify the topic into a stream, decide which purposes apply
-/// (consent-based ones only with consent on record), rewrite the payload once per purpose, render each output topic.
-/// One instance per thread; the results point into its reused buffers and stay valid until its next call.
+/// The engine's entry point for one message, the pipeline's steps in order: classify the topic into a stream (matched
+/// once; <see cref="Classify"/> alone lets a security check decide on the same match), gate each purpose
+/// (<see cref="IPurposeGate"/> list: consent today), minimize with the stream format's rewriter once per purpose left,
+/// render each output topic; every output carries its purpose's compiled <see cref="OutputTags"/>, and each step counts
+/// into the purpose's records of processing. One instance per thread; the results point into its reused buffers and
+/// stay valid until its next call.
 /// </summary>
 public sealed class Minimizer : IDisposable
 {
@@ -26,7 +25,8 @@ public sealed class Minimizer : IDisposable
     private const int MaxRoutedTopicLength = 256;
 
     private readonly CompiledPolicy _policy;
-    private readonly IConsentRegistry _consent;
+    // The pipeline's gate step, in order; an array so that the per-message loop does not box an enumerator.
+    private readonly IPurposeGate[] _gates;
     private readonly Pseudonymizer _pseudonymizer;
     // One rewriter per payload format the policy uses, indexed by format; made on first use.
     private readonly IPayloadMinimizer?[] _rewriters = new IPayloadMinimizer?[Enum.GetValues<PayloadFormat>().Length];
@@ -34,25 +34,42 @@ public sealed class Minimizer : IDisposable
     private readonly int[] _purposeIndexes;
     private readonly MinimizedOutput[] _outputs;
     private readonly TopicRoute?[] _routes = new TopicRoute?[RouteSlots];
-    private readonly TopicRoute _unkeptRoute;
+    private readonly TopicRoute _longTopicRoute;
     private readonly long[]?[] _shards;
     private readonly ScratchBuffer _topicScratch = new(256);
 
+    /// <summary>A minimizer whose only gate is consent (none on record when <paramref name="consent"/> is null).</summary>
     public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IConsentRegistry? consent = null)
+        : this(policy, key, [new ConsentGate(consent ?? NoConsentRecorded.Instance)])
+    {
+    }
+
+    /// <summary>A minimizer whose purposes pass <paramref name="gates"/>, in order, before anything is minimized for them.</summary>
+    public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(gates);
         _policy = policy;
-        _consent = consent ?? NoConsentRecorded.Instance;
+        _gates = [.. gates];
         _pseudonymizer = new Pseudonymizer(key);
         _purposes = new StreamPurpose[policy.MaxPurposesPerStream];
         _purposeIndexes = new int[policy.MaxPurposesPerStream];
         _outputs = new MinimizedOutput[policy.MaxPurposesPerStream];
-        _unkeptRoute = new TopicRoute(policy);
+        _longTopicRoute = new TopicRoute(policy);
         _shards = new long[policy.PurposeCount][];
     }
 
     public CompiledPolicy Policy => _policy;
+
+    /// <summary>The type name of the exception behind the last <c>processing-fault</c> (for the log; never the payload).</summary>
+    public string? LastFault { get; private set; }
+
+    /// <summary>
+    /// The classify step alone: the stream of <paramref name="topic"/>, or null when no stream matches. The match is
+    /// kept, so a <see cref="Minimize"/> of the same topic next (after a security check, say) does not match again.
+    /// </summary>
+    public CompiledStream? Classify(ReadOnlySpan<char> topic) => Route(topic).Stream;
 
     /// <summary>Minimizes one message. The returned outputs are valid until the next call on this instance.</summary>
     public MinimizationResult Minimize(ReadOnlySpan<char> topic, in ReadOnlySequence<byte> payload)
@@ -77,9 +94,9 @@ public sealed class Minimizer : IDisposable
         for (var p = 0; p < streamPurposes.Length; p++)
         {
             var purpose = streamPurposes[p];
-            if (purpose.LegalBasis == LegalBasis.Consent && !_consent.HasConsent(purpose.Purpose, device))
+            if (Refusal(purpose, device) is var refusal && refusal >= 0)
             {
-                Shard(purpose)[(int)ProcessingAction.NoConsent]++;
+                Shard(purpose)[refusal]++;
                 continue;
             }
             _purposeIndexes[active] = p;
@@ -96,6 +113,7 @@ public sealed class Minimizer : IDisposable
         {
             // A fault of the engine on some input must not take the ingress down, and must not let the message through.
             reason = QuarantineReason.ProcessingFault;
+            LastFault = e.GetType().Name;
         }
         if (reason != QuarantineReason.None)
         {
@@ -118,15 +136,21 @@ public sealed class Minimizer : IDisposable
         return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs));
     }
 
-    /// <summary>The rewriter of <paramref name="format"/>, made on first use: a policy pays only for the formats it uses.</summary>
-    private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= format switch
+    /// <summary>The counter index of the first gate that refuses <paramref name="purpose"/> for <paramref name="device"/>; -1 when all allow it.</summary>
+    private int Refusal(StreamPurpose purpose, ReadOnlySpan<char> device)
     {
-        PayloadFormat.Json => new JsonMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
-        PayloadFormat.Text => new TextLogMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream),
-        PayloadFormat.Protobuf => new ProtobufMinimizer(_pseudonymizer, _policy.MaxPurposesPerStream, _policy.Limits.MaxDepth),
-        PayloadFormat.Solix => new SolixEnvelopeRewriter(_pseudonymizer, _policy.MaxPurposesPerStream),
-        _ => throw new NotSupportedException($"payload format '{format.Id()}' has no rewriter"),
-    };
+        foreach (var gate in _gates)
+        {
+            if (!gate.Allows(purpose, device))
+            {
+                return (int)gate.RefusalAction;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>The rewriter of <paramref name="format"/>, made on first use: a policy pays only for the formats it uses.</summary>
+    private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= PayloadFormats.Of(format).CreateMinimizer(_pseudonymizer, _policy);
 
     /// <summary>This minimizer's own counter shard for <paramref name="purpose"/>, made on first use.</summary>
     private long[] Shard(StreamPurpose purpose) => _shards[purpose.Index] ??= purpose.Counters.NewShard();
@@ -136,14 +160,18 @@ public sealed class Minimizer : IDisposable
     {
         if (topic.Length > MaxRoutedTopicLength)
         {
-            _unkeptRoute.Fill(topic, _pseudonymizer, _topicScratch, keep: false);
-            return _unkeptRoute;
+            // Long topics are rare: one route of their own, holding only the last one (a classify and the minimize after it).
+            if (!_longTopicRoute.Holds(topic))
+            {
+                _longTopicRoute.Fill(topic, _pseudonymizer, _topicScratch);
+            }
+            return _longTopicRoute;
         }
         ref var slot = ref _routes[SlotOf(topic)];
         slot ??= new TopicRoute(_policy);
         if (!slot.Holds(topic))
         {
-            slot.Fill(topic, _pseudonymizer, _topicScratch, keep: true);
+            slot.Fill(topic, _pseudonymizer, _topicScratch);
         }
         return slot;
     }
@@ -177,7 +205,7 @@ public sealed class Minimizer : IDisposable
         }
         _pseudonymizer.Dispose();
         _topicScratch.Dispose();
-        _unkeptRoute.Dispose();
+        _longTopicRoute.Dispose();
         foreach (var route in _routes)
         {
             route?.Dispose();
@@ -214,8 +242,8 @@ public sealed class Minimizer : IDisposable
 
         public bool Holds(ReadOnlySpan<char> topic) => _topicLength == topic.Length && _topic.AsSpan(0, _topicLength).SequenceEqual(topic);
 
-        /// <summary>Matches and renders <paramref name="topic"/>; with <paramref name="keep"/>, remembers it for <see cref="Holds"/>.</summary>
-        public void Fill(ReadOnlySpan<char> topic, Pseudonymizer pseudonymizer, ScratchBuffer scratch, bool keep)
+        /// <summary>Matches and renders <paramref name="topic"/>, and remembers it for <see cref="Holds"/>.</summary>
+        public void Fill(ReadOnlySpan<char> topic, Pseudonymizer pseudonymizer, ScratchBuffer scratch)
         {
             // Invalid until complete, so an exception half-way cannot leave a wrong route behind.
             _topicLength = -1;
@@ -231,10 +259,6 @@ public sealed class Minimizer : IDisposable
                     var span = writer.GetSpan(outputTopic.MaxLength(topic.Length, pseudonymizer.Length));
                     writer.Advance(outputTopic.Render(topic, Captures, pseudonymizer, span, scratch.Get(topic.Length * 3)));
                 }
-            }
-            if (!keep)
-            {
-                return;
             }
             if (_topic.Length < topic.Length)
             {

@@ -23,12 +23,10 @@ namespace TelemetryGateway.Core.Json;
 /// </remarks>
 internal sealed class JsonMinimizer : IPayloadMinimizer
 {
-    private readonly Pseudonymizer _pseudonymizer;
-    private readonly RecentIpTruncations _ipTruncations = new();
+    private readonly ScalarTransformer _scalars;
     private readonly PurposeWriter[] _writers;
     private readonly ScratchBuffer _name = new(256);
     private readonly ScratchBuffer _value = new(1024);
-    private readonly ScratchBuffer _transformed = new(1024);
     private int _active;
     private int _maxDepth;
     private int _depth;
@@ -44,7 +42,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
 
     public JsonMinimizer(Pseudonymizer pseudonymizer, int maxPurposes, int maxDepth)
     {
-        _pseudonymizer = pseudonymizer;
+        _scalars = new ScalarTransformer(pseudonymizer);
         _maxDepth = maxDepth;
         _writers = new PurposeWriter[maxPurposes];
         for (var i = 0; i < _writers.Length; i++)
@@ -365,42 +363,18 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
         _name.Dispose();
         _value.Dispose();
-        _transformed.Dispose();
+        _scalars.Dispose();
     }
 
     /// <summary>Applies a scalar transform into the shared transform scratch; false when the value is not of a kind the transform takes.</summary>
     private bool TryTransform(FieldRule rule, JsonTokenType tokenType, ReadOnlySpan<byte> value, out ReadOnlySpan<byte> result, out bool resultIsNumber)
     {
-        resultIsNumber = false;
-        var p = rule.Parameters;
-        var isString = tokenType == JsonTokenType.String;
-        var written = 0;
-        var ok = false;
-        switch (rule.Transform)
+        if (tokenType == JsonTokenType.String)
         {
-            case TransformKind.Pseudonymize:
-                written = _pseudonymizer.Write(value, _transformed.Get(_pseudonymizer.Length));
-                ok = true;
-                break;
-            case TransformKind.TruncateIp when isString:
-                ok = _ipTruncations.TryTruncate(value, p.Ipv4PrefixLength, p.Ipv6PrefixLength, _transformed.Get(value.Length + 48), out written);
-                break;
-            case TransformKind.CoarsenCoordinates when isString:
-                ok = CoordinateCoarsening.TryCoarsenPair(value, p.Decimals, _transformed.Get(value.Length + 64), out written);
-                break;
-            case TransformKind.CoarsenCoordinates:
-                ok = CoordinateCoarsening.TryCoarsenNumber(value, p.Decimals, _transformed.Get(value.Length + 32), out written);
-                resultIsNumber = true;
-                break;
-            case TransformKind.Geohash when isString:
-                ok = Geohash.TryGeohash(value, p.GeohashLength, _transformed.Get(value.Length + 16), out written);
-                break;
-            case TransformKind.RedactText when isString:
-                ok = TextRedaction.TryRedact(value, _transformed.Get(TextRedaction.MaxOutputLength(value.Length)), out written);
-                break;
+            resultIsNumber = false;
+            return _scalars.TryTransformText(rule.Transform, rule.Parameters, value, out result);
         }
-        result = ok ? _transformed.Slice(written) : default;
-        return ok;
+        return _scalars.TryTransformNumber(rule.Transform, rule.Parameters, value, out result, out resultIsNumber);
     }
 
     private enum FrameMode : byte
@@ -660,12 +634,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             {
                 Writer.WriteStringValue(result);
             }
-            Count(rule.Transform switch
-            {
-                TransformKind.Pseudonymize => ProcessingAction.Hashed,
-                TransformKind.RedactText => ProcessingAction.Redacted,
-                _ => ProcessingAction.Coarsened,
-            });
+            Count(ScalarTransformer.ActionOf(rule.Transform));
         }
 
         /// <summary>What applies to a value inside <paramref name="parent"/>: the pending decision for objects, the frame's rule for arrays.</summary>

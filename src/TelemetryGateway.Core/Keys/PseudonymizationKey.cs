@@ -95,6 +95,18 @@ public sealed class PseudonymizationKey
         return new PseudonymizationKey(secret.ToArray());
     }
 
+    /// <summary>
+    /// A key for another use of the same secret (for example the quarantine's payload digests), derived under
+    /// <paramref name="label"/>: its outputs cannot be matched against pseudonyms, and it has its own id.
+    /// </summary>
+    public PseudonymizationKey Derive(string label)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(label);
+        var derived = new byte[32];
+        HMACSHA256.HashData(_secret, Encoding.UTF8.GetBytes("telemetry-gateway/derived/v1/" + label), derived);
+        return new PseudonymizationKey(derived);
+    }
+
     internal IncrementalHash CreateHmac() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _secret);
 
     public override string ToString() => $"PseudonymizationKey({Id})";

@@ -111,6 +111,7 @@ public sealed class StreamPurpose
         FormatRules = formatRules;
         PolicyTag = policyTag;
         Counters = new ProcessingCounters();
+        OutputTags = new Pipeline.OutputTags(this);
     }
 
     public string StreamName { get; }
@@ -137,8 +138,17 @@ public sealed class StreamPurpose
 
     public string PolicyTag { get; }
 
-    /// <summary>Records of processing for this stream and purpose: counts, never values.</summary>
-    public ProcessingCounters Counters { get; }
+    /// <summary>The tags of this purpose's outputs, compiled once (text and UTF-8).</summary>
+    public Pipeline.OutputTags OutputTags { get; }
+
+    /// <summary>
+    /// Records of processing for this stream and purpose: counts, never values. A reloaded policy takes over the
+    /// counters of the stream purposes that still exist (<see cref="PolicyGenerations"/>), so counts carry over.
+    /// </summary>
+    public ProcessingCounters Counters { get; private set; }
+
+    /// <summary>Takes over <paramref name="previous"/>'s counters; only before this purpose's policy is published.</summary>
+    internal void CarryCountersFrom(StreamPurpose previous) => Counters = previous.Counters;
 
     /// <summary>Position among all stream purposes of its policy, for per-minimizer tables.</summary>
     internal int Index { get; set; }

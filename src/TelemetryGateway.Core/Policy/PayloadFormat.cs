@@ -1,3 +1,10 @@
+using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Json;
+using TelemetryGateway.Core.Protobuf;
+using TelemetryGateway.Core.Solix;
+using TelemetryGateway.Core.Text;
+using TelemetryGateway.Core.Transforms;
+
 namespace TelemetryGateway.Core.Policy;
 
 /// <summary>
@@ -28,19 +35,34 @@ public enum PayloadFormat
     Solix,
 }
 
-/// <summary>The policy-file ids and output content types of the payload formats.</summary>
+/// <summary>
+/// The payload formats, each registered once: its policy-file id, the content type of its outputs, the purpose
+/// properties that hold its rules, and the rewriter that minimizes it. A new format is an enum value and one entry here
+/// (plus its rules compiler in <see cref="PolicyCompiler"/>).
+/// </summary>
 public static class PayloadFormats
 {
-    private static readonly string[] s_ids = ["json", "text", "protobuf", "solix"];
+    // In enum order: the registration of a format is at its value.
+    private static readonly PayloadFormatRegistration[] s_registrations =
+    [
+        new(PayloadFormat.Json, "json", "application/json", ["fields"],
+            (pseudonymizer, policy) => new JsonMinimizer(pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth)),
+        new(PayloadFormat.Text, "text", "text/plain; charset=utf-8", ["text"],
+            (pseudonymizer, policy) => new TextLogMinimizer(pseudonymizer, policy.MaxPurposesPerStream)),
+        new(PayloadFormat.Protobuf, "protobuf", "application/x-protobuf", ["fields"],
+            (pseudonymizer, policy) => new ProtobufMinimizer(pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth)),
+        new(PayloadFormat.Solix, "solix", "application/json", ["solix"],
+            (pseudonymizer, policy) => new SolixEnvelopeRewriter(pseudonymizer, policy.MaxPurposesPerStream)),
+    ];
 
-    private static readonly string[] s_contentTypes = ["application/json", "text/plain; charset=utf-8", "application/x-protobuf", "application/json"];
+    private static readonly string[] s_ids = [.. s_registrations.Select(r => r.Id)];
 
     public static IReadOnlyList<string> Ids => s_ids;
 
-    public static string Id(this PayloadFormat format) => s_ids[(int)format];
+    public static string Id(this PayloadFormat format) => s_registrations[(int)format].Id;
 
     /// <summary>The content type of this format's minimized outputs (the same format as its input).</summary>
-    public static string ContentType(this PayloadFormat format) => s_contentTypes[(int)format];
+    public static string ContentType(this PayloadFormat format) => s_registrations[(int)format].ContentType;
 
     public static bool TryParse(string id, out PayloadFormat format)
     {
@@ -48,4 +70,10 @@ public static class PayloadFormats
         format = index < 0 ? default : (PayloadFormat)index;
         return index >= 0;
     }
+
+    internal static PayloadFormatRegistration Of(PayloadFormat format) => s_registrations[(int)format];
 }
+
+/// <summary>One payload format's registration (see <see cref="PayloadFormats"/>).</summary>
+internal sealed record PayloadFormatRegistration(
+    PayloadFormat Format, string Id, string ContentType, string[] PurposeProperties, Func<Pseudonymizer, CompiledPolicy, IPayloadMinimizer> CreateMinimizer);

@@ -304,12 +304,7 @@ public static class PolicyCompiler
         }
 
         /// <summary>The purpose properties that say what a purpose keeps, by the stream's payload format.</summary>
-        private static string[] FormatPurposeProperties(PayloadFormat format) => format switch
-        {
-            PayloadFormat.Text => ["text"],
-            PayloadFormat.Solix => ["solix"],
-            _ => ["fields"],
-        };
+        private static string[] FormatPurposeProperties(PayloadFormat format) => PayloadFormats.Of(format).PurposeProperties;
 
         /// <summary>
         /// Compiles the rules of a purpose for its stream's payload format: the field rules and/or the format's own

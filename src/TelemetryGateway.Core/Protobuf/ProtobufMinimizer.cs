@@ -25,7 +25,7 @@ namespace TelemetryGateway.Core.Protobuf;
 internal sealed class ProtobufMinimizer : IPayloadMinimizer
 {
     private readonly Pseudonymizer _pseudonymizer;
-    private readonly RecentIpTruncations _ipTruncations = new();
+    private readonly ScalarTransformer _scalars;
     private readonly PurposeOutput[] _outputs;
     private readonly ScratchBuffer _contiguous = new(4096);
     private readonly ScratchBuffer _transformed = new(256);
@@ -52,6 +52,7 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         ArgumentOutOfRangeException.ThrowIfNegative(maxPurposes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxDepth);
         _pseudonymizer = pseudonymizer;
+        _scalars = new ScalarTransformer(pseudonymizer);
         _capacity = maxPurposes;
         _depthCapacity = maxDepth;
         _plans = new ProtobufPlan?[(maxDepth + 1) * Math.Max(1, maxPurposes)];
@@ -294,9 +295,7 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
     private void Apply(PurposeOutput output, in PlannedField planned, SchemaField field, bool packed, ReadOnlySpan<byte> value, ReadOnlySpan<byte> raw)
     {
         var writer = output.Writer;
-        var p = planned.Parameters;
-        var written = 0;
-        var ok = false;
+        var transform = planned.Transform;
         switch (planned.Action)
         {
             case ProtobufAction.Keep:
@@ -306,51 +305,34 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
             case ProtobufAction.Message:
                 output.Count(ProcessingAction.Dropped);
                 return;
-            case ProtobufAction.Pseudonymize when field.Shape is FieldShape.String or FieldShape.Bytes:
-                writer.WriteTag(field.Number, WireType.LengthDelimited);
-                writer.WriteVarint((ulong)_pseudonymizer.Length);
-                writer.Advance(_pseudonymizer.Write(value, writer.GetSpan(_pseudonymizer.Length)));
-                output.Count(ProcessingAction.Hashed);
-                return;
-            case ProtobufAction.Pseudonymize:
-                WritePseudonymousIntegers(writer, field, packed, value);
-                output.Count(ProcessingAction.Hashed);
-                return;
-            case ProtobufAction.CoarsenCoordinates when field.Shape == FieldShape.String:
-                ok = CoordinateCoarsening.TryCoarsenPair(value, p.Decimals, _transformed.Get(value.Length + 64), out written);
-                break;
-            case ProtobufAction.CoarsenCoordinates:
-                if (WriteCoarsened(writer, field, packed, value, p.Decimals))
-                {
-                    output.Count(ProcessingAction.Coarsened);
-                }
-                else
-                {
-                    output.Count(ProcessingAction.TypeMismatch);
-                }
-                return;
-            case ProtobufAction.TruncateIp:
-                ok = _ipTruncations.TryTruncate(value, p.Ipv4PrefixLength, p.Ipv6PrefixLength, _transformed.Get(value.Length + 48), out written);
-                break;
-            case ProtobufAction.RedactText when _deviceLength > 0:
-                WriteRedacted(writer, field.Number, value);
-                output.Count(ProcessingAction.Redacted);
-                return;
-            case ProtobufAction.RedactText:
-                ok = TextRedaction.TryRedact(value, _transformed.Get(TextRedaction.MaxOutputLength(value.Length)), out written);
-                break;
-            case ProtobufAction.Geohash:
-                ok = Geohash.TryGeohash(value, p.GeohashLength, _transformed.Get(value.Length + 16), out written);
-                break;
         }
-        if (!ok)
+        // What only protobuf's numeric fields need; every text value goes through the shared scalar transforms below.
+        var isText = field.Shape is FieldShape.String or FieldShape.Bytes;
+        if (transform == TransformKind.Pseudonymize && !isText)
+        {
+            WritePseudonymousIntegers(writer, field, packed, value);
+            output.Count(ProcessingAction.Hashed);
+            return;
+        }
+        if (transform == TransformKind.CoarsenCoordinates && field.Shape != FieldShape.String)
+        {
+            output.Count(WriteCoarsened(writer, field, packed, value, planned.Parameters.Decimals) ? ProcessingAction.Coarsened : ProcessingAction.TypeMismatch);
+            return;
+        }
+        if (transform == TransformKind.RedactText && _deviceLength > 0)
+        {
+            WriteRedacted(writer, field.Number, value);
+            output.Count(ProcessingAction.Redacted);
+            return;
+        }
+        if (!_scalars.TryTransformText(transform, planned.Parameters, value, out var result))
         {
             // Not a value the transform takes (an IP field holding no address, say): dropped, never passed on as it is.
             output.Count(ProcessingAction.TypeMismatch);
             return;
         }
-        writer.WriteLengthDelimited(field.Number, _transformed.Slice(written));
-        output.Count(planned.Action == ProtobufAction.RedactText ? ProcessingAction.Redacted : ProcessingAction.Coarsened);
+        writer.WriteLengthDelimited(field.Number, result);
+        output.Count(ScalarTransformer.ActionOf(transform));
     }
 
     /// <summary>
@@ -530,6 +512,7 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         }
         _contiguous.Dispose();
         _transformed.Dispose();
+        _scalars.Dispose();
         _device.Dispose();
         _devicePseudonym.Dispose();
     }

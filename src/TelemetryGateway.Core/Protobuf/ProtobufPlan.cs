@@ -12,15 +12,13 @@ internal enum ProtobufAction : byte
     Keep,
     /// <summary>A message field (or each element of a repeated one) rewritten by <see cref="PlannedField.Nested"/>.</summary>
     Message,
-    Pseudonymize,
-    CoarsenCoordinates,
-    TruncateIp,
-    RedactText,
-    Geohash,
+    /// <summary>A scalar transform (<see cref="PlannedField.Transform"/>): the shared ones, plus the few of protobuf's numeric fields.</summary>
+    Transform,
 }
 
 /// <summary>The compiled rule of one field: its action, the transform's parameters and, for messages, the nested plan.</summary>
-internal readonly record struct PlannedField(ProtobufAction Action, TransformParameters Parameters, ProtobufPlan? Nested, bool IsGeography);
+internal readonly record struct PlannedField(
+    ProtobufAction Action, TransformParameters Parameters, ProtobufPlan? Nested, bool IsGeography, TransformKind Transform = TransformKind.Keep);
 
 /// <summary>
 /// One purpose's rules for one protobuf message type, with every policy name resolved to its field number when the
@@ -125,22 +123,22 @@ internal sealed class ProtobufPlan
                 planned = new PlannedField(ProtobufAction.Message, rule.Parameters, GeographyPlan(field.Message!), true);
                 return true;
             case TransformKind.Pseudonymize when field.Shape is FieldShape.String or FieldShape.Bytes || IsWideInteger(field.Type):
-                planned = new PlannedField(ProtobufAction.Pseudonymize, rule.Parameters, null, false);
+                planned = new PlannedField(ProtobufAction.Transform, rule.Parameters, null, false, transform);
                 return true;
             case TransformKind.Pseudonymize when field.Shape is FieldShape.Varint or FieldShape.Fixed32:
                 error(path, $"pseudonymize needs a string, bytes or 64-bit integer field to hold a pseudonym; '{field.Name}' is {field.Describe()}");
                 return false;
             case TransformKind.CoarsenCoordinates when field.Type is FieldType.Double or FieldType.Float or FieldType.String:
-                planned = new PlannedField(ProtobufAction.CoarsenCoordinates, rule.Parameters, null, false);
+                planned = new PlannedField(ProtobufAction.Transform, rule.Parameters, null, false, transform);
                 return true;
             case TransformKind.TruncateIp when field.Type == FieldType.String:
-                planned = new PlannedField(ProtobufAction.TruncateIp, rule.Parameters, null, false);
+                planned = new PlannedField(ProtobufAction.Transform, rule.Parameters, null, false, transform);
                 return true;
             case TransformKind.RedactText when field.Type == FieldType.String:
-                planned = new PlannedField(ProtobufAction.RedactText, rule.Parameters, null, false);
+                planned = new PlannedField(ProtobufAction.Transform, rule.Parameters, null, false, transform);
                 return true;
             case TransformKind.Geohash when field.Type == FieldType.String:
-                planned = new PlannedField(ProtobufAction.Geohash, rule.Parameters, null, false);
+                planned = new PlannedField(ProtobufAction.Transform, rule.Parameters, null, false, transform);
                 return true;
         }
         error(path, $"transform '{transform.Id()}' does not apply to '{field.Name}', which is {field.Describe()} (it takes {Accepts(transform)})");

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
@@ -18,12 +19,14 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
     private const int MaxSerialBytes = 128;
 
     private readonly LogScrubber[] _scrubbers;
+    private readonly SerialHandling[] _serialHandling;
     private readonly PooledBufferWriter[] _outputs;
     private readonly byte[] _serial = new byte[MaxSerialBytes];
 
     public TextLogMinimizer(Pseudonymizer pseudonymizer, int maxPurposes)
     {
         _scrubbers = new LogScrubber[maxPurposes];
+        _serialHandling = new SerialHandling[maxPurposes];
         _outputs = new PooledBufferWriter[maxPurposes];
         for (var i = 0; i < maxPurposes; i++)
         {
@@ -41,7 +44,9 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
             var output = _outputs[i];
             output.Reset();
             var scrubber = _scrubbers[i];
-            scrubber.Begin(serial, RulesOf(purposes[i]));
+            var rules = RulesOf(purposes[i]);
+            _serialHandling[i] = rules.Serial;
+            scrubber.Begin(serial, rules);
             var reason = scrubber.Process(payload, isFinalBlock: true, output);
             if (reason != QuarantineReason.None)
             {
@@ -56,14 +61,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
 
     public ReadOnlyMemory<byte> Output(int slot) => _outputs[slot].WrittenMemory;
 
-    public void CommitCounts(int slot, long[] shard)
-    {
-        var counts = _scrubbers[slot].Counts;
-        shard[(int)ProcessingAction.Redacted] += counts.Secrets + counts.WifiNames + counts.LearnedValues + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses;
-        shard[(int)ProcessingAction.Coarsened] += counts.IpAddresses + counts.Coordinates;
-        shard[(int)ProcessingAction.Hashed] += counts.Serials;
-        shard[(int)ProcessingAction.Dropped] += counts.TruncatedLines;
-    }
+    public void CommitCounts(int slot, long[] shard) => ProcessingTally.FromLogScrub(_scrubbers[slot].Counts, _serialHandling[slot]).AddTo(shard);
 
     private static LogScrubRules RulesOf(StreamPurpose purpose) =>
         purpose.FormatRules as LogScrubRules ?? throw new InvalidOperationException("a text stream's purpose has no log scrub rules");

@@ -100,20 +100,20 @@ internal static class MinimizeCommand
         }
         foreach (var item in result.Outputs.Span)
         {
-            var tags = item.Tags;
+            var tags = item.Tags.OutputTags;
             json.WriteStartObject();
             json.WriteNumber("input", input);
             json.WriteString("topic", item.Topic.Span);
-            json.WriteString("purpose", tags.Purpose.Id());
-            json.WriteString("legalBasis", tags.LegalBasis.Id());
+            json.WriteString("purpose", tags.PurposeUtf8.Span);
+            json.WriteString("legalBasis", tags.LegalBasisUtf8.Span);
             json.WriteStartArray("categories");
-            foreach (var category in tags.Categories.Ids())
+            foreach (var category in tags.CategoryList)
             {
                 json.WriteStringValue(category);
             }
             json.WriteEndArray();
-            json.WriteString("policy", tags.PolicyTag);
-            json.WriteString("retention", tags.Retention);
+            json.WriteString("policy", tags.PolicyUtf8.Span);
+            json.WriteString("retention", tags.RetentionUtf8.Span);
             json.WriteString("contentType", result.Stream!.Format.ContentType());
             json.WriteBase64String("payloadBase64", item.Payload.Span);
             json.WriteEndObject();

@@ -18,6 +18,10 @@ internal static class Usage
                                                            add or replace a user of the credentials file (default: users.json in the
                                                            default data directory); the password is typed twice without echo, or read
                                                            as the first line of redirected standard input
+          telemetry-gateway dead-letters list [--data-dir DIR]
+                                                           outputs the upstream rejected: id, time, reason, stream, purpose, size
+          telemetry-gateway dead-letters replay (--id N | --all) [--data-dir DIR]
+                                                           move dead letters whose payload is still kept back into the outbox
         """;
 
     public static int Print(TextWriter output)

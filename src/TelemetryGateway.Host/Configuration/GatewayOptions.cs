@@ -1,5 +1,6 @@
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Mqtt;
+using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Security;
 
 namespace TelemetryGateway.Host.Configuration;
@@ -24,8 +25,9 @@ public sealed record GatewayOptions
     public UpstreamOptions Upstream { get; init; } = new();
     public OutboxOptions Outbox { get; init; } = new();
     public SecurityOptions Security { get; init; } = new();
+    public QuarantineOptions Quarantine { get; init; } = new();
 
-    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security);
+    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine);
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -67,6 +69,7 @@ public sealed record GatewayOptions
         errors.AddRange(Upstream.Validate("Gateway:Upstream"));
         errors.AddRange(Outbox.Validate("Gateway:Outbox"));
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
+        errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
         return errors;
     }
 

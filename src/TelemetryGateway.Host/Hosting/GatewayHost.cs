@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
@@ -104,24 +105,28 @@ internal static class GatewayHost
         errors.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
         if (compilation.Policy is { } compiled)
         {
-            foreach (var stream in options.Security.Limits.MaxPayloadBytesPerStream.Keys)
-            {
-                if (!compiled.Streams.Any(s => s.Name == stream))
-                {
-                    errors.Add($"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
-                }
-            }
+            errors.AddRange(StreamLimitErrors(options, compiled));
         }
         var credentialErrors = CredentialsFile.Validate(options.Security.CredentialsPath(options.DataDirectory));
         errors.AddRange(credentialErrors.Select(e => $"Gateway:Security:CredentialsFile: {e}"));
         return (errors.Count == 0 ? compilation.Policy : null, errors);
     }
 
+    /// <summary>Per-stream limits must name streams of the policy: checked at start and before every reload.</summary>
+    private static IEnumerable<string> StreamLimitErrors(GatewayOptions options, CompiledPolicy policy) =>
+        options.Security.Limits.MaxPayloadBytesPerStream.Keys
+            .Where(stream => !policy.Streams.Any(s => s.Name == stream))
+            .Select(stream => $"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
+
     private static void Register(IServiceCollection services, GatewayOptions options, CompiledPolicy policy, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
     {
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
         services.AddSingleton(options);
         services.AddSingleton(policy);
+        // The policy in service; PolicyGenerations.Reload() reads the file again (operator triggers: operations issue).
+        var generations = new PolicyGenerations(policy, options.Policy.Path);
+        generations.AddValidator(next => StreamLimitErrors(options, next));
+        services.AddSingleton(generations);
         services.AddSingleton(key);
         services.AddHostedService<PolicyAnnouncer>();
         // Registered before the gateway, so that it stops after it and its last report counts everything.
@@ -149,12 +154,12 @@ internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Pseudonymiz
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Policy {Policy} loaded: {StreamCount} streams; pseudonymization key {KeyId}")]
+    [LoggerMessage(EventId = EventIds.PolicyLoaded, Level = LogLevel.Information, Message = "Policy {Policy} loaded: {StreamCount} streams; pseudonymization key {KeyId}")]
     private static partial void LogPolicy(ILogger logger, string policy, int streamCount, string keyId);
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Outputs go upstream to {Host} under '{Prefix}/<purpose>/...' (envelope: {Envelope})")]
+    [LoggerMessage(EventId = EventIds.UpstreamConfigured, Level = LogLevel.Information, Message = "Outputs go upstream to {Host} under '{Prefix}/<purpose>/...' (envelope: {Envelope})")]
     private static partial void LogUpstream(ILogger logger, string host, string prefix, string envelope);
 
-    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "No upstream configured: outputs are published on this broker under 'filtered/<purpose>/...'")]
+    [LoggerMessage(EventId = EventIds.LocalOnly, Level = LogLevel.Information, Message = "No upstream configured: outputs are published on this broker under 'filtered/<purpose>/...'")]
     private static partial void LogLocalOnly(ILogger logger);
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Vocabulary;
 
@@ -10,12 +11,13 @@ namespace TelemetryGateway.Host.Hosting;
 /// forwarded and how many fields were dropped, hashed, coarsened or redacted — counts only, never values. Logged at a
 /// fixed interval when something changed, and once more at shutdown, for every purpose that had messages.
 /// </summary>
-internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, ILogger<ProcessingRecordsReporter> logger, TimeProvider time)
+internal sealed partial class ProcessingRecordsReporter(PolicyGenerations generations, ILogger<ProcessingRecordsReporter> logger, TimeProvider time)
     : IHostedService, IDisposable
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(5);
 
-    private readonly Dictionary<StreamPurpose, long> _lastForwarded = [];
+    // Keyed by the counters, which a reload carries over to the stream purposes that still exist.
+    private readonly Dictionary<ProcessingCounters, long> _lastForwarded = [];
     private ITimer? _timer;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -39,19 +41,19 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
         }
         lock (_lastForwarded)
         {
-            foreach (var stream in policy.Streams)
+            foreach (var stream in generations.Current.Policy.Streams)
             {
                 foreach (var purpose in stream.Purposes)
                 {
                     var counters = purpose.Counters;
                     var forwarded = counters[ProcessingAction.Forwarded];
-                    var unchanged = _lastForwarded.GetValueOrDefault(purpose) == forwarded;
+                    var unchanged = _lastForwarded.GetValueOrDefault(counters) == forwarded;
                     // A purpose that never had a message has nothing to record.
                     if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0 && counters[ProcessingAction.Withheld] == 0))
                     {
                         continue;
                     }
-                    _lastForwarded[purpose] = forwarded;
+                    _lastForwarded[counters] = forwarded;
                     var purposeId = purpose.Purpose.Id();
                     var legalBasisId = purpose.LegalBasis.Id();
                     LogRecord(
@@ -65,7 +67,7 @@ internal sealed partial class ProcessingRecordsReporter(CompiledPolicy policy, I
 
     public void Dispose() => _timer?.Dispose();
 
-    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
+    [LoggerMessage(EventId = EventIds.ProcessingRecords, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
         + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
         + "withheld as nothing in them was for this purpose {Withheld}")]

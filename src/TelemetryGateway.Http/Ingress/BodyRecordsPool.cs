@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 
 namespace TelemetryGateway.Http.Ingress;
@@ -13,10 +14,10 @@ internal sealed class BodyRecordsPool(CompiledPolicy policy)
 {
     private readonly ConcurrentBag<BodyRecords> _pool = [];
 
-    public void Forwarded(StreamPurpose purpose, int dropped, int redacted, int hashed, int coarsened)
+    public void Forwarded(StreamPurpose purpose, in ProcessingTally tally)
     {
         var records = _pool.TryTake(out var pooled) ? pooled : new BodyRecords(policy);
-        records.Forwarded(purpose, dropped, redacted, hashed, coarsened);
+        records.Forwarded(purpose, tally);
         _pool.Add(records);
     }
 }

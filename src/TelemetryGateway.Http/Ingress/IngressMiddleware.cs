@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Http.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -15,12 +16,14 @@ namespace TelemetryGateway.Http.Ingress;
 /// the result. Rejections (413, 415, 422) are answered here and counted; nothing of a rejected body is forwarded.
 /// </summary>
 internal sealed partial class IngressMiddleware(
-    RequestDelegate next, IngressRouteCatalog catalog, JsonBodies json, LogBodies logs, BodyRecordsPool records, IngressCounters counters, ILogger<IngressMiddleware> logger)
+    RequestDelegate next, HttpIngressGenerations generations, LogBodies logs, IngressCounters counters, ILogger<IngressMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         var routeId = context.GetReverseProxyFeature().Route.Config.RouteId;
-        var route = catalog.Find(routeId);
+        // One policy generation for the whole request: its route (and tags), minimizers and records.
+        var generation = generations.Current;
+        var route = generation.Routes.Find(routeId);
         if (route is null)
         {
             // Every route is validated at start; this only guards against a reloaded configuration.
@@ -51,10 +54,12 @@ internal sealed partial class IngressMiddleware(
             return;
         }
         var source = gzip ? PipeReader.Create(new GZipStream(request.Body, CompressionMode.Decompress)) : request.BodyReader;
+        // The tag transform reads the route from here, so the headers carry this generation's tags.
+        context.Features.Set(route);
         switch (route.Format)
         {
             case BodyFormat.Json:
-                await ForwardJsonAsync(context, route, source, gzip);
+                await ForwardJsonAsync(context, generation, route, source, gzip);
                 break;
             case BodyFormat.Image:
                 var rewriter = ImageRewriter(request.ContentType);
@@ -63,7 +68,7 @@ internal sealed partial class IngressMiddleware(
                     await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
                     return;
                 }
-                await ForwardStreamingAsync(context, route, source, rewriter, gzip);
+                await ForwardStreamingAsync(context, generation, route, source, rewriter, gzip);
                 break;
             case BodyFormat.Text:
                 if (!TryDeviceSerial(context, route, out var serial))
@@ -74,7 +79,7 @@ internal sealed partial class IngressMiddleware(
                 var log = logs.Rent(serial, route.LogRules);
                 try
                 {
-                    await ForwardStreamingAsync(context, route, source, log, gzip);
+                    await ForwardStreamingAsync(context, generation, route, source, log, gzip);
                 }
                 finally
                 {
@@ -87,9 +92,9 @@ internal sealed partial class IngressMiddleware(
         }
     }
 
-    private async Task ForwardJsonAsync(HttpContext context, IngressRoute route, PipeReader source, bool gzip)
+    private async Task ForwardJsonAsync(HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, bool gzip)
     {
-        var (body, rejection) = await json.MinimizeAsync(source, route, gzip, context.RequestAborted);
+        var (body, tally, rejection) = await generation.Json.MinimizeAsync(source, route, gzip, context.RequestAborted);
         if (rejection is { } r)
         {
             await RejectAsync(context, route.RouteId, r);
@@ -97,10 +102,16 @@ internal sealed partial class IngressMiddleware(
         }
         context.Request.Body = new MemoryStream(body!, writable: false);
         context.Request.ContentLength = body!.Length;
-        await ForwardAsync(context, route);
+        await next(context);
+        // Recorded once forwarded, as a streamed body is: a body the upstream never got is not in the records.
+        if (CountForwarded(context, route))
+        {
+            generation.Records.Forwarded(route.Purpose, tally);
+        }
     }
 
-    private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
+    private async Task ForwardStreamingAsync(
+        HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
     {
         var pipe = new Pipe(BodyPump.PipeOptions);
         var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, context.RequestAborted);
@@ -130,15 +141,8 @@ internal sealed partial class IngressMiddleware(
         }
         if (CountForwarded(context, route))
         {
-            var counts = rewriter.Counts;
-            records.Forwarded(route.Purpose, counts.Dropped, counts.Redacted, counts.Hashed, counts.Coarsened);
+            generation.Records.Forwarded(route.Purpose, rewriter.Counts);
         }
-    }
-
-    private async Task ForwardAsync(HttpContext context, IngressRoute route)
-    {
-        await next(context);
-        _ = CountForwarded(context, route);
     }
 
     /// <summary>Counts the request as forwarded unless YARP reported an error; returns whether it was forwarded.</summary>
@@ -203,9 +207,9 @@ internal sealed partial class IngressMiddleware(
         LogRejected(logger, routeId, rejection.Status, rejection.Reason);
     }
 
-    [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
+    [LoggerMessage(EventId = EventIds.HttpRequestRejected, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
     private static partial void LogRejected(ILogger logger, string route, int status, string reason);
 
-    [LoggerMessage(EventId = 52, Level = LogLevel.Warning, Message = "HTTP ingress route {Route}: forwarding failed ({Error})")]
+    [LoggerMessage(EventId = EventIds.HttpForwardFailed, Level = LogLevel.Warning, Message = "HTTP ingress route {Route}: forwarding failed ({Error})")]
     private static partial void LogForwardFailed(ILogger logger, string route, string error);
 }

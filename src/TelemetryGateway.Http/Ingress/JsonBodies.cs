@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Routing;
 
@@ -18,8 +19,11 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
     private const int MaxPooled = 16;
     private readonly ConcurrentBag<JsonBodyMinimizer> _pool = [];
 
-    /// <summary>The minimized body (gzip-compressed again when <paramref name="compress"/>), or why it is rejected.</summary>
-    public async Task<(byte[]? Body, BodyRejection? Rejection)> MinimizeAsync(
+    /// <summary>
+    /// The minimized body (gzip-compressed again when <paramref name="compress"/>) and what its rewrite did (recorded by
+    /// the caller once the body is forwarded), or why it is rejected.
+    /// </summary>
+    public async Task<(byte[]? Body, ProcessingTally Tally, BodyRejection? Rejection)> MinimizeAsync(
         PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -34,7 +38,7 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
         }
     }
 
-    private async Task<(byte[]? Body, BodyRejection? Rejection)> ReadAndMinimizeAsync(
+    private async Task<(byte[]? Body, ProcessingTally Tally, BodyRejection? Rejection)> ReadAndMinimizeAsync(
         PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
     {
         ReadResult read;
@@ -46,7 +50,7 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
                 if (read.Buffer.Length > route.MaxBodyBytes)
                 {
                     source.AdvanceTo(read.Buffer.End);
-                    return (null, BodyRejection.TooLarge);
+                    return (null, default, BodyRejection.TooLarge);
                 }
                 if (read.IsCompleted)
                 {
@@ -58,26 +62,27 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
         }
         catch (InvalidDataException)
         {
-            return (null, BodyRejection.MalformedGzip);
+            return (null, default, BodyRejection.MalformedGzip);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, BodyRejection.TooLarge);
+            return (null, default, BodyRejection.TooLarge);
         }
         catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
         {
-            return (null, BodyRejection.ClientAborted);
+            return (null, default, BodyRejection.ClientAborted);
         }
         try
         {
             var minimizer = _pool.TryTake(out var pooled) ? pooled : new JsonBodyMinimizer(policy, key);
             byte[] output;
+            ProcessingTally tally;
             try
             {
-                var reason = minimizer.Minimize(route.Purpose, read.Buffer, out var minimized);
+                var reason = minimizer.Minimize(route.Purpose, read.Buffer, out var minimized, out tally);
                 if (reason != QuarantineReason.None)
                 {
-                    return (null, BodyRejection.Unprocessable(reason.Id()));
+                    return (null, default, BodyRejection.Unprocessable(reason.Id()));
                 }
                 output = compress ? Compress(minimized.Span) : minimized.ToArray();
             }
@@ -85,7 +90,7 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
             {
                 Return(minimizer);
             }
-            return (output, null);
+            return (output, tally, null);
         }
         finally
         {

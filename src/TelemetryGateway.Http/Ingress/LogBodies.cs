@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
 
@@ -58,26 +59,17 @@ internal sealed class LogRewriter : IStreamingRewriter, IDisposable
         _scrubber = new LogScrubber(_pseudonymizer);
     }
 
-    private bool _serialPseudonymized;
+    private SerialHandling _serial;
 
     public void Begin(ReadOnlySpan<byte> deviceSerialUtf8, LogScrubRules rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        _serialPseudonymized = rules.Serial == SerialHandling.Pseudonymize;
+        _serial = rules.Serial;
         _scrubber.Begin(deviceSerialUtf8, rules);
     }
 
-    public RewriteCounts Counts
-    {
-        get
-        {
-            var counts = _scrubber.Counts;
-            var redacted = counts.Secrets + counts.WifiNames + counts.LearnedValues + counts.EmailAddresses + counts.PhoneNumbers + counts.MacAddresses + counts.TruncatedLines;
-            return _serialPseudonymized
-                ? new RewriteCounts(0, redacted, counts.Serials, counts.IpAddresses + counts.Coordinates)
-                : new RewriteCounts(0, redacted + counts.Serials, 0, counts.IpAddresses + counts.Coordinates);
-        }
-    }
+    /// <summary>Recorded as the same log over MQTT is (<see cref="ProcessingTally.FromLogScrub"/>).</summary>
+    public ProcessingTally Counts => ProcessingTally.FromLogScrub(_scrubber.Counts, _serial);
 
     public string? Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output)
     {

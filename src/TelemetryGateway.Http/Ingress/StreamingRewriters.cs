@@ -1,5 +1,6 @@
 using System.Buffers;
 using TelemetryGateway.Core.Images;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Http.Ingress;
 
@@ -12,11 +13,8 @@ internal interface IStreamingRewriter
     string? Process(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output);
 
     /// <summary>What the rewrite of the finished body did, for the records of processing.</summary>
-    RewriteCounts Counts { get; }
+    ProcessingTally Counts { get; }
 }
-
-/// <summary>Values dropped, redacted, hashed and coarsened in one body (counts, never values).</summary>
-internal readonly record struct RewriteCounts(int Dropped, int Redacted, int Hashed, int Coarsened);
 
 /// <summary>A JPEG photo stripped of its metadata segments.</summary>
 internal sealed class JpegRewriter : IStreamingRewriter
@@ -29,7 +27,7 @@ internal sealed class JpegRewriter : IStreamingRewriter
         return defect == ImageDefect.None ? null : "jpeg-" + defect.Id();
     }
 
-    public RewriteCounts Counts => new(_stripper.DroppedSegments, 0, 0, 0);
+    public ProcessingTally Counts => new(_stripper.DroppedSegments, 0, 0, 0);
 }
 
 /// <summary>A PNG photo stripped of its metadata chunks.</summary>
@@ -43,5 +41,5 @@ internal sealed class PngRewriter : IStreamingRewriter
         return defect == ImageDefect.None ? null : "png-" + defect.Id();
     }
 
-    public RewriteCounts Counts => new(_stripper.DroppedChunks, 0, 0, 0);
+    public ProcessingTally Counts => new(_stripper.DroppedChunks, 0, 0, 0);
 }

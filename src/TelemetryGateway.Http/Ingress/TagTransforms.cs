@@ -15,8 +15,7 @@ internal static class TagTransforms
 {
     public static void Apply(TransformBuilderContext builder, IngressRouteCatalog catalog)
     {
-        var route = catalog.Find(builder.Route.RouteId);
-        if (route is null)
+        if (catalog.Find(builder.Route.RouteId) is null)
         {
             return;
         }
@@ -26,9 +25,13 @@ internal static class TagTransforms
         {
             context.Query.Collection.Clear();
             var headers = context.ProxyRequest.Headers;
-            foreach (var (name, value) in route.Tags)
+            // The route of the policy generation the body was rewritten under (set by the ingress step).
+            if (context.HttpContext.Features.Get<IngressRoute>() is { } route)
             {
-                headers.TryAddWithoutValidation(name, value);
+                foreach (var (name, value) in route.Tags)
+                {
+                    headers.TryAddWithoutValidation(name, value);
+                }
             }
             if (context.ProxyRequest.Content is { } content)
             {

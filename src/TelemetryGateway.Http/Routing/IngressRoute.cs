@@ -21,13 +21,14 @@ internal sealed class IngressRoute
         LogRules = logRules;
         PurposeId = purpose.Purpose.Id();
         FormatId = format.ToString().ToLowerInvariant();
+        var tags = purpose.OutputTags;
         Tags =
         [
-            new(IngressHeaders.Purpose, purpose.Purpose.Id()),
-            new(IngressHeaders.LegalBasis, purpose.LegalBasis.Id()),
-            new(IngressHeaders.DataCategories, string.Join(',', purpose.Categories.Ids())),
-            new(IngressHeaders.Policy, purpose.PolicyTag),
-            new(IngressHeaders.Retention, purpose.Retention),
+            new(IngressHeaders.Purpose, tags.Purpose),
+            new(IngressHeaders.LegalBasis, tags.LegalBasis),
+            new(IngressHeaders.DataCategories, tags.Categories),
+            new(IngressHeaders.Policy, tags.Policy),
+            new(IngressHeaders.Retention, tags.Retention),
         ];
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Http.Ingress;
 using Yarp.ReverseProxy.Model;
 
@@ -41,6 +42,6 @@ internal sealed partial class IngressAuthentication(
         return Task.CompletedTask;
     }
 
-    [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
+    [LoggerMessage(EventId = EventIds.HttpAuthenticationRejected, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
     private static partial void LogRejected(ILogger logger, string route, int status, string reason);
 }

@@ -1,23 +1,55 @@
 using System.Collections.Concurrent;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 
 namespace TelemetryGateway.Mqtt.Ingress;
 
 /// <summary>
 /// Minimizers for the broker's receive loops: a <see cref="Minimizer"/> is single-threaded and keeps warm buffers,
-/// so each publish borrows one and returns it. The pool grows to the number of concurrently receiving clients.
+/// so each publish borrows one and returns it. The pool grows to the number of concurrently receiving clients. A
+/// minimizer belongs to one policy generation: a publish finishes under the generation it started with, and after a
+/// reload the pool hands out minimizers of the new generation only, disposing the old ones as they come back.
 /// </summary>
-internal sealed class MinimizerPool(CompiledPolicy policy, PseudonymizationKey key, IConsentRegistry consent) : IDisposable
+internal sealed class MinimizerPool(PolicyGenerations generations, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates) : IDisposable
 {
     private readonly ConcurrentBag<Minimizer> _idle = [];
 
-    public CompiledPolicy Policy => policy;
+    /// <summary>A pool over a policy that is never reloaded.</summary>
+    public MinimizerPool(CompiledPolicy policy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates)
+        : this(new PolicyGenerations(policy), key, gates)
+    {
+    }
 
-    public Minimizer Rent() => _idle.TryTake(out var minimizer) ? minimizer : new Minimizer(policy, key, consent);
+    /// <summary>The policy generation new work takes.</summary>
+    public PolicyGenerations Generations => generations;
 
-    public void Return(Minimizer minimizer) => _idle.Add(minimizer);
+    public Minimizer Rent()
+    {
+        var policy = generations.Current.Policy;
+        while (_idle.TryTake(out var minimizer))
+        {
+            if (ReferenceEquals(minimizer.Policy, policy))
+            {
+                return minimizer;
+            }
+            minimizer.Dispose();
+        }
+        return new Minimizer(policy, key, gates);
+    }
+
+    public void Return(Minimizer minimizer)
+    {
+        if (ReferenceEquals(minimizer.Policy, generations.Current.Policy))
+        {
+            _idle.Add(minimizer);
+        }
+        else
+        {
+            minimizer.Dispose();
+        }
+    }
 
     public void Dispose()
     {

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Upstream;
@@ -16,11 +18,13 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// is acknowledged upstream or committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
 /// </summary>
 internal sealed partial class TelemetryIngress(
-    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time,
-    CancellationToken stopping) : IDisposable
+    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
+    : IDisposable
 {
     private const int MaxQos0Deliveries = 4096;
     private readonly SemaphoreSlim _qos0Deliveries = new(MaxQos0Deliveries, MaxQos0Deliveries);
+    // Deliveries are bound to the gateway's lifetime, not to a client's connection; cancelled at the end of a stop.
+    private readonly CancellationTokenSource _stopping = new();
     private long _unmatched;
 
     /// <summary>Protocol version of each connected client: reason codes exist only in MQTT 5.</summary>
@@ -29,24 +33,34 @@ internal sealed partial class TelemetryIngress(
     /// <summary>Publishes whose topic no policy stream matches: counted, not forwarded.</summary>
     public long Unmatched => Interlocked.Read(ref _unmatched);
 
-    public async Task OnPublishAsync(InterceptingPublishEventArgs args)
+    /// <summary>
+    /// The pipeline for one publish: classify its topic (once), let <paramref name="authorize"/> decide on it with that
+    /// classification (the security check; none: allowed), then gate, minimize, tag, and deliver the outputs.
+    /// </summary>
+    public async Task OnPublishAsync(InterceptingPublishEventArgs args, Func<InterceptingPublishEventArgs, CompiledStream?, bool>? authorize = null)
     {
         if (args.ClientId == SiteBrokerUpstream.SenderClientId)
         {
             return;
         }
         var message = args.ApplicationMessage;
-        if (message.Retain && message.Payload.IsEmpty)
-        {
-            // An empty retained publish clears the retained message: a broker operation, not telemetry.
-            return;
-        }
         var receivedAt = time.GetUtcNow();
         List<UpstreamMessage>? outputs = null;
         var minimizer = minimizers.Rent();
         try
         {
-            var result = minimizer.Minimize(message.Topic, message.Payload);
+            var topic = message.Topic ?? "";
+            var stream = minimizer.Classify(topic);
+            if (authorize is not null && !authorize(args, stream))
+            {
+                return;
+            }
+            if (message.Retain && message.Payload.IsEmpty)
+            {
+                // An empty retained publish clears the retained message: a broker operation, not telemetry.
+                return;
+            }
+            var result = minimizer.Minimize(topic, message.Payload);
             if (!result.IsMatched)
             {
                 Interlocked.Increment(ref _unmatched);
@@ -54,6 +68,10 @@ internal sealed partial class TelemetryIngress(
             }
             if (result.IsQuarantined)
             {
+                if (result.QuarantineReason == Core.Engine.QuarantineReason.ProcessingFault)
+                {
+                    LogProcessingFault(logger, result.Stream!.Name, minimizer.LastFault ?? "unknown");
+                }
                 quarantine.Record(result.Stream!, result.QuarantineReason, message.Payload);
                 return;
             }
@@ -80,12 +98,12 @@ internal sealed partial class TelemetryIngress(
             {
                 // QoS 0 promises the device nothing, so its receive loop is not held for the delivery; a bounded number
                 // of such deliveries run at once, beyond which the device's receive loop waits (backpressure).
-                await _qos0Deliveries.WaitAsync(stopping);
+                await _qos0Deliveries.WaitAsync(_stopping.Token);
                 _ = DeliverQos0Async(outputs);
             }
             else
             {
-                await delivery.DeliverAsync(outputs, stopping);
+                await delivery.DeliverAsync(outputs, _stopping.Token);
             }
         }
         catch (Exception e) when (e is OutboxUnavailableException or OperationCanceledException)
@@ -109,7 +127,7 @@ internal sealed partial class TelemetryIngress(
     {
         try
         {
-            await delivery.DeliverAsync(outputs, stopping);
+            await delivery.DeliverAsync(outputs, _stopping.Token);
         }
         catch (Exception e) when (e is OutboxUnavailableException or OperationCanceledException)
         {
@@ -121,7 +139,14 @@ internal sealed partial class TelemetryIngress(
         }
     }
 
-    public void Dispose() => _qos0Deliveries.Dispose();
+    /// <summary>Cancels the deliveries still running (after <see cref="WaitForDeliveriesAsync"/> at shutdown).</summary>
+    public Task CancelDeliveriesAsync() => _stopping.CancelAsync();
+
+    public void Dispose()
+    {
+        _qos0Deliveries.Dispose();
+        _stopping.Dispose();
+    }
 
     /// <summary>Waits, up to <paramref name="timeout"/>, for the QoS 0 deliveries still running (at shutdown).</summary>
     public async Task<bool> WaitForDeliveriesAsync(TimeSpan timeout)
@@ -149,6 +174,9 @@ internal sealed partial class TelemetryIngress(
     public bool IsMqtt5(string clientId) => ClientProtocols.TryGetValue(clientId, out var version) && version == MqttProtocolVersion.V500;
 
     // The client id is not logged: devices often use their serial number as client id.
-    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "A publish was not stored ({Error}); it is not acknowledged")]
+    [LoggerMessage(EventId = EventIds.PublishNotStored, Level = LogLevel.Error, Message = "A publish was not stored ({Error}); it is not acknowledged")]
     private static partial void LogNotStored(ILogger logger, string error);
+
+    [LoggerMessage(EventId = EventIds.ProcessingFault, Level = LogLevel.Error, Message = "Processing fault on a {Stream} message ({Error}); quarantined, nothing of it was forwarded")]
+    private static partial void LogProcessingFault(ILogger logger, string stream, string error);
 }

@@ -4,7 +4,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Policy;
-using TelemetryGateway.Core.Vocabulary;
 using TelemetryGateway.Mqtt.Upstream;
 using TelemetryGateway.Proto.Telemetry.V1;
 
@@ -22,12 +21,14 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
 
     private readonly string _prefix = options.IsConfigured ? options.TopicPrefix : LocalPrefix;
     private readonly bool _envelope = options.Envelope == "protobuf";
-    private readonly ConcurrentDictionary<StreamPurpose, Tags> _tags = new();
+    // Only the topic prefix is built here; the tags themselves are compiled with the policy (OutputTags).
+    private readonly ConcurrentDictionary<StreamPurpose, string> _topicPrefixes = new();
 
     public UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt)
     {
-        var tags = _tags.GetOrAdd(output.Tags, static (purpose, prefix) => Tags.For(purpose, prefix), _prefix);
-        var topic = string.Concat(tags.TopicPrefix, Encoding.UTF8.GetString(output.Topic.Span));
+        var tags = output.Tags.OutputTags;
+        var prefix = _topicPrefixes.GetOrAdd(output.Tags, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
+        var topic = string.Concat(prefix, Encoding.UTF8.GetString(output.Topic.Span));
         byte[] payload;
         if (_envelope)
         {
@@ -35,8 +36,8 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
             {
                 Purpose = tags.Purpose,
                 LegalBasis = tags.LegalBasis,
-                Policy = output.Tags.PolicyTag,
-                Retention = output.Tags.Retention,
+                Policy = tags.Policy,
+                Retention = tags.Retention,
                 ContentType = stream.Format.ContentType(),
                 Payload = ByteString.CopyFrom(output.Payload.Span),
                 GatewayId = gatewayId,
@@ -52,22 +53,6 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            output.Tags.PolicyTag, output.Tags.Retention, tags.ExpirySeconds);
-    }
-
-    /// <summary>The strings of one stream purpose's tags, computed once.</summary>
-    private sealed record Tags(string TopicPrefix, string Purpose, string LegalBasis, string Categories, IReadOnlyList<string> CategoryList, uint ExpirySeconds)
-    {
-        public static Tags For(StreamPurpose purpose, string prefix)
-        {
-            var categories = purpose.Categories.Ids();
-            return new Tags(
-                $"{prefix}/{purpose.Purpose.Id()}/",
-                purpose.Purpose.Id(),
-                purpose.LegalBasis.Id(),
-                string.Join(',', categories),
-                categories,
-                (uint)Math.Min(uint.MaxValue, purpose.RetentionPeriod.TotalSeconds));
-        }
+            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name);
     }
 }

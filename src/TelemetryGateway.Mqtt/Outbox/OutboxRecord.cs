@@ -6,16 +6,17 @@ namespace TelemetryGateway.Mqtt.Outbox;
 
 /// <summary>
 /// How an <see cref="UpstreamMessage"/> is stored: one length-prefixed record per row, so that a row costs one bound
-/// parameter instead of ten. Layout (version 1): version byte, expiry (u32), then topic, content type, purpose,
-/// legal basis, categories, policy, retention as u16-length-prefixed UTF-8, then the payload as u32-length-prefixed bytes.
+/// parameter instead of ten. Layout (version 2): version byte, expiry (u32), then topic, content type, purpose,
+/// legal basis, categories, policy, retention, stream as u16-length-prefixed UTF-8, then the payload as
+/// u32-length-prefixed bytes. Version 1 (no stream) is still read.
 /// </summary>
 internal static class OutboxRecord
 {
-    private const byte Version = 1;
+    private const byte Version = 2;
 
     public static byte[] Encode(UpstreamMessage message)
     {
-        var strings = new[] { message.Topic, message.ContentType, message.Purpose, message.LegalBasis, message.Categories, message.Policy, message.Retention };
+        var strings = new[] { message.Topic, message.ContentType, message.Purpose, message.LegalBasis, message.Categories, message.Policy, message.Retention, message.Stream };
         var size = 1 + 4 + 4 + message.Payload.Length;
         foreach (var text in strings)
         {
@@ -40,7 +41,7 @@ internal static class OutboxRecord
     /// <summary>Decodes a record; throws <see cref="InvalidDataException"/> for a record this version cannot read.</summary>
     public static UpstreamMessage Decode(ReadOnlySpan<byte> record)
     {
-        if (record.Length < 5 || record[0] != Version)
+        if (record.Length < 5 || record[0] is not (1 or Version))
         {
             throw new InvalidDataException("Unknown outbox record version.");
         }
@@ -53,9 +54,10 @@ internal static class OutboxRecord
         var categories = ReadString(record, ref offset);
         var policy = ReadString(record, ref offset);
         var retention = ReadString(record, ref offset);
+        var stream = record[0] == Version ? ReadString(record, ref offset) : "";
         var payloadLength = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(record[offset..]));
         var payload = record.Slice(offset + 4, payloadLength).ToArray();
-        return new UpstreamMessage(topic, payload, contentType, purpose, legalBasis, categories, policy, retention, expiry);
+        return new UpstreamMessage(topic, payload, contentType, purpose, legalBasis, categories, policy, retention, expiry, stream);
     }
 
     private static string ReadString(ReadOnlySpan<byte> record, ref int offset)

@@ -1,31 +1,38 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt.Outbox;
 
 /// <summary>
 /// The durable outbox: outputs accepted from devices wait here until the upstream acknowledges them. SQLite in WAL
-/// mode in the data directory, so it survives restarts, crashes and upstream outages. One writer task commits appends
-/// in groups (many devices' messages per transaction) and applies acknowledgements; the drainer reads on its own
-/// connection. Bounded: past the limits the oldest outputs are dropped, counted and logged without payloads.
-/// Delivery order is insertion order, so each device's outputs drain in the order they were accepted.
+/// mode in the data directory, so it survives restarts, crashes and upstream outages. One supervised writer task commits
+/// appends in groups (many devices' messages per transaction), applies acknowledgements, moves rejected outputs to the
+/// dead letters and drops outputs past their retention; an exception fails only the batch it was writing, and a full
+/// disk fails appends until space returns, without any other intervention. The drainer reads on its own connection.
+/// Bounded: past the limits the oldest outputs are dropped, counted and logged without payloads. Delivery order is
+/// insertion order, so each device's outputs drain in the order they were accepted.
 /// </summary>
 internal sealed partial class SqliteOutbox : IAsyncDisposable
 {
     public const string FileName = "outbox.db";
 
-    /// <summary>The table layout this code reads and writes (SQLite's user_version).</summary>
-    private const int FormatVersion = 1;
+    /// <summary>The table layout this code reads and writes (SQLite's user_version); version 1 is upgraded in place.</summary>
+    internal const int FormatVersion = 2;
+
+    private const int SqliteFull = 13;
 
     private readonly OutboxOptions _options;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly SqliteConnection _writer;
     private readonly SqliteConnection _reader;
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _deleteRange;
     private readonly SqliteCommand _dropOldest;
+    private readonly SqliteCommand _deadLetter;
     private readonly SqliteCommand _read;
     private readonly Lock _readerLock = new();
     private readonly Channel<WriteRequest> _requests = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(16_384)
@@ -34,44 +41,73 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         FullMode = BoundedChannelFullMode.Wait,
     });
     private readonly Task _writeLoop;
+    private readonly Task _maintenanceLoop;
+    private readonly CancellationTokenSource _closing = new();
     private readonly SemaphoreSlim _dataAvailable = new(0);
     private long _count;
     private long _bytes;
     private long _dropped;
+    private long _expired;
+    private long _deadLettered;
+    private long _failedBatches;
+    private long _dataVersion;
+    private bool _diskFull;
 
-    private SqliteOutbox(string path, OutboxOptions options, ILogger logger)
+    private SqliteOutbox(string path, OutboxOptions options, ILogger logger, TimeProvider time)
     {
         _options = options;
         _logger = logger;
-        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString();
+        _time = time;
+        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 5 }.ToString();
         _writer = new SqliteConnection(connectionString);
         _writer.Open();
         Execute(_writer, "PRAGMA journal_mode=WAL;");
         Execute(_writer, $"PRAGMA synchronous={(options.Synchronous == "full" ? "FULL" : "NORMAL")};");
         Execute(_writer, "PRAGMA temp_store=MEMORY;");
-        CheckFormat(_writer);
+        Execute(_writer, "PRAGMA busy_timeout=5000;");
+        var existing = CheckFormat(_writer);
         Execute(_writer, """
             CREATE TABLE IF NOT EXISTS outbox (
               seq INTEGER PRIMARY KEY AUTOINCREMENT,
-              record BLOB NOT NULL
+              record BLOB NOT NULL,
+              expires_at INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE IF NOT EXISTS dead_letters (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              time INTEGER NOT NULL,
+              reason TEXT NOT NULL,
+              stream TEXT NOT NULL,
+              purpose TEXT NOT NULL,
+              size INTEGER NOT NULL,
+              expires_at INTEGER NOT NULL DEFAULT 0,
+              record BLOB
             );
             """);
-        Execute(_writer, $"PRAGMA user_version={FormatVersion};");
-        using (var command = _writer.CreateCommand())
+        if (existing == 1)
         {
-            command.CommandText = "SELECT COUNT(*), COALESCE(SUM(LENGTH(record)), 0) FROM outbox;";
-            using var reader = command.ExecuteReader();
-            reader.Read();
-            _count = reader.GetInt64(0);
-            _bytes = reader.GetInt64(1);
+            // Format 1 had no retention column: its outputs are kept until delivered, as they were promised.
+            Execute(_writer, "ALTER TABLE outbox ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;");
         }
-        _insert = Prepare(_writer, "INSERT INTO outbox (record) VALUES ($record);", "$record");
+        Execute(_writer, $"PRAGMA user_version={FormatVersion};");
+        if (options.MaxFileBytes > 0)
+        {
+            // A hard bound on the file: past it SQLite reports "database or disk is full", handled like a full disk.
+            var pageSize = Scalar(_writer, "PRAGMA page_size;");
+            Execute(_writer, $"PRAGMA max_page_count={Math.Max(1, options.MaxFileBytes / pageSize)};");
+        }
+        Recount();
+        _insert = Prepare(_writer, "INSERT INTO outbox (record, expires_at) VALUES ($record, $expires);", "$record", "$expires");
         _deleteRange = Prepare(_writer, "DELETE FROM outbox WHERE seq BETWEEN $first AND $last RETURNING LENGTH(record);", "$first", "$last");
         _dropOldest = Prepare(_writer, "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox) RETURNING LENGTH(record);");
+        _deadLetter = Prepare(
+            _writer,
+            "INSERT INTO dead_letters (time, reason, stream, purpose, size, expires_at, record) VALUES ($time, $reason, $stream, $purpose, $size, $expires, $record);",
+            "$time", "$reason", "$stream", "$purpose", "$size", "$expires", "$record");
         _reader = new SqliteConnection(connectionString);
         _reader.Open();
-        _read = Prepare(_reader, "SELECT seq, record FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;", "$after", "$max");
+        _read = Prepare(_reader, "SELECT seq, record, expires_at FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;", "$after", "$max");
         _writeLoop = Task.Run(WriteLoopAsync);
+        _maintenanceLoop = Task.Run(MaintenanceLoopAsync);
         if (_count > 0)
         {
             _dataAvailable.Release();
@@ -84,26 +120,50 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     /// <summary>Outputs dropped because the outbox was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    public static SqliteOutbox Open(string dataDirectory, OutboxOptions options, ILogger logger)
+    /// <summary>Outputs dropped because their retention ended while they waited (never sent late).</summary>
+    public long Expired => Interlocked.Read(ref _expired);
+
+    /// <summary>Outputs the upstream rejected, moved to the dead letters.</summary>
+    public long DeadLettered => Interlocked.Read(ref _deadLettered);
+
+    /// <summary>Write batches that failed (their requests were refused; the writer went on).</summary>
+    public long FailedBatches => Interlocked.Read(ref _failedBatches);
+
+    public static SqliteOutbox Open(string dataDirectory, OutboxOptions options, ILogger logger, TimeProvider? time = null)
     {
         Directory.CreateDirectory(dataDirectory);
-        return new SqliteOutbox(Path.Combine(dataDirectory, FileName), options, logger);
+        return new SqliteOutbox(Path.Combine(dataDirectory, FileName), options, logger, time ?? TimeProvider.System);
     }
 
     /// <summary>
     /// Stores <paramref name="messages"/>; the task completes once they are committed (durable), so the caller
-    /// can acknowledge the device only then.
+    /// can acknowledge the device only then. Throws <see cref="OutboxUnavailableException"/> when they could not be
+    /// stored, or not within <see cref="OutboxOptions.StoreTimeout"/>.
     /// </summary>
-    public async Task AppendAsync(IReadOnlyList<UpstreamMessage> messages, CancellationToken cancellationToken)
-    {
-        var request = new WriteRequest(messages, null);
-        await _requests.Writer.WriteAsync(request, cancellationToken);
-        await request.Completion.Task.WaitAsync(cancellationToken);
-    }
+    public Task AppendAsync(IReadOnlyList<UpstreamMessage> messages, CancellationToken cancellationToken) =>
+        SubmitAsync(new WriteRequest(RequestKind.Append) { Messages = messages }, cancellationToken);
+
+    /// <summary>
+    /// Records rejected outputs as dead letters (metadata, and the payload for <see cref="OutboxOptions.DeadLetterRetention"/>),
+    /// removing them from the outbox when they came from it; completes once committed.
+    /// </summary>
+    public Task DeadLetterAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) =>
+        SubmitAsync(new WriteRequest(RequestKind.DeadLetter) { DeadLetters = deadLetters }, cancellationToken);
 
     /// <summary>Removes acknowledged outputs (asynchronously: an acknowledged output delivered twice is still at least once).</summary>
     public ValueTask AcknowledgeAsync(IReadOnlyList<long> sequences, CancellationToken cancellationToken) =>
-        _requests.Writer.WriteAsync(new WriteRequest(null, sequences), cancellationToken);
+        _requests.Writer.WriteAsync(new WriteRequest(RequestKind.Acknowledge) { Sequences = sequences }, cancellationToken);
+
+    /// <summary>Drops outputs whose retention ended before they could be sent (counted; asynchronously, like acknowledgements).</summary>
+    public ValueTask ExpireAsync(IReadOnlyList<long> sequences, CancellationToken cancellationToken) =>
+        _requests.Writer.WriteAsync(new WriteRequest(RequestKind.Expire) { Sequences = sequences }, cancellationToken);
+
+    /// <summary>
+    /// Housekeeping, also run every <see cref="OutboxOptions.MaintenanceInterval"/>: drops outputs past their retention,
+    /// deletes dead letters' payloads past their retention, and recounts when another process changed the file (a replay).
+    /// </summary>
+    public Task MaintainAsync(CancellationToken cancellationToken) =>
+        SubmitAsync(new WriteRequest(RequestKind.Maintain), cancellationToken);
 
     /// <summary>Up to <paramref name="max"/> stored outputs after <paramref name="afterSequence"/>, oldest first.</summary>
     public List<StoredMessage> ReadAfter(long afterSequence, int max)
@@ -116,7 +176,9 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             using var reader = _read.ExecuteReader();
             while (reader.Read())
             {
-                result.Add(new StoredMessage(reader.GetInt64(0), OutboxRecord.Decode((byte[])reader.GetValue(1))));
+                var expiresAt = reader.GetInt64(2);
+                result.Add(new StoredMessage(
+                    reader.GetInt64(0), OutboxRecord.Decode((byte[])reader.GetValue(1)), expiresAt > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(expiresAt) : null));
             }
         }
         return result;
@@ -125,94 +187,293 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     /// <summary>Waits until something was appended since the last wait, or the timeout passes.</summary>
     public Task<bool> WaitForDataAsync(TimeSpan timeout, CancellationToken cancellationToken) => _dataAvailable.WaitAsync(timeout, cancellationToken);
 
+    private async Task SubmitAsync(WriteRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Bounded twice: a full request queue and a slow commit both end in a refusal, never an endless wait.
+            await _requests.Writer.WriteAsync(request, cancellationToken).AsTask().WaitAsync(_options.StoreTimeout, _time, cancellationToken);
+            await request.Completion.Task.WaitAsync(_options.StoreTimeout, _time, cancellationToken);
+        }
+        catch (TimeoutException e)
+        {
+            LogStoreTimedOut(_logger, _options.StoreTimeout.TotalMilliseconds);
+            throw new OutboxUnavailableException("The outbox did not store the message in time.", e);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw new OutboxUnavailableException("The outbox is closed.", e);
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         var batch = new List<WriteRequest>();
+        var removals = new List<WriteRequest>();
+        var stores = new List<WriteRequest>();
         var reader = _requests.Reader;
         while (await reader.WaitToReadAsync())
         {
             batch.Clear();
+            removals.Clear();
+            stores.Clear();
             var messages = 0;
             while (messages < _options.MaxBatch && reader.TryRead(out var request))
             {
                 batch.Add(request);
-                messages += request.Messages?.Count ?? 1;
+                messages += request.Size;
             }
-            try
+            foreach (var request in batch)
             {
-                Commit(batch);
-                foreach (var request in batch)
-                {
-                    request.Completion.TrySetResult();
-                }
+                (request.Kind is RequestKind.Acknowledge or RequestKind.Expire or RequestKind.Maintain ? removals : stores).Add(request);
             }
-            catch (Exception e) when (e is SqliteException or IOException or InvalidOperationException)
-            {
-                LogWriteFailed(_logger, e.GetType().Name, batch.Count);
-                foreach (var request in batch)
-                {
-                    request.Completion.TrySetException(new OutboxUnavailableException("The outbox could not store the message.", e));
-                }
-            }
+            // Removals first and on their own: they free space, so a full disk never keeps acknowledged outputs stored.
+            Run(removals, CommitRemovals);
+            Run(stores, CommitStores);
         }
     }
 
-    private void Commit(List<WriteRequest> batch)
+    /// <summary>Commits one group of requests; whatever goes wrong fails only these requests, and the writer goes on.</summary>
+    private void Run(List<WriteRequest> requests, Action<List<WriteRequest>> commit)
     {
-        var appended = false;
-        using var transaction = _writer.BeginTransaction();
-        _insert.Transaction = transaction;
-        _deleteRange.Transaction = transaction;
-        _dropOldest.Transaction = transaction;
-        long countDelta = 0;
-        long bytesDelta = 0;
-        foreach (var request in batch)
+        if (requests.Count == 0)
         {
-            if (request.Messages is { } messages)
+            return;
+        }
+        try
+        {
+            commit(requests);
+            foreach (var request in requests)
             {
-                foreach (var message in messages)
+                request.Completion.TrySetResult();
+            }
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _failedBatches);
+            if (e is SqliteException { SqliteErrorCode: SqliteFull })
+            {
+                if (!_diskFull)
                 {
-                    var record = OutboxRecord.Encode(message);
-                    _insert.Parameters[0].Value = record;
-                    _insert.ExecuteNonQuery();
-                    countDelta++;
-                    bytesDelta += record.Length;
-                    appended = true;
+                    _diskFull = true;
+                    LogDiskFull(_logger, requests.Count);
                 }
             }
             else
             {
-                foreach (var (first, last) in Ranges(request.Acknowledged!))
+                LogWriteFailed(_logger, e.GetType().Name, requests.Count);
+            }
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetException(new OutboxUnavailableException("The outbox could not store the message.", e));
+            }
+        }
+    }
+
+    private void CommitRemovals(List<WriteRequest> requests)
+    {
+        long countDelta = 0;
+        long bytesDelta = 0;
+        long expired = 0;
+        var maintain = false;
+        using (var transaction = _writer.BeginTransaction())
+        {
+            _deleteRange.Transaction = transaction;
+            foreach (var request in requests)
+            {
+                if (request.Kind == RequestKind.Maintain)
+                {
+                    maintain = true;
+                    continue;
+                }
+                long removed = 0;
+                foreach (var (first, last) in Ranges(request.Sequences!))
                 {
                     _deleteRange.Parameters[0].Value = first;
                     _deleteRange.Parameters[1].Value = last;
                     using var deleted = _deleteRange.ExecuteReader();
                     while (deleted.Read())
                     {
-                        countDelta--;
+                        removed++;
                         bytesDelta -= deleted.GetInt64(0);
                     }
                 }
+                countDelta -= removed;
+                if (request.Kind == RequestKind.Expire)
+                {
+                    expired += removed;
+                }
+            }
+            if (maintain)
+            {
+                (var maintainedCount, var maintainedBytes) = Maintain(transaction);
+                expired += maintainedCount;
+                countDelta -= maintainedCount;
+                bytesDelta -= maintainedBytes;
+            }
+            transaction.Commit();
+        }
+        Interlocked.Add(ref _count, countDelta);
+        Interlocked.Add(ref _bytes, bytesDelta);
+        if (expired > 0)
+        {
+            Interlocked.Add(ref _expired, expired);
+            LogExpired(_logger, expired);
+        }
+        if (maintain)
+        {
+            RecountIfChangedElsewhere();
+        }
+    }
+
+    /// <summary>Drops expired outputs and old dead-letter payloads; returns the outputs dropped and their bytes.</summary>
+    private (long Count, long Bytes) Maintain(SqliteTransaction transaction)
+    {
+        var now = _time.GetUtcNow();
+        long count = 0;
+        long bytes = 0;
+        using (var expire = _writer.CreateCommand())
+        {
+            expire.Transaction = transaction;
+            expire.CommandText = "DELETE FROM outbox WHERE expires_at BETWEEN 1 AND $now RETURNING LENGTH(record);";
+            expire.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            using var deleted = expire.ExecuteReader();
+            while (deleted.Read())
+            {
+                count++;
+                bytes += deleted.GetInt64(0);
             }
         }
-        var count = _count + countDelta;
-        var bytes = _bytes + bytesDelta;
-        if (count > _options.MaxMessages || bytes > _options.MaxBytes)
+        using (var forget = _writer.CreateCommand())
         {
-            (count, bytes) = DropOldest(count, bytes);
+            forget.Transaction = transaction;
+            forget.CommandText = """
+                UPDATE dead_letters SET record = NULL WHERE record IS NOT NULL AND time <= $cutoff;
+                DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - $max;
+                """;
+            forget.Parameters.AddWithValue("$cutoff", (now - _options.DeadLetterRetention).ToUnixTimeMilliseconds());
+            forget.Parameters.AddWithValue("$max", _options.MaxDeadLetters);
+            forget.ExecuteNonQuery();
         }
-        transaction.Commit();
-        Interlocked.Exchange(ref _count, count);
-        Interlocked.Exchange(ref _bytes, bytes);
+        return (count, bytes);
+    }
+
+    /// <summary>A replay by the CLI inserts from another process: the counts are read again when the file changed elsewhere.</summary>
+    private void RecountIfChangedElsewhere()
+    {
+        // data_version changes only for commits of other connections (SQLite documentation), never for the writer's own.
+        var version = Scalar(_writer, "PRAGMA data_version;");
+        if (Interlocked.Exchange(ref _dataVersion, version) == version)
+        {
+            return;
+        }
+        Recount();
+        if (Count > 0 && _dataAvailable.CurrentCount == 0)
+        {
+            _dataAvailable.Release();
+        }
+    }
+
+    private void Recount()
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = "SELECT COUNT(*), COALESCE(SUM(LENGTH(record)), 0) FROM outbox;";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        Interlocked.Exchange(ref _count, reader.GetInt64(0));
+        Interlocked.Exchange(ref _bytes, reader.GetInt64(1));
+    }
+
+    private void CommitStores(List<WriteRequest> requests)
+    {
+        var appended = false;
+        long countDelta = 0;
+        long bytesDelta = 0;
+        long deadLettered = 0;
+        var now = _time.GetUtcNow();
+        using (var transaction = _writer.BeginTransaction())
+        {
+            _insert.Transaction = transaction;
+            _deleteRange.Transaction = transaction;
+            _dropOldest.Transaction = transaction;
+            _deadLetter.Transaction = transaction;
+            foreach (var request in requests)
+            {
+                if (request.Kind == RequestKind.Append)
+                {
+                    foreach (var message in request.Messages!)
+                    {
+                        var record = OutboxRecord.Encode(message);
+                        _insert.Parameters[0].Value = record;
+                        _insert.Parameters[1].Value = ExpiresAt(message, now);
+                        _insert.ExecuteNonQuery();
+                        countDelta++;
+                        bytesDelta += record.Length;
+                        appended = true;
+                    }
+                    continue;
+                }
+                foreach (var deadLetter in request.DeadLetters!)
+                {
+                    if (deadLetter.Sequence is { } sequence)
+                    {
+                        _deleteRange.Parameters[0].Value = sequence;
+                        _deleteRange.Parameters[1].Value = sequence;
+                        using var deleted = _deleteRange.ExecuteReader();
+                        if (!deleted.Read())
+                        {
+                            // Already gone (acknowledged after all, or expired): nothing to keep.
+                            continue;
+                        }
+                        countDelta--;
+                        bytesDelta -= deleted.GetInt64(0);
+                    }
+                    var message = deadLetter.Message;
+                    _deadLetter.Parameters[0].Value = now.ToUnixTimeMilliseconds();
+                    _deadLetter.Parameters[1].Value = deadLetter.Reason;
+                    _deadLetter.Parameters[2].Value = message.Stream;
+                    _deadLetter.Parameters[3].Value = message.Purpose;
+                    _deadLetter.Parameters[4].Value = message.Payload.Length;
+                    _deadLetter.Parameters[5].Value = deadLetter.ExpiresAt?.ToUnixTimeMilliseconds() ?? ExpiresAt(message, now);
+                    _deadLetter.Parameters[6].Value = OutboxRecord.Encode(message);
+                    _deadLetter.ExecuteNonQuery();
+                    deadLettered++;
+                }
+            }
+            var count = Count + countDelta;
+            var bytes = Interlocked.Read(ref _bytes) + bytesDelta;
+            if (count > _options.MaxMessages || bytes > _options.MaxBytes)
+            {
+                var (droppedCount, droppedBytes) = DropOldest(count, bytes);
+                countDelta -= droppedCount;
+                bytesDelta -= droppedBytes;
+            }
+            transaction.Commit();
+        }
+        Interlocked.Add(ref _count, countDelta);
+        Interlocked.Add(ref _bytes, bytesDelta);
+        Interlocked.Add(ref _deadLettered, deadLettered);
+        if (appended && _diskFull)
+        {
+            _diskFull = false;
+            LogRecovered(_logger);
+        }
         if (appended && _dataAvailable.CurrentCount == 0)
         {
             _dataAvailable.Release();
         }
     }
 
+    private static long ExpiresAt(UpstreamMessage message, DateTimeOffset now) =>
+        message.ExpirySeconds > 0 ? (now + TimeSpan.FromSeconds(message.ExpirySeconds)).ToUnixTimeMilliseconds() : 0;
+
     /// <summary>Acknowledged sequences as contiguous ranges: acknowledgements mostly come in order, so few statements.</summary>
     private static IEnumerable<(long First, long Last)> Ranges(IReadOnlyList<long> sequences)
     {
+        if (sequences.Count == 0)
+        {
+            yield break;
+        }
         var sorted = sequences.Order().ToArray();
         var first = sorted[0];
         var last = first;
@@ -231,19 +492,44 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     private (long Count, long Bytes) DropOldest(long count, long bytes)
     {
         long dropped = 0;
-        while ((count > _options.MaxMessages || bytes > _options.MaxBytes) && _dropOldest.ExecuteScalar() is long length)
+        long droppedBytes = 0;
+        while ((count - dropped > _options.MaxMessages || bytes - droppedBytes > _options.MaxBytes) && _dropOldest.ExecuteScalar() is long length)
         {
-            count--;
-            bytes -= length;
+            droppedBytes += length;
             dropped++;
         }
         Interlocked.Add(ref _dropped, dropped);
         LogDropped(_logger, dropped, _options.MaxMessages, _options.MaxBytes);
-        return (count, bytes);
+        return (dropped, droppedBytes);
+    }
+
+    private async Task MaintenanceLoopAsync()
+    {
+        using var timer = new PeriodicTimer(_options.MaintenanceInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_closing.Token))
+            {
+                try
+                {
+                    await MaintainAsync(_closing.Token);
+                }
+                catch (OutboxUnavailableException)
+                {
+                    // Logged by the writer; the next tick tries again.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Closing.
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _closing.CancelAsync();
+        await _maintenanceLoop;
         _requests.Writer.TryComplete();
         await _writeLoop;
         lock (_readerLock)
@@ -254,8 +540,10 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         _insert.Dispose();
         _deleteRange.Dispose();
         _dropOldest.Dispose();
+        _deadLetter.Dispose();
         _writer.Dispose();
         _dataAvailable.Dispose();
+        _closing.Dispose();
     }
 
     private static SqliteCommand Prepare(SqliteConnection connection, string sql, params ReadOnlySpan<string> parameters)
@@ -269,17 +557,26 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         return command;
     }
 
-    /// <summary>Refuses an outbox written in a layout this version does not know, rather than misreading it.</summary>
-    private static void CheckFormat(SqliteConnection connection)
+    /// <summary>
+    /// Refuses an outbox written in a layout this version does not know, rather than misreading it; returns the format
+    /// of an existing outbox (0: a new file).
+    /// </summary>
+    private static long CheckFormat(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT (SELECT user_version FROM pragma_user_version), EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'outbox');";
         using var reader = command.ExecuteReader();
         reader.Read();
-        if (reader.GetInt64(1) == 1 && reader.GetInt64(0) != FormatVersion)
+        if (reader.GetInt64(1) == 0)
         {
-            throw new OutboxUnavailableException($"The outbox has format {reader.GetInt64(0)}; this gateway reads format {FormatVersion}.", null);
+            return 0;
         }
+        var format = reader.GetInt64(0);
+        if (format is not (1 or FormatVersion))
+        {
+            throw new OutboxUnavailableException($"The outbox has format {format}; this gateway reads formats 1 and {FormatVersion}.", null);
+        }
+        return format;
     }
 
     private static void Execute(SqliteConnection connection, string sql)
@@ -289,19 +586,57 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         command.ExecuteNonQuery();
     }
 
-    private sealed class WriteRequest(IReadOnlyList<UpstreamMessage>? messages, IReadOnlyList<long>? acknowledged)
+    private static long Scalar(SqliteConnection connection, string sql)
     {
-        public IReadOnlyList<UpstreamMessage>? Messages { get; } = messages;
-        public IReadOnlyList<long>? Acknowledged { get; } = acknowledged;
-        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Outbox full: dropped the {Dropped} oldest outputs (limits: {MaxMessages} outputs, {MaxBytes} bytes)")]
+    private enum RequestKind
+    {
+        Append,
+        Acknowledge,
+        Expire,
+        DeadLetter,
+        Maintain,
+    }
+
+    private sealed class WriteRequest(RequestKind kind)
+    {
+        public RequestKind Kind { get; } = kind;
+        public IReadOnlyList<UpstreamMessage>? Messages { get; init; }
+        public IReadOnlyList<long>? Sequences { get; init; }
+        public IReadOnlyList<DeadLetter>? DeadLetters { get; init; }
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Size => Messages?.Count ?? DeadLetters?.Count ?? 1;
+    }
+
+    [LoggerMessage(EventId = EventIds.OutboxFull, Level = LogLevel.Warning, Message = "Outbox full: dropped the {Dropped} oldest outputs (limits: {MaxMessages} outputs, {MaxBytes} bytes)")]
     private static partial void LogDropped(ILogger logger, long dropped, long maxMessages, long maxBytes);
 
-    [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "Outbox write failed ({Error}); {Requests} requests not stored, their devices are not acknowledged")]
+    [LoggerMessage(EventId = EventIds.OutboxWriteFailed, Level = LogLevel.Error, Message = "Outbox write failed ({Error}); {Requests} requests not stored, their devices are not acknowledged; the writer goes on")]
     private static partial void LogWriteFailed(ILogger logger, string error, int requests);
+
+    [LoggerMessage(EventId = EventIds.OutboxDiskFull, Level = LogLevel.Error, Message = "Outbox disk full: {Requests} requests not stored, their devices are not acknowledged and will resend; "
+        + "storing resumes by itself when space returns")]
+    private static partial void LogDiskFull(ILogger logger, int requests);
+
+    [LoggerMessage(EventId = EventIds.OutboxRecovered, Level = LogLevel.Information, Message = "Outbox storing again after the disk was full")]
+    private static partial void LogRecovered(ILogger logger);
+
+    [LoggerMessage(EventId = EventIds.OutboxStoreTimedOut, Level = LogLevel.Error, Message = "Outbox did not store a request within {TimeoutMs} ms; it is refused (the device is not acknowledged)")]
+    private static partial void LogStoreTimedOut(ILogger logger, double timeoutMs);
+
+    [LoggerMessage(EventId = EventIds.RetentionExpired, Level = LogLevel.Warning, Message = "{Expired} outputs reached the end of their retention while waiting in the outbox; dropped, not sent late")]
+    private static partial void LogExpired(ILogger logger, long expired);
 }
+
+/// <summary>
+/// An output the upstream rejected: from the outbox (<paramref name="Sequence"/>, removed from it when recorded) or
+/// from a direct publish (no sequence), with the reason id.
+/// </summary>
+internal sealed record DeadLetter(long? Sequence, UpstreamMessage Message, string Reason, DateTimeOffset? ExpiresAt = null);
 
 /// <summary>The outbox could not store a message; the device must not be acknowledged.</summary>
 public sealed class OutboxUnavailableException(string message, Exception? inner) : Exception(message, inner);

@@ -6,6 +6,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Security.Authentication;
 using TelemetryGateway.Mqtt.Security.Authorization;
@@ -26,7 +27,6 @@ internal sealed partial class DeviceSecurity : IDisposable
     private const string IdentityItem = "telemetry-gateway.identity";
 
     private readonly SecurityOptions _options;
-    private readonly CompiledPolicy _policy;
     private readonly ILogger _logger;
     private readonly Func<string, bool> _isMqtt5;
     private readonly PublishRateLimiter _rates;
@@ -40,12 +40,11 @@ internal sealed partial class DeviceSecurity : IDisposable
     private long _refusedConnections;
 
     public DeviceSecurity(
-        SecurityOptions options, CredentialStore credentials, CompiledPolicy policy, bool countConnectionsAtConnect, Func<string, bool> isMqtt5,
+        SecurityOptions options, CredentialStore credentials, bool countConnectionsAtConnect, Func<string, bool> isMqtt5,
         ILogger logger, TimeProvider time)
     {
         _options = options;
         Credentials = credentials;
-        _policy = policy;
         _logger = logger;
         _isMqtt5 = isMqtt5;
         _countConnectionsHere = countConnectionsAtConnect;
@@ -217,8 +216,11 @@ internal sealed partial class DeviceSecurity : IDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>True when the publish may go on; otherwise the response or the connection is set as the client's protocol allows.</summary>
-    public bool AuthorizePublish(InterceptingPublishEventArgs args)
+    /// <summary>
+    /// True when the publish may go on; otherwise the response or the connection is set as the client's protocol allows.
+    /// <paramref name="stream"/> is the pipeline's classification of the topic (null: no stream), reused for the per-stream size limit.
+    /// </summary>
+    public bool AuthorizePublish(InterceptingPublishEventArgs args, CompiledStream? stream)
     {
         if (args.ClientId == SiteBrokerUpstream.SenderClientId)
         {
@@ -232,7 +234,7 @@ internal sealed partial class DeviceSecurity : IDisposable
         {
             denial = DenialReason.NotAuthorized;
         }
-        if (denial is null && message.Payload.Length > MaxPayloadBytes(topic))
+        if (denial is null && message.Payload.Length > MaxPayloadBytes(stream))
         {
             denial = DenialReason.PayloadTooLarge;
         }
@@ -273,19 +275,8 @@ internal sealed partial class DeviceSecurity : IDisposable
         return topic.AsSpan().Count('/') + 1 > limits.MaxTopicLevels ? DenialReason.TooManyLevels : null;
     }
 
-    private long MaxPayloadBytes(string topic)
-    {
-        var perStream = _options.Limits.MaxPayloadBytesPerStream;
-        if (perStream.Count > 0)
-        {
-            Span<Range> captures = stackalloc Range[16];
-            if (_policy.Match(topic, captures) is { } stream && perStream.TryGetValue(stream.Name, out var limit))
-            {
-                return limit;
-            }
-        }
-        return _options.Limits.MaxPacketBytes;
-    }
+    private long MaxPayloadBytes(CompiledStream? stream) =>
+        stream is not null && _options.Limits.MaxPayloadBytesPerStream.TryGetValue(stream.Name, out var limit) ? limit : _options.Limits.MaxPacketBytes;
 
     private void Deny(Identity? identity, string action, DenialReason reason, string topic)
     {
@@ -313,12 +304,12 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     public void Dispose() => Credentials.Dispose();
 
-    [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Denied {Action} by a {Role} client: {Reason} (topic under '{FirstLevel}/', digest {TopicDigest})")]
+    [LoggerMessage(EventId = EventIds.AccessDenied, Level = LogLevel.Warning, Message = "Denied {Action} by a {Role} client: {Reason} (topic under '{FirstLevel}/', digest {TopicDigest})")]
     private static partial void LogDenied(ILogger logger, string role, string action, DenialReason reason, string firstLevel, string topicDigest);
 
-    [LoggerMessage(EventId = 312, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
+    [LoggerMessage(EventId = EventIds.ConnectionRefused, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
     private static partial void LogConnectionRefused(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 313, Level = LogLevel.Debug, Message = "A {Role} client authenticated by {Method}")]
+    [LoggerMessage(EventId = EventIds.ClientAuthenticated, Level = LogLevel.Debug, Message = "A {Role} client authenticated by {Method}")]
     private static partial void LogAuthenticated(ILogger logger, string role, string method);
 }

@@ -11,6 +11,6 @@ internal interface IUpstream : IAsyncDisposable
     /// <summary>Connects, retrying with backoff until it succeeds or <paramref name="cancellationToken"/> fires.</summary>
     Task ConnectAsync(CancellationToken cancellationToken);
 
-    /// <summary>Publishes at QoS 1; true once the receiver acknowledged it.</summary>
-    Task<bool> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken);
+    /// <summary>Publishes at QoS 1: acknowledged, a transient failure (try again later) or rejected (never resend as it is).</summary>
+    Task<PublishResult> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken);
 }

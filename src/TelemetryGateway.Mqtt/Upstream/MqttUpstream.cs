@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Formatter;
+using TelemetryGateway.Core.Diagnostics;
 
 namespace TelemetryGateway.Mqtt.Upstream;
 
@@ -18,6 +19,8 @@ internal sealed partial class MqttUpstream : IUpstream
     private readonly IMqttClient _client;
     private readonly MqttClientOptions _clientOptions;
     private int _window;
+    // The broker's Maximum Packet Size from CONNACK (0: none announced); a larger output is refused without sending it.
+    private long _maxPacketSize;
     private SemaphoreSlim _inFlight;
 
     public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time)
@@ -76,6 +79,7 @@ internal sealed partial class MqttUpstream : IUpstream
                 var result = await _client.ConnectAsync(_clientOptions, cancellationToken);
                 if (result.ResultCode == MqttClientConnectResultCode.Success)
                 {
+                    _maxPacketSize = result.MaximumPacketSize ?? 0;
                     _window = Math.Max(1, Math.Min(_options.InFlightWindow, result.ReceiveMaximum is > 0 ? result.ReceiveMaximum.Value : int.MaxValue));
                     // Publishes still holding the previous connection's window release into that one.
                     _inFlight = new SemaphoreSlim(_window, _window);
@@ -103,24 +107,45 @@ internal sealed partial class MqttUpstream : IUpstream
         }
     }
 
-    public async Task<bool> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
+    public async Task<PublishResult> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
     {
+        var maxPacketSize = Interlocked.Read(ref _maxPacketSize);
+        if (maxPacketSize > 0 && EstimatedPacketSize(message) > maxPacketSize)
+        {
+            // MQTT 5 §3.1.2.11.4: a client must not send a packet over the server's maximum; the server would close the connection.
+            return PublishResult.TooLargeForUpstream;
+        }
         // Both the drainer and the direct path publish here; the window caps them together at the broker's Receive Maximum.
         var window = _inFlight;
         await window.WaitAsync(cancellationToken);
         try
         {
             var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
-            return result.IsSuccess;
+            return PublishResult.FromReasonCode(result.ReasonCode);
         }
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)
         {
-            return false;
+            return _client.IsConnected && e is MQTTnet.Exceptions.MqttCommunicationTimedOutException ? PublishResult.TimedOut : PublishResult.ConnectionLost;
         }
         finally
         {
             window.Release();
         }
+    }
+
+    /// <summary>
+    /// An upper bound of the PUBLISH packet's size: fixed header, topic, packet id, the properties this gateway sets
+    /// (content type, expiry, five user properties) and the payload.
+    /// </summary>
+    internal static long EstimatedPacketSize(UpstreamMessage message)
+    {
+        long size = 5 + 2 + System.Text.Encoding.UTF8.GetByteCount(message.Topic) + 2 + 4;
+        size += 3 + System.Text.Encoding.UTF8.GetByteCount(message.ContentType) + 5;
+        size += 5 * 5 + "purpose".Length + "legal-basis".Length + "categories".Length + "policy".Length + "retention".Length;
+        size += System.Text.Encoding.UTF8.GetByteCount(message.Purpose) + System.Text.Encoding.UTF8.GetByteCount(message.LegalBasis)
+            + System.Text.Encoding.UTF8.GetByteCount(message.Categories) + System.Text.Encoding.UTF8.GetByteCount(message.Policy)
+            + System.Text.Encoding.UTF8.GetByteCount(message.Retention);
+        return size + message.Payload.Length;
     }
 
     public async ValueTask DisposeAsync()
@@ -139,12 +164,12 @@ internal sealed partial class MqttUpstream : IUpstream
         _client.Dispose();
     }
 
-    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Upstream {Host} connected (window {Window}, session present: {SessionPresent})")]
+    [LoggerMessage(EventId = EventIds.UpstreamConnected, Level = LogLevel.Information, Message = "Upstream {Host} connected (window {Window}, session present: {SessionPresent})")]
     private static partial void LogConnected(ILogger logger, string host, int window, bool sessionPresent);
 
-    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "Upstream refused the connection: {Reason}")]
+    [LoggerMessage(EventId = EventIds.UpstreamRefused, Level = LogLevel.Warning, Message = "Upstream refused the connection: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Upstream {Host} unreachable ({Error}); retrying with backoff (now up to {DelayMs} ms)")]
+    [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning, Message = "Upstream {Host} unreachable ({Error}); retrying with backoff (now up to {DelayMs} ms)")]
     private static partial void LogUnreachable(ILogger logger, string host, string error, double delayMs);
 }

@@ -23,14 +23,14 @@ internal sealed class SiteBrokerUpstream(MqttServer server) : IUpstream
         }
     }
 
-    public async Task<bool> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
+    public async Task<PublishResult> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
     {
         if (!server.IsStarted)
         {
-            return false;
+            return PublishResult.ConnectionLost;
         }
         await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message.ToApplicationMessage()) { SenderClientId = SenderClientId }, cancellationToken);
-        return true;
+        return PublishResult.Acknowledged;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

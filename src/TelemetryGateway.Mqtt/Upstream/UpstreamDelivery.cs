@@ -1,20 +1,26 @@
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Mqtt.Outbox;
 
 namespace TelemetryGateway.Mqtt.Upstream;
 
 /// <summary>
 /// Delivers one message's outputs so that its device may be acknowledged: straight to the upstream when it is connected
-/// and nothing is waiting in the outbox (acknowledged upstream), otherwise (or when a direct publish fails, including
-/// the upstream client's own 10-second acknowledgement timeout) into the durable outbox. Either way every output is acknowledged upstream or stored before this returns.
-/// Per-device order holds because the broker hands a client's publishes over one at a time, and a message goes direct
-/// only while the outbox is empty, that is, after everything stored before it was acknowledged.
+/// and nothing is waiting in the outbox (acknowledged upstream), otherwise (or when a direct publish fails transiently,
+/// including the upstream client's own 10-second acknowledgement timeout) into the durable outbox; an output the
+/// upstream rejects is recorded as a dead letter. Either way every output is acknowledged upstream or stored before
+/// this returns. Per-device order holds because the broker hands a client's publishes over one at a time, and a
+/// message goes direct only while the outbox is empty, that is, after everything stored before it was acknowledged.
 /// </summary>
 internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger)
 {
     private long _direct;
+    private long _rejected;
 
     public long DeliveredDirectly => Interlocked.Read(ref _direct);
+
+    /// <summary>Outputs rejected on a direct publish (now dead letters).</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
 
     public async Task DeliverAsync(IReadOnlyList<UpstreamMessage> outputs, CancellationToken cancellationToken)
     {
@@ -24,22 +30,37 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
             return;
         }
         // No timer of our own per message: the client fails a publish whose acknowledgement does not come in time.
-        var publishes = new Task<bool>[outputs.Count];
+        var publishes = new Task<PublishResult>[outputs.Count];
         for (var i = 0; i < outputs.Count; i++)
         {
             publishes[i] = upstream.PublishAsync(outputs[i], cancellationToken);
         }
-        var acknowledged = await Task.WhenAll(publishes);
+        var results = await Task.WhenAll(publishes);
         List<UpstreamMessage>? failed = null;
+        List<DeadLetter>? rejected = null;
         for (var i = 0; i < outputs.Count; i++)
         {
-            if (acknowledged[i])
+            switch (results[i].Outcome)
             {
-                Interlocked.Increment(ref _direct);
+                case PublishOutcome.Acknowledged:
+                    Interlocked.Increment(ref _direct);
+                    break;
+                case PublishOutcome.Rejected:
+                    (rejected ??= []).Add(new DeadLetter(null, outputs[i], results[i].Reason));
+                    break;
+                default:
+                    (failed ??= []).Add(outputs[i]);
+                    break;
             }
-            else
+        }
+        if (rejected is not null)
+        {
+            // Recorded before the device is acknowledged, like a stored output; not cancellable for the same reason.
+            await outbox.DeadLetterAsync(rejected, CancellationToken.None);
+            Interlocked.Add(ref _rejected, rejected.Count);
+            foreach (var deadLetter in rejected)
             {
-                (failed ??= []).Add(outputs[i]);
+                OutboxDrainer.LogDeadLettered(logger, deadLetter.Message.Stream, deadLetter.Message.Purpose, deadLetter.Reason, deadLetter.Message.Payload.Length);
             }
         }
         if (failed is not null)
@@ -55,6 +76,6 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
         await outbox.AppendAsync(outputs, CancellationToken.None);
     }
 
-    [LoggerMessage(EventId = 221, Level = LogLevel.Debug, Message = "{Count} outputs not acknowledged upstream in time; stored in the outbox")]
+    [LoggerMessage(EventId = EventIds.DirectFallback, Level = LogLevel.Debug, Message = "{Count} outputs not acknowledged upstream in time; stored in the outbox")]
     private static partial void LogFallback(ILogger logger, int count);
 }

@@ -2,7 +2,8 @@ namespace TelemetryGateway.Mqtt.Upstream;
 
 /// <summary>
 /// One output ready for the upstream: final topic, payload (an envelope or the minimized payload alone) and the tags
-/// that travel as MQTT 5 user properties. This is what the outbox stores.
+/// that travel as MQTT 5 user properties, and the policy stream it came from (for records and dead letters, not sent).
+/// This is what the outbox stores.
 /// </summary>
 public sealed record UpstreamMessage(
     string Topic,
@@ -13,10 +14,17 @@ public sealed record UpstreamMessage(
     string Categories,
     string Policy,
     string Retention,
-    uint ExpirySeconds);
+    uint ExpirySeconds,
+    string Stream = "");
 
-/// <summary>An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order.</summary>
-public sealed record StoredMessage(long Sequence, UpstreamMessage Message);
+/// <summary>
+/// An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order and the time its
+/// retention ends (null: none), after which it is dropped rather than sent late.
+/// </summary>
+public sealed record StoredMessage(long Sequence, UpstreamMessage Message, DateTimeOffset? ExpiresAt = null)
+{
+    public bool IsExpired(DateTimeOffset now) => ExpiresAt is { } expiresAt && expiresAt <= now;
+}
 
 /// <summary>How an <see cref="UpstreamMessage"/> goes on the wire: QoS 1, the tags as MQTT 5 user properties, expiry from retention.</summary>
 internal static class UpstreamMessageMapping

@@ -1,4 +1,5 @@
 using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 
@@ -13,8 +14,8 @@ public sealed class BodyRecordsTests
         var purpose = policy.Streams[0].Purposes[0];
         var records = new BodyRecords(policy);
 
-        records.Forwarded(purpose, dropped: 3);
-        records.Forwarded(purpose, redacted: 2, hashed: 1, coarsened: 4);
+        records.Forwarded(purpose, new ProcessingTally(Dropped: 3, 0, 0, 0));
+        records.Forwarded(purpose, new ProcessingTally(0, Redacted: 2, Hashed: 1, Coarsened: 4));
 
         Assert.Equal(2, purpose.Counters[ProcessingAction.Forwarded]);
         Assert.Equal(3, purpose.Counters[ProcessingAction.Dropped]);
@@ -29,8 +30,8 @@ public sealed class BodyRecordsTests
         var policy = TestPolicies.WithFields("""{ "a": "keep" }""");
         var purpose = policy.Streams[0].Purposes[0];
 
-        new BodyRecords(policy).Forwarded(purpose);
-        new BodyRecords(policy).Forwarded(purpose);
+        new BodyRecords(policy).Forwarded(purpose, default);
+        new BodyRecords(policy).Forwarded(purpose, default);
 
         Assert.Equal(2, purpose.Counters[ProcessingAction.Forwarded]);
     }

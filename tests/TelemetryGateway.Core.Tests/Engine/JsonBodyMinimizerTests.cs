@@ -30,7 +30,7 @@ public sealed class JsonBodyMinimizerTests
         var message = Support.Corpus.Messages.Single(m => m.Id == id);
         using var minimizer = new JsonBodyMinimizer(TestPolicies.Default, TestPolicies.Key);
 
-        var reason = minimizer.Minimize(Commissioning, Segments.Split(message.Payload, segmentation), out var output);
+        var reason = minimizer.Minimize(Commissioning, Segments.Split(message.Payload, segmentation), out var output, out _);
 
         Assert.Equal(QuarantineReason.None, reason);
         foreach (var canary in message.Canaries.Where(c => c.IsNever))
@@ -44,7 +44,7 @@ public sealed class JsonBodyMinimizerTests
     {
         using var minimizer = new JsonBodyMinimizer(TestPolicies.Default, TestPolicies.Key);
 
-        minimizer.Minimize(Commissioning, new("""{"device":{"pn":"A17C0"},"owner":{"name":"x"}}"""u8.ToArray()), out var output);
+        minimizer.Minimize(Commissioning, new("""{"device":{"pn":"A17C0"},"owner":{"name":"x"}}"""u8.ToArray()), out var output, out _);
 
         using var document = JsonDocument.Parse(output);
         Assert.Equal("A17C0", document.RootElement.GetProperty("device").GetProperty("pn").GetString());
@@ -57,7 +57,7 @@ public sealed class JsonBodyMinimizerTests
     {
         using var minimizer = new JsonBodyMinimizer(TestPolicies.Default, TestPolicies.Key);
 
-        var reason = minimizer.Minimize(Commissioning, Segments.Split("""{"device":{"pn":"A1"""u8, segmentation), out _);
+        var reason = minimizer.Minimize(Commissioning, Segments.Split("""{"device":{"pn":"A1"""u8, segmentation), out _, out _);
 
         Assert.Equal(QuarantineReason.MalformedJson, reason);
     }
@@ -67,20 +67,21 @@ public sealed class JsonBodyMinimizerTests
     {
         using var minimizer = new JsonBodyMinimizer(TestPolicies.Default, TestPolicies.Key);
 
-        Assert.Equal(QuarantineReason.Empty, minimizer.Minimize(Commissioning, default, out _));
+        Assert.Equal(QuarantineReason.Empty, minimizer.Minimize(Commissioning, default, out _, out _));
     }
 
     [Fact]
-    public void Counts_each_forwarded_body_for_its_purpose()
+    public void Reports_what_each_body_s_rewrite_did_and_records_nothing_before_it_is_forwarded()
     {
         var policy = TestPolicies.WithFields("""{ "a": "keep" }""");
         var purpose = policy.Streams[0].Purposes[0];
         using var minimizer = new JsonBodyMinimizer(policy, TestPolicies.Key);
 
-        minimizer.Minimize(purpose, new("""{"a":1,"b":2}"""u8.ToArray()), out _);
-        minimizer.Minimize(purpose, new("""{"a":1}"""u8.ToArray()), out _);
+        minimizer.Minimize(purpose, new("""{"a":1,"b":2}"""u8.ToArray()), out _, out var first);
+        minimizer.Minimize(purpose, new("""{"a":1}"""u8.ToArray()), out _, out var second);
 
-        Assert.Equal(2, purpose.Counters[ProcessingAction.Forwarded]);
-        Assert.Equal(1, purpose.Counters[ProcessingAction.Dropped]);
+        Assert.Equal((1, 0), (first.Dropped, second.Dropped));
+        Assert.Equal(0, purpose.Counters[ProcessingAction.Forwarded]);
+        Assert.Equal(0, purpose.Counters[ProcessingAction.Dropped]);
     }
 }

@@ -44,7 +44,7 @@ public sealed class ProtobufPlanTests
         var sn = Array.FindIndex(plan.Schema.Fields, f => f.Number == NetworkInfo.SnFieldNumber);
         var geo = Array.FindIndex(plan.Schema.Fields, f => f.Number == NetworkInfo.GeoFieldNumber);
         var ip = Array.FindIndex(plan.Schema.Fields, f => f.Number == NetworkInfo.IpFieldNumber);
-        Assert.Equal(ProtobufAction.Pseudonymize, plan.Fields[sn].Action);
+        Assert.Equal((ProtobufAction.Transform, TransformKind.Pseudonymize), (plan.Fields[sn].Action, plan.Fields[sn].Transform));
         Assert.Equal(ProtobufAction.Message, plan.Fields[geo].Action);
         Assert.Equal(ProtobufAction.Drop, plan.Fields[ip].Action);
     }

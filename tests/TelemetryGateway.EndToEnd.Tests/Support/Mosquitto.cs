@@ -21,13 +21,16 @@ internal sealed class Mosquitto : IAsyncDisposable
     /// <summary>Extra configuration lines (TLS, password file) for a secured listener.</summary>
     public IReadOnlyList<string> ListenerSettings { get; init; } = [];
 
+    /// <summary>Extra configuration lines that leave anonymous access on (an ACL file, a maximum packet size).</summary>
+    public IReadOnlyList<string> Settings { get; init; } = [];
+
     public string Directory => _directory;
 
     public int Port { get; }
     public bool Persistent { get; }
 
-    public static Mosquitto Create(int port, bool persistent = false, IReadOnlyList<string>? listenerSettings = null) =>
-        new(port, persistent) { ListenerSettings = listenerSettings ?? [] };
+    public static Mosquitto Create(int port, bool persistent = false, IReadOnlyList<string>? listenerSettings = null, IReadOnlyList<string>? settings = null) =>
+        new(port, persistent) { ListenerSettings = listenerSettings ?? [], Settings = settings ?? [] };
 
     public static async Task<Mosquitto> StartAsync(int? port = null, bool persistent = false)
     {
@@ -49,6 +52,7 @@ internal sealed class Mosquitto : IAsyncDisposable
             "max_queued_messages 100000",
         };
         lines.AddRange(ListenerSettings);
+        lines.AddRange(Settings);
         lines.AddRange(Persistent
             ? ["persistence true", $"persistence_location {_directory}/", "autosave_interval 1"]
             : ["persistence false"]);

@@ -88,7 +88,7 @@ public sealed class OutboxDrainerTests : IDisposable
             _connected = true;
         }
 
-        public async Task<bool> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
+        public async Task<PublishResult> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
         {
             // Like an MQTT client, the message goes on the wire in call order; the acknowledgement comes later.
             bool acknowledged;
@@ -106,7 +106,7 @@ public sealed class OutboxDrainerTests : IDisposable
                 }
             }
             await Task.Yield();
-            return acknowledged;
+            return acknowledged ? PublishResult.Acknowledged : PublishResult.ConnectionLost;
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Diagnostics;
 
 namespace TelemetryGateway.Mqtt.Security.Authentication;
 
@@ -241,9 +242,9 @@ internal sealed partial class CredentialStore : IDisposable
 
     public void Dispose() => _slowChecks.Dispose();
 
-    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Credentials file reloaded: {Users} users")]
+    [LoggerMessage(EventId = EventIds.CredentialsReloaded, Level = LogLevel.Information, Message = "Credentials file reloaded: {Users} users")]
     private static partial void LogReloaded(ILogger logger, int users);
 
-    [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "Credentials file changed but is not valid ({Errors} errors; first: {FirstError}); the previous users stay in effect")]
+    [LoggerMessage(EventId = EventIds.CredentialsReloadFailed, Level = LogLevel.Error, Message = "Credentials file changed but is not valid ({Errors} errors; first: {FirstError}); the previous users stay in effect")]
     private static partial void LogReloadFailed(ILogger logger, int errors, string firstError);
 }

@@ -1,0 +1,63 @@
+namespace TelemetryGateway.Core.Diagnostics;
+
+/// <summary>
+/// Every log event id of the gateway, numbered in this one place so that no two events share an id (operators filter
+/// and alert on them). Ranges: 1-9 site broker, 10-19 host, 20-29 records of processing, 40-59 HTTP ingress,
+/// 100-119 MQTT ingress and quarantine, 200-229 upstream and delivery, 230-249 dead letters and retention,
+/// 300-309 credentials, 310-319 device security, 320-339 outbox.
+/// </summary>
+public static class EventIds
+{
+    public const int SiteBrokerListening = 1;
+    public const int SiteBrokerStopped = 2;
+    public const int SiteBrokerListeningTls = 3;
+    public const int AnonymousAccess = 4;
+    public const int UsersLoaded = 5;
+    public const int SecurityTotals = 6;
+
+    public const int PolicyLoaded = 11;
+    public const int UpstreamConfigured = 12;
+    public const int LocalOnly = 13;
+
+    public const int ProcessingRecords = 21;
+
+    public const int HttpListening = 40;
+    public const int HttpRoute = 41;
+    public const int HttpForwarded = 42;
+    public const int HttpRejected = 43;
+    public const int HttpAuthenticationRejected = 50;
+    public const int HttpRequestRejected = 51;
+    public const int HttpForwardFailed = 52;
+
+    public const int Quarantined = 101;
+    public const int PublishNotStored = 102;
+    public const int ProcessingFault = 103;
+    public const int QuarantineWarningsSuppressed = 104;
+    public const int QuarantineRecordsDropped = 105;
+    public const int QuarantineFileFailed = 106;
+
+    public const int UpstreamConnected = 201;
+    public const int UpstreamRefused = 202;
+    public const int UpstreamUnreachable = 203;
+    public const int OutboxRedelivery = 211;
+    public const int OutboxDrainFailed = 212;
+    public const int TransientBackoff = 213;
+    public const int DeliveryStopped = 214;
+    public const int DirectFallback = 221;
+
+    public const int DeadLettered = 231;
+    public const int ConnectionClosedOnOutput = 232;
+    public const int RetentionExpired = 233;
+
+    public const int CredentialsReloaded = 301;
+    public const int CredentialsReloadFailed = 302;
+    public const int AccessDenied = 311;
+    public const int ConnectionRefused = 312;
+    public const int ClientAuthenticated = 313;
+
+    public const int OutboxFull = 321;
+    public const int OutboxWriteFailed = 322;
+    public const int OutboxDiskFull = 323;
+    public const int OutboxRecovered = 324;
+    public const int OutboxStoreTimedOut = 325;
+}

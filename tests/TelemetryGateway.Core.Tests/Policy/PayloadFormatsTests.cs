@@ -1,0 +1,34 @@
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Tests.Support;
+using TelemetryGateway.Core.Transforms;
+
+namespace TelemetryGateway.Core.Tests.Policy;
+
+/// <summary>Each payload format is registered once: id, content type, rule properties and rewriter.</summary>
+public sealed class PayloadFormatsTests
+{
+    [Fact]
+    public void Every_format_has_its_own_registration_at_its_value()
+    {
+        foreach (var format in Enum.GetValues<PayloadFormat>())
+        {
+            var registration = PayloadFormats.Of(format);
+            Assert.Equal(format, registration.Format);
+            Assert.True(PayloadFormats.TryParse(format.Id(), out var parsed));
+            Assert.Equal(format, parsed);
+            Assert.NotEmpty(registration.PurposeProperties);
+        }
+        Assert.Equal(Enum.GetValues<PayloadFormat>().Length, PayloadFormats.Ids.Distinct().Count());
+    }
+
+    [Fact]
+    public void Every_format_s_registration_makes_a_rewriter()
+    {
+        using var pseudonymizer = new Pseudonymizer(TestPolicies.Key);
+        foreach (var format in Enum.GetValues<PayloadFormat>())
+        {
+            using var rewriter = PayloadFormats.Of(format).CreateMinimizer(pseudonymizer, TestPolicies.Default);
+            Assert.NotNull(rewriter);
+        }
+    }
+}
