@@ -72,7 +72,9 @@ internal static class MarkerGrammarWords
     // What a device connects to besides Wi-Fi networks: "connected to broker", "connecting to MQTT server".
     private static readonly WordSet InfrastructureWords = new(
         "broker server cloud host mqtt mqtts http https api endpoint backend service database db redis amqp peer peers "
-        + "gateway internet router proxy socket port device devices client clients upstream remote localhost console");
+        + "gateway internet router proxy socket port device devices client clients upstream remote localhost console "
+        + "group multicast link backup session cluster room queue topic thread pool mode state standby fallback primary "
+        + "secondary tls ssl vpn tunnel ethernet eth0 lan wan cellular lte modem bluetooth ble");
 
     // "WPA-PSK", "FT-PSK", "WPA2PSK": authentication methods.
     private static readonly WordSet AuthMethodPrefixes = new("wpa wpa2 wpa3 ft sae owe wpa2wpa3 ieee8021x");

@@ -115,6 +115,12 @@ public sealed class MarkerGrammarTests
     [InlineData("netsh wlan set hostednetwork mode=allow")]
     [InlineData("    Security key           : Present")]
     [InlineData("I net: network interface wlan0 up")]
+    [InlineData("app[42]: joined group telemetry-workers as member 3")]
+    [InlineData("app[42]: switched to backup link")]
+    [InlineData("app[42]: joined multicast group 239.1.1.1")]
+    [InlineData("sshd[123]: Failed password for invalid user admin from 10.0.0.5 port 51234 ssh2")]
+    [InlineData("app[42]: using default password policy (min length 12)")]
+    [InlineData("app[42]: api key missing for endpoint /v1/status")]
     [InlineData("W bms: cell 3 temp 9.1C soc 76%")]
     [InlineData("wlan0: CTRL-EVENT-DISCONNECTED bssid=[mac] reason=3 locally_generated=1")]
     public void Leaves_prose_that_only_mentions_a_marker(string line)
