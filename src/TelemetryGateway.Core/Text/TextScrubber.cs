@@ -326,6 +326,11 @@ internal ref struct TextScrubber
                     return end;
                 }
 
+                if (TryReplaceArguments(s, p, ref emitted, out end))
+                {
+                    return end;
+                }
+
                 // "::1", "::ffff:192.0.2.1"
                 if (c == ':' && (p == emitted || !IsWordByte(s[p - 1])) && p + 1 < s.Length && s[p + 1] == ':')
                 {
@@ -358,6 +363,12 @@ internal ref struct TextScrubber
                 return p + 1;
 
             default:
+                // "WiFi.begin(": a call that takes a Wi-Fi name and passphrase by position.
+                if (c == '(' && TryReplaceArguments(s, p, ref emitted, out end))
+                {
+                    return end;
+                }
+
                 // '+', '(', '[': a phone number or a bracketed IPv6 address may start here.
                 if ((p == emitted || !IsWordByte(s[p - 1])) && IsNumericStart(s, p))
                 {
@@ -371,6 +382,51 @@ internal ref struct TextScrubber
 
                 return p + 1;
         }
+    }
+
+    // p ends a command that takes a Wi-Fi name and passphrase as positional arguments (ArgumentCommands): each such
+    // argument is replaced and remembered; end is where scanning goes on.
+    private bool TryReplaceArguments(ReadOnlySpan<byte> s, int p, ref int emitted, out int end)
+    {
+        end = p;
+        if (p == emitted || !IsAlphanumeric(s[p - 1]))
+        {
+            return false;
+        }
+
+        var roles = ArgumentCommands.RolesOf(s, p, out var next);
+        if (roles.IsEmpty)
+        {
+            return false;
+        }
+
+        var replaced = false;
+        for (var n = 0; n < ArgumentCommands.Count(roles) && next >= 0 && ArgumentCommands.NextArgument(s, next, out var start, out var stop); n++)
+        {
+            if (roles[n] != ArgumentRole.None && stop > start && !(stop - start == 2 && s[start] == '"'))
+            {
+                Write(s[emitted..start]);
+                if (roles[n] == ArgumentRole.Secret)
+                {
+                    Write(SecretToken);
+                    _counts.Secrets++;
+                }
+                else
+                {
+                    Write(SsidToken);
+                    _counts.WifiNames++;
+                }
+
+                _learned?.Learn(s[start..stop], roles[n] == ArgumentRole.Secret);
+                emitted = stop;
+                replaced = true;
+            }
+
+            end = stop;
+            next = ArgumentCommands.AfterComma(s, stop);
+        }
+
+        return replaced;
     }
 
     // The word before the separator at p, if not tried yet, may start a MAC or IPv6 address ("CB:19:..", "fe80::1").

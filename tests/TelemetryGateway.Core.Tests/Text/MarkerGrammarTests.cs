@@ -76,6 +76,20 @@ public sealed class MarkerGrammarTests
     }
 
     [Theory]
+    [InlineData("AT+CWJAP=\"Casa Rossi\",\"Sommer!2026\"", "AT+CWJAP=[ssid],[secret]")]
+    [InlineData("AT+CWJAP_DEF=\"Casa\",\"Sommer!2026\",\"ca:d7:19:d8:a6:44\"", "AT+CWJAP_DEF=[ssid],[secret],\"[mac]\"")]
+    [InlineData("+CWJAP:\"Casa Rossi\",\"ca:d7:19:d8:a6:44\",6,-52,0,0,3,0,1", "+CWJAP:[ssid],\"[mac]\",6,-52,0,0,3,0,1")]
+    [InlineData("AT+CWSAP=\"Setup-AP\",\"Sommer!2026\",5,3", "AT+CWSAP=[ssid],[secret],5,3")]
+    [InlineData("+CWLAP:(3,\"Casa Rossi\",-42,\"ca:d7:19:d8:a6:44\",1)", "+CWLAP:(3,[ssid],-42,\"[mac]\",1)")]
+    [InlineData("AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",\"Sommer!2026\",0,0,\"\"", "AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",[secret],0,0,\"\"")]
+    [InlineData("setup: WiFi.begin(\"Casa Rossi\", \"Sommer!2026\");", "setup: WiFi.begin([ssid], [secret]);")]
+    [InlineData("WiFi.softAP(\"Setup-AP\", \"Sommer!2026\")", "WiFi.softAP([ssid], [secret])")]
+    public void Replaces_wifi_names_and_passphrases_passed_by_position(string line, string expected)
+    {
+        Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
+    }
+
+    [Theory]
     [InlineData("mqtt: connect mqtts://WK1DEGZD8PCF32ER:s3cr3t-Pa55@broker.example.com:8883", "mqtt: connect mqtts://[secret]@broker.example.com:8883")]
     [InlineData("amqp://guest:Sommer2026@10.0.0.5:5672/vhost", "amqp://[secret]@10.0.0.0:5672/vhost")]
     [InlineData("redis://:Sommer2026@cache:6379", "redis://[secret]@cache:6379")]
