@@ -61,6 +61,8 @@ internal static class HttpIngressRegistration
         services.AddSingleton(sp => new BodyRecordsPool(sp.GetRequiredService<CompiledPolicy>()));
         services.AddSingleton(sp => new JsonBodies(sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>()));
         services.AddHostedService<IngressReporter>();
+        // Registered before YARP's own (which it adds with TryAdd): nothing of the client's trace context is forwarded.
+        services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, UntracedHttpClientFactory>();
         services.AddReverseProxy()
             .LoadFromConfig(settings.ReverseProxy)
             .AddTransforms(builder => TagTransforms.Apply(builder, settings.Routes));

@@ -66,6 +66,27 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Client_trace_context_and_baggage_do_not_reach_the_cloud()
+    {
+        using var client = fixture.Client();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("tracestate", "owner=erika.mustermann");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("baggage", "wifi.pass=Hunter2-canary,owner.email=erika%40example.com");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Request-Id", "|0af7651916cd43dd8448eb211c80319c.b7ad6b7169203331.");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Correlation-Context", "wifi.pass=Hunter2-canary");
+
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var request = Assert.Single(fixture.Sink.Requests);
+        // Only what the route names: its tags and the body's own headers (and the connection's Host).
+        string[] named = ["host", "content-type", "content-length", "content-encoding", "transfer-encoding",
+            "x-purpose", "x-legal-basis", "x-data-categories", "x-policy", "x-retention"];
+        Assert.All(request.Headers.Keys, name => Assert.Contains(name, named));
+        Assert.DoesNotContain("Hunter2-canary", string.Join('\n', request.Headers.Values), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Gzip_body_is_decompressed_scrubbed_and_recompressed()
     {
         using var client = fixture.Client();
