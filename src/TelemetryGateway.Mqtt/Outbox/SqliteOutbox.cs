@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Core.Storage;
 using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt.Outbox;
@@ -86,8 +87,14 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
 
     public static SqliteOutbox Open(string dataDirectory, OutboxOptions options, ILogger logger)
     {
-        Directory.CreateDirectory(dataDirectory);
-        return new SqliteOutbox(Path.Combine(dataDirectory, FileName), options, logger);
+        PrivateFiles.CreateDirectory(dataDirectory);
+        var path = Path.Combine(dataDirectory, FileName);
+        // SQLite creates the database 0644 under the usual umask, and its -wal and -shm files with the database's mode:
+        // the database is created 0600 first, and files an earlier version left wider are narrowed.
+        PrivateFiles.EnsureFile(path);
+        PrivateFiles.Narrow(path + "-wal");
+        PrivateFiles.Narrow(path + "-shm");
+        return new SqliteOutbox(path, options, logger);
     }
 
     /// <summary>
