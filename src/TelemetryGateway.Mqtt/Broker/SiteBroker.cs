@@ -69,7 +69,8 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         var ingress = new TelemetryIngress(minimizers, encoder, Delivery, quarantine, loggers.CreateLogger<TelemetryIngress>(), time, _stopping.Token);
         Ingress = ingress;
         Security = new DeviceSecurity(
-            security, credentials, policy, countConnectionsAtConnect: kestrelHandler is null, ingress.IsMqtt5, loggers.CreateLogger<DeviceSecurity>(), time);
+            security, credentials, policy, countConnectionsAtConnect: kestrelHandler is null, ingress.IsMqtt5, DisconnectAsync,
+            loggers.CreateLogger<DeviceSecurity>(), time);
         _server.ValidatingConnectionAsync += async args =>
         {
             if (string.IsNullOrEmpty(args.ClientId) && args.ProtocolVersion != MqttProtocolVersion.V500)
@@ -83,11 +84,6 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             if (args.ReasonCode != MQTTnet.Protocol.MqttConnectReasonCode.Success)
             {
                 return;
-            }
-            if (string.IsNullOrEmpty(args.ClientId))
-            {
-                // MQTT 5 §3.1.3.1.1: the server assigns an id and returns it in CONNACK.
-                args.AssignedClientIdentifier = "auto-" + Guid.NewGuid().ToString("N");
             }
             ingress.ClientProtocols[string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId] = args.ProtocolVersion;
         };
@@ -111,12 +107,48 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
             return Task.CompletedTask;
         };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
+        _server.InterceptingUnsubscriptionAsync += DeviceSecurity.OnUnsubscriptionAsync;
+        _server.InterceptingInboundPacketAsync += Security.OnInboundPacketAsync;
+        _server.InterceptingOutboundPacketAsync += Security.OnOutboundPacketAsync;
         // One handler, so that nothing a client may not publish reaches the ingress (and the cloud).
         _server.InterceptingPublishAsync += args => Security.AuthorizePublish(args) ? ingress.OnPublishAsync(args) : Task.CompletedTask;
     }
 
     private readonly SecurityOptions _securityOptions;
     private readonly TlsCredentials? _tls;
+    private Task? _expiring;
+
+    private async Task DisconnectAsync(string clientId, MQTTnet.Protocol.MqttDisconnectReasonCode reason)
+    {
+        try
+        {
+            await _server.DisconnectClientAsync(clientId, new MqttServerClientDisconnectOptions { ReasonCode = reason });
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private async Task ExpireSessionsAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(Security.SessionSweepInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                var deleted = await Security.ExpireSessionsAsync(_server);
+                if (deleted > 0)
+                {
+                    LogSessionsExpired(_logger, deleted);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
 
     public MqttServer Server => _server;
     public DeviceSecurity Security { get; }
@@ -128,6 +160,7 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
     {
         await _server.StartAsync();
         _draining = Task.Run(() => _drainer.RunAsync(s_flushTimeout, _stopping.Token), CancellationToken.None);
+        _expiring = Task.Run(() => ExpireSessionsAsync(_stopping.Token), CancellationToken.None);
         if (_options.Port != 0)
         {
             LogListening(_logger, _options.BindAddress, _options.Port, _options.Transport, _outbox.Count);
@@ -152,6 +185,10 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
         if (_draining is not null)
         {
             await _draining;
+        }
+        if (_expiring is not null)
+        {
+            await _expiring;
         }
         LogStopped(_logger, Delivery.DeliveredDirectly + _drainer.Delivered, _outbox.Count, Ingress.Unmatched, _quarantine.Count);
         LogSecurityTotals(_logger, Security.RefusedConnections, Security.TotalDenials);
@@ -182,6 +219,9 @@ internal sealed partial class SiteBroker : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "{Users} users in the credentials file")]
     private static partial void LogUsers(ILogger logger, int users);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "{Sessions} disconnected sessions expired (MaxSessionExpiry or the client's own expiry)")]
+    private static partial void LogSessionsExpired(ILogger logger, int sessions);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Security: {Refused} connections refused, {Denied} publishes or subscriptions denied")]
     private static partial void LogSecurityTotals(ILogger logger, long refused, long denied);
