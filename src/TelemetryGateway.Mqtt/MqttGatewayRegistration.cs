@@ -55,7 +55,8 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<CompiledPolicy>(), sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<IConsentRegistry>()));
         services.AddSingleton(sp => SqliteOutbox.Open(settings.DataDirectory, settings.Outbox, sp.GetRequiredService<ILogger<SqliteOutbox>>()));
         services.AddSingleton(sp => new QuarantineLog(
-            settings.DataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>()));
+            settings.DataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>(),
+            settings.Security.Limits.QuarantineAggregationInterval));
         services.AddSingleton(new UpstreamEncoder(settings.Upstream, settings.GatewayId));
         services.AddSingleton(sp => new SiteBroker(
             settings.Broker,
