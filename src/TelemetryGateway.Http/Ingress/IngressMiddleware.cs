@@ -50,11 +50,16 @@ internal sealed partial class IngressMiddleware(
             await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-content-encoding"));
             return;
         }
-        var source = gzip ? PipeReader.Create(new GZipStream(request.Body, CompressionMode.Decompress)) : request.BodyReader;
+        var ratio = gzip ? new GzipRatio(request.Body, route.MaxGzipRatio) : null;
+        var source = ratio is not null ? PipeReader.Create(new GZipStream(ratio, CompressionMode.Decompress)) : request.BodyReader;
+        // The request's budget: reading, decompressing and rewriting its body end by then (408), whatever the client sends.
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        budget.CancelAfter(route.MaxRequestTime);
+        var work = new RequestWork(ratio, () => budget.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested, budget.Token);
         switch (route.Format)
         {
             case BodyFormat.Json:
-                await ForwardJsonAsync(context, route, source, gzip);
+                await ForwardJsonAsync(context, route, source, gzip, work);
                 break;
             case BodyFormat.Image:
                 var rewriter = ImageRewriter(request.ContentType);
@@ -63,7 +68,7 @@ internal sealed partial class IngressMiddleware(
                     await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
                     return;
                 }
-                await ForwardStreamingAsync(context, route, source, rewriter, gzip);
+                await ForwardStreamingAsync(context, route, source, rewriter, gzip, work);
                 break;
             case BodyFormat.Text:
                 if (!TryDeviceSerial(context, route, out var serial))
@@ -74,7 +79,7 @@ internal sealed partial class IngressMiddleware(
                 var log = logs.Rent(serial, route.LogRules);
                 try
                 {
-                    await ForwardStreamingAsync(context, route, source, log, gzip);
+                    await ForwardStreamingAsync(context, route, source, log, gzip, work);
                 }
                 finally
                 {
@@ -87,11 +92,20 @@ internal sealed partial class IngressMiddleware(
         }
     }
 
-    private async Task ForwardJsonAsync(HttpContext context, IngressRoute route, PipeReader source, bool gzip)
+    /// <summary>What bounds the work on one request body: the gzip expansion ratio and the time budget.</summary>
+    private sealed record RequestWork(GzipRatio? Ratio, Func<bool> BudgetExpired, CancellationToken Budget)
     {
-        var (body, rejection) = await json.MinimizeAsync(source, route, gzip, context.RequestAborted);
+        /// <summary>A read cut short by the budget (not by the client) is the budget's 408.</summary>
+        public BodyRejection Explain(BodyRejection rejection) =>
+            rejection == BodyRejection.ClientAborted && BudgetExpired() ? new BodyRejection(StatusCodes.Status408RequestTimeout, "time-budget-exceeded") : rejection;
+    }
+
+    private async Task ForwardJsonAsync(HttpContext context, IngressRoute route, PipeReader source, bool gzip, RequestWork work)
+    {
+        var (body, rejection) = await json.MinimizeAsync(source, route, gzip, work.Budget, work.Ratio);
         if (rejection is { } r)
         {
+            r = work.Explain(r);
             await RejectAsync(context, route.RouteId, r);
             return;
         }
@@ -100,10 +114,10 @@ internal sealed partial class IngressMiddleware(
         await ForwardAsync(context, route);
     }
 
-    private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
+    private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip, RequestWork work)
     {
         var pipe = new Pipe(BodyPump.PipeOptions);
-        var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, context.RequestAborted);
+        var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, work.Budget, work.Ratio);
         context.Request.Body = pipe.Reader.AsStream();
         context.Request.ContentLength = null;
         BodyRejection? rejection;
@@ -119,6 +133,7 @@ internal sealed partial class IngressMiddleware(
         }
         if (rejection is { } r)
         {
+            r = work.Explain(r);
             if (!context.Response.HasStarted)
             {
                 // YARP answered the aborted body with its own error status; the client learns the real reason.

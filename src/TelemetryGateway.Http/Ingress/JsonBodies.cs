@@ -20,12 +20,12 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
 
     /// <summary>The minimized body (gzip-compressed again when <paramref name="compress"/>), or why it is rejected.</summary>
     public async Task<(byte[]? Body, BodyRejection? Rejection)> MinimizeAsync(
-        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
+        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken, GzipRatio? ratio = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         try
         {
-            return await ReadAndMinimizeAsync(source, route, compress, cancellationToken);
+            return await ReadAndMinimizeAsync(source, route, compress, ratio, cancellationToken);
         }
         finally
         {
@@ -35,7 +35,7 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
     }
 
     private async Task<(byte[]? Body, BodyRejection? Rejection)> ReadAndMinimizeAsync(
-        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
+        PipeReader source, IngressRoute route, bool compress, GzipRatio? ratio, CancellationToken cancellationToken)
     {
         ReadResult read;
         try
@@ -47,6 +47,11 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
                 {
                     source.AdvanceTo(read.Buffer.End);
                     return (null, BodyRejection.TooLarge);
+                }
+                if (ratio is not null && ratio.IsExceededBy(read.Buffer.Length))
+                {
+                    source.AdvanceTo(read.Buffer.End);
+                    return (null, GzipRatio.Exceeded);
                 }
                 if (read.IsCompleted)
                 {
