@@ -50,6 +50,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
     private readonly Queue<Waiter> _clean = new();
     private readonly Queue<Waiter> _suspect = new();
     private int _running;
+    private int _runningSuspect;
     private int _waiting;
     private long _throttled;
     private long _busy;
@@ -62,6 +63,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
     {
         address = Normalize(address);
         Waiter waiter;
+        bool waiterIsSuspect;
         lock (_lock)
         {
             var now = time.GetTimestamp();
@@ -76,11 +78,12 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
                 return (LoginAdmission.Busy, null);
             }
             var suspect = _failures.ContainsKey(AddressKey(address)) || _failures.ContainsKey(UserKey(user));
-            if (_running < (suspect ? MaxRunningSuspect : MaxRunning) && _clean.Count == 0 && (!suspect || _suspect.Count == 0))
+            if (_running < MaxRunning && _clean.Count == 0 && (!suspect || (_runningSuspect < MaxRunningSuspect && _suspect.Count == 0)))
             {
                 _running++;
+                _runningSuspect += suspect ? 1 : 0;
                 AddPending(address, 1);
-                return (LoginAdmission.Admitted, new Slot(this, address));
+                return (LoginAdmission.Admitted, new Slot(this, address, suspect));
             }
             if (_waiting >= limits.MaxPendingLogins)
             {
@@ -88,6 +91,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
                 return (LoginAdmission.Busy, null);
             }
             waiter = new Waiter();
+            waiterIsSuspect = suspect;
             (suspect ? _suspect : _clean).Enqueue(waiter);
             _waiting++;
             AddPending(address, 1);
@@ -95,7 +99,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
         try
         {
             await waiter.Turn.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return (LoginAdmission.Admitted, new Slot(this, address));
+            return (LoginAdmission.Admitted, new Slot(this, address, waiterIsSuspect));
         }
         catch (OperationCanceledException)
         {
@@ -104,7 +108,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
                 if (!waiter.Turn.TrySetCanceled(CancellationToken.None))
                 {
                     // The turn came just as the wait ended: pass it on.
-                    ReleaseLocked(address);
+                    ReleaseLocked(address, waiterIsSuspect);
                 }
                 else
                 {
@@ -188,28 +192,29 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
         }
     }
 
-    private void Release(IPAddress? address)
+    private void Release(IPAddress? address, bool suspect)
     {
         lock (_lock)
         {
-            ReleaseLocked(address);
+            ReleaseLocked(address, suspect);
         }
     }
 
-    private void ReleaseLocked(IPAddress? address)
+    private void ReleaseLocked(IPAddress? address, bool suspect)
     {
         AddPending(address, -1);
         _running--;
+        _runningSuspect -= suspect ? 1 : 0;
         // Waiters' pending counts stay until they release their own turn.
-        while (_running < MaxRunning && TryGrant(_clean))
+        while (_running < MaxRunning && TryGrant(_clean, suspect: false))
         {
         }
-        while (_running < MaxRunningSuspect && TryGrant(_suspect))
+        while (_running < MaxRunning && _runningSuspect < MaxRunningSuspect && TryGrant(_suspect, suspect: true))
         {
         }
     }
 
-    private bool TryGrant(Queue<Waiter> lane)
+    private bool TryGrant(Queue<Waiter> lane, bool suspect)
     {
         while (lane.Count > 0)
         {
@@ -218,6 +223,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
             {
                 _waiting--;
                 _running++;
+                _runningSuspect += suspect ? 1 : 0;
                 return true;
             }
         }
@@ -247,7 +253,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
 
     private static IPAddress? Normalize(IPAddress? address) => address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
 
-    private sealed class Slot(LoginThrottle owner, IPAddress? address) : IDisposable
+    private sealed class Slot(LoginThrottle owner, IPAddress? address, bool suspect) : IDisposable
     {
         private int _released;
 
@@ -255,7 +261,7 @@ internal sealed class LoginThrottle(ConnectionLimitOptions limits, TimeProvider 
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                owner.Release(address);
+                owner.Release(address, suspect);
             }
         }
     }
