@@ -158,7 +158,7 @@ internal sealed partial class DeviceSecurity : IDisposable
             Refuse(args, MqttConnectReasonCode.ClientIdentifierNotValid, "client identifier outside the identity's pattern");
             return;
         }
-        if (!TryOwnSession(identity, clientId, out var ownerRefusal))
+        if (!TryOwnSession(identity, clientId, out var newlyOwned, out var ownerRefusal))
         {
             Refuse(args, ownerRefusal.Code, ownerRefusal.Reason);
             return;
@@ -171,6 +171,12 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
         if (_countConnectionsHere && !Connections.TryAcquire((args.RemoteEndPoint as IPEndPoint)?.Address))
         {
+            if (newlyOwned)
+            {
+                // No session is made for a refused CONNECT, so no deletion would ever give the id (and the count) back.
+                Disown(clientId, (identity.Name, identity.Role));
+            }
+            _grantedExpiry.TryRemove(clientId, out _);
             Refuse(args, MqttConnectReasonCode.ServerBusy, "connection limit reached");
             return;
         }
@@ -188,9 +194,10 @@ internal sealed partial class DeviceSecurity : IDisposable
     /// Claims <paramref name="clientId"/> for <paramref name="identity"/>: a persistent session keeps its subscriptions, so
     /// it must not pass to another identity under the same id; and one identity holds at most MaxSessionsPerIdentity.
     /// </summary>
-    private bool TryOwnSession(Identity identity, string clientId, out (MqttConnectReasonCode Code, string Reason) refusal)
+    private bool TryOwnSession(Identity identity, string clientId, out bool newlyOwned, out (MqttConnectReasonCode Code, string Reason) refusal)
     {
         refusal = default;
+        newlyOwned = false;
         var owner = (identity.Name, identity.Role);
         lock (_owners)
         {
@@ -214,6 +221,7 @@ internal sealed partial class DeviceSecurity : IDisposable
                 _sessionsPerIdentity[owner] = held + 1;
             }
             _sessionOwners[clientId] = owner;
+            newlyOwned = true;
             return true;
         }
     }
@@ -346,20 +354,24 @@ internal sealed partial class DeviceSecurity : IDisposable
     {
         if (IdentityOf(args.SessionItems) is { } identity)
         {
-            var owner = (identity.Name, identity.Role);
-            lock (_owners)
+            Disown(args.Id, (identity.Name, identity.Role));
+        }
+    }
+
+    private void Disown(string clientId, (string Name, IdentityRole Role) owner)
+    {
+        lock (_owners)
+        {
+            if (_sessionOwners.TryRemove(new KeyValuePair<string, (string, IdentityRole)>(clientId, owner))
+                && _sessionsPerIdentity.TryGetValue(owner, out var held))
             {
-                if (_sessionOwners.TryRemove(new KeyValuePair<string, (string, IdentityRole)>(args.Id, owner))
-                    && _sessionsPerIdentity.TryGetValue(owner, out var held))
+                if (held <= 1)
                 {
-                    if (held <= 1)
-                    {
-                        _sessionsPerIdentity.Remove(owner);
-                    }
-                    else
-                    {
-                        _sessionsPerIdentity[owner] = held - 1;
-                    }
+                    _sessionsPerIdentity.Remove(owner);
+                }
+                else
+                {
+                    _sessionsPerIdentity[owner] = held - 1;
                 }
             }
         }
