@@ -63,6 +63,8 @@ internal static class HttpIngressRegistration
         services.AddSingleton(sp => new HttpIngressGenerations(
             sp.GetRequiredService<PolicyGenerations>(), settings.Routes, settings.ReverseProxy, sp.GetRequiredService<PseudonymizationKey>()));
         services.AddHostedService<IngressReporter>();
+        // Registered before YARP's own (which it adds with TryAdd): nothing of the client's trace context is forwarded.
+        services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, UntracedHttpClientFactory>();
         services.AddReverseProxy()
             .LoadFromConfig(settings.ReverseProxy)
             .AddTransforms(builder => TagTransforms.Apply(builder, settings.Routes));

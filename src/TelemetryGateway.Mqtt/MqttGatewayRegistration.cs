@@ -66,7 +66,7 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()]));
         services.TryAddSingleton(sp => SiteBrokerServer.Create(
             settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
-        services.AddQuarantine(settings.DataDirectory, settings.Quarantine);
+        services.AddQuarantine(settings.DataDirectory, settings.Quarantine, settings.Security.Limits.QuarantineAggregationInterval);
         // Before the broker: hosted services start in this order and stop in the reverse one, so delivery outlives the broker.
         services.AddDelivery(settings.Delivery);
         services.TryAddSingleton<TelemetryIngress>();
@@ -75,6 +75,7 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<CredentialStore>(),
             countConnectionsAtConnect: !kestrel,
             sp.GetRequiredService<TelemetryIngress>().IsMqtt5,
+            SiteBroker.Disconnector(sp.GetRequiredService<MqttServer>()),
             sp.GetRequiredService<ILogger<DeviceSecurity>>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new SiteBroker(

@@ -14,6 +14,7 @@ public static class EventIds
     public const int AnonymousAccess = 4;
     public const int UsersLoaded = 5;
     public const int SecurityTotals = 6;
+    public const int SessionsExpired = 7;
 
     public const int PolicyLoaded = 11;
     public const int UpstreamConfigured = 12;
@@ -35,6 +36,7 @@ public static class EventIds
     public const int QuarantineWarningsSuppressed = 104;
     public const int QuarantineRecordsDropped = 105;
     public const int QuarantineFileFailed = 106;
+    public const int QuarantineAggregated = 107;
 
     public const int UpstreamConnected = 201;
     public const int UpstreamRefused = 202;
@@ -54,6 +56,7 @@ public static class EventIds
     public const int AccessDenied = 311;
     public const int ConnectionRefused = 312;
     public const int ClientAuthenticated = 313;
+    public const int ConnectionsRefusedSummary = 314;
 
     public const int OutboxFull = 321;
     public const int OutboxWriteFailed = 322;

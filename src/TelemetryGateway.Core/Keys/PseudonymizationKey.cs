@@ -59,7 +59,7 @@ public sealed class PseudonymizationKey
     /// </summary>
     public static PseudonymizationKey LoadOrCreate(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
+        Storage.PrivateFiles.CreateDirectory(dataDirectory);
         var path = Path.Combine(dataDirectory, GeneratedFileName);
         if (File.Exists(path))
         {

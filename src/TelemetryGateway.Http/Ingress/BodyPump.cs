@@ -21,7 +21,8 @@ internal static class BodyPump
 
     /// <summary>Pumps until the body ends, is rejected, or the forwarded request stops reading; returns the rejection, if any.</summary>
     public static async Task<BodyRejection?> RunAsync(
-        PipeReader source, IStreamingRewriter rewriter, PipeWriter destination, bool compress, long maxBytes, CancellationToken cancellationToken)
+        PipeReader source, IStreamingRewriter rewriter, PipeWriter destination, bool compress, long maxBytes, CancellationToken cancellationToken,
+        GzipRatio? ratio = null)
     {
         BodyRejection? rejection = null;
         Exception? failure = null;
@@ -45,6 +46,12 @@ internal static class BodyPump
                 {
                     source.AdvanceTo(buffer.End);
                     rejection = BodyRejection.TooLarge;
+                    break;
+                }
+                if (ratio is not null && ratio.IsExceededBy(total))
+                {
+                    source.AdvanceTo(buffer.End);
+                    rejection = GzipRatio.Exceeded;
                     break;
                 }
                 var reason = rewriter.Process(buffer, read.IsCompleted, (System.Buffers.IBufferWriter<byte>?)plain ?? destination);

@@ -53,13 +53,18 @@ internal sealed partial class IngressMiddleware(
             await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-content-encoding"));
             return;
         }
-        var source = gzip ? PipeReader.Create(new GZipStream(request.Body, CompressionMode.Decompress)) : request.BodyReader;
+        var ratio = gzip ? new GzipRatio(request.Body, route.MaxGzipRatio) : null;
+        var source = ratio is not null ? PipeReader.Create(new GZipStream(ratio, CompressionMode.Decompress)) : request.BodyReader;
         // The tag transform reads the route from here, so the headers carry this generation's tags.
         context.Features.Set(route);
+        // The request's budget: reading, decompressing and rewriting its body end by then (408), whatever the client sends.
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        budget.CancelAfter(route.MaxRequestTime);
+        var work = new RequestWork(ratio, () => budget.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested, budget.Token);
         switch (route.Format)
         {
             case BodyFormat.Json:
-                await ForwardJsonAsync(context, generation, route, source, gzip);
+                await ForwardJsonAsync(context, generation, route, source, gzip, work);
                 break;
             case BodyFormat.Image:
                 var rewriter = ImageRewriter(request.ContentType);
@@ -68,7 +73,7 @@ internal sealed partial class IngressMiddleware(
                     await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
                     return;
                 }
-                await ForwardStreamingAsync(context, generation, route, source, rewriter, gzip);
+                await ForwardStreamingAsync(context, generation, route, source, rewriter, gzip, work);
                 break;
             case BodyFormat.Text:
                 if (!TryDeviceSerial(context, route, out var serial))
@@ -79,7 +84,7 @@ internal sealed partial class IngressMiddleware(
                 var log = logs.Rent(serial, route.LogRules);
                 try
                 {
-                    await ForwardStreamingAsync(context, generation, route, source, log, gzip);
+                    await ForwardStreamingAsync(context, generation, route, source, log, gzip, work);
                 }
                 finally
                 {
@@ -92,11 +97,20 @@ internal sealed partial class IngressMiddleware(
         }
     }
 
-    private async Task ForwardJsonAsync(HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, bool gzip)
+    /// <summary>What bounds the work on one request body: the gzip expansion ratio and the time budget.</summary>
+    private sealed record RequestWork(GzipRatio? Ratio, Func<bool> BudgetExpired, CancellationToken Budget)
     {
-        var (body, tally, rejection) = await generation.Json.MinimizeAsync(source, route, gzip, context.RequestAborted);
+        /// <summary>A read cut short by the budget (not by the client) is the budget's 408.</summary>
+        public BodyRejection Explain(BodyRejection rejection) =>
+            rejection == BodyRejection.ClientAborted && BudgetExpired() ? new BodyRejection(StatusCodes.Status408RequestTimeout, "time-budget-exceeded") : rejection;
+    }
+
+    private async Task ForwardJsonAsync(HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, bool gzip, RequestWork work)
+    {
+        var (body, tally, rejection) = await generation.Json.MinimizeAsync(source, route, gzip, work.Budget, work.Ratio);
         if (rejection is { } r)
         {
+            r = work.Explain(r);
             await RejectAsync(context, route.RouteId, r);
             return;
         }
@@ -111,10 +125,10 @@ internal sealed partial class IngressMiddleware(
     }
 
     private async Task ForwardStreamingAsync(
-        HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip)
+        HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip, RequestWork work)
     {
         var pipe = new Pipe(BodyPump.PipeOptions);
-        var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, context.RequestAborted);
+        var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, work.Budget, work.Ratio);
         context.Request.Body = pipe.Reader.AsStream();
         context.Request.ContentLength = null;
         BodyRejection? rejection;
@@ -130,6 +144,7 @@ internal sealed partial class IngressMiddleware(
         }
         if (rejection is { } r)
         {
+            r = work.Explain(r);
             if (!context.Response.HasStarted)
             {
                 // YARP answered the aborted body with its own error status; the client learns the real reason.

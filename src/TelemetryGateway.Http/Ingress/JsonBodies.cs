@@ -24,12 +24,12 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
     /// the caller once the body is forwarded), or why it is rejected.
     /// </summary>
     public async Task<(byte[]? Body, ProcessingTally Tally, BodyRejection? Rejection)> MinimizeAsync(
-        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
+        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken, GzipRatio? ratio = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         try
         {
-            return await ReadAndMinimizeAsync(source, route, compress, cancellationToken);
+            return await ReadAndMinimizeAsync(source, route, compress, ratio, cancellationToken);
         }
         finally
         {
@@ -39,7 +39,7 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
     }
 
     private async Task<(byte[]? Body, ProcessingTally Tally, BodyRejection? Rejection)> ReadAndMinimizeAsync(
-        PipeReader source, IngressRoute route, bool compress, CancellationToken cancellationToken)
+        PipeReader source, IngressRoute route, bool compress, GzipRatio? ratio, CancellationToken cancellationToken)
     {
         ReadResult read;
         try
@@ -51,6 +51,11 @@ internal sealed class JsonBodies(CompiledPolicy policy, PseudonymizationKey key)
                 {
                     source.AdvanceTo(read.Buffer.End);
                     return (null, default, BodyRejection.TooLarge);
+                }
+                if (ratio is not null && ratio.IsExceededBy(read.Buffer.Length))
+                {
+                    source.AdvanceTo(read.Buffer.End);
+                    return (null, default, GzipRatio.Exceeded);
                 }
                 if (read.IsCompleted)
                 {

@@ -10,8 +10,12 @@ namespace TelemetryGateway.Http.Routing;
 /// </summary>
 internal sealed class IngressRoute
 {
-    public IngressRoute(string routeId, CompiledStream stream, StreamPurpose purpose, BodyFormat format, long maxBodyBytes, string deviceRouteValue, LogScrubRules logRules)
+    public IngressRoute(
+        string routeId, CompiledStream stream, StreamPurpose purpose, BodyFormat format, long maxBodyBytes, string deviceRouteValue, LogScrubRules logRules,
+        int maxGzipRatio = IngressRouteCatalog.DefaultMaxGzipRatio, TimeSpan? maxRequestTime = null)
     {
+        MaxGzipRatio = maxGzipRatio;
+        MaxRequestTime = maxRequestTime ?? TimeSpan.FromSeconds(IngressRouteCatalog.DefaultMaxRequestSeconds);
         RouteId = routeId;
         Stream = stream;
         Purpose = purpose;
@@ -41,6 +45,12 @@ internal sealed class IngressRoute
 
     /// <summary>Limit on the body as received and, for gzip bodies, on the decompressed body too.</summary>
     public long MaxBodyBytes { get; }
+
+    /// <summary>A gzip body may expand to at most this many times the compressed bytes (past the first MiB).</summary>
+    public int MaxGzipRatio { get; }
+
+    /// <summary>Time a request may take to be read and rewritten (its CPU, bounded by time); past it, 408.</summary>
+    public TimeSpan MaxRequestTime { get; }
 
     /// <summary>The route value (from YARP's <c>Match:Path</c>, e.g. <c>{sn}</c>) that names the device, for text logs.</summary>
     public string DeviceRouteValue { get; }

@@ -27,6 +27,10 @@ internal sealed partial class IngressRouteCatalog
     public const long DefaultMaxJsonBytes = 1024 * 1024;
     public const long DefaultMaxImageBytes = 32L * 1024 * 1024;
     public const long DefaultMaxTextBytes = 4L * 1024 * 1024 * 1024;
+    public const int DefaultMaxGzipRatio = 100;
+    public const int DefaultMaxRequestSeconds = 300;
+    public const string MaxGzipRatioKey = "TelemetryGateway.MaxGzipRatio";
+    public const string MaxRequestSecondsKey = "TelemetryGateway.MaxRequestSeconds";
 
     private readonly FrozenDictionary<string, IngressRoute> _routes;
 
@@ -105,6 +109,18 @@ internal sealed partial class IngressRouteCatalog
                 errors.Add($"{path}:Metadata:{MaxBodyBytesKey}: JSON bodies are buffered, so their limit is at most {int.MaxValue} bytes");
             }
         }
+        var maxGzipRatio = DefaultMaxGzipRatio;
+        if (metadata[MaxGzipRatioKey] is { } ratioText
+            && (!int.TryParse(ratioText, NumberStyles.None, CultureInfo.InvariantCulture, out maxGzipRatio) || maxGzipRatio is < 2 or > 100_000))
+        {
+            errors.Add($"{path}:Metadata:{MaxGzipRatioKey} must be a whole number between 2 and 100000");
+        }
+        var maxRequestSeconds = DefaultMaxRequestSeconds;
+        if (metadata[MaxRequestSecondsKey] is { } secondsText
+            && (!int.TryParse(secondsText, NumberStyles.None, CultureInfo.InvariantCulture, out maxRequestSeconds) || maxRequestSeconds is < 1 or > 86_400))
+        {
+            errors.Add($"{path}:Metadata:{MaxRequestSecondsKey} must be a whole number of seconds between 1 and 86400");
+        }
         var deviceRouteValue = metadata[DeviceRouteValueKey] ?? "sn";
         var serial = SerialHandling.Pseudonymize;
         // A log stream's purpose says how its text is scrubbed; the route cannot override the policy.
@@ -132,7 +148,8 @@ internal sealed partial class IngressRouteCatalog
         {
             return null;
         }
-        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, policyRules ?? LogScrubRules.Default with { Serial = serial });
+        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, policyRules ?? LogScrubRules.Default with { Serial = serial },
+            maxGzipRatio, TimeSpan.FromSeconds(maxRequestSeconds));
     }
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)

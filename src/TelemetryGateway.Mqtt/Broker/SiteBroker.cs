@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Formatter;
+using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Mqtt.Ingress;
@@ -17,7 +18,7 @@ namespace TelemetryGateway.Mqtt;
 /// (<see cref="MqttGatewayRegistration"/>); delivery is a hosted service of its own that starts before the broker and
 /// stops after it. Stop: the broker stops accepting, then the QoS 0 deliveries still running finish.
 /// </summary>
-internal sealed partial class SiteBroker : IHostedService
+internal sealed partial class SiteBroker : IHostedService, IDisposable
 {
     private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(10);
 
@@ -56,11 +57,6 @@ internal sealed partial class SiteBroker : IHostedService
             {
                 return;
             }
-            if (string.IsNullOrEmpty(args.ClientId))
-            {
-                // MQTT 5 §3.1.3.1.1: the server assigns an id and returns it in CONNACK.
-                args.AssignedClientIdentifier = "auto-" + Guid.NewGuid().ToString("N");
-            }
             ingress.ClientProtocols[string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId] = args.ProtocolVersion;
         };
         _server.ClientConnectedAsync += args =>
@@ -83,10 +79,51 @@ internal sealed partial class SiteBroker : IHostedService
             return Task.CompletedTask;
         };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
+        _server.InterceptingUnsubscriptionAsync += DeviceSecurity.OnUnsubscriptionAsync;
+        _server.InterceptingInboundPacketAsync += Security.OnInboundPacketAsync;
+        _server.InterceptingOutboundPacketAsync += Security.OnOutboundPacketAsync;
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
         // The ingress classifies the topic once and the security check decides with that classification.
         Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;
         _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
+    }
+
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _expiring;
+
+    /// <summary>Disconnects a client of <paramref name="server"/> with a reason code (DeviceSecurity's way to end a connection).</summary>
+    internal static Func<string, MqttDisconnectReasonCode, Task> Disconnector(MqttServer server) => async (clientId, reason) =>
+    {
+        try
+        {
+            await server.DisconnectClientAsync(clientId, new MqttServerClientDisconnectOptions { ReasonCode = reason });
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    };
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task ExpireSessionsAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(Security.SessionSweepInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                var deleted = await Security.ExpireSessionsAsync(_server);
+                if (deleted > 0)
+                {
+                    LogSessionsExpired(_logger, deleted);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
     }
 
     public MqttServer Server => _server;
@@ -96,6 +133,7 @@ internal sealed partial class SiteBroker : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _server.StartAsync();
+        _expiring = Task.Run(() => ExpireSessionsAsync(_stopping.Token), CancellationToken.None);
         if (_options.Port != 0)
         {
             LogListening(_logger, _options.BindAddress, _options.Port, _options.Transport, _outbox.Count);
@@ -117,6 +155,12 @@ internal sealed partial class SiteBroker : IHostedService
         // QoS 0 messages already accepted are still delivered (or stored) before delivery winds down.
         await Ingress.WaitForDeliveriesAsync(s_flushTimeout);
         await Ingress.CancelDeliveriesAsync();
+        await _stopping.CancelAsync();
+        if (_expiring is not null)
+        {
+            await _expiring;
+        }
+
         LogStopped(_logger, Ingress.Unmatched, _quarantine.Count);
         LogSecurityTotals(_logger, Security.RefusedConnections, Security.TotalDenials);
     }
@@ -136,6 +180,9 @@ internal sealed partial class SiteBroker : IHostedService
 
     [LoggerMessage(EventId = EventIds.UsersLoaded, Level = LogLevel.Information, Message = "{Users} users in the credentials file")]
     private static partial void LogUsers(ILogger logger, int users);
+
+    [LoggerMessage(EventId = EventIds.SessionsExpired, Level = LogLevel.Information, Message = "{Sessions} disconnected sessions expired (MaxSessionExpiry or the client's own expiry)")]
+    private static partial void LogSessionsExpired(ILogger logger, int sessions);
 
     [LoggerMessage(EventId = EventIds.SecurityTotals, Level = LogLevel.Information, Message = "Security: {Refused} connections refused, {Denied} publishes or subscriptions denied")]
     private static partial void LogSecurityTotals(ILogger logger, long refused, long denied);

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Core.Storage;
 using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt.Outbox;
@@ -131,8 +132,14 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
 
     public static SqliteOutbox Open(string dataDirectory, OutboxOptions options, ILogger logger, TimeProvider? time = null)
     {
-        Directory.CreateDirectory(dataDirectory);
-        return new SqliteOutbox(Path.Combine(dataDirectory, FileName), options, logger, time ?? TimeProvider.System);
+        PrivateFiles.CreateDirectory(dataDirectory);
+        var path = Path.Combine(dataDirectory, FileName);
+        // SQLite creates the database 0644 under the usual umask, and its -wal and -shm files with the database's mode:
+        // the database is created 0600 first, and files an earlier version left wider are narrowed.
+        PrivateFiles.EnsureFile(path);
+        PrivateFiles.Narrow(path + "-wal");
+        PrivateFiles.Narrow(path + "-shm");
+        return new SqliteOutbox(path, options, logger, time ?? TimeProvider.System);
     }
 
     /// <summary>

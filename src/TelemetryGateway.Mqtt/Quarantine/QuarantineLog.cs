@@ -7,6 +7,7 @@ using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Storage;
 using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Mqtt.Quarantine;
@@ -17,7 +18,12 @@ namespace TelemetryGateway.Mqtt.Quarantine;
 /// (so a repeated bad message can be recognised without keeping it). Never the payload itself. The digest key is
 /// derived from the pseudonymization key for this use alone, so a digest can never be matched against a pseudonym.
 /// The file is written by a background task (the receive loop only queues the record), rotated by size and bounded
-/// in number; warnings are limited to one per stream and reason per interval, with a count of those left out.
+/// in number, and created 0600 in a 0700 directory whatever the umask. Repeats of one stream and reason within the
+/// aggregation interval are not recorded one by one: the first is a record and a log line, the rest are counted and
+/// written as one record (<c>"repeated"</c>, <c>"bytes"</c>) and one log line once the interval has passed (at the next
+/// quarantine of that kind, or at stop), so whatever a client sends, the file and the log grow by at most two lines per
+/// stream and reason per interval. Without aggregation, warnings are still limited to one per stream and reason per
+/// warning interval, with a count of those left out.
 /// </summary>
 internal sealed partial class QuarantineLog : IAsyncDisposable
 {
@@ -35,14 +41,20 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
     private readonly Channel<QuarantineRecord> _records;
     private readonly Task _writing;
     private readonly ConcurrentDictionary<(string Stream, QuarantineReason Reason), WarningWindow> _warnings = new();
+    private readonly Dictionary<(string Stream, QuarantineReason Reason), Repeats> _repeats = [];
+    private readonly Lock _repeatsLock = new();
+    private readonly TimeSpan _aggregation;
     private FileStream? _file;
     private long _count;
     private long _lost;
 
-    public QuarantineLog(string dataDirectory, PseudonymizationKey key, ILogger logger, TimeProvider time, QuarantineOptions? options = null)
+    public QuarantineLog(
+        string dataDirectory, PseudonymizationKey key, ILogger logger, TimeProvider time, QuarantineOptions? options = null, TimeSpan aggregationInterval = default)
     {
-        Directory.CreateDirectory(dataDirectory);
+        PrivateFiles.CreateDirectory(dataDirectory);
+        PrivateFiles.Narrow(PathOf(dataDirectory, 0));
         _directory = dataDirectory;
+        _aggregation = aggregationInterval;
         _options = options ?? QuarantineOptions.Default;
         _digest = new Pseudonymizer(key.Derive(DigestKeyLabel));
         _logger = logger;
@@ -69,6 +81,11 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
     public void Record(CompiledStream stream, QuarantineReason reason, in ReadOnlySequence<byte> payload)
     {
         Interlocked.Increment(ref _count);
+        if (_aggregation > TimeSpan.Zero && IsRepeat(stream, reason, payload.Length))
+        {
+            return;
+        }
+
         var digest = new byte[_digest.Length];
         lock (_digestLock)
         {
@@ -76,6 +93,46 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
         }
         _records.Writer.TryWrite(new QuarantineRecord(_time.GetUtcNow(), stream.Name, stream.Filter.Text, reason, payload.Length, digest));
         Warn(stream.Name, reason, payload.Length);
+    }
+
+    // Counts a repeat of a stream and reason whose interval is still open; queues the counts of intervals that have passed.
+    private bool IsRepeat(CompiledStream stream, QuarantineReason reason, long size)
+    {
+        var now = _time.GetTimestamp();
+        lock (_repeatsLock)
+        {
+            if (_repeats.TryGetValue((stream.Name, reason), out var repeats) && _time.GetElapsedTime(repeats.Start, now) < _aggregation)
+            {
+                repeats.Count++;
+                repeats.Bytes += size;
+                return true;
+            }
+
+            QueueElapsedRepeats(now);
+            _repeats[(stream.Name, reason)] = new Repeats(stream.Filter.Text, now);
+            return false;
+        }
+    }
+
+    // The counts of repeats whose interval has passed (all of them when now is null), as one record and one log line each.
+    private void QueueElapsedRepeats(long? now)
+    {
+        foreach (var ((name, reason), repeats) in _repeats)
+        {
+            if (now is { } at && _time.GetElapsedTime(repeats.Start, at) < _aggregation)
+            {
+                continue;
+            }
+
+            _repeats.Remove((name, reason));
+            if (repeats.Count == 0)
+            {
+                continue;
+            }
+
+            _records.Writer.TryWrite(new QuarantineRecord(_time.GetUtcNow(), name, repeats.TopicFilter, reason, repeats.Bytes, [], repeats.Count));
+            LogRepeated(_logger, repeats.Count, name, reason.Id(), _aggregation.TotalSeconds);
+        }
     }
 
     private void Warn(string stream, QuarantineReason reason, long size)
@@ -117,8 +174,17 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
                 writer.WriteString("stream", record.Stream);
                 writer.WriteString("topicFilter", record.TopicFilter);
                 writer.WriteString("reason", record.Reason.Id());
-                writer.WriteNumber("size", record.Size);
-                writer.WriteString("digest", record.Digest);
+                if (record.Repeated > 0)
+                {
+                    writer.WriteNumber("repeated", record.Repeated);
+                    writer.WriteNumber("bytes", record.Size);
+                }
+                else
+                {
+                    writer.WriteNumber("size", record.Size);
+                    writer.WriteString("digest", record.Digest);
+                }
+
                 writer.WriteEndObject();
                 writer.Flush();
                 buffer.Write("\n"u8);
@@ -146,13 +212,25 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
 
     private void Append(ReadOnlySpan<byte> line)
     {
-        _file ??= new FileStream(PathOf(_directory, 0), FileMode.Append, FileAccess.Write, FileShare.Read);
+        _file ??= OpenFile();
         if (_file.Length > 0 && _file.Length + line.Length > _options.MaxFileBytes)
         {
             Rotate();
-            _file = new FileStream(PathOf(_directory, 0), FileMode.Append, FileAccess.Write, FileShare.Read);
+            _file = OpenFile();
         }
         _file.Write(line);
+    }
+
+    // 0600 whatever the umask: the records name streams and reasons of this site.
+    private FileStream OpenFile()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = PrivateFiles.FileMode;
+        }
+
+        return new FileStream(PathOf(_directory, 0), options);
     }
 
     /// <summary>quarantine.ndjson becomes quarantine.1.ndjson, each older file moves up one, the oldest beyond the limit goes.</summary>
@@ -185,12 +263,29 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
     /// <summary>Writes what is queued, then closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
+        lock (_repeatsLock)
+        {
+            QueueElapsedRepeats(null);
+        }
+
         _records.Writer.TryComplete();
         await _writing;
         _digest.Dispose();
     }
 
-    private sealed record QuarantineRecord(DateTimeOffset Time, string Stream, string TopicFilter, QuarantineReason Reason, long Size, byte[] Digest);
+    // Repeated > 0: the counts of that many repeats within an aggregation interval, Size their bytes together.
+    private sealed record QuarantineRecord(DateTimeOffset Time, string Stream, string TopicFilter, QuarantineReason Reason, long Size, byte[] Digest, long Repeated = 0);
+
+    private sealed class Repeats(string topicFilter, long start)
+    {
+        public string TopicFilter { get; } = topicFilter;
+
+        public long Start { get; } = start;
+
+        public long Count { get; set; }
+
+        public long Bytes { get; set; }
+    }
 
     private sealed class WarningWindow
     {
@@ -200,6 +295,9 @@ internal sealed partial class QuarantineLog : IAsyncDisposable
 
     [LoggerMessage(EventId = EventIds.Quarantined, Level = LogLevel.Warning, Message = "Quarantined a {Stream} message: {Reason} ({Size} bytes); nothing of it was forwarded")]
     private static partial void LogQuarantined(ILogger logger, string stream, string reason, long size);
+
+    [LoggerMessage(EventId = EventIds.QuarantineAggregated, Level = LogLevel.Warning, Message = "Quarantined {Count} more {Stream} messages for {Reason} within {Seconds} s (counted in one record); nothing of them was forwarded")]
+    private static partial void LogRepeated(ILogger logger, long count, string stream, string reason, double seconds);
 
     [LoggerMessage(EventId = EventIds.QuarantineWarningsSuppressed, Level = LogLevel.Warning, Message = "{Suppressed} more {Stream} messages were quarantined for {Reason} in the last {IntervalSeconds} s (recorded, not logged one by one)")]
     private static partial void LogSuppressed(ILogger logger, long suppressed, string stream, string reason, double intervalSeconds);

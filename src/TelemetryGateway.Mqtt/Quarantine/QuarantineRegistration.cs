@@ -9,11 +9,12 @@ namespace TelemetryGateway.Mqtt.Quarantine;
 public static class QuarantineRegistration
 {
     /// <summary>Adds the quarantine record; expects a <see cref="PseudonymizationKey"/> to be registered (its digest key is derived from it).</summary>
-    public static IServiceCollection AddQuarantine(this IServiceCollection services, string dataDirectory, QuarantineOptions options)
+    public static IServiceCollection AddQuarantine(this IServiceCollection services, string dataDirectory, QuarantineOptions options, TimeSpan aggregationInterval = default)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new QuarantineLog(
-            dataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>(), options));
+            dataDirectory, sp.GetRequiredService<PseudonymizationKey>(), sp.GetRequiredService<ILogger<QuarantineLog>>(), sp.GetRequiredService<TimeProvider>(), options,
+            aggregationInterval));
         return services;
     }
 }

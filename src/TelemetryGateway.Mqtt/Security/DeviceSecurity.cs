@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
@@ -19,30 +20,42 @@ namespace TelemetryGateway.Mqtt.Security;
 /// Who may connect to the site broker and what each client may do, attached to MQTTnet's hooks: authentication at
 /// CONNECT (client certificate, then user name and password, then anonymous where allowed), the topic ACL on every
 /// publish and subscription, and the limits (connections, keep-alive, topic size, payload size per stream, publish
-/// rate). Refusals are counted per reason and logged with the role, the reason, the topic's first level and a keyed
+/// rate, topic aliases, sessions and subscriptions per identity, logins). Refusals are counted per reason and logged with the role, the reason, the topic's first level and a keyed
 /// digest of the topic (for this process only): never the topic itself, which carries serial numbers, nor a payload.
 /// </summary>
 internal sealed partial class DeviceSecurity : IDisposable
 {
     private const string IdentityItem = "telemetry-gateway.identity";
+    private const string SubscriptionsItem = "telemetry-gateway.subscriptions";
+    private const string OversizedSubscribeItem = "telemetry-gateway.oversized-subscribe";
 
     private readonly SecurityOptions _options;
     private readonly ILogger _logger;
     private readonly Func<string, bool> _isMqtt5;
     private readonly PublishRateLimiter _rates;
+    private readonly PublishRateLimiter _anonymousRates;
+    private readonly LoginThrottle _logins;
+    private readonly Func<string, MqttDisconnectReasonCode, Task> _disconnect;
+    private readonly ConcurrentDictionary<string, string> _rateKeys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, uint> _grantedExpiry = new(StringComparer.Ordinal);
+    private readonly Lock _owners = new();
+    private readonly Dictionary<(string Name, IdentityRole Role), int> _sessionsPerIdentity = [];
     private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
     private readonly ConcurrentDictionary<string, Identity> _connecting = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Name, IdentityRole Role)> _sessionOwners = new(StringComparer.Ordinal);
     private readonly long[] _denials = new long[Enum.GetValues<DenialReason>().Length];
     private readonly ConcurrentDictionary<(string Role, string Action, DenialReason Reason), long> _lastLogged = new();
     private readonly TimeProvider _time;
+    private const int RefusalLinesPerSecond = 10;
+    private readonly Dictionary<string, (long Start, int Logged, long Suppressed)> _refusalLog = new(StringComparer.Ordinal);
     private readonly bool _countConnectionsHere;
     private long _refusedConnections;
 
     public DeviceSecurity(
         SecurityOptions options, CredentialStore credentials, bool countConnectionsAtConnect, Func<string, bool> isMqtt5,
-        ILogger logger, TimeProvider time)
+        Func<string, MqttDisconnectReasonCode, Task> disconnect, ILogger logger, TimeProvider time)
     {
+        _disconnect = disconnect;
         _options = options;
         Credentials = credentials;
         _logger = logger;
@@ -51,7 +64,12 @@ internal sealed partial class DeviceSecurity : IDisposable
         _time = time;
         Connections = new ConnectionLimiter(options.Limits.MaxConnections, options.Limits.MaxConnectionsPerAddress);
         _rates = new PublishRateLimiter(options.Limits.PublishesPerSecond, options.Limits.PublishBurst, time);
+        _anonymousRates = new PublishRateLimiter(options.Limits.AnonymousPublishesPerSecond, options.Limits.AnonymousPublishBurst, time);
+        _logins = new LoginThrottle(options.Limits, time);
     }
+
+    /// <summary>Logins refused without a check (recent failures) and answered "server busy" (queue full, or the wait timed out).</summary>
+    public (long Throttled, long Busy) LoginRefusals => (_logins.Throttled, _logins.Busy);
 
     public CredentialStore Credentials { get; }
     public long MaxPacketBytes => _options.Limits.MaxPacketBytes;
@@ -67,7 +85,37 @@ internal sealed partial class DeviceSecurity : IDisposable
     public void CountRefusedConnection(string reason)
     {
         Interlocked.Increment(ref _refusedConnections);
-        LogConnectionRefused(_logger, reason);
+        // At most ten lines a second per reason (every refusal is counted): a client looping CONNECT must not flood the
+        // log, nor spend the CPU that logging every refusal costs.
+        var now = _time.GetTimestamp();
+        var suppressed = 0L;
+        var log = false;
+        lock (_refusalLog)
+        {
+            if (!_refusalLog.TryGetValue(reason, out var entry) || _time.GetElapsedTime(entry.Start, now) >= TimeSpan.FromSeconds(1))
+            {
+                suppressed = entry.Suppressed;
+                _refusalLog[reason] = (now, 1, 0);
+                log = true;
+            }
+            else if (entry.Logged < RefusalLinesPerSecond)
+            {
+                _refusalLog[reason] = (entry.Start, entry.Logged + 1, entry.Suppressed);
+                log = true;
+            }
+            else
+            {
+                _refusalLog[reason] = (entry.Start, entry.Logged, entry.Suppressed + 1);
+            }
+        }
+        if (log)
+        {
+            if (suppressed > 0)
+            {
+                LogConnectionsRefused(_logger, suppressed, reason);
+            }
+            LogConnectionRefused(_logger, reason);
+        }
     }
 
     /// <summary>CONNECT: decides the identity, or sets a refusal reason code on <paramref name="args"/>.</summary>
@@ -95,29 +143,110 @@ internal sealed partial class DeviceSecurity : IDisposable
                 return;
             }
         }
-        if (!string.IsNullOrEmpty(args.ClientId))
+        var clientId = args.ClientId;
+        if (string.IsNullOrEmpty(clientId))
         {
-            // A persistent session keeps its subscriptions: it must not pass to another identity under the same client id.
-            var owner = (identity.Name, identity.Role);
-            var current = _sessionOwners.GetOrAdd(args.ClientId, owner);
-            if (current != owner)
-            {
-                Refuse(args, MqttConnectReasonCode.NotAuthorized, "client identifier belongs to another identity");
-                return;
-            }
+            // MQTT 5 §3.1.3.1.1: the server assigns an id (3.1.1 clients without one were refused before); it follows the
+            // identity's pattern like any other.
+            clientId = AssignClientId(identity);
+            args.AssignedClientIdentifier = clientId;
+        }
+        else if (identity.Role != IdentityRole.Anonymous && !MatchesClientIdPattern(identity, clientId))
+        {
+            // Otherwise any password holder could squat a device's (predictable) id for as long as the session lives.
+            Refuse(args, MqttConnectReasonCode.ClientIdentifierNotValid, "client identifier outside the identity's pattern");
+            return;
+        }
+        if (!TryOwnSession(identity, clientId, out var newlyOwned, out var ownerRefusal))
+        {
+            Refuse(args, ownerRefusal.Code, ownerRefusal.Reason);
+            return;
+        }
+        if (mqtt5 && args.SessionExpiryInterval > MaxSessionExpirySeconds)
+        {
+            // MQTTnet keeps a session as long as asked (0xFFFFFFFF: forever): the CONNACK says what the gateway grants,
+            // and ExpireSessionsAsync deletes it then.
+            _grantedExpiry[clientId] = MaxSessionExpirySeconds;
         }
         if (_countConnectionsHere && !Connections.TryAcquire((args.RemoteEndPoint as IPEndPoint)?.Address))
         {
+            if (newlyOwned)
+            {
+                // No session is made for a refused CONNECT, so no deletion would ever give the id (and the count) back.
+                Disown(clientId, (identity.Name, identity.Role));
+            }
+            _grantedExpiry.TryRemove(clientId, out _);
             Refuse(args, MqttConnectReasonCode.ServerBusy, "connection limit reached");
             return;
         }
         // Accepted (this is the last check): released when MQTTnet reports the client disconnected.
-        if (!string.IsNullOrEmpty(args.ClientId))
-        {
-            _connecting[args.ClientId] = identity;
-        }
+        _connecting[clientId] = identity;
+        _rateKeys[clientId] = identity.Role == IdentityRole.Anonymous
+            ? "anonymous@" + ((args.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?")
+            : RoleNames.Of(identity.Role) + ":" + identity.Name;
         args.SessionItems[IdentityItem] = identity;
     }
+
+    private uint MaxSessionExpirySeconds => (uint)Math.Min(uint.MaxValue - 1L, (long)_options.Limits.MaxSessionExpiry.TotalSeconds);
+
+    /// <summary>
+    /// Claims <paramref name="clientId"/> for <paramref name="identity"/>: a persistent session keeps its subscriptions, so
+    /// it must not pass to another identity under the same id; and one identity holds at most MaxSessionsPerIdentity.
+    /// </summary>
+    private bool TryOwnSession(Identity identity, string clientId, out bool newlyOwned, out (MqttConnectReasonCode Code, string Reason) refusal)
+    {
+        refusal = default;
+        newlyOwned = false;
+        var owner = (identity.Name, identity.Role);
+        lock (_owners)
+        {
+            if (_sessionOwners.TryGetValue(clientId, out var current))
+            {
+                if (current == owner)
+                {
+                    return true;
+                }
+                refusal = (MqttConnectReasonCode.NotAuthorized, "client identifier belongs to another identity");
+                return false;
+            }
+            if (identity.Role != IdentityRole.Anonymous)
+            {
+                var held = _sessionsPerIdentity.GetValueOrDefault(owner);
+                if (held >= _options.Limits.MaxSessionsPerIdentity)
+                {
+                    refusal = (MqttConnectReasonCode.QuotaExceeded, "too many sessions for one identity");
+                    return false;
+                }
+                _sessionsPerIdentity[owner] = held + 1;
+            }
+            _sessionOwners[clientId] = owner;
+            newlyOwned = true;
+            return true;
+        }
+    }
+
+    private string AssignClientId(Identity identity)
+    {
+        var suffix = Guid.NewGuid().ToString("N");
+        if (identity.Role == IdentityRole.Anonymous)
+        {
+            return "auto-" + suffix;
+        }
+        var pattern = _options.Limits.ClientIdPattern(identity.RoleName);
+        var fixedPart = Expand(pattern.TrimEnd('*'), identity);
+        return pattern.EndsWith('*') ? fixedPart + "-" + suffix : fixedPart;
+    }
+
+    private bool MatchesClientIdPattern(Identity identity, string clientId)
+    {
+        var pattern = _options.Limits.ClientIdPattern(identity.RoleName);
+        var prefixOnly = pattern.EndsWith('*');
+        var expected = Expand(prefixOnly ? pattern[..^1] : pattern, identity);
+        return prefixOnly ? clientId.StartsWith(expected, StringComparison.Ordinal) : clientId.Equals(expected, StringComparison.Ordinal);
+    }
+
+    private static string Expand(string pattern, Identity identity) =>
+        pattern.Replace("{serial}", identity.Serial ?? identity.Name, StringComparison.Ordinal).Replace("{name}", identity.Name, StringComparison.Ordinal);
 
     private async Task<Identity?> AuthenticateAsync(ValidatingConnectionEventArgs args)
     {
@@ -137,14 +266,7 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
         if (!string.IsNullOrEmpty(args.UserName))
         {
-            var identity = await Credentials.AuthenticateAsync(args.UserName, args.RawPassword, args.CancellationToken);
-            if (identity is null)
-            {
-                Refuse(args, MqttConnectReasonCode.BadUserNameOrPassword, "wrong user name or password");
-                return null;
-            }
-            LogAuthenticated(_logger, identity.RoleName, "password");
-            return identity;
+            return await AuthenticateByPasswordAsync(args, args.UserName);
         }
         if (_options.AllowAnonymous)
         {
@@ -152,6 +274,44 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
         Refuse(args, MqttConnectReasonCode.NotAuthorized, "anonymous access is off");
         return null;
+    }
+
+    private async Task<Identity?> AuthenticateByPasswordAsync(ValidatingConnectionEventArgs args, string user)
+    {
+        if (Credentials.TryRemembered(user, args.RawPassword, out var remembered))
+        {
+            LogAuthenticated(_logger, remembered!.RoleName, "password");
+            return remembered;
+        }
+        var address = (args.RemoteEndPoint as IPEndPoint)?.Address;
+        // The connect timeout covers the wait for a check too: a CONNECT is answered within it, "server busy" at worst.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(args.CancellationToken);
+        timeout.CancelAfter(_options.Limits.ConnectTimeout);
+        var (admission, slot) = await _logins.EnterAsync(address, user, timeout.Token);
+        if (admission == LoginAdmission.Throttled)
+        {
+            Refuse(args, MqttConnectReasonCode.ServerBusy, "too many failed logins from this address or for this user name; retry later");
+            return null;
+        }
+        if (admission == LoginAdmission.Busy)
+        {
+            Refuse(args, MqttConnectReasonCode.ServerBusy, "too many logins waiting");
+            return null;
+        }
+        Identity? identity;
+        using (slot)
+        {
+            identity = Credentials.VerifySlowly(user, args.RawPassword);
+        }
+        if (identity is null)
+        {
+            _logins.RecordFailure(address, user);
+            Refuse(args, MqttConnectReasonCode.BadUserNameOrPassword, "wrong user name or password");
+            return null;
+        }
+        _logins.RecordSuccess(user);
+        LogAuthenticated(_logger, identity.RoleName, "password");
+        return identity;
     }
 
     private void Refuse(ValidatingConnectionEventArgs args, MqttConnectReasonCode code, string reason)
@@ -175,10 +335,12 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     public void OnDisconnected(ClientDisconnectedEventArgs args)
     {
-        if (args.DisconnectType != MqttClientDisconnectType.Takeover)
+        _grantedExpiry.TryRemove(args.ClientId, out _);
+        if (args.DisconnectType != MqttClientDisconnectType.Takeover && _rateKeys.TryRemove(args.ClientId, out var rateKey))
         {
-            // On a takeover the same client id is connected again, and its bucket belongs to the new connection.
-            _rates.Forget(args.ClientId);
+            // On a takeover the same client id is connected again. A bucket shared by the identity's other connections (or
+            // drained) stays: only a full one is dropped, so reconnecting buys no fresh burst.
+            (rateKey.StartsWith("anonymous@", StringComparison.Ordinal) ? _anonymousRates : _rates).ForgetIfFull(rateKey);
         }
         if (_countConnectionsHere)
         {
@@ -191,8 +353,113 @@ internal sealed partial class DeviceSecurity : IDisposable
     {
         if (IdentityOf(args.SessionItems) is { } identity)
         {
-            _sessionOwners.TryRemove(new KeyValuePair<string, (string, IdentityRole)>(args.Id, (identity.Name, identity.Role)));
+            Disown(args.Id, (identity.Name, identity.Role));
         }
+    }
+
+    private void Disown(string clientId, (string Name, IdentityRole Role) owner)
+    {
+        lock (_owners)
+        {
+            if (_sessionOwners.TryRemove(new KeyValuePair<string, (string, IdentityRole)>(clientId, owner))
+                && _sessionsPerIdentity.TryGetValue(owner, out var held))
+            {
+                if (held <= 1)
+                {
+                    _sessionsPerIdentity.Remove(owner);
+                }
+                else
+                {
+                    _sessionsPerIdentity[owner] = held - 1;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes disconnected sessions older than they may live: what the client asked for, at most MaxSessionExpiry
+    /// (MQTT 3.1.1 persistent sessions, which ask for nothing, get MaxSessionExpiry). MQTTnet itself only expires a
+    /// session when its client id connects again.
+    /// </summary>
+    public async Task<int> ExpireSessionsAsync(MqttServer server)
+    {
+        var now = DateTime.UtcNow;
+        var deleted = 0;
+        foreach (var session in await server.GetSessionsAsync())
+        {
+            if (session.DisconnectedTimestamp is not { } disconnected)
+            {
+                continue;
+            }
+            var asked = session.ExpiryInterval is 0 or uint.MaxValue ? uint.MaxValue : session.ExpiryInterval;
+            var lifetime = TimeSpan.FromSeconds(Math.Min(asked, MaxSessionExpirySeconds));
+            if (now - disconnected >= lifetime)
+            {
+                await session.DeleteAsync();
+                deleted++;
+            }
+        }
+        return deleted;
+    }
+
+    /// <summary>How often <see cref="ExpireSessionsAsync"/> runs: a quarter of MaxSessionExpiry, between 0.2 s and 30 s.</summary>
+    public TimeSpan SessionSweepInterval =>
+        TimeSpan.FromTicks(Math.Clamp(_options.Limits.MaxSessionExpiry.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(30).Ticks));
+
+    /// <summary>
+    /// Every packet a client sends, before MQTTnet handles it. A PUBLISH's topic alias is stored by MQTTnet before the
+    /// publish hook runs, so an alias above the advertised maximum closes the connection here (MQTT 5 §3.3.2.3.4,
+    /// reason 0x94), and an over-long or invalid topic loses its alias (nothing is stored; the publish hook then refuses
+    /// it with 0x90). A SUBSCRIBE with more filters than allowed is marked, and each of its filters refused.
+    /// </summary>
+    public Task OnInboundPacketAsync(InterceptingPacketEventArgs args)
+    {
+        switch (args.Packet)
+        {
+            case MqttPublishPacket { TopicAlias: > 0 } publish:
+                if (publish.TopicAlias > _options.Limits.TopicAliasMaximum)
+                {
+                    args.ProcessPacket = false;
+                    Deny(IdentityOf(args.SessionItems), "publish", DenialReason.TopicAliasInvalid, publish.Topic ?? "");
+                    return _disconnect(args.ClientId, MqttDisconnectReasonCode.TopicAliasInvalid);
+                }
+                if (!string.IsNullOrEmpty(publish.Topic) && TopicNames.CheckName(publish.Topic, _options.Limits) is not null)
+                {
+                    publish.TopicAlias = 0;
+                }
+                break;
+            case MqttSubscribePacket subscribe:
+                args.SessionItems[OversizedSubscribeItem] = subscribe.TopicFilters.Count > _options.Limits.MaxFiltersPerSubscribe;
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Every packet sent to a client: the CONNACK says the gateway's topic alias maximum, packet size and granted session expiry.</summary>
+    public Task OnOutboundPacketAsync(InterceptingPacketEventArgs args)
+    {
+        if (args.Packet is MqttConnAckPacket { ReasonCode: MqttConnectReasonCode.Success } connAck)
+        {
+            connAck.TopicAliasMaximum = (ushort)_options.Limits.TopicAliasMaximum;
+            connAck.MaximumPacketSize = (uint)_options.Limits.MaxPacketBytes;
+            if (_grantedExpiry.TryRemove(args.ClientId, out var granted))
+            {
+                connAck.SessionExpiryInterval = granted;
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    public static Task OnUnsubscriptionAsync(InterceptingUnsubscriptionEventArgs args)
+    {
+        if (args.SessionItems?[SubscriptionsItem] is HashSet<string> subscriptions)
+        {
+            lock (subscriptions)
+            {
+                subscriptions.Remove(args.Topic);
+            }
+        }
+        return Task.CompletedTask;
     }
 
     private static Identity? IdentityOf(System.Collections.IDictionary? items) => items?[IdentityItem] as Identity;
@@ -201,17 +468,42 @@ internal sealed partial class DeviceSecurity : IDisposable
     {
         var identity = IdentityOf(args.SessionItems);
         var filter = args.TopicFilter.Topic ?? "";
-        DenialReason? denial = CheckTopic(filter);
+        var denial = args.SessionItems?[OversizedSubscribeItem] is true ? DenialReason.TooManySubscriptions : TopicNames.CheckFilter(filter, _options.Limits);
         if (denial is null && (identity is null || !TopicAcl.MaySubscribe(identity, filter)))
         {
             denial = DenialReason.NotAuthorized;
+        }
+        if (denial is null && args.SessionItems is { } items)
+        {
+            if (items[SubscriptionsItem] is not HashSet<string> subscriptions)
+            {
+                subscriptions = new HashSet<string>(StringComparer.Ordinal);
+                items[SubscriptionsItem] = subscriptions;
+            }
+            lock (subscriptions)
+            {
+                // Subscribing again to a filter replaces it; only new filters count.
+                if (!subscriptions.Contains(filter) && subscriptions.Count >= _options.Limits.MaxSubscriptionsPerClient)
+                {
+                    denial = DenialReason.TooManySubscriptions;
+                }
+                else
+                {
+                    subscriptions.Add(filter);
+                }
+            }
         }
         if (denial is { } reason)
         {
             Deny(identity, "subscribe", reason, filter);
             args.ProcessSubscription = false;
             // MQTT 5 and 3.1.1 alike: a failure in the SUBACK (3.1.1 has a single failure code, 0x80).
-            args.Response.ReasonCode = reason == DenialReason.NotAuthorized ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.TopicFilterInvalid;
+            args.Response.ReasonCode = reason switch
+            {
+                DenialReason.NotAuthorized => MqttSubscribeReasonCode.NotAuthorized,
+                DenialReason.TooManySubscriptions => MqttSubscribeReasonCode.QuotaExceeded,
+                _ => MqttSubscribeReasonCode.TopicFilterInvalid,
+            };
         }
         return Task.CompletedTask;
     }
@@ -229,7 +521,7 @@ internal sealed partial class DeviceSecurity : IDisposable
         var identity = IdentityOf(args.SessionItems);
         var message = args.ApplicationMessage;
         var topic = message.Topic ?? "";
-        var denial = CheckTopic(topic);
+        var denial = TopicNames.CheckName(topic, _options.Limits);
         if (denial is null && (identity is null || !TopicAcl.MayPublish(identity, topic)))
         {
             denial = DenialReason.NotAuthorized;
@@ -238,7 +530,7 @@ internal sealed partial class DeviceSecurity : IDisposable
         {
             denial = DenialReason.PayloadTooLarge;
         }
-        if (denial is null && !_rates.TryTake(args.ClientId))
+        if (denial is null && !TakeRateToken(args.ClientId))
         {
             denial = DenialReason.RateExceeded;
         }
@@ -253,7 +545,7 @@ internal sealed partial class DeviceSecurity : IDisposable
             args.Response.ReasonCode = reason switch
             {
                 DenialReason.NotAuthorized => MqttPubAckReasonCode.NotAuthorized,
-                DenialReason.TopicTooLong or DenialReason.TooManyLevels => MqttPubAckReasonCode.TopicNameInvalid,
+                DenialReason.TopicTooLong or DenialReason.TooManyLevels or DenialReason.TopicInvalid => MqttPubAckReasonCode.TopicNameInvalid,
                 _ => MqttPubAckReasonCode.QuotaExceeded,
             };
         }
@@ -265,14 +557,17 @@ internal sealed partial class DeviceSecurity : IDisposable
         return false;
     }
 
-    private DenialReason? CheckTopic(string topic)
+    /// <summary>
+    /// The publish rate is per authenticated identity (all its client ids and connections together) and per address for
+    /// anonymous clients; a client id seen without a connection record (a will after its client left) has its own bucket.
+    /// </summary>
+    private bool TakeRateToken(string clientId)
     {
-        var limits = _options.Limits;
-        if (Encoding.UTF8.GetByteCount(topic) > limits.MaxTopicBytes)
+        if (!_rateKeys.TryGetValue(clientId, out var key))
         {
-            return DenialReason.TopicTooLong;
+            return _rates.TryTake(clientId);
         }
-        return topic.AsSpan().Count('/') + 1 > limits.MaxTopicLevels ? DenialReason.TooManyLevels : null;
+        return key.StartsWith("anonymous@", StringComparison.Ordinal) ? _anonymousRates.TryTake(key) : _rates.TryTake(key);
     }
 
     private long MaxPayloadBytes(CompiledStream? stream) =>
@@ -309,6 +604,9 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     [LoggerMessage(EventId = EventIds.ConnectionRefused, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
     private static partial void LogConnectionRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = EventIds.ConnectionsRefusedSummary, Level = LogLevel.Warning, Message = "{Count} more connections refused ({Reason}) in the second before this, counted but not logged one by one")]
+    private static partial void LogConnectionsRefused(ILogger logger, long count, string reason);
 
     [LoggerMessage(EventId = EventIds.ClientAuthenticated, Level = LogLevel.Debug, Message = "A {Role} client authenticated by {Method}")]
     private static partial void LogAuthenticated(ILogger logger, string role, string method);

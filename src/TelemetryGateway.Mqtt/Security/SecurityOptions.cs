@@ -151,6 +151,53 @@ public sealed record ConnectionLimitOptions
     /// <summary>Largest keep-alive a client may ask for; 0 (no keep-alive) is refused too, so dead connections are noticed.</summary>
     public int MaxKeepAliveSeconds { get; init; } = 600;
 
+    /// <summary>Topic Alias Maximum advertised in CONNACK; an alias above it closes the connection (0 turns aliases off).</summary>
+    public int TopicAliasMaximum { get; init; } = 16;
+
+    /// <summary>Longest time a disconnected persistent session is kept, whatever the client asks for (MQTT 3.1.1 sessions too).</summary>
+    public TimeSpan MaxSessionExpiry { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>Sessions (connected, or persistent and waiting) one authenticated identity may hold at once.</summary>
+    public int MaxSessionsPerIdentity { get; init; } = 8;
+
+    /// <summary>Subscriptions one session may hold.</summary>
+    public int MaxSubscriptionsPerClient { get; init; } = 100;
+
+    /// <summary>Topic filters in one SUBSCRIBE packet; a larger packet has every filter refused.</summary>
+    public int MaxFiltersPerSubscribe { get; init; } = 16;
+
+    /// <summary>Password checks waiting for their turn; a CONNECT beyond it is answered "server busy" at once.</summary>
+    public int MaxPendingLogins { get; init; } = 16;
+
+    /// <summary>Password checks waiting or running for one remote address (every address counts, loopback too).</summary>
+    public int MaxPendingLoginsPerAddress { get; init; } = 2;
+
+    /// <summary>Failed logins from one address (or for one user name) before it must wait <see cref="LoginBackoff"/>.</summary>
+    public int LoginFailuresBeforeBackoff { get; init; } = 3;
+
+    /// <summary>The first wait after too many failures; it doubles with every further failure up to <see cref="MaxLoginBackoff"/>.</summary>
+    public TimeSpan LoginBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxLoginBackoff { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Publishes per second for all anonymous clients of one address together (anonymous clients are local processes).</summary>
+    public int AnonymousPublishesPerSecond { get; init; } = 50_000;
+
+    public int AnonymousPublishBurst { get; init; } = 100_000;
+
+    /// <summary>
+    /// Client ids each role may use, by role name: literal text, <c>{serial}</c> (devices) or <c>{name}</c> (the user name), and
+    /// an optional final <c>*</c> for any suffix. Defaults: <c>device</c> <c>{serial}*</c>, <c>installer</c> and <c>cloud</c> <c>{name}*</c>.
+    /// </summary>
+    public Dictionary<string, string> ClientIdPatterns { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>Repeated quarantines of one stream and reason within this interval are one record and one log line with a count.</summary>
+    public TimeSpan QuarantineAggregationInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The client id pattern in effect for a role (configured, or the default).</summary>
+    public string ClientIdPattern(string role) =>
+        ClientIdPatterns.TryGetValue(role, out var pattern) ? pattern : role == "device" ? "{serial}*" : "{name}*";
+
     public IEnumerable<string> Validate(string path)
     {
         if (MaxPacketBytes is < 1024 or > 256 * 1024 * 1024)
@@ -196,5 +243,97 @@ public sealed record ConnectionLimitOptions
         {
             yield return $"{path}:MaxKeepAliveSeconds must be between 1 and 65535";
         }
+        if (TopicAliasMaximum is < 0 or > 1024)
+        {
+            yield return $"{path}:TopicAliasMaximum must be between 0 and 1024";
+        }
+        if (MaxSessionExpiry <= TimeSpan.Zero || MaxSessionExpiry > TimeSpan.FromDays(365))
+        {
+            yield return $"{path}:MaxSessionExpiry must be positive and at most 365 days";
+        }
+        if (MaxSessionsPerIdentity is < 1 or > 10_000)
+        {
+            yield return $"{path}:MaxSessionsPerIdentity must be between 1 and 10000";
+        }
+        if (MaxSubscriptionsPerClient is < 1 or > 100_000)
+        {
+            yield return $"{path}:MaxSubscriptionsPerClient must be between 1 and 100000";
+        }
+        if (MaxFiltersPerSubscribe < 1 || MaxFiltersPerSubscribe > MaxSubscriptionsPerClient)
+        {
+            yield return $"{path}:MaxFiltersPerSubscribe must be between 1 and MaxSubscriptionsPerClient";
+        }
+        if (MaxPendingLogins is < 1 or > 10_000)
+        {
+            yield return $"{path}:MaxPendingLogins must be between 1 and 10000";
+        }
+        if (MaxPendingLoginsPerAddress < 1 || MaxPendingLoginsPerAddress > MaxPendingLogins)
+        {
+            yield return $"{path}:MaxPendingLoginsPerAddress must be between 1 and MaxPendingLogins";
+        }
+        if (LoginFailuresBeforeBackoff is < 1 or > 1000)
+        {
+            yield return $"{path}:LoginFailuresBeforeBackoff must be between 1 and 1000";
+        }
+        if (LoginBackoff <= TimeSpan.Zero || LoginBackoff > MaxLoginBackoff)
+        {
+            yield return $"{path}:LoginBackoff must be positive and at most MaxLoginBackoff";
+        }
+        if (MaxLoginBackoff > TimeSpan.FromHours(1))
+        {
+            yield return $"{path}:MaxLoginBackoff must be at most 1 hour";
+        }
+        if (AnonymousPublishesPerSecond < 1)
+        {
+            yield return $"{path}:AnonymousPublishesPerSecond must be at least 1";
+        }
+        if (AnonymousPublishBurst < 1)
+        {
+            yield return $"{path}:AnonymousPublishBurst must be at least 1";
+        }
+        foreach (var (role, pattern) in ClientIdPatterns)
+        {
+            if (role is not ("device" or "installer" or "cloud"))
+            {
+                yield return $"{path}:ClientIdPatterns:{role}: the role must be device, installer or cloud";
+                continue;
+            }
+            if (ClientIdPatternError(role, pattern) is { } error)
+            {
+                yield return $"{path}:ClientIdPatterns:{role} {error}";
+            }
+        }
+        if (QuarantineAggregationInterval < TimeSpan.Zero || QuarantineAggregationInterval > TimeSpan.FromHours(1))
+        {
+            yield return $"{path}:QuarantineAggregationInterval must be between 0 (every quarantine its own record) and 1 hour";
+        }
+    }
+
+    private static string? ClientIdPatternError(string role, string pattern)
+    {
+        if (string.IsNullOrEmpty(pattern) || pattern == "*")
+        {
+            return "must name the identity: {serial} (devices) or {name}, with an optional final '*'";
+        }
+        var body = pattern.EndsWith('*') ? pattern[..^1] : pattern;
+        if (body.Contains('*', StringComparison.Ordinal))
+        {
+            return "may have '*' only at its end";
+        }
+        var rest = body.Replace("{name}", "", StringComparison.Ordinal).Replace("{serial}", "", StringComparison.Ordinal);
+        if (rest.Contains('{', StringComparison.Ordinal) || rest.Contains('}', StringComparison.Ordinal))
+        {
+            return "knows only the placeholders {serial} and {name}";
+        }
+        if (role != "device" && body.Contains("{serial}", StringComparison.Ordinal))
+        {
+            return "may use {serial} only for devices";
+        }
+        if (!body.Contains("{serial}", StringComparison.Ordinal) && !body.Contains("{name}", StringComparison.Ordinal))
+        {
+            // A fixed pattern would let every identity of the role squat the same ids.
+            return "must contain {serial} or {name}";
+        }
+        return body.StartsWith('$') ? "must not start with '$' (the gateway's own ids)" : null;
     }
 }

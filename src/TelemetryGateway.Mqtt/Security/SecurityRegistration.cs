@@ -79,7 +79,7 @@ internal static class SecurityRegistration
     {
         var security = services.GetRequiredService<DeviceSecurity>();
         var limit = security.MaxPacketBytes;
-        var guard = new PacketSizeGuard(context.Transport.Input, limit, context, () => security.CountRefusedConnection("packet too large"));
+        var guard = new PacketSizeGuard(context.Transport.Input, limit, context, security.CountRefusedConnection);
         context.Transport = new GuardedTransport(context.Transport, guard);
         return next(context);
     }

@@ -17,6 +17,26 @@ internal static class Bodies
         return content;
     }
 
+    /// <summary>A chunked body sent a piece at a time with a pause between pieces (a slow client), bounded in count.</summary>
+    public sealed class Slow(byte[] piece, int pieces, TimeSpan pause) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            for (var i = 0; i < pieces; i++)
+            {
+                await stream.WriteAsync(piece);
+                await stream.FlushAsync();
+                await Task.Delay(pause);
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     public static byte[] Gzip(byte[] data)
     {
         using var output = new MemoryStream();

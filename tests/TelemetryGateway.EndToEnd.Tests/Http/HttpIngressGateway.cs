@@ -6,7 +6,8 @@ namespace TelemetryGateway.EndToEnd.Tests.Http;
 
 /// <summary>
 /// A gateway process whose HTTP ingress has YARP routes to a <see cref="CloudSink"/>: commissioning records (JSON),
-/// installation photos (images), device logs (text, serial from the path) and a JSON route with a tiny limit, all for the shipped policy's commissioning stream.
+/// installation photos (images), device logs (text, serial from the path), a JSON route with a tiny limit and a text route
+/// with a 1 s time budget, all for the shipped policy's commissioning stream.
 /// </summary>
 public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
 {
@@ -58,6 +59,11 @@ public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
         {
             yield return setting;
         }
+        foreach (var setting in Route("slow", "/api/slow/{sn}", "/ingest/slow", "text", null))
+        {
+            yield return setting;
+        }
+        yield return "--ReverseProxy:Routes:slow:Metadata:TelemetryGateway.MaxRequestSeconds=1";
     }
 
     private static IEnumerable<string> Route(string id, string path, string forwardedPath, string format, long? maxBodyBytes)

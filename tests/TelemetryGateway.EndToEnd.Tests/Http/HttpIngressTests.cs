@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using TelemetryGateway.Core.Tests.Images;
 using TelemetryGateway.Core.Tests.Support;
+using TelemetryGateway.EndToEnd.Tests.Support;
 
 namespace TelemetryGateway.EndToEnd.Tests.Http;
 
@@ -63,6 +64,27 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         Assert.Null(request.Header("X-Device-Serial"));
         Assert.Null(request.Header("X-Forwarded-For"));
         Assert.Equal("", request.Query);
+    }
+
+    [Fact]
+    public async Task Client_trace_context_and_baggage_do_not_reach_the_cloud()
+    {
+        using var client = fixture.Client();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("tracestate", "owner=erika.mustermann");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("baggage", "wifi.pass=Hunter2-canary,owner.email=erika%40example.com");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Request-Id", "|0af7651916cd43dd8448eb211c80319c.b7ad6b7169203331.");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Correlation-Context", "wifi.pass=Hunter2-canary");
+
+        using var response = await client.PostAsync("api/commissioning", Bodies.Json(s_commissioning[0].Payload));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var request = Assert.Single(fixture.Sink.Requests);
+        // Only what the route names: its tags and the body's own headers (and the connection's Host).
+        string[] named = ["host", "content-type", "content-length", "content-encoding", "transfer-encoding",
+            "x-purpose", "x-legal-basis", "x-data-categories", "x-policy", "x-retention"];
+        Assert.All(request.Headers.Keys, name => Assert.Contains(name, named));
+        Assert.DoesNotContain("Hunter2-canary", string.Join('\n', request.Headers.Values), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -210,6 +232,55 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         using var response = await client.PostAsync("api/commissioning", content);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+    }
+
+    [Fact]
+    public async Task Gzip_log_expanding_past_the_route_ratio_is_413_and_not_forwarded()
+    {
+        using var client = fixture.Client();
+        // The probe's pattern, smaller: 64 MiB of log lines in a gzip body of well under 1 MiB, on a text route whose
+        // body limit (4 GiB) it never reaches.
+        var line = "2026-11-25T10:00:00Z INFO bms: cell balance ok, soc 87\n"u8.ToArray();
+        var log = new byte[64 * 1024 * 1024];
+        for (var offset = 0; offset < log.Length; offset += line.Length)
+        {
+            line.AsSpan(0, Math.Min(line.Length, log.Length - offset)).CopyTo(log.AsSpan(offset));
+        }
+        var compressed = Bodies.Gzip(log);
+        using var content = Bodies.Text(compressed);
+        content.Headers.ContentEncoding.Add("gzip");
+
+        using var response = await client.PostAsync("api/logs/WK1DEGZD8PCF32ER", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(fixture.Sink.Requests);
+        Assert.True(await Loopback.EventuallyAsync(() => fixture.Gateway.Output.Contains("request rejected with 413 (gzip-ratio-exceeded)", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10)), fixture.Gateway.Output);
+    }
+
+    [Fact]
+    public async Task Upload_slower_than_the_route_time_budget_is_408_and_not_forwarded()
+    {
+        using var client = fixture.Client();
+        // Eight pieces 400 ms apart: 3.2 s against the route's 1 s budget.
+        using var content = new Bodies.Slow("INFO slow line\n"u8.ToArray(), pieces: 8, pause: TimeSpan.FromMilliseconds(400));
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+
+        HttpStatusCode? status = null;
+        try
+        {
+            using var response = await client.PostAsync("api/slow/WK1DEGZD8PCF32ER", content);
+            status = response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            // The gateway may close the connection before the client has finished sending.
+        }
+
+        Assert.True(status is null or HttpStatusCode.RequestTimeout, $"status {status}");
+        Assert.True(await Loopback.EventuallyAsync(() => fixture.Gateway.Output.Contains("route slow: request rejected with 408 (time-budget-exceeded)", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10)), fixture.Gateway.Output);
         Assert.Empty(fixture.Sink.Requests);
     }
 

@@ -19,10 +19,10 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Device_telemetry_over_tls_with_a_password_reaches_cloud_ingestion_minimized()
     {
-        await using var cloud = await site.ConnectAsync("cloud-ingest-1", "cloud-1", CloudPassword);
+        await using var cloud = await site.ConnectAsync("cloud-1-ingest-1", "cloud-1", CloudPassword);
         await cloud.SubscribeAsync("filtered/#");
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-a", "-u", "device-1", "-P", DevicePassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{DeviceSerial}-dev-a", "-u", "device-1", "-P", DevicePassword,
             "-t", OwnTopic, "-m", Firmware(DeviceSerial));
 
         Assert.True(publish.ExitCode == 0, publish.Output);
@@ -34,7 +34,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Device_publishing_under_another_serial_gets_not_authorized()
     {
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-b", "-u", "device-1", "-P", DevicePassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{DeviceSerial}-dev-b", "-u", "device-1", "-P", DevicePassword,
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
         Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
@@ -44,7 +44,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Mqtt311_device_publishing_under_another_serial_loses_its_connection()
     {
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "dev-c", "-u", "device-1", "-P", DevicePassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", $"{DeviceSerial}-dev-c", "-u", "device-1", "-P", DevicePassword,
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
         Assert.True(publish.ExitCode != 0, publish.Output);
@@ -54,7 +54,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Denials_are_logged_without_topics_or_serials()
     {
-        await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-d", "-u", "device-1", "-P", DevicePassword,
+        await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{DeviceSerial}-dev-d", "-u", "device-1", "-P", DevicePassword,
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
         Assert.True(await site.OutputContainsAsync("Denied publish"), site.Output);
@@ -66,7 +66,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Device_subscribing_to_all_device_topics_is_refused()
     {
-        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "dev-e", "-u", "device-1", "-P", DevicePassword,
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", $"{DeviceSerial}-dev-e", "-u", "device-1", "-P", DevicePassword,
             "-t", "dt/#", "-C", "1", "-W", "5");
 
         Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
@@ -75,7 +75,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Mqtt311_device_subscribing_to_all_device_topics_gets_a_suback_failure()
     {
-        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv311", "-i", "dev-f", "-u", "device-1", "-P", DevicePassword,
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv311", "-i", $"{DeviceSerial}-dev-f", "-u", "device-1", "-P", DevicePassword,
             "-t", "dt/#", "-C", "1", "-W", "5");
 
         Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
@@ -84,7 +84,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Device_subscribing_to_commands_of_another_serial_is_refused()
     {
-        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "dev-g", "-u", "device-1", "-P", DevicePassword,
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", $"{DeviceSerial}-dev-g", "-u", "device-1", "-P", DevicePassword,
             "-t", $"cmd/+/+/{OtherSerial}/#", "-C", "1", "-W", "5");
 
         Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
@@ -93,7 +93,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Cloud_identity_subscribing_to_device_topics_is_refused()
     {
-        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "cloud-h", "-u", "cloud-1", "-P", CloudPassword,
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "cloud-1-h", "-u", "cloud-1", "-P", CloudPassword,
             "-t", "dt/#", "-C", "1", "-W", "5");
 
         Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
@@ -102,10 +102,10 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Device_receives_commands_the_installer_sends_for_its_serial()
     {
-        await using var device = await site.ConnectAsync("dev-i", "device-1", DevicePassword);
+        await using var device = await site.ConnectAsync($"{DeviceSerial}-dev-i", "device-1", DevicePassword);
         await device.SubscribeAsync($"cmd/+/+/{DeviceSerial}/#");
 
-        var command = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-i", "-u", "installer-1", "-P", InstallerPassword,
+        var command = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-1-i", "-u", "installer-1", "-P", InstallerPassword,
             "-t", $"cmd/anker_power/A17C0/{DeviceSerial}/set", "-m", """{"wifi_name":"x"}""");
 
         Assert.True(command.ExitCode == 0 && !command.Output.Contains("failed", StringComparison.Ordinal), command.Output);
@@ -116,7 +116,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Installer_publishes_commissioning_records_under_its_own_name()
     {
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-j", "-u", "installer-1", "-P", InstallerPassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-1-j", "-u", "installer-1", "-P", InstallerPassword,
             "-t", $"app/installer-1/commissioning/{DeviceSerial}", "-m", "{}");
 
         Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
@@ -125,7 +125,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Installer_publishing_device_telemetry_gets_not_authorized()
     {
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-k", "-u", "installer-1", "-P", InstallerPassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "installer-1-k", "-u", "installer-1", "-P", InstallerPassword,
             "-t", OwnTopic, "-m", Firmware(DeviceSerial));
 
         Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
@@ -135,12 +135,14 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     public async Task Client_id_of_another_identity_is_refused()
     {
         // A persistent session (-c): it outlives the connection, and so does the client id's owner.
-        var owner = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-c", "-q", "1", "-i", "shared-id-v", "-u", "device-1", "-P", DevicePassword,
+        var owner = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-c", "-q", "1", "-i", $"{DeviceSerial}-shared-id-v", "-u", "device-1", "-P", DevicePassword,
             "-t", OwnTopic, "-m", Firmware(DeviceSerial));
         Assert.True(owner.ExitCode == 0, owner.Output);
 
-        var other = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", "shared-id-v", "-u", "installer-1", "-P", InstallerPassword,
-            "-t", "cmd/anker_power/A17C0/x/set", "-m", "{}");
+        // Another identity whose pattern allows the id: a device certificate for the same serial.
+        var (certificate, key) = site.Certificates.Client("device-cert-v", DeviceSerial);
+        var other = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-i", $"{DeviceSerial}-shared-id-v", "--cert", certificate, "--key", key,
+            "-t", OwnTopic, "-m", Firmware(DeviceSerial));
 
         Assert.Contains("not authorised", other.Output, StringComparison.Ordinal);
     }
@@ -149,7 +151,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     public async Task Authenticated_client_without_keep_alive_is_refused()
     {
         // MQTTnet 5's client reports a refused CONNACK in its result rather than by throwing.
-        await using var client = await site.ConnectAsync("dev-w", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.Zero));
+        await using var client = await site.ConnectAsync($"{DeviceSerial}-dev-w", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.Zero));
 
         Assert.False(client.IsConnected);
         Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
@@ -159,7 +161,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     public async Task Authenticated_client_asking_for_a_keep_alive_above_the_limit_is_refused()
     {
         // MQTTnet 5's client reports a refused CONNACK in its result rather than by throwing.
-        await using var client = await site.ConnectAsync("dev-x", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.FromSeconds(3600)));
+        await using var client = await site.ConnectAsync($"{DeviceSerial}-dev-x", "device-1", DevicePassword, configure: o => o.WithKeepAlivePeriod(TimeSpan.FromSeconds(3600)));
 
         Assert.False(client.IsConnected);
         Assert.True(await site.OutputContainsAsync("Connection refused: keep-alive must be between 1 and 600 seconds"), site.Output);
@@ -168,16 +170,17 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Client_id_is_free_again_once_its_clean_session_ended()
     {
-        var first = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-y", "-u", "device-1", "-P", DevicePassword,
+        var first = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", $"{DeviceSerial}-shared-id-y", "-u", "device-1", "-P", DevicePassword,
             "-t", OwnTopic, "-m", Firmware(DeviceSerial));
         Assert.True(first.ExitCode == 0, first.Output);
 
         // The broker deletes the session just after the first client's DISCONNECT: a few tries, bounded.
+        var (certificate, key) = site.Certificates.Client("device-cert-y", DeviceSerial);
         CommandResult second = null!;
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            second = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", "shared-id-y", "-u", "installer-1", "-P", InstallerPassword,
-                "-t", $"cmd/anker_power/A17C0/{DeviceSerial}/set", "-m", "{}");
+            second = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", $"{DeviceSerial}-shared-id-y", "--cert", certificate, "--key", key,
+                "-t", OwnTopic, "-m", Firmware(DeviceSerial));
             if (second.ExitCode == 0)
             {
                 break;
@@ -219,7 +222,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     {
         var (certificate, key) = site.Certificates.Client("device-cert", CertificateSerial);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-o", "--cert", certificate, "--key", key,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{CertificateSerial}-dev-o", "--cert", certificate, "--key", key,
             "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", Firmware(CertificateSerial));
 
         Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
@@ -230,7 +233,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     {
         var (certificate, key) = site.Certificates.Client("device-cert-p", CertificateSerial);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-p", "--cert", certificate, "--key", key,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{CertificateSerial}-dev-p", "--cert", certificate, "--key", key,
             "-t", OwnTopic, "-m", Firmware(DeviceSerial));
 
         Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
@@ -241,7 +244,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     {
         var (certificate, key) = site.Certificates.Client("expired", CertificateSerial, expired: true);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-q", "--cert", certificate, "--key", key,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{CertificateSerial}-dev-q", "--cert", certificate, "--key", key,
             "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", "{}");
 
         Assert.True(publish.ExitCode != 0, publish.Output);
@@ -252,7 +255,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     {
         var (certificate, key) = site.Certificates.Client("untrusted", CertificateSerial, untrusted: true);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-r", "--cert", certificate, "--key", key,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{CertificateSerial}-dev-r", "--cert", certificate, "--key", key,
             "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", "{}");
 
         Assert.True(publish.ExitCode != 0, publish.Output);
@@ -311,7 +314,8 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
         var large = temp.Combine("large.json");
         await File.WriteAllTextAsync(large, $$"""{"sn":"{{DeviceSerial}}","blob":"{{new string('a', 100_000)}}"}""");
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-t", "-u", "device-1", "-P", DevicePassword,
+        // MQTT 3.1.1: an MQTT 5 client learns the limit from CONNACK (Maximum Packet Size) and does not send the packet at all.
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-i", $"{DeviceSerial}-dev-t", "-u", "device-1", "-P", DevicePassword,
             "-t", OwnTopic, "-f", large);
 
         Assert.True(publish.ExitCode != 0, publish.Output);
@@ -324,7 +328,7 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
         var added = await site.AddUserAsync("device-late", "late-pass-1", "--role", "device", "--serial", OtherSerial);
         Assert.True(added.ExitCode == 0, added.Output);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "dev-u", "-u", "device-late", "-P", "late-pass-1",
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{OtherSerial}-dev-u", "-u", "device-late", "-P", "late-pass-1",
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
         Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);

@@ -18,7 +18,7 @@ public sealed class LimitsTests
     {
         using var temp = new TempDirectory();
         await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory,
-            "--Gateway:Security:Limits:PublishesPerSecond=1", "--Gateway:Security:Limits:PublishBurst=2");
+            "--Gateway:Security:Limits:AnonymousPublishesPerSecond=1", "--Gateway:Security:Limits:AnonymousPublishBurst=2");
         await using var device = await Client.ConnectAsync(gateway.Port, "rate-1");
 
         var codes = new List<MqttClientPublishReasonCode>();

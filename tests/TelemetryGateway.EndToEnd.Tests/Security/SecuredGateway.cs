@@ -36,26 +36,40 @@ public class SecuredGateway : IAsyncLifetime, IDisposable
     /// <summary>The site broker's transport: <c>kestrel</c> (the default) or <c>tcp</c> (MQTTnet's own listener).</summary>
     protected virtual string Transport => "kestrel";
 
+    /// <summary>More <c>--Gateway:...</c> settings for a derived site.</summary>
+    protected virtual IEnumerable<string> ExtraSettings => [];
+
+    /// <summary>More device users (name, password, serial) for a derived site.</summary>
+    protected virtual IEnumerable<(string Name, string Password, string Serial)> ExtraDevices => [];
+
     public async Task InitializeAsync()
     {
         Certificates = new TestCertificates(_temp.Path);
         await AddUserAsync("device-1", DevicePassword, "--role", "device", "--serial", DeviceSerial);
         await AddUserAsync("cloud-1", CloudPassword, "--role", "cloud");
         await AddUserAsync("installer-1", InstallerPassword, "--role", "installer");
+        foreach (var (name, password, serial) in ExtraDevices)
+        {
+            var added = await AddUserAsync(name, password, "--role", "device", "--serial", serial);
+            Assert.True(added.ExitCode == 0, added.Output);
+        }
         _gateway = await GatewayProcess.StartAsync(
             _temp.DataDirectory,
-            $"--Gateway:Pseudonymization:KeyFile={_temp.KeyFile}",
-            "--Gateway:Security:AllowAnonymous=false",
-            $"--Gateway:Security:CredentialsFile={CredentialsFile}",
-            "--Gateway:Security:Tls:Enabled=true",
-            $"--Gateway:Security:Tls:Port={TlsPort}",
-            $"--Gateway:Security:Tls:CertificateFile={Certificates.ServerCertificateFile}",
-            $"--Gateway:Security:Tls:KeyFile={Certificates.ServerKeyFile}",
-            "--Gateway:Security:Tls:ClientCertificates=optional",
-            $"--Gateway:Security:Tls:ClientCaFile={Certificates.CaFile}",
-            "--Gateway:Security:Limits:ConnectTimeout=00:00:02",
-            "--Gateway:Security:Limits:MaxPacketBytes=65536",
-            $"--Gateway:Mqtt:Transport={Transport}");
+            [
+                $"--Gateway:Pseudonymization:KeyFile={_temp.KeyFile}",
+                "--Gateway:Security:AllowAnonymous=false",
+                $"--Gateway:Security:CredentialsFile={CredentialsFile}",
+                "--Gateway:Security:Tls:Enabled=true",
+                $"--Gateway:Security:Tls:Port={TlsPort}",
+                $"--Gateway:Security:Tls:CertificateFile={Certificates.ServerCertificateFile}",
+                $"--Gateway:Security:Tls:KeyFile={Certificates.ServerKeyFile}",
+                "--Gateway:Security:Tls:ClientCertificates=optional",
+                $"--Gateway:Security:Tls:ClientCaFile={Certificates.CaFile}",
+                "--Gateway:Security:Limits:ConnectTimeout=00:00:02",
+                "--Gateway:Security:Limits:MaxPacketBytes=65536",
+                $"--Gateway:Mqtt:Transport={Transport}",
+                .. ExtraSettings,
+            ]);
         await Loopback.WaitForListenerAsync(TlsPort, TimeSpan.FromSeconds(30), () => Gateway.Output);
     }
 

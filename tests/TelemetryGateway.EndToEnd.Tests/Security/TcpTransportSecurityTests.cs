@@ -11,10 +11,10 @@ public sealed class TcpTransportSecurityTests(SecuredTcpGateway site) : IClassFi
     [Fact]
     public async Task Device_telemetry_over_tls_reaches_cloud_ingestion()
     {
-        await using var cloud = await site.ConnectAsync("cloud-tcp-1", "cloud-1", CloudPassword);
+        await using var cloud = await site.ConnectAsync("cloud-1-tcp-1", "cloud-1", CloudPassword);
         await cloud.SubscribeAsync("filtered/#");
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "tcp-a", "-u", "device-1", "-P", DevicePassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{DeviceSerial}-tcp-a", "-u", "device-1", "-P", DevicePassword,
             "-t", OwnTopic, "-m", $$"""{"sn":"{{DeviceSerial}}","sw_version":"v2"}""");
 
         Assert.True(publish.ExitCode == 0, publish.Output);
@@ -25,7 +25,7 @@ public sealed class TcpTransportSecurityTests(SecuredTcpGateway site) : IClassFi
     [Fact]
     public async Task Device_publishing_under_another_serial_gets_not_authorized()
     {
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "tcp-b", "-u", "device-1", "-P", DevicePassword,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{DeviceSerial}-tcp-b", "-u", "device-1", "-P", DevicePassword,
             "-t", OtherTopic, "-m", "{}");
 
         Assert.Contains("Not authorized", publish.Output, StringComparison.Ordinal);
@@ -34,7 +34,7 @@ public sealed class TcpTransportSecurityTests(SecuredTcpGateway site) : IClassFi
     [Fact]
     public async Task Cloud_identity_subscribing_to_device_topics_is_refused()
     {
-        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "tcp-c", "-u", "cloud-1", "-P", CloudPassword,
+        var subscribe = await site.MosquittoAsync("mosquitto_sub", "-V", "mqttv5", "-i", "cloud-1-tcp-c", "-u", "cloud-1", "-P", CloudPassword,
             "-t", "dt/#", "-C", "1", "-W", "5");
 
         Assert.Contains("All subscription requests were denied", subscribe.Output, StringComparison.Ordinal);
@@ -53,7 +53,7 @@ public sealed class TcpTransportSecurityTests(SecuredTcpGateway site) : IClassFi
     {
         var (certificate, key) = site.Certificates.Client("tcp-device-cert", CertificateSerial);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "tcp-e", "--cert", certificate, "--key", key,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{CertificateSerial}-tcp-e", "--cert", certificate, "--key", key,
             "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", "{}");
 
         Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
@@ -64,7 +64,7 @@ public sealed class TcpTransportSecurityTests(SecuredTcpGateway site) : IClassFi
     {
         var (certificate, key) = site.Certificates.Client("tcp-untrusted", CertificateSerial, untrusted: true);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", "tcp-f", "--cert", certificate, "--key", key,
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{CertificateSerial}-tcp-f", "--cert", certificate, "--key", key,
             "-t", $"dt/anker_power/A17C0/{CertificateSerial}/firmware", "-m", "{}");
 
         Assert.True(publish.ExitCode != 0, publish.Output);

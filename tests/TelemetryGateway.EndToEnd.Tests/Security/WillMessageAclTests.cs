@@ -16,9 +16,9 @@ public sealed class WillMessageAclTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Will_of_a_device_on_its_own_topic_reaches_cloud_ingestion_minimized()
     {
-        await using var cloud = await site.ConnectAsync("cloud-will-own", "cloud-1", CloudPassword);
+        await using var cloud = await site.ConnectAsync("cloud-1-will-own", "cloud-1", CloudPassword);
         await cloud.SubscribeAsync("filtered/#");
-        var device = await site.ConnectAsync("dev-will-own", "device-1", DevicePassword, configure: options => options
+        var device = await site.ConnectAsync($"{DeviceSerial}-dev-will-own", "device-1", DevicePassword, configure: options => options
             .WithWillTopic($"dt/anker_power/A17C0/{DeviceSerial}/firmware")
             .WithWillPayload(Firmware(DeviceSerial))
             .WithWillQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce));
@@ -34,9 +34,9 @@ public sealed class WillMessageAclTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Will_of_a_device_on_another_serials_topic_is_denied()
     {
-        await using var cloud = await site.ConnectAsync("cloud-will-other", "cloud-1", CloudPassword);
+        await using var cloud = await site.ConnectAsync("cloud-1-will-other", "cloud-1", CloudPassword);
         await cloud.SubscribeAsync("filtered/#");
-        var device = await site.ConnectAsync("dev-will-other", "device-1", DevicePassword, configure: options => options
+        var device = await site.ConnectAsync($"{DeviceSerial}-dev-will-other", "device-1", DevicePassword, configure: options => options
             .WithWillTopic($"dt/anker_power/A17C0/{OtherSerial}/firmware")
             .WithWillPayload(Firmware(OtherSerial))
             .WithWillQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce));

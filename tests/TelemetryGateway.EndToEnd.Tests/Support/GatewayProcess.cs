@@ -12,11 +12,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private Process? _process;
 
-    private GatewayProcess(string dataDirectory, int port, IReadOnlyList<string> settings)
+    private readonly string? _umask;
+
+    private GatewayProcess(string dataDirectory, int port, IReadOnlyList<string> settings, string? umask = null)
     {
         DataDirectory = dataDirectory;
         Port = port;
         Settings = settings;
+        _umask = umask;
     }
 
     public string DataDirectory { get; }
@@ -34,14 +37,32 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return gateway;
     }
 
+    /// <summary>Starts a gateway under a shell that first sets the umask (e.g. <c>000</c>), as a careless service manager might.</summary>
+    public static async Task<GatewayProcess> StartWithUmaskAsync(string umask, string dataDirectory, params string[] settings)
+    {
+        var gateway = new GatewayProcess(dataDirectory, Loopback.FreePort(), settings, umask);
+        await gateway.StartAsync();
+        return gateway;
+    }
+
+    /// <summary>The gateway's process id (for /proc measurements), once started.</summary>
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("The gateway is not running.");
+
     /// <summary>Starts again with the same port, data directory and settings (after <see cref="KillAsync"/> or <see cref="StopAsync"/>).</summary>
     public async Task StartAsync()
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(_umask is null ? "dotnet" : "sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (_umask is not null)
+        {
+            // exec: the gateway replaces the shell, so the process id and a kill reach the gateway itself.
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add($"umask {_umask} && exec dotnet \"$@\"");
+            start.ArgumentList.Add("sh");
+        }
         foreach (var argument in Arguments())
         {
             start.ArgumentList.Add(argument);

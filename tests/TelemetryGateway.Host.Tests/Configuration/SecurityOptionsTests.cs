@@ -58,6 +58,48 @@ public sealed class SecurityOptionsTests
     }
 
     [Fact]
+    public void Every_error_of_the_hardening_limits_is_reported_at_once()
+    {
+        var security = new SecurityOptions
+        {
+            Limits = new ConnectionLimitOptions
+            {
+                TopicAliasMaximum = 70_000,
+                MaxSessionExpiry = TimeSpan.Zero,
+                MaxSessionsPerIdentity = 0,
+                MaxSubscriptionsPerClient = 10,
+                MaxFiltersPerSubscribe = 11,
+                MaxPendingLogins = 0,
+                LoginFailuresBeforeBackoff = 0,
+                LoginBackoff = TimeSpan.FromMinutes(5),
+                AnonymousPublishesPerSecond = 0,
+                ClientIdPatterns = new(StringComparer.Ordinal) { ["device"] = "fixed-id", ["installer"] = "{serial}*", ["cloud"] = "a*{name}", ["admin"] = "{name}" },
+                QuarantineAggregationInterval = TimeSpan.FromHours(2),
+            },
+        };
+
+        var errors = Options(new SiteBrokerOptions(), security).Validate();
+
+        string[] expected =
+        [
+            "TopicAliasMaximum", "MaxSessionExpiry", "MaxSessionsPerIdentity", "MaxFiltersPerSubscribe", "MaxPendingLogins ",
+            "MaxPendingLoginsPerAddress", "LoginFailuresBeforeBackoff", "LoginBackoff", "AnonymousPublishesPerSecond",
+            "ClientIdPatterns:device", "ClientIdPatterns:installer", "ClientIdPatterns:cloud", "ClientIdPatterns:admin", "QuarantineAggregationInterval",
+        ];
+        Assert.All(expected, name => Assert.Contains(errors, e => e.StartsWith("Gateway:Security:Limits:" + name, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Default_client_id_patterns_bind_devices_to_their_serial_and_others_to_their_name()
+    {
+        var limits = new ConnectionLimitOptions();
+
+        Assert.Equal("{serial}*", limits.ClientIdPattern("device"));
+        Assert.Equal("{name}*", limits.ClientIdPattern("installer"));
+        Assert.Equal("{name}*", limits.ClientIdPattern("cloud"));
+    }
+
+    [Fact]
     public void Accepting_client_certificates_needs_a_client_ca()
     {
         using var directory = new TempDirectory();

@@ -22,6 +22,32 @@ public sealed class IngressRouteCatalogTests
     }
 
     [Fact]
+    public void Routes_get_a_gzip_ratio_and_a_time_budget_by_default_or_from_their_metadata()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:b:Metadata:TelemetryGateway.MaxGzipRatio", "20"), ("Routes:b:Metadata:TelemetryGateway.MaxRequestSeconds", "5"));
+
+        Assert.Empty(errors);
+        Assert.Equal(IngressRouteCatalog.DefaultMaxGzipRatio, catalog!.Find("a")!.MaxGzipRatio);
+        Assert.Equal(TimeSpan.FromSeconds(IngressRouteCatalog.DefaultMaxRequestSeconds), catalog.Find("a")!.MaxRequestTime);
+        Assert.Equal(20, catalog.Find("b")!.MaxGzipRatio);
+        Assert.Equal(TimeSpan.FromSeconds(5), catalog.Find("b")!.MaxRequestTime);
+    }
+
+    [Fact]
+    public void Rejects_a_gzip_ratio_or_time_budget_out_of_range()
+    {
+        var (_, errors) = Build(
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:a:Metadata:TelemetryGateway.MaxGzipRatio", "1"), ("Routes:a:Metadata:TelemetryGateway.MaxRequestSeconds", "0"));
+
+        Assert.Contains(errors, e => e.Contains("TelemetryGateway.MaxGzipRatio", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("TelemetryGateway.MaxRequestSeconds", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Rejects_an_unknown_stream_and_lists_the_streams()
     {
         var (catalog, errors) = Build(("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "nope"));

@@ -50,7 +50,7 @@ public sealed class PacketSizeGuardTests
         var pipe = new Pipe();
         var aborted = false;
         await using var connection = new RecordingConnection();
-        var guard = new PacketSizeGuard(pipe.Reader, Limit, connection, () => aborted = true);
+        var guard = new PacketSizeGuard(pipe.Reader, Limit, connection, _ => aborted = true);
         var sizes = writes switch { Writes.OneWrite => [bytes.Length], Writes.Uneven => new[] { 7, 3, 13, 1, 29, 5 }, _ => [1] };
         var writing = Task.Run(async () =>
         {
@@ -156,5 +156,71 @@ public sealed class PacketSizeGuardTests
         var (_, aborted) = await ReadThroughGuardAsync(bytes, writes);
 
         Assert.True(aborted);
+    }
+
+    /// <summary>A CONNECT of protocol level <paramref name="level"/> (4: MQTT 3.1.1, 5: MQTT 5) with client id "c".</summary>
+    private static byte[] Connect(byte level)
+    {
+        List<byte> body = [0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', level, 0x02, 0, 60];
+        if (level == 5)
+        {
+            body.Add(0); // no properties
+        }
+        body.AddRange([0, 1, (byte)'c']);
+        return [0x10, (byte)body.Count, .. body];
+    }
+
+    /// <summary>A QoS 1 MQTT 5 PUBLISH to "a/b" with a user property and then the Topic Alias property (when given).</summary>
+    private static byte[] Publish5(ushort? alias)
+    {
+        List<byte> properties = [0x26, 0, 1, (byte)'k', 0, 1, (byte)'v'];
+        if (alias is { } value)
+        {
+            properties.AddRange([0x23, (byte)(value >> 8), (byte)value]);
+        }
+        List<byte> body = [0, 3, (byte)'a', (byte)'/', (byte)'b', 0, 7, (byte)properties.Count, .. properties, (byte)'{', (byte)'}'];
+        return [0x32, (byte)body.Count, .. body];
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Topic_alias_0_on_an_mqtt5_connection_aborts_it(Writes writes)
+    {
+        byte[] bytes = [.. Connect(5), .. Publish5(1), .. Publish5(null), .. Publish5(0)];
+
+        var (packets, aborted) = await ReadThroughGuardAsync(bytes, writes);
+
+        Assert.True(aborted);
+        Assert.True(packets <= 3, $"{packets} packets read past the alias 0");
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Mqtt5_publishes_with_valid_topic_aliases_pass(Writes writes)
+    {
+        byte[] bytes = [.. Connect(5), .. Publish5(1), .. Publish5(null), .. Publish5(65535)];
+
+        var (packets, aborted) = await ReadThroughGuardAsync(bytes, writes);
+
+        Assert.False(aborted);
+        Assert.Equal(4, packets);
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.OneByte)]
+    public async Task Mqtt311_connection_is_not_read_for_properties(Writes writes)
+    {
+        // The same bytes mean something else in MQTT 3.1.1 (no properties): they must pass untouched.
+        byte[] bytes = [.. Connect(4), .. Publish5(0)];
+
+        var (packets, aborted) = await ReadThroughGuardAsync(bytes, writes);
+
+        Assert.False(aborted);
+        Assert.Equal(2, packets);
     }
 }

@@ -100,35 +100,58 @@ internal sealed partial class CredentialStore : IDisposable
     /// <summary>The identity when <paramref name="password"/> is the user's; null otherwise (unknown users cost a full check too).</summary>
     public async Task<Identity?> AuthenticateAsync(string? name, byte[]? password, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(name) || password is null)
+        if (TryRemembered(name, password, out var known))
         {
-            return null;
-        }
-        var users = Current;
-        users.TryGetValue(name, out var entry);
-        var digest = HMACSHA256.HashData(_cacheKey, password);
-        if (entry is not null && _verified.TryGetValue(name, out var known) && known.Hash == entry.PasswordHash
-            && CryptographicOperations.FixedTimeEquals(known.Digest, digest))
-        {
-            return entry.Identity;
+            return known;
         }
         await _slowChecks.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var chars = Encoding.UTF8.GetString(password);
-            // An unknown user is checked against a dummy hash, so the answer takes as long as for a known one.
-            var ok = PasswordHash.Verify(chars, entry?.PasswordHash ?? s_dummyHash.Value);
-            if (!ok || entry is null)
-            {
-                return null;
-            }
-            _verified[name] = (entry.PasswordHash, digest);
-            return entry.Identity;
+            return VerifySlowly(name, password);
         }
         finally
         {
             _slowChecks.Release();
         }
+    }
+
+    /// <summary>True when this password was already verified for the user (and the entry has not changed since): no slow check.</summary>
+    public bool TryRemembered(string? name, byte[]? password, out Identity? identity)
+    {
+        identity = null;
+        if (string.IsNullOrEmpty(name) || password is null)
+        {
+            return false;
+        }
+        if (Current.TryGetValue(name, out var entry) && _verified.TryGetValue(name, out var known) && known.Hash == entry.PasswordHash
+            && CryptographicOperations.FixedTimeEquals(known.Digest, HMACSHA256.HashData(_cacheKey, password)))
+        {
+            identity = entry.Identity;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The full password check (PBKDF2, slow on purpose), on the calling thread; the caller decides how many run at once
+    /// (<see cref="Limits.LoginThrottle"/> on the broker). An unknown user is checked against a dummy hash, so the answer
+    /// takes as long as for a known one.
+    /// </summary>
+    public Identity? VerifySlowly(string? name, byte[]? password)
+    {
+        if (string.IsNullOrEmpty(name) || password is null)
+        {
+            return null;
+        }
+        Current.TryGetValue(name, out var entry);
+        var chars = Encoding.UTF8.GetString(password);
+        var ok = PasswordHash.Verify(chars, entry?.PasswordHash ?? s_dummyHash.Value);
+        if (!ok || entry is null)
+        {
+            return null;
+        }
+        _verified[name] = (entry.PasswordHash, HMACSHA256.HashData(_cacheKey, password));
+        return entry.Identity;
     }
 
     private static readonly Lazy<string> s_dummyHash = new(() => PasswordHash.Create("not-a-password-of-anyone"));
@@ -225,7 +248,7 @@ internal sealed partial class CredentialStore : IDisposable
             array.Add(node);
         }
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
+        Core.Storage.PrivateFiles.CreateDirectory(directory);
         var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

@@ -10,6 +10,15 @@ public enum DenialReason
     TooManyLevels,
     PayloadTooLarge,
     RateExceeded,
+
+    /// <summary>Empty, a NUL, invalid UTF-8, a wildcard in a name, or a malformed filter.</summary>
+    TopicInvalid,
+
+    /// <summary>A topic alias above the advertised maximum (the connection is closed).</summary>
+    TopicAliasInvalid,
+
+    /// <summary>More filters in one SUBSCRIBE, or more subscriptions in one session, than allowed.</summary>
+    TooManySubscriptions,
 }
 
 /// <summary>

@@ -8,10 +8,30 @@ namespace TelemetryGateway.Mqtt.Security.Limits;
 /// <summary>
 /// Reads the fixed header of every MQTT packet as the bytes arrive on a Kestrel connection and aborts the connection
 /// when a packet announces more than the limit, before its body is buffered (MQTTnet itself has no packet size limit).
-/// Sits between Kestrel's transport (after TLS) and MQTTnet's connection handler.
+/// On an MQTT 5 connection (the CONNECT's protocol level) it also reads each PUBLISH's properties and closes the
+/// connection on a Topic Alias of 0, a protocol error (MQTT 5 §3.3.2.3.4) that MQTTnet cannot see: it decodes 0 as "no
+/// alias". Sits between Kestrel's transport (after TLS) and MQTTnet's connection handler.
 /// </summary>
-internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength, ConnectionContext connection, Action onTooLarge) : PipeReader
+internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength, ConnectionContext connection, Action<string> onRefused) : PipeReader
 {
+    private enum Protocol
+    {
+        AwaitingConnect,
+        Mqtt5,
+        Other,
+    }
+
+    private enum BodyCheck
+    {
+        NeedMore,
+        Passed,
+        TopicAliasZero,
+    }
+
+    private Protocol _protocol;
+    private byte _pendingHeader;
+    private long _pendingBodyStart = -1; // stream offset of the body of a packet whose start is still to be inspected
+    private long _pendingBodyEnd;
     private ReadOnlySequence<byte> _last;
     private long _lastStart;   // stream offset of the first byte of the last buffer handed out
     private long _nextPacket;  // stream offset of the next packet's first byte
@@ -65,10 +85,14 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
     {
         _last = buffer;
         var end = _lastStart + buffer.Length;
+        if (_pendingBodyStart >= 0 && !InspectPendingBody(buffer, end))
+        {
+            return;
+        }
         while (_nextPacket < end)
         {
             var reader = new SequenceReader<byte>(buffer.Slice(_nextPacket - _lastStart));
-            if (!reader.TryRead(out _))
+            if (!reader.TryRead(out var first))
             {
                 return;
             }
@@ -99,13 +123,148 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
             {
                 Abort("packet too large");
             }
-            _nextPacket += reader.Consumed + remaining;
+            var bodyStart = _nextPacket + reader.Consumed;
+            _nextPacket = bodyStart + remaining;
+            if (_protocol == Protocol.AwaitingConnect || (_protocol == Protocol.Mqtt5 && (first & 0xF0) == 0x30))
+            {
+                _pendingHeader = first;
+                _pendingBodyStart = bodyStart;
+                _pendingBodyEnd = _nextPacket;
+                if (!InspectPendingBody(buffer, end))
+                {
+                    return;
+                }
+            }
         }
+    }
+
+    /// <summary>Inspects the start of the pending packet's body; false while more bytes are needed for that.</summary>
+    private bool InspectPendingBody(ReadOnlySequence<byte> buffer, long end)
+    {
+        if (_pendingBodyStart < _lastStart)
+        {
+            // Consumed already (only whole packets are): nothing left to see.
+            _pendingBodyStart = -1;
+            return true;
+        }
+        var complete = end >= _pendingBodyEnd;
+        var body = buffer.Slice(_pendingBodyStart - _lastStart, Math.Min(end, _pendingBodyEnd) - _pendingBodyStart);
+        BodyCheck check;
+        if (_protocol == Protocol.AwaitingConnect)
+        {
+            check = CheckConnect(body, (_pendingHeader & 0xF0) == 0x10);
+        }
+        else
+        {
+            check = CheckPublish(body, (_pendingHeader >> 1) & 3);
+        }
+        if (check == BodyCheck.NeedMore && !complete)
+        {
+            return false;
+        }
+        _pendingBodyStart = -1;
+        if (check == BodyCheck.TopicAliasZero)
+        {
+            Abort("topic alias 0");
+        }
+        return true;
+    }
+
+    private BodyCheck CheckConnect(ReadOnlySequence<byte> body, bool isConnect)
+    {
+        var reader = new SequenceReader<byte>(body);
+        if (!isConnect)
+        {
+            // Not a CONNECT first: MQTTnet refuses the connection; nothing to inspect.
+            _protocol = Protocol.Other;
+            return BodyCheck.Passed;
+        }
+        if (!reader.TryReadBigEndian(out short nameLength) || !Skip(ref reader, nameLength) || !reader.TryRead(out var level))
+        {
+            _protocol = Protocol.Other;
+            return BodyCheck.NeedMore;
+        }
+        _protocol = level == 5 ? Protocol.Mqtt5 : Protocol.Other;
+        return BodyCheck.Passed;
+    }
+
+    private static BodyCheck CheckPublish(ReadOnlySequence<byte> body, int qos)
+    {
+        var reader = new SequenceReader<byte>(body);
+        if (!reader.TryReadBigEndian(out short topicLength) || !Skip(ref reader, (ushort)topicLength) || (qos > 0 && !Skip(ref reader, 2))
+            || !TryReadVariableInteger(ref reader, out var propertiesLength))
+        {
+            return BodyCheck.NeedMore;
+        }
+        if (reader.Remaining < propertiesLength)
+        {
+            return BodyCheck.NeedMore;
+        }
+        var properties = new SequenceReader<byte>(reader.UnreadSequence.Slice(0, propertiesLength));
+        while (properties.TryRead(out var id))
+        {
+            if (id == 0x23)
+            {
+                if (!properties.TryReadBigEndian(out short alias))
+                {
+                    return BodyCheck.Passed;
+                }
+                if (alias == 0)
+                {
+                    return BodyCheck.TopicAliasZero;
+                }
+                continue;
+            }
+            var known = id switch
+            {
+                0x01 => Skip(ref properties, 1),
+                0x02 => Skip(ref properties, 4),
+                0x0B => TryReadVariableInteger(ref properties, out _),
+                0x03 or 0x08 or 0x09 => properties.TryReadBigEndian(out short length) && Skip(ref properties, (ushort)length),
+                0x26 => properties.TryReadBigEndian(out short key) && Skip(ref properties, (ushort)key)
+                    && properties.TryReadBigEndian(out short value) && Skip(ref properties, (ushort)value),
+                _ => false,
+            };
+            if (!known)
+            {
+                // Malformed or unknown: MQTTnet's decoder decides.
+                return BodyCheck.Passed;
+            }
+        }
+        return BodyCheck.Passed;
+    }
+
+    private static bool Skip(ref SequenceReader<byte> reader, long count)
+    {
+        if (reader.Remaining < count)
+        {
+            return false;
+        }
+        reader.Advance(count);
+        return true;
+    }
+
+    private static bool TryReadVariableInteger(ref SequenceReader<byte> reader, out int value)
+    {
+        value = 0;
+        for (var i = 0; i < 4; i++)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                return false;
+            }
+            value |= (b & 0x7F) << (7 * i);
+            if ((b & 0x80) == 0)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void Abort(string reason)
     {
-        onTooLarge();
+        onRefused(reason);
         connection.Abort(new ConnectionAbortedException(reason));
         throw new ConnectionAbortedException(reason);
     }

@@ -3,8 +3,9 @@ using System.Collections.Concurrent;
 namespace TelemetryGateway.Mqtt.Security.Limits;
 
 /// <summary>
-/// A token bucket per client id: <c>ratePerSecond</c> tokens a second, at most <c>burst</c> saved up. A publish takes one
-/// token; without one it is refused. Buckets are dropped when their client disconnects.
+/// A token bucket per key (an identity, or the address of anonymous clients): <c>ratePerSecond</c> tokens a second, at
+/// most <c>burst</c> saved up. A publish takes one token; without one it is refused. A bucket is dropped only once it
+/// has refilled (<see cref="ForgetIfFull"/>), so reconnecting, or using another client id, never buys a fresh burst.
 /// </summary>
 internal sealed class PublishRateLimiter(int ratePerSecond, int burst, TimeProvider time)
 {
@@ -36,4 +37,24 @@ internal sealed class PublishRateLimiter(int ratePerSecond, int burst, TimeProvi
     }
 
     public void Forget(string clientId) => _buckets.TryRemove(clientId, out _);
+
+    /// <summary>Drops the bucket when it would be full by now (the same as a new one); a drained bucket stays.</summary>
+    public void ForgetIfFull(string key)
+    {
+        if (_buckets.TryGetValue(key, out var bucket))
+        {
+            lock (bucket)
+            {
+                var refilled = bucket.Tokens + (time.GetElapsedTime(bucket.Stamp).TotalSeconds * ratePerSecond);
+                if (refilled < burst)
+                {
+                    return;
+                }
+            }
+            _buckets.TryRemove(new KeyValuePair<string, Bucket>(key, bucket));
+        }
+    }
+
+    /// <summary>Buckets held (bounded by the identities and addresses that published recently).</summary>
+    public int Count => _buckets.Count;
 }
