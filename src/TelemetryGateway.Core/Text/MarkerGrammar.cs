@@ -85,7 +85,12 @@ internal static class MarkerGrammar
             return false;
         }
 
-        if (kind == MarkerKind.Profile)
+        // "Connecting to SAVED AP: Home Net": an access point named after ':' or '=' is a Wi-Fi name.
+        if (kind == MarkerKind.Profile && IsWord(s[i..j], "ap"u8) && s[k] is (byte)':' or (byte)'=')
+        {
+            kind = MarkerKind.Ssid;
+        }
+        else if (kind == MarkerKind.Profile)
         {
             return MatchProfileName(s, afterKey, k, acceptsVerb: !IsWord(s[i..j], "ap"u8), out valueStart, out end);
         }
@@ -205,7 +210,21 @@ internal static class MarkerGrammar
         if (IsQuote(s[k]))
         {
             end = QuotedEnd(s, k);
-            return true;
+            return end - k <= 2 || !IsPlaceholder(s[k..end]);
+        }
+
+        // "Passphrase = [ Type=psk, ... ]", "{ ... }": a structure describing the field, not its value.
+        if (s[k] is (byte)'[' or (byte)'{' or (byte)'(' && k + 1 < s.Length && s[k + 1] is (byte)' ' or (byte)'\n' or (byte)'\r')
+        {
+            return false;
+        }
+
+        // "wl_set_wsec_key: wsec_key 0123...": the value is itself a marker with a value of its own.
+        var firstEnd = UnquotedEnd(s, k);
+        if (firstEnd < s.Length && s[firstEnd] == ' ' && !IsAuthorizationScheme(s[k..firstEnd])
+            && ClassifyIdentifier(s[k..firstEnd], 0, out var identifierEnd) is MarkerKind.Secret or MarkerKind.WeakSecret && identifierEnd == firstEnd - k)
+        {
+            return false;
         }
 
         // "wifi: psk=..." names a component followed by its own key=value pair, not a value.
@@ -279,7 +298,7 @@ internal static class MarkerGrammar
 
         // "wifi scan done", "network unreachable": a component name followed by its message (but "the network is
         // called x" names it).
-        if (!CanStartLooseValue(s[k]) || LooksLikeField(s, k, minLength: 2))
+        if (!CanStartLooseValue(s[k]) || LooksLikeLooseField(s, k))
         {
             return false;
         }
@@ -952,7 +971,8 @@ internal static class MarkerGrammar
             return true;
         }
 
-        if (value.IndexOfAnyExcept((byte)'*') < 0)
+        // "****", and a YAML reference to a secret stored elsewhere ("password: !secret wifi_password").
+        if (value.IndexOfAnyExcept((byte)'*') < 0 || value.SequenceEqual("!secret"u8))
         {
             return true;
         }
@@ -1078,6 +1098,24 @@ internal static class MarkerGrammar
         }
 
         return j;
+    }
+
+    // After blanks, "scan_ssid=1" or "key: x" starts a field of its own, but "Wir.Sind.Da:2023" (no blank after the
+    // colon) or "s:Kiwi1234" (one letter) is a value.
+    private static bool LooksLikeLooseField(ReadOnlySpan<byte> s, int i)
+    {
+        if (!LooksLikeField(s, i, minLength: 2))
+        {
+            return false;
+        }
+
+        var j = i;
+        while (j < s.Length && s[j] is not ((byte)'=' or (byte)':'))
+        {
+            j++;
+        }
+
+        return s[j] == '=' || j + 1 == s.Length || s[j + 1] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r';
     }
 
     internal static bool LooksLikeField(ReadOnlySpan<byte> s, int i, int minLength = 1)

@@ -44,7 +44,8 @@ internal static class MarkerGrammarWords
         + "default problem issue issues supplied entered given specified file via please see also again now then after before when "
         + "while if here there successfully immediately configuration config settings setting pair hash hashed dialog input login "
         + "complexity requirements rules expiry vault salt ccmp tkip sae owe wep wpa wpa2 wpa3 psk open off on "
-        + "interface interfaces stack adapter card link traffic selection monitor monitoring quality score scores type types");
+        + "interface interfaces stack adapter card link traffic selection monitor monitoring quality score scores type types "
+        + "automatically manually only");
 
     private static readonly WordSet Terminals = new("is was to as value are equals becomes set called named");
     private static readonly WordSet Verbs = new("changed updated reset configured been has have will be being got changes sets");

@@ -403,7 +403,9 @@ internal ref struct TextScrubber
         var replaced = false;
         for (var n = 0; n < ArgumentCommands.Count(roles) && next >= 0 && ArgumentCommands.NextArgument(s, next, out var start, out var stop); n++)
         {
-            if (roles[n] != ArgumentRole.None && stop > start && !(stop - start == 2 && s[start] == '"'))
+            // Only quoted arguments: ESP-AT quotes every string ("+CWJAP:1" is an error code) and a bare argument of a
+            // call is a variable's name.
+            if (roles[n] != ArgumentRole.None && stop - start > 2 && s[start] == '"')
             {
                 Write(s[emitted..start]);
                 if (roles[n] == ArgumentRole.Secret)
@@ -504,6 +506,35 @@ internal ref struct TextScrubber
         return TryReplaceMarkerBefore(s, p, emitted);
     }
 
+    // A secret value is one token, or the quoted arguments of a command ("wpa_passphrase "Home Net" "pass""): each
+    // argument is remembered on its own.
+    private readonly void LearnArguments(ReadOnlySpan<byte> value)
+    {
+        if (_learned is null)
+        {
+            return;
+        }
+
+        var k = 0;
+        while (k < value.Length)
+        {
+            k = SkipBlanks(value, k);
+            if (k >= value.Length)
+            {
+                break;
+            }
+
+            var end = IsQuote(value[k]) ? QuotedEnd(value, k) : UnquotedEnd(value, k);
+            if (end <= k)
+            {
+                break;
+            }
+
+            _learned.Learn(value[k..end], secret: true);
+            k = end;
+        }
+    }
+
     // A cheap look at a word's length and first letter before the verb lists: "to", "with", "onto", "from", "connect",
     // "join", "joined", "joining", "reconnect".
     private static bool MayAnnounceNetwork(ReadOnlySpan<byte> word) => (word.Length, word[0] | 0x20) switch
@@ -602,7 +633,7 @@ internal ref struct TextScrubber
             case MarkerKind.WeakSecret:
                 Write(SecretToken);
                 _counts.Secrets++;
-                _learned?.Learn(s[valueStart..end], secret: true);
+                LearnArguments(s[valueStart..end]);
                 break;
             case MarkerKind.Coordinate:
                 WriteCoarsened(s[valueStart..end]);
