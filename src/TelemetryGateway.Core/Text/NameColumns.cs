@@ -7,7 +7,9 @@ namespace TelemetryGateway.Core.Text;
 /// that follows the cell under it is a Wi-Fi name, with no marker before it. The tables of <c>wpa_cli scan_results</c>
 /// and <c>list_networks</c> (a header of fields joined by " / ", rows of tab-separated cells), <c>nmcli device wifi
 /// list</c> and <c>nmcli connection show</c> (columns aligned under upper-case headers, <c>SSID</c> or <c>NAME</c>) and
-/// <c>iwctl station ... get-networks</c> / <c>known-networks list</c> (aligned under <c>Network name</c>).
+/// <c>iwctl station ... get-networks</c> / <c>known-networks list</c> (aligned under <c>Network name</c>), tables with
+/// '|' between cells (Zephyr's <c>wifi scan</c>: <c>| SSID (len) |</c>), and the keys of a netplan / cloud-init
+/// <c>access-points:</c> map, which are the Wi-Fi names.
 /// </summary>
 /// <remarks>
 /// A table ends at an empty line or a row that does not fit the header (too few cells, or shorter than the column's
@@ -23,11 +25,17 @@ internal sealed class NameColumns
     // Tab-separated rows: the index of the name cell. Aligned rows: the byte offset where the name column starts.
     private int _column;
 
+    // Netplan: the indentation of the access-points: line and of its keys (-1 until the first key is seen).
+    private int _parentIndent;
+    private int _keyIndent;
+
     private enum Layout
     {
         None,
         TabSeparated,
         Aligned,
+        PipeSeparated,
+        AccessPointKeys,
     }
 
     public bool InTable => _layout != Layout.None;
@@ -39,7 +47,8 @@ internal sealed class NameColumns
     /// block without one is scrubbed whole.
     /// </summary>
     public static bool MayHoldHeader(ReadOnlySpan<byte> lines) =>
-        lines.IndexOf("SSID"u8) >= 0 || lines.IndexOf(" / ssid"u8) >= 0 || lines.IndexOf("NAME "u8) >= 0 || lines.IndexOf("Network name"u8) >= 0;
+        lines.IndexOf("SSID"u8) >= 0 || lines.IndexOf(" / ssid"u8) >= 0 || lines.IndexOf("NAME "u8) >= 0 || lines.IndexOf("Network name"u8) >= 0
+        || lines.IndexOf("access-points:"u8) >= 0;
 
     /// <summary>Starts a table if <paramref name="line"/> (without its line break) is a header naming a Wi-Fi name column.</summary>
     public bool TryBegin(ReadOnlySpan<byte> line)
@@ -47,6 +56,36 @@ internal sealed class NameColumns
         _layout = Layout.None;
         if (line.Length > MaxHeaderLength)
         {
+            return false;
+        }
+
+        // netplan / cloud-init: "    access-points:" then one key per network.
+        var trimmed = line.TrimEnd((byte)'\r').TrimEnd((byte)' ');
+        if (trimmed.TrimStart((byte)' ').SequenceEqual("access-points:"u8))
+        {
+            _layout = Layout.AccessPointKeys;
+            _parentIndent = trimmed.Length - trimmed.TrimStart((byte)' ').Length;
+            _keyIndent = -1;
+            return true;
+        }
+
+        // "Num  | SSID   (len) | Chan (Band) | ...": cells between '|'.
+        if (line.IndexOf((byte)'|') >= 0)
+        {
+            var index = 0;
+            foreach (var range in line.Split((byte)'|'))
+            {
+                var cell = line[range].Trim((byte)' ');
+                if (cell.StartsWith("SSID"u8) || cell.StartsWith("ESSID"u8) || cell.StartsWith("Network name"u8))
+                {
+                    _layout = Layout.PipeSeparated;
+                    _column = index;
+                    return true;
+                }
+
+                index++;
+            }
+
             return false;
         }
 
@@ -104,9 +143,36 @@ internal sealed class NameColumns
             return false;
         }
 
-        if (line.Trim((byte)' ').IndexOfAnyExcept((byte)'-', (byte)' ') < 0)
+        if (_layout == Layout.AccessPointKeys)
+        {
+            return TakeAccessPointKey(line, out start, out end);
+        }
+
+        if (line.Trim((byte)' ').IndexOfAnyExcept(RuleBytes) < 0)
         {
             return true;
+        }
+
+        if (_layout == Layout.PipeSeparated)
+        {
+            var index = 0;
+            foreach (var range in line.Split((byte)'|'))
+            {
+                if (index++ != _column)
+                {
+                    continue;
+                }
+
+                var (offset, length) = range.GetOffsetAndLength(line.Length);
+                var cell = line.Slice(offset, length);
+                var lead = cell.Length - cell.TrimStart((byte)' ').Length;
+                start = offset + lead;
+                end = offset + cell.TrimEnd((byte)' ').Length;
+                return true;
+            }
+
+            _layout = Layout.None;
+            return false;
         }
 
         if (_layout == Layout.TabSeparated)
@@ -158,6 +224,42 @@ internal sealed class NameColumns
 
         return true;
     }
+
+    // A line of the access-points: map: at the keys' indentation, "name:" or "\"name\":" is a Wi-Fi name; deeper lines
+    // are its settings (a password: there is a marker of its own); a line back at the parent's indentation ends the map.
+    private bool TakeAccessPointKey(ReadOnlySpan<byte> line, out int start, out int end)
+    {
+        start = end = 0;
+        var content = line.TrimEnd((byte)'\r').TrimEnd((byte)' ');
+        var indent = content.Length - content.TrimStart((byte)' ').Length;
+        if (content.Length == indent)
+        {
+            // An empty line inside the map.
+            return true;
+        }
+
+        if (indent <= _parentIndent || (_keyIndent >= 0 && indent < _keyIndent))
+        {
+            _layout = Layout.None;
+            return false;
+        }
+
+        if (_keyIndent < 0)
+        {
+            _keyIndent = indent;
+        }
+
+        if (indent == _keyIndent && content[^1] == ':')
+        {
+            start = indent;
+            end = content.Length - 1;
+        }
+
+        return true;
+    }
+
+    // A rule under a header: "-----", "+----+----+", "|----|".
+    private static ReadOnlySpan<byte> RuleBytes => "- +|="u8;
 
     private static byte[] SsidHeader { get; } = "SSID"u8.ToArray();
 

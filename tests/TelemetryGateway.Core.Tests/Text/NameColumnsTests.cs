@@ -59,6 +59,33 @@ public sealed class NameColumnsTests
         Assert.Contains("  >   [ssid]                      psk", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Replaces_the_ssid_cells_of_a_table_with_bars_between_cells()
+    {
+        const string Log = "uart:~$ wifi scan\nNum  | SSID                             (len) | Chan (Band)   | RSSI | Security        | BSSID\n"
+            + "1    | Werkstatt 2.OG                   14    | 36   (5GHz)   | -49  | WPA2-PSK        | 88:DC:96:4A:11:7B\n"
+            + "2    | DIRECT-5E-HP Printer             20    | 6    (2.4GHz) | -77  | WPA2-PSK        | FA:8B:CA:5E:00:21\n"
+            + "Scan request done\n";
+
+        var output = LogScrubbing.ScrubEverySegmentation(Log);
+
+        Assert.DoesNotContain("Werkstatt", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("DIRECT-5E", output, StringComparison.Ordinal);
+        Assert.Contains("1    | [ssid]    | 36   (5GHz)   | -49  | WPA2-PSK        | [mac]", output, StringComparison.Ordinal);
+        Assert.EndsWith("Scan request done\n", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Replaces_the_keys_of_a_netplan_access_points_map()
+    {
+        const string Log = "wifis:\n  wlan0:\n    dhcp4: true\n    access-points:\n      \"Garten Haus\":\n        password: \"Sp4ne&Hobel#9\"\n"
+            + "      Werkstatt:\n        hidden: true\n    optional: true\n";
+
+        Assert.Equal(
+            "wifis:\n  wlan0:\n    dhcp4: true\n    access-points:\n      [ssid]:\n        password: [secret]\n      [ssid]:\n        hidden: true\n    optional: true\n",
+            LogScrubbing.ScrubEverySegmentation(Log));
+    }
+
     [Theory]
     [InlineData("I app: NAME is not a column here\nnext line stays\n")]
     [InlineData("HOSTNAME  UPTIME\nhost-1  3 days\n")]
