@@ -805,6 +805,60 @@ internal static class MarkerGrammar
         };
     }
 
+    /// <summary>
+    /// An option of a Wi-Fi command line before the blank at <paramref name="p"/> and its value: <c>-s</c> (the network)
+    /// and <c>-p</c> (its passphrase) on a line about Wi-Fi (Zephyr's <c>wifi connect -s x -p y</c>, <c>wifi ap enable</c>),
+    /// and macOS's <c>networksetup -setairportnetwork &lt;device&gt; &lt;network&gt; [password]</c>.
+    /// </summary>
+    internal static bool MatchWifiOption(ReadOnlySpan<byte> s, int p, out ArgumentRole role, out int valueStart, out int end)
+    {
+        role = ArgumentRole.None;
+        valueStart = end = p;
+        if (p < 2 || (p > 2 && s[p - 3] is not ((byte)' ' or (byte)'\t')))
+        {
+            return MatchAirportNetwork(s, p, out role, out valueStart, out end);
+        }
+
+        if (s[p - 2] != '-' || s[p - 1] is not ((byte)'s' or (byte)'p') || !HasWifiContext(s, p))
+        {
+            return false;
+        }
+
+        valueStart = SkipBlanks(s, p);
+        if (valueStart >= s.Length || s[valueStart] is (byte)'-' or (byte)'\n' or (byte)'\r')
+        {
+            return false;
+        }
+
+        end = IsQuote(s[valueStart]) ? QuotedEnd(s, valueStart) : UnquotedEnd(s, valueStart);
+        role = s[p - 1] == 's' ? ArgumentRole.WifiName : ArgumentRole.Secret;
+        return end > valueStart;
+    }
+
+    // "-setairportnetwork en0 "Home Net" "pass"": the device, then the network, then its password (both as one value).
+    private static bool MatchAirportNetwork(ReadOnlySpan<byte> s, int p, out ArgumentRole role, out int valueStart, out int end)
+    {
+        role = ArgumentRole.None;
+        valueStart = end = p;
+        var option = "-setairportnetwork"u8;
+        if (p < option.Length || !Ascii.EqualsIgnoreCase(s[(p - option.Length)..p], option))
+        {
+            return false;
+        }
+
+        var device = SkipBlanks(s, p);
+        var deviceEnd = UnquotedEnd(s, device);
+        valueStart = SkipBlanks(s, deviceEnd);
+        if (deviceEnd == device || valueStart == deviceEnd || valueStart >= s.Length || s[valueStart] is (byte)'\n' or (byte)'\r')
+        {
+            return false;
+        }
+
+        end = NextArgumentEnd(s, IsQuote(s[valueStart]) ? QuotedEnd(s, valueStart) : UnquotedEnd(s, valueStart));
+        role = ArgumentRole.Secret;
+        return true;
+    }
+
     /// <summary>The inlined first step of <see cref="MayEndBeforeBlank"/>: the byte before the blank and the suffix bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool MayEndBeforeBlankQuick(ReadOnlySpan<byte> s, int p)
@@ -818,6 +872,12 @@ internal static class MarkerGrammar
         if (!IsLetter(c))
         {
             return (IsDigit(c) || IsQuote(c)) && MayEndBeforeBlank(s, p);
+        }
+
+        // "-s", "-p" options of Wi-Fi commands.
+        if (s[p - 2] == '-' && c is (byte)'s' or (byte)'p')
+        {
+            return true;
         }
 
         var b = s[p - 2];
@@ -854,6 +914,12 @@ internal static class MarkerGrammar
         if (e == 0 || !IsLetter(s[e - 1]) || !HasBlankWordSuffix(s, e))
         {
             return false;
+        }
+
+        // macOS "networksetup -setairportnetwork ...".
+        if (e >= 18 && s[e - 18] == '-' && Ascii.EqualsIgnoreCase(s[(e - 17)..e], "setairportnetwork"u8))
+        {
+            return true;
         }
 
         var a = e;

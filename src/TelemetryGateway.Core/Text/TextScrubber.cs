@@ -472,6 +472,26 @@ internal ref struct TextScrubber
             return p;
         }
 
+        // "wifi connect -s "Home" -p pass", "networksetup -setairportnetwork en0 "Home" pass": options of Wi-Fi commands.
+        if (MatchWifiOption(s, p, out var role, out var optionValueStart, out var optionValueEnd))
+        {
+            Write(s[emitted..optionValueStart]);
+            if (role == ArgumentRole.Secret)
+            {
+                Write(SecretToken);
+                _counts.Secrets++;
+                LearnArguments(s[optionValueStart..optionValueEnd]);
+            }
+            else
+            {
+                Write(SsidToken);
+                _counts.WifiNames++;
+                _learned?.Learn(s[optionValueStart..optionValueEnd], secret: false);
+            }
+
+            return optionValueEnd;
+        }
+
         // "key1 's:x'", "wpa2 'x'": a marker may end in digits.
         var letterEnd = p;
         while (letterEnd > emitted + 1 && IsDigit(s[letterEnd - 1]) && p - letterEnd < 3)

@@ -84,6 +84,9 @@ public sealed class MarkerGrammarTests
     [InlineData("AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",\"Sommer!2026\",0,0,\"\"", "AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",[secret],0,0,\"\"")]
     [InlineData("setup: WiFi.begin(\"Casa Rossi\", \"Sommer!2026\");", "setup: WiFi.begin([ssid], [secret]);")]
     [InlineData("WiFi.softAP(\"Setup-AP\", \"Sommer!2026\")", "WiFi.softAP([ssid], [secret])")]
+    [InlineData("uart:~$ wifi connect -s \"Labor 3.OG\" -p \"f3rmi0n+Lab!\" -k 1", "uart:~$ wifi connect -s [ssid] -p [secret] -k 1")]
+    [InlineData("uart:~$ wifi ap enable -s Setup-AP -c 6 -k 1 -p provision123", "uart:~$ wifi ap enable -s [ssid] -c 6 -k 1 -p [secret]")]
+    [InlineData("$ networksetup -setairportnetwork en0 \"Tom's iPhone (2)\" \"hunter2-but-longer\"", "$ networksetup -setairportnetwork en0 [secret]")]
     public void Replaces_wifi_names_and_passphrases_passed_by_position(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
@@ -126,6 +129,7 @@ public sealed class MarkerGrammarTests
     [InlineData("I app: pin 4 set high")]
     [InlineData("W (4567) wifi:Haven't to connect to a suitable AP now!")]
     [InlineData("I app: connecting to the cloud broker")]
+    [InlineData("$ tar -s -p archive.tar")]
     [InlineData("netsh wlan set hostednetwork mode=allow")]
     [InlineData("    Security key           : Present")]
     [InlineData("I net: network interface wlan0 up")]
