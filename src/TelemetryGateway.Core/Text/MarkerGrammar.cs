@@ -100,6 +100,24 @@ internal static class MarkerGrammar
             return MatchExplicitValue(s, k, kind, out valueStart, out end);
         }
 
+        // "Passphrase? Baguette;Fromage=2": a prompt (ConnMan's agent), answered by the rest of the line.
+        if (s[k] == '?' && k == afterKey && k + 1 < s.Length && s[k + 1] == ' ' && kind is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid)
+        {
+            valueStart = SkipBlanks(s, k + 1);
+            end = valueStart;
+            while (end < s.Length && s[end] is not ((byte)'\n' or (byte)'\r'))
+            {
+                end++;
+            }
+
+            while (end > valueStart && s[end - 1] is (byte)' ' or (byte)'\t')
+            {
+                end--;
+            }
+
+            return end > valueStart;
+        }
+
         if (k == afterKey || kind == MarkerKind.Serial)
         {
             return false;
@@ -859,6 +877,29 @@ internal static class MarkerGrammar
         return true;
     }
 
+    /// <summary>
+    /// A quoted name at <paramref name="q"/> followed by a BSSID in brackets (<c>'Home Net' (00:11:22:33:44:55)</c>, as
+    /// scan lists and connect messages describe a network); <paramref name="end"/> is after the closing quote.
+    /// </summary>
+    internal static bool MatchNamedBssid(ReadOnlySpan<byte> s, int q, out int end)
+    {
+        end = q;
+        var close = QuotedEnd(s, q);
+        if (close - q <= 2 || s[close - 1] != s[q])
+        {
+            return false;
+        }
+
+        var k = SkipBlanks(s, close);
+        if (k + 1 >= s.Length || s[k] != '(' || !MatchMac(s, k + 1, out var macEnd) || macEnd >= s.Length || s[macEnd] != ')')
+        {
+            return false;
+        }
+
+        end = close;
+        return true;
+    }
+
     /// <summary>The inlined first step of <see cref="MayEndBeforeBlank"/>: the byte before the blank and the suffix bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool MayEndBeforeBlankQuick(ReadOnlySpan<byte> s, int p)
@@ -871,7 +912,8 @@ internal static class MarkerGrammar
         var c = s[p - 1];
         if (!IsLetter(c))
         {
-            return (IsDigit(c) || IsQuote(c)) && MayEndBeforeBlank(s, p);
+            // "Passphrase? x": a prompt after a word.
+            return (IsDigit(c) || IsQuote(c) || (c == '?' && IsLetter(s[p - 2]))) && MayEndBeforeBlank(s, c == '?' ? p - 1 : p);
         }
 
         // "-s", "-p" options of Wi-Fi commands.

@@ -349,6 +349,17 @@ internal ref struct TextScrubber
 
             case (byte)'"':
             case (byte)'\'':
+                // "- 'Home Net' (00:11:22:33:44:55)": a quoted name described by its BSSID is a Wi-Fi name.
+                if (MatchNamedBssid(s, p, out end))
+                {
+                    Write(s[emitted..p]);
+                    Write(SsidToken);
+                    _counts.WifiNames++;
+                    _learned?.Learn(s[p..end], secret: false);
+                    emitted = end;
+                    return end;
+                }
+
                 // SSID "Home Net": a Wi-Fi name marker, blanks, then a quoted value.
                 if (p > emitted && s[p - 1] is (byte)' ' or (byte)'\t')
                 {
@@ -518,7 +529,7 @@ internal ref struct TextScrubber
                 return end;
             }
         }
-        else if (!IsQuote(last) && !IsLetter(last))
+        else if (!IsQuote(last) && !IsLetter(last) && last != '?')
         {
             return p;
         }
@@ -607,6 +618,12 @@ internal ref struct TextScrubber
         }
 
         if (k > emitted && IsQuote(s[k - 1]) && s[p] is (byte)'=' or (byte)':' or (byte)' ' or (byte)'\t')
+        {
+            k--;
+        }
+
+        // "Passphrase? x": an agent's prompt.
+        if (k > emitted + 1 && s[k - 1] == '?' && s[p] is (byte)' ' or (byte)'\t')
         {
             k--;
         }

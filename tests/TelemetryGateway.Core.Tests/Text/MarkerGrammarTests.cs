@@ -37,6 +37,7 @@ public sealed class MarkerGrammarTests
     [InlineData("api_key abc123def456 loaded", "api_key [secret] loaded")]
     [InlineData("credentials admin/S3cret!", "credentials [secret]")]
     [InlineData("    Key Content            : Sommer!2026", "    Key Content            : [secret]")]
+    [InlineData("Passphrase? Baguette;Fromage=2", "Passphrase? [secret]")]
     [InlineData("nvs: key 'wifi.psk' = 'Sommer!2026'", "nvs: key 'wifi.psk' = [secret]")]
     [InlineData("sudo raspi-config nonint do_wifi_ssid_passphrase \"Casa Rossi\" \"Sommer!2026\"", "sudo raspi-config nonint do_wifi_ssid_passphrase [secret]")]
     public void Finds_a_secret_after_a_marker_whatever_joins_them(string line, string expected)
@@ -67,6 +68,7 @@ public sealed class MarkerGrammarTests
     [InlineData("Provisioning: received network name \"Casa Rossi\" and key \"Sommer!2026\"", "Provisioning: received network name [ssid] and key [secret]")]
     [InlineData("W (4567) wifi:connected with Casa, aid = 1", "W (4567) wifi:connected with [ssid], aid = 1")]
     [InlineData("WifiConfigManager: Adding/Updating network Casa Rossi", "WifiConfigManager: Adding/Updating network [ssid]")]
+    [InlineData("[18:02:14][I][wifi:541]: - 'Schrebergarten 12' (0C:80:63:AB:02:F5) -61 dB", "[18:02:14][I][wifi:541]: - [ssid] ([mac]) -61 dB")]
     [InlineData("W (3456) app: AP \"Casa Rossi\" not found, retrying", "W (3456) app: AP [ssid] not found, retrying")]
     [InlineData("WIF: Connecting to AP1 Casa Rossi Channel 6 BSSId 00:11:22:33:44:55", "WIF: Connecting to AP1 [ssid] Channel 6 BSSId [mac]")]
     [InlineData("ESPHome [C][wifi:428]:   SSID: [redacted]", "ESPHome [C][wifi:428]:   SSID: [redacted]")]
