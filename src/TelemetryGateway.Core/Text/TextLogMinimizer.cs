@@ -63,8 +63,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
 
     public void CommitCounts(int slot, long[] shard) => ProcessingTally.FromLogScrub(_scrubbers[slot].Counts, _serialHandling[slot]).AddTo(shard);
 
-    private static LogScrubRules RulesOf(StreamPurpose purpose) =>
-        purpose.FormatRules as LogScrubRules ?? throw new InvalidOperationException("a text stream's purpose has no log scrub rules");
+    private static LogScrubRules RulesOf(StreamPurpose purpose) => purpose.RulesOf<LogScrubRules>();
 
     public void Dispose()
     {

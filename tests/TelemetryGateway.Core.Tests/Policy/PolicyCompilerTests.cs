@@ -205,7 +205,7 @@ public sealed class PolicyCompilerTests
         var policy = TestPolicies.CompileValid(TextStream.Replace("TEXT", "\"text\": { \"serial\": \"drop\", \"ipv4PrefixLength\": 16, \"decimals\": 2 }", StringComparison.Ordinal));
         var stream = Assert.Single(policy.Streams);
         Assert.Equal(PayloadFormat.Text, stream.Format);
-        var rules = Assert.IsType<LogScrubRules>(stream.PurposeArray[0].FormatRules);
+        var rules = Assert.IsType<LogScrubRules>(stream.PurposeArray[0].Rules);
         Assert.Equal(SerialHandling.Drop, rules.Serial);
         Assert.Equal(16, rules.Ipv4PrefixLength);
         Assert.Equal(48, rules.Ipv6PrefixLength);
