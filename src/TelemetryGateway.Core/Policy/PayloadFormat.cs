@@ -1,5 +1,5 @@
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Json;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Protobuf;
 using TelemetryGateway.Core.Solix;
 using TelemetryGateway.Core.Text;
@@ -13,7 +13,7 @@ namespace TelemetryGateway.Core.Policy;
 /// <remarks>
 /// Adding a format is a value here and one registration in <see cref="PayloadFormats"/>: its id, content type, the
 /// <see cref="FormatRulesCompiler"/> that turns a purpose's properties into its typed rules, and the
-/// <see cref="Engine.IPayloadMinimizer"/> that applies them. The compiler and the minimizer read nothing else.
+/// <see cref="Pipeline.IPayloadMinimizer"/> that applies them. The compiler and the minimizer read nothing else.
 /// </remarks>
 public enum PayloadFormat
 {

@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Unicode;
 using Google.Protobuf.Reflection;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text.Json;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;

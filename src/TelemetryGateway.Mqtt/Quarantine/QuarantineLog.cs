@@ -4,8 +4,8 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using TelemetryGateway.Core.Diagnostics;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
