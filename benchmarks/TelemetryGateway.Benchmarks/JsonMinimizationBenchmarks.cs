@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using TelemetryGateway.Benchmarks.Corpus;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Benchmarks;
 

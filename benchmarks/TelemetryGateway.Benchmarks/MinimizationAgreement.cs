@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using TelemetryGateway.Benchmarks.Corpus;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Benchmarks;
 

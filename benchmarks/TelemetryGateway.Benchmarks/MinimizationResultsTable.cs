@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using BenchmarkDotNet.Reports;
 using TelemetryGateway.Benchmarks.Corpus;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Benchmarks;
 

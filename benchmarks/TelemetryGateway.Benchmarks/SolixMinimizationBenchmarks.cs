@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Benchmarks;
 

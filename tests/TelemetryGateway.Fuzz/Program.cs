@@ -1,7 +1,7 @@
 using System.Buffers;
 using SharpFuzz;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Fuzz;
 

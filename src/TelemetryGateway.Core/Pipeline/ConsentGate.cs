@@ -1,4 +1,3 @@
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Vocabulary;
 

@@ -98,7 +98,7 @@ public sealed class StreamPurpose
 {
     internal StreamPurpose(
         string streamName, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
-        TimeSpan retentionPeriod, OutputTopic topic, FieldSet? fields, object? formatRules, string policyTag)
+        TimeSpan retentionPeriod, OutputTopic topic, IFormatRules rules, string policyTag)
     {
         StreamName = streamName;
         Categories = categories;
@@ -107,8 +107,7 @@ public sealed class StreamPurpose
         Retention = retention;
         RetentionPeriod = retentionPeriod;
         Topic = topic;
-        Fields = fields;
-        FormatRules = formatRules;
+        Rules = rules;
         PolicyTag = policyTag;
         Counters = new ProcessingCounters();
         OutputTags = new Pipeline.OutputTags(this);
@@ -125,16 +124,23 @@ public sealed class StreamPurpose
     public OutputTopic Topic { get; }
 
     /// <summary>The fields this purpose keeps, and how, for formats whose rules name fields (JSON); null otherwise.</summary>
-    public FieldSet? Fields { get; }
+    public FieldSet? Fields => Rules.Fields;
 
     /// <summary>
-    /// This purpose's compiled rules for its stream's <see cref="PayloadFormat"/> other than the field rules, read by
-    /// that format's <see cref="Engine.IPayloadMinimizer"/> (which knows their type); null for JSON.
+    /// This purpose's compiled rules for its stream's <see cref="PayloadFormat"/>, of the type that format's rules
+    /// compiler produces (<see cref="PayloadFormats"/>).
     /// </summary>
-    internal object? FormatRules { get; }
+    internal IFormatRules Rules { get; }
 
     /// <summary>The log scrub rules of a purpose of a <see cref="PayloadFormat.Text"/> stream; null for other formats.</summary>
-    public Text.LogScrubRules? TextRules => FormatRules as Text.LogScrubRules;
+    public Text.LogScrubRules? TextRules => Rules as Text.LogScrubRules;
+
+    /// <summary>
+    /// This purpose's rules as the type its format's minimizer expects; a mismatch is a registration bug, not bad input.
+    /// </summary>
+    internal TRules RulesOf<TRules>()
+        where TRules : class, IFormatRules =>
+        Rules as TRules ?? throw new InvalidOperationException($"stream '{StreamName}' has {Rules.GetType().Name} rules, not {typeof(TRules).Name}");
 
     public string PolicyTag { get; }
 

@@ -43,9 +43,13 @@ public readonly record struct TransformParameters(int Ipv4PrefixLength, int Ipv6
 /// The allowlist of fields for one object level. Names are compared as unescaped UTF-8.
 /// At most <see cref="MaxFields"/> fields, so that the minimizer can track duplicates in one 64-bit mask.
 /// </summary>
-public sealed class FieldSet
+public sealed class FieldSet : IFormatRules
 {
     public const int MaxFields = 64;
+
+    // A JSON purpose's rules are its field set itself.
+    FieldSet? IFormatRules.Fields => this;
+
     private readonly FieldRule[] _rules;
 
     private readonly uint[] _signatures;

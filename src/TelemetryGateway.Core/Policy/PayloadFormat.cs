@@ -1,5 +1,5 @@
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Json;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Protobuf;
 using TelemetryGateway.Core.Solix;
 using TelemetryGateway.Core.Text;
@@ -11,9 +11,9 @@ namespace TelemetryGateway.Core.Policy;
 /// The payload format of a stream (its policy <c>format</c>), which decides the rewriter its messages go through.
 /// </summary>
 /// <remarks>
-/// Adding a format takes four steps: a value here with its id and content type; in <see cref="PolicyCompiler"/>, the
-/// purpose properties of the format and a compile step that turns them into the purpose's format rules; an
-/// <see cref="Engine.IPayloadMinimizer"/> that applies them; and its construction in <see cref="Engine.Minimizer"/>.
+/// Adding a format is a value here and one registration in <see cref="PayloadFormats"/>: its id, content type, the
+/// <see cref="FormatRulesCompiler"/> that turns a purpose's properties into its typed rules, and the
+/// <see cref="Pipeline.IPayloadMinimizer"/> that applies them. The compiler and the minimizer read nothing else.
 /// </remarks>
 public enum PayloadFormat
 {
@@ -36,22 +36,21 @@ public enum PayloadFormat
 }
 
 /// <summary>
-/// The payload formats, each registered once: its policy-file id, the content type of its outputs, the purpose
-/// properties that hold its rules, and the rewriter that minimizes it. A new format is an enum value and one entry here
-/// (plus its rules compiler in <see cref="PolicyCompiler"/>).
+/// The payload formats, each registered once: its policy-file id, the content type of its outputs, the compiler of its
+/// rules, and the rewriter that minimizes it. A new format is an enum value and one entry here.
 /// </summary>
 public static class PayloadFormats
 {
     // In enum order: the registration of a format is at its value.
     private static readonly PayloadFormatRegistration[] s_registrations =
     [
-        new(PayloadFormat.Json, "json", "application/json", ["fields"],
+        new(PayloadFormat.Json, "json", "application/json", new JsonRulesCompiler(),
             (pseudonymizer, policy) => new JsonMinimizer(pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth)),
-        new(PayloadFormat.Text, "text", "text/plain; charset=utf-8", ["text"],
+        new(PayloadFormat.Text, "text", "text/plain; charset=utf-8", new LogScrubRulesCompiler(),
             (pseudonymizer, policy) => new TextLogMinimizer(pseudonymizer, policy.MaxPurposesPerStream)),
-        new(PayloadFormat.Protobuf, "protobuf", "application/x-protobuf", ["fields"],
+        new(PayloadFormat.Protobuf, "protobuf", "application/x-protobuf", new ProtobufRulesCompiler(),
             (pseudonymizer, policy) => new ProtobufMinimizer(pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth)),
-        new(PayloadFormat.Solix, "solix", "application/json", ["solix"],
+        new(PayloadFormat.Solix, "solix", "application/json", new SolixRulesCompiler(),
             (pseudonymizer, policy) => new SolixEnvelopeRewriter(pseudonymizer, policy.MaxPurposesPerStream)),
     ];
 
@@ -72,8 +71,11 @@ public static class PayloadFormats
     }
 
     internal static PayloadFormatRegistration Of(PayloadFormat format) => s_registrations[(int)format];
+
+    /// <summary>Every registration, in enum order (the compiler checks each stream against the others' own properties).</summary>
+    internal static ReadOnlySpan<PayloadFormatRegistration> All => s_registrations;
 }
 
 /// <summary>One payload format's registration (see <see cref="PayloadFormats"/>).</summary>
 internal sealed record PayloadFormatRegistration(
-    PayloadFormat Format, string Id, string ContentType, string[] PurposeProperties, Func<Pseudonymizer, CompiledPolicy, IPayloadMinimizer> CreateMinimizer);
+    PayloadFormat Format, string Id, string ContentType, FormatRulesCompiler Rules, Func<Pseudonymizer, CompiledPolicy, IPayloadMinimizer> CreateMinimizer);

@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Unicode;
 using Google.Protobuf.Reflection;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Transforms;
@@ -73,7 +73,7 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
     public QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload)
     {
         Debug.Assert(purposes.Length <= _capacity);
-        var schema = purposes.IsEmpty ? null : ((ProtobufPlan)purposes[0].FormatRules!).Schema;
+        var schema = purposes.IsEmpty ? null : purposes[0].RulesOf<ProtobufRules>().Plan.Schema;
         _schema = schema;
         _active = purposes.Length;
         _maxDepth = _depthCapacity;
@@ -81,7 +81,7 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         _devicePseudonymLength = 0;
         for (var i = 0; i < purposes.Length; i++)
         {
-            var plan = (ProtobufPlan)purposes[i].FormatRules!;
+            var plan = purposes[i].RulesOf<ProtobufRules>().Plan;
             Debug.Assert(plan.Schema == schema, "Every purpose of a stream rewrites the same message type.");
             _plans[i] = plan;
             _outputs[i].Begin();

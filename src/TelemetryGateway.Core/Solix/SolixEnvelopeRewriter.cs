@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text.Json;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
@@ -137,7 +137,7 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
         }
         for (var i = 0; i < purposes.Length; i++)
         {
-            if (purposes[i].FormatRules is SolixRules rules)
+            if (purposes[i].Rules is SolixRules rules)
             {
                 _hasOutput[i] = WriteOutput(input, binary, rules, i);
             }

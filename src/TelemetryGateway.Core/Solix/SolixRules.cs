@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using System.Text.Json;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Solix;
@@ -23,7 +24,7 @@ namespace TelemetryGateway.Core.Solix;
 /// A message type is its hex id; a field is its field byte (<c>"a2"</c>) or a name from the message map. <c>"*"</c>
 /// keeps every field the map describes for that type. Wi-Fi names, MACs and IP addresses are never kept.
 /// </remarks>
-internal sealed class SolixRules
+internal sealed class SolixRules : IFormatRules
 {
     /// <summary>The <c>head</c> fields a policy may keep, in their order of output.</summary>
     public static readonly string[] HeadFields = ["version", "client_id", "sess_id", "msg_seq", "cmd", "cmd_status", "sign_code", "seed", "timestamp"];
@@ -49,6 +50,8 @@ internal sealed class SolixRules
 
     /// <summary>True when serials (topic, head, payload, binary) become their same-length pseudonym.</summary>
     public bool PseudonymizesSerial { get; }
+
+    bool IFormatRules.PseudonymizesDeviceInPayload => PseudonymizesSerial;
 
     /// <summary>Indexed like <see cref="HeadFields"/>.</summary>
     public bool[] KeepsHeadField { get; }

@@ -1,4 +1,4 @@
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Core.Solix;
 

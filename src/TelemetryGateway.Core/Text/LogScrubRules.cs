@@ -1,3 +1,4 @@
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Core.Text;
@@ -20,7 +21,7 @@ public enum SerialHandling
 /// truncated and coordinates coarsened, and the longest line held in memory. Secrets, Wi-Fi names, e-mail
 /// addresses, phone numbers and MAC addresses are always replaced; no rule can keep them.
 /// </summary>
-public sealed record LogScrubRules
+public sealed record LogScrubRules : IFormatRules
 {
     public const int MinLineLength = 256;
     public const int MaxLineLengthLimit = 16 * 1024 * 1024;

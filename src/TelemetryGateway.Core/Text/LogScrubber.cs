@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Unicode;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Transforms;
 
 namespace TelemetryGateway.Core.Text;

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
@@ -63,8 +62,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
 
     public void CommitCounts(int slot, long[] shard) => ProcessingTally.FromLogScrub(_scrubbers[slot].Counts, _serialHandling[slot]).AddTo(shard);
 
-    private static LogScrubRules RulesOf(StreamPurpose purpose) =>
-        purpose.FormatRules as LogScrubRules ?? throw new InvalidOperationException("a text stream's purpose has no log scrub rules");
+    private static LogScrubRules RulesOf(StreamPurpose purpose) => purpose.RulesOf<LogScrubRules>();
 
     public void Dispose()
     {

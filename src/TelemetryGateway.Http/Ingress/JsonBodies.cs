@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Text;

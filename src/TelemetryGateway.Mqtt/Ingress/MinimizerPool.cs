@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;

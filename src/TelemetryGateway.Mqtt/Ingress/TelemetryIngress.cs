@@ -68,7 +68,7 @@ internal sealed partial class TelemetryIngress(
             }
             if (result.IsQuarantined)
             {
-                if (result.QuarantineReason == Core.Engine.QuarantineReason.ProcessingFault)
+                if (result.QuarantineReason == Core.Pipeline.QuarantineReason.ProcessingFault)
                 {
                     LogProcessingFault(logger, result.Stream!.Name, minimizer.LastFault ?? "unknown");
                 }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Upstream;
 using TelemetryGateway.Proto.Telemetry.V1;

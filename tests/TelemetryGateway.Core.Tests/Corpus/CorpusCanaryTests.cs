@@ -1,5 +1,5 @@
 using System.Text.Json;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.Core.Vocabulary;
 

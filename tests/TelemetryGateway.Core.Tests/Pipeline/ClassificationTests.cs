@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Tests.Support;
 
 namespace TelemetryGateway.Core.Tests.Pipeline;

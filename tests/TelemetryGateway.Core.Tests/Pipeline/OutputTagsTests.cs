@@ -37,7 +37,7 @@ public sealed class OutputTagsTests
     [Fact]
     public void Every_output_carries_the_one_compiled_tags_instance_of_its_purpose()
     {
-        using var minimizer = new Core.Engine.Minimizer(TestPolicies.Default, TestPolicies.Key);
+        using var minimizer = new Core.Pipeline.Minimizer(TestPolicies.Default, TestPolicies.Key);
         var payload = new System.Buffers.ReadOnlySequence<byte>(Encoding.UTF8.GetBytes("""{"sn":"SERIALCANARY0001","sw_version":"v1"}"""));
 
         var first = minimizer.Minimize("dt/anker_power/A17C0/SERIALCANARY0001/firmware", payload).Outputs.ToArray().Select(o => o.Tags.OutputTags).ToList();

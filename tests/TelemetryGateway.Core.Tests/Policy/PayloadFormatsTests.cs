@@ -16,7 +16,7 @@ public sealed class PayloadFormatsTests
             Assert.Equal(format, registration.Format);
             Assert.True(PayloadFormats.TryParse(format.Id(), out var parsed));
             Assert.Equal(format, parsed);
-            Assert.NotEmpty(registration.PurposeProperties);
+            Assert.NotEmpty(registration.Rules.PurposeProperties);
         }
         Assert.Equal(Enum.GetValues<PayloadFormat>().Length, PayloadFormats.Ids.Distinct().Count());
     }

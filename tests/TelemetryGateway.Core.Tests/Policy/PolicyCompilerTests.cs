@@ -116,6 +116,33 @@ public sealed class PolicyCompilerTests
     }
 
     [Fact]
+    public void Rejects_a_stream_property_of_another_format()
+    {
+        var compilation = TestPolicies.Compile("""
+            { "id": "p", "version": "1", "streams": {
+              "s": { "topic": "a/{sn}", "message": "telemetry.v1.DeviceStatus", "categories": ["device"],
+                     "purposes": { "diagnostics": { "legalBasis": "contract", "retention": "P1D", "topic": "o", "fields": {} } } } } }
+            """);
+        var error = Assert.Single(compilation.Errors);
+        Assert.Equal("$.streams.s.message", error.Path);
+        Assert.Equal("applies to format 'protobuf' only; this stream's format is 'json'", error.Message);
+    }
+
+    [Fact]
+    public void Rejects_a_topic_that_keeps_the_serial_a_solix_purpose_pseudonymizes()
+    {
+        var compilation = TestPolicies.Compile("""
+            { "id": "p", "version": "1", "streams": {
+              "s": { "topic": "s/{pn}/{sn}", "format": "solix", "device": "sn", "categories": ["device"],
+                     "purposes": { "product-improvement": { "legalBasis": "legitimate-interest", "retention": "P1Y", "topic": "out/{pn}/{sn}",
+                       "captures": { "pn": "keep", "sn": "keep" }, "solix": { "serial": "pseudonymize", "messages": {} } } } } } }
+            """);
+        var error = Assert.Single(compilation.Errors);
+        Assert.Equal("$.streams.s.purposes.product-improvement.captures.sn", error.Path);
+        Assert.StartsWith("must be 'pseudonymize-same-length' (or 'drop')", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Rejects_two_streams_with_the_same_topic_filter()
     {
         var compilation = TestPolicies.Compile("""
@@ -205,7 +232,7 @@ public sealed class PolicyCompilerTests
         var policy = TestPolicies.CompileValid(TextStream.Replace("TEXT", "\"text\": { \"serial\": \"drop\", \"ipv4PrefixLength\": 16, \"decimals\": 2 }", StringComparison.Ordinal));
         var stream = Assert.Single(policy.Streams);
         Assert.Equal(PayloadFormat.Text, stream.Format);
-        var rules = Assert.IsType<LogScrubRules>(stream.PurposeArray[0].FormatRules);
+        var rules = Assert.IsType<LogScrubRules>(stream.PurposeArray[0].Rules);
         Assert.Equal(SerialHandling.Drop, rules.Serial);
         Assert.Equal(16, rules.Ipv4PrefixLength);
         Assert.Equal(48, rules.Ipv6PrefixLength);

@@ -1,5 +1,5 @@
 using Google.Protobuf;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.Proto.Telemetry.V1;

@@ -39,7 +39,7 @@ public sealed class ProtobufPlanTests
     public void Names_resolve_to_field_numbers_of_the_schema()
     {
         var policy = ProtobufSamples.WithFields("telemetry.v1.NetworkInfo", """{ "geo": "generalize-geo", "sn": "pseudonymize" }""");
-        var plan = (ProtobufPlan)policy.Streams[0].PurposeArray[0].FormatRules!;
+        var plan = policy.Streams[0].PurposeArray[0].RulesOf<ProtobufRules>().Plan;
 
         var sn = Array.FindIndex(plan.Schema.Fields, f => f.Number == NetworkInfo.SnFieldNumber);
         var geo = Array.FindIndex(plan.Schema.Fields, f => f.Number == NetworkInfo.GeoFieldNumber);

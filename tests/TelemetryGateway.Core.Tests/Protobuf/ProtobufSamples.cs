@@ -1,6 +1,6 @@
 using System.Buffers;
 using Google.Protobuf;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.Core.Vocabulary;

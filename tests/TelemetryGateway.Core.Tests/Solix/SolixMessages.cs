@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 

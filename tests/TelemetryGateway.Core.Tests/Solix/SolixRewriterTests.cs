@@ -1,5 +1,5 @@
 using System.Text;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 

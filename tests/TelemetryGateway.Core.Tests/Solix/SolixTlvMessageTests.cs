@@ -1,4 +1,4 @@
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Solix;
 
 namespace TelemetryGateway.Core.Tests.Solix;

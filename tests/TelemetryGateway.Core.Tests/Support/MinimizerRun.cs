@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 
 namespace TelemetryGateway.Core.Tests.Support;

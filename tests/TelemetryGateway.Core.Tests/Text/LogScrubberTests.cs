@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using TelemetryGateway.Core.Buffers;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.Core.Text;
 

@@ -6,7 +6,7 @@ public sealed class DependencyRulesTests
     [Fact]
     public void Core_references_no_mqtt_http_yarp_or_hosting_assembly()
     {
-        var core = typeof(Core.Engine.Minimizer).Assembly;
+        var core = typeof(Core.Pipeline.Minimizer).Assembly;
         var forbidden = new[] { "MQTTnet", "Yarp", "Microsoft.AspNetCore", "Microsoft.Extensions.Hosting", "TelemetryGateway.Mqtt", "TelemetryGateway.Http", "TelemetryGateway.Host", "telemetry-gateway" };
         var references = core.GetReferencedAssemblies().Select(r => r.Name!).ToList();
         Assert.DoesNotContain(references, name => forbidden.Any(f => name.StartsWith(f, StringComparison.OrdinalIgnoreCase)));

@@ -1,4 +1,3 @@
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Ingress;

@@ -6,7 +6,6 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
-using TelemetryGateway.Core.Engine;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;

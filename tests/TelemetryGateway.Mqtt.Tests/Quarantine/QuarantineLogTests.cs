@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using TelemetryGateway.Core.Diagnostics;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Transforms;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Tests.Support;

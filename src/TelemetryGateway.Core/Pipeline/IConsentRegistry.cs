@@ -1,6 +1,6 @@
 using TelemetryGateway.Core.Vocabulary;
 
-namespace TelemetryGateway.Core.Engine;
+namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
 /// Which device owners have consented to which consent-based purposes (privacy model: a purpose whose legal basis

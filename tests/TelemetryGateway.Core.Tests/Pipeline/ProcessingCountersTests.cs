@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.Text;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 
-namespace TelemetryGateway.Core.Tests.Engine;
+namespace TelemetryGateway.Core.Tests.Pipeline;
 
 /// <summary>Records of processing: what each purpose did, counted across every minimizer, never the values.</summary>
 public sealed class ProcessingCountersTests

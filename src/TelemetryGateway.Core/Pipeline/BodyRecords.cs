@@ -1,7 +1,6 @@
-using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 
-namespace TelemetryGateway.Core.Engine;
+namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
 /// Records of processing for bodies the engine rewrote outside <see cref="Minimizer"/> (streamed logs and photos over

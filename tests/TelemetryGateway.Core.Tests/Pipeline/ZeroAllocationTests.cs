@@ -1,8 +1,8 @@
 using System.Buffers;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Tests.Support;
 
-namespace TelemetryGateway.Core.Tests.Engine;
+namespace TelemetryGateway.Core.Tests.Pipeline;
 
 /// <summary>
 /// Steady state allocates nothing per message on the JSON path. Allocation counts are deterministic for a thread,

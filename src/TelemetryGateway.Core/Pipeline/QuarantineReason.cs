@@ -1,4 +1,4 @@
-namespace TelemetryGateway.Core.Engine;
+namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
 /// Why a message was quarantined. Nothing of a quarantined message is forwarded; the quarantine record keeps

@@ -1,7 +1,7 @@
 using System.Buffers;
 using TelemetryGateway.Core.Policy;
 
-namespace TelemetryGateway.Core.Engine;
+namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
 /// The rewriter of one <see cref="PayloadFormat"/>: parses a message once and writes one minimized output per purpose

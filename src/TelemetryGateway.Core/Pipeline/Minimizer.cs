@@ -2,11 +2,10 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Keys;
-using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
-namespace TelemetryGateway.Core.Engine;
+namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
 /// The engine's entry point for one message, the pipeline's steps in order: classify the topic into a stream (matched

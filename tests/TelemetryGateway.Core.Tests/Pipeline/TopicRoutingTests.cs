@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.Text;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Tests.Support;
 
-namespace TelemetryGateway.Core.Tests.Engine;
+namespace TelemetryGateway.Core.Tests.Pipeline;
 
 /// <summary>Output topics stay right when topics repeat, interleave and outgrow the remembered routes.</summary>
 public sealed class TopicRoutingTests

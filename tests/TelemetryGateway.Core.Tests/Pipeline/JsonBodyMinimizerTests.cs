@@ -1,9 +1,9 @@
 using System.Text.Json;
-using TelemetryGateway.Core.Engine;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Tests.Support;
 
-namespace TelemetryGateway.Core.Tests.Engine;
+namespace TelemetryGateway.Core.Tests.Pipeline;
 
 public sealed class JsonBodyMinimizerTests
 {

@@ -1,11 +1,10 @@
 using System.Buffers;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Keys;
-using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
 
-namespace TelemetryGateway.Core.Engine;
+namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
 /// The engine's entry point for a JSON body that arrives over HTTP: the caller already knows the stream and the one

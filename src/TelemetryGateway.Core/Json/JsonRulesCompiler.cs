@@ -1,0 +1,14 @@
+using System.Text.Json;
+using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Vocabulary;
+
+namespace TelemetryGateway.Core.Json;
+
+/// <summary>The rules of a JSON purpose: its <c>fields</c>, the allowlist <see cref="JsonMinimizer"/> applies.</summary>
+internal sealed class JsonRulesCompiler : FormatRulesCompiler
+{
+    public override string[] PurposeProperties => ["fields"];
+
+    public override IFormatRules? Compile(PolicyReader reader, Purpose purpose, JsonElement element, string path) =>
+        FieldRulesCompiler.Required(reader, element, path);
+}
