@@ -293,7 +293,8 @@ internal ref struct TextScrubber
                 }
             }
 
-            return CompoundEnd(s, p);
+            end = CompoundEnd(s, p);
+            return TryReplaceEmbeddedMac(s, t, end, ref emitted, out var macEnd) ? macEnd : end;
         }
 
         switch (c)
@@ -441,6 +442,42 @@ internal ref struct TextScrubber
 
         return replaced;
     }
+
+    // A MAC inside an identifier, as device names and service ids carry it: "shellyplus-a8032ab61f04",
+    // "wifi_7cdd90a1b2c3_..._managed_psk": twelve hex digits (letters and digits both) between '-' or '_' and the end of
+    // a part. The last group of a UUID ("...-a716-446655440000") is not one.
+    private bool TryReplaceEmbeddedMac(ReadOnlySpan<byte> s, int start, int end, ref int emitted, out int macEnd)
+    {
+        macEnd = end;
+        var partStart = start;
+        for (var k = start; k <= end; k++)
+        {
+            if (k < end && s[k] is not ((byte)'-' or (byte)'_'))
+            {
+                continue;
+            }
+
+            var part = s[partStart..k];
+            if (partStart > start && part.Length == 12 && partStart >= emitted && IsHexGroups(s, partStart, 1, 12, 0) && HasDigitAndLetter(part)
+                && !IsUuidTail(s, partStart) && (k == s.Length || !IsAlphanumeric(s[k])))
+            {
+                Write(s[emitted..partStart]);
+                Write(MacToken);
+                _counts.MacAddresses++;
+                emitted = k;
+                macEnd = k;
+                return true;
+            }
+
+            partStart = k + 1;
+        }
+
+        return false;
+    }
+
+    // "8-4-4-4-12": the 12 hex digits at i end a UUID when a 4-hex group and '-' stand before them.
+    private static bool IsUuidTail(ReadOnlySpan<byte> s, int i) =>
+        i >= 5 && s[i - 1] == '-' && IsHexGroups(s, i - 5, 1, 4, 0);
 
     // The word before the separator at p, if not tried yet, may start a MAC or IPv6 address ("CB:19:..", "fe80::1").
     private int TryNumericWordBefore(ReadOnlySpan<byte> s, int p, ref int emitted, ref int tried)

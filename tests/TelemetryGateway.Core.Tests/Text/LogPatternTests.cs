@@ -119,6 +119,24 @@ public sealed class LogPatternTests
     }
 
     [Theory]
+    [InlineData("client shellyplus-a8032ab61f04 connected", "client shellyplus-[mac] connected")]
+    [InlineData("as shellyplus1pm-80646f81c2d4 (p2, c1)", "as shellyplus1pm-[mac] (p2, c1)")]
+    [InlineData("*AO Wired  ethernet_0800274a5c1e_cable", "*AO Wired  ethernet_[mac]_cable")]
+    public void Replaces_a_mac_inside_an_identifier(string line, string expected)
+    {
+        Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
+    }
+
+    [Theory]
+    [InlineData("I cloud: session 550e8400-e29b-41d4-a716-446655440000 open")]
+    [InlineData("fw build-20231107a ok")]
+    [InlineData("tasmota-1234 up")]
+    public void Leaves_uuids_and_short_hex_parts_of_identifiers(string line)
+    {
+        Assert.Equal(line, LogScrubbing.ScrubEverySegmentation(line));
+    }
+
+    [Theory]
     [InlineData("build aabbcc112233 ok")]
     [InlineData("sha 3f2a9c1b7e04 ok")]
     public void Leaves_twelve_hex_digits_without_a_mac_marker(string line)
