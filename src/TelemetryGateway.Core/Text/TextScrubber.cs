@@ -461,6 +461,13 @@ internal ref struct TextScrubber
             if (partStart > start && part.Length == 12 && partStart >= emitted && IsHexGroups(s, partStart, 1, 12, 0) && HasDigitAndLetter(part)
                 && !IsUuidTail(s, partStart) && (k == s.Length || !IsAlphanumeric(s[k])))
             {
+                if (s[start..partStart].SequenceEqual("wifi_"u8))
+                {
+                    ReplaceConnManService(s, start, partStart, k, end, ref emitted);
+                    macEnd = emitted;
+                    return true;
+                }
+
                 Write(s[emitted..partStart]);
                 Write(MacToken);
                 _counts.MacAddresses++;
@@ -474,6 +481,57 @@ internal ref struct TextScrubber
 
         return false;
     }
+
+    // ConnMan's service id "wifi_<mac>_<ssid in hex>_managed_psk", in a "connmanctl services" row whose name column
+    // (after the three flag columns) is the same Wi-Fi name in clear: the name, the MAC and the hex name are replaced.
+    private void ReplaceConnManService(ReadOnlySpan<byte> s, int id, int mac, int macEnd, int end, ref int emitted)
+    {
+        var lineStart = id;
+        while (lineStart > 0 && s[lineStart - 1] is not ((byte)'\n' or (byte)'\r'))
+        {
+            lineStart--;
+        }
+
+        var nameEnd = id;
+        while (nameEnd > lineStart && s[nameEnd - 1] == ' ')
+        {
+            nameEnd--;
+        }
+
+        var nameStart = lineStart + 4;
+        if (nameStart < nameEnd && nameStart >= emitted && id - nameEnd >= 1 && s[lineStart..nameStart].IndexOfAnyExcept(ServiceFlags) < 0)
+        {
+            Write(s[emitted..nameStart]);
+            Write(SsidToken);
+            _counts.WifiNames++;
+            _learned?.Learn(s[nameStart..nameEnd], secret: false);
+            emitted = nameEnd;
+        }
+
+        Write(s[emitted..mac]);
+        Write(MacToken);
+        _counts.MacAddresses++;
+        emitted = macEnd;
+
+        // "_4d61204d61..._managed": the hex of the name (absent for a hidden network, "hidden").
+        var hex = macEnd + 1;
+        var hexEnd = hex;
+        while (hexEnd < end && IsHex(s[hexEnd]))
+        {
+            hexEnd++;
+        }
+
+        if (hexEnd > hex && hexEnd < end && s[hexEnd] == '_' && (hexEnd - hex) % 2 == 0)
+        {
+            Write(s[emitted..hex]);
+            Write(SsidToken);
+            _counts.WifiNames++;
+            emitted = hexEnd;
+        }
+    }
+
+    // The flag columns of a connmanctl services row: favorite, autoconnect, and the state.
+    private static readonly SearchValues<byte> ServiceFlags = SearchValues.Create("*AOacdR "u8);
 
     // "8-4-4-4-12": the 12 hex digits at i end a UUID when a 4-hex group and '-' stand before them.
     private static bool IsUuidTail(ReadOnlySpan<byte> s, int i) =>

@@ -122,6 +122,8 @@ public sealed class LogPatternTests
     [InlineData("client shellyplus-a8032ab61f04 connected", "client shellyplus-[mac] connected")]
     [InlineData("as shellyplus1pm-80646f81c2d4 (p2, c1)", "as shellyplus1pm-[mac] (p2, c1)")]
     [InlineData("*AO Wired  ethernet_0800274a5c1e_cable", "*AO Wired  ethernet_[mac]_cable")]
+    [InlineData("    Ma Maison 2F8C        wifi_7cdd90a1b2c3_4d61204d6169736f6e2032463843_managed_psk", "    [ssid]        wifi_[mac]_[ssid]_managed_psk")]
+    [InlineData("*AR Livebox-77A0          wifi_7cdd90a1b2c3_4c697665626f782d37374130_managed_psk", "*AR [ssid]          wifi_[mac]_[ssid]_managed_psk")]
     public void Replaces_a_mac_inside_an_identifier(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
