@@ -443,6 +443,62 @@ internal ref struct TextScrubber
         return replaced;
     }
 
+    // hostapd's wpa_psk_file rows: "[keyid=x] [vlanid=n] <MAC> <passphrase or 64 hex digits>". The MAC at i..macEnd
+    // opens such a row when only key=value options stand before it on its line and one token after it, which holds a
+    // digit or a symbol (a passphrase policy's) and is at least the 8 bytes WPA requires.
+    private static bool MatchPskFileRow(ReadOnlySpan<byte> s, int i, int macEnd, out int secretStart, out int secretEnd)
+    {
+        secretStart = secretEnd = macEnd;
+        if (macEnd >= s.Length || s[macEnd] != ' ')
+        {
+            return false;
+        }
+
+        var lineStart = i;
+        while (lineStart > 0 && s[lineStart - 1] is not ((byte)'\n' or (byte)'\r'))
+        {
+            lineStart--;
+        }
+
+        var k = lineStart;
+        while (k < i)
+        {
+            k = SkipBlanks(s, k);
+            if (k >= i)
+            {
+                break;
+            }
+
+            if (!LooksLikeAssignment(s, k))
+            {
+                return false;
+            }
+
+            k = UnquotedEnd(s, k);
+        }
+
+        secretStart = macEnd + 1;
+        secretEnd = secretStart;
+        while (secretEnd < s.Length && s[secretEnd] is not ((byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r'))
+        {
+            secretEnd++;
+        }
+
+        var rest = SkipBlanks(s, secretEnd);
+        var secret = s[secretStart..secretEnd];
+        return secret.Length >= 8 && (rest == s.Length || s[rest] is (byte)'\n' or (byte)'\r')
+            && secret.IndexOfAnyExcept(WordBytes) >= 0 | HasDigitAndLetter(secret);
+    }
+
+    private int ReplacePskFileSecret(ReadOnlySpan<byte> s, int macEnd, int secretStart, int secretEnd)
+    {
+        Write(s[macEnd..secretStart]);
+        Write(SecretToken);
+        _counts.Secrets++;
+        _learned?.Learn(s[secretStart..secretEnd], secret: true);
+        return secretEnd;
+    }
+
     // A MAC inside an identifier, as device names and service ids carry it: "shellyplus-a8032ab61f04",
     // "wifi_7cdd90a1b2c3_..._managed_psk": twelve hex digits (letters and digits both) between '-' or '_' and the end of
     // a part. The last group of a UUID ("...-a716-446655440000") is not one.
@@ -991,7 +1047,7 @@ internal ref struct TextScrubber
             Write(s[emitted..i]);
             Write(MacToken);
             _counts.MacAddresses++;
-            return end;
+            return MatchPskFileRow(s, i, end, out var secretStart, out var secretEnd) ? ReplacePskFileSecret(s, end, secretStart, secretEnd) : end;
         }
 
         if (TryReplaceIp(s, i, emitted, ipv6: true, out end) || TryReplaceIp(s, i, emitted, ipv6: false, out end))

@@ -130,6 +130,17 @@ public sealed class LogPatternTests
     }
 
     [Theory]
+    [InlineData("keyid=iot 3a:7c:10:e5:92:4d Kuehlschrank-77\n", "keyid=iot [mac] [secret]\n")]
+    [InlineData("vlanid=20 6e:01:bb:28:f4:c9 9b3e7d1c5a0f8e2b4d6c1a3f5e7b9d0c2e4a6b8d1f3c5e7a9b0d2f4a6c8e1b35\n", "vlanid=20 [mac] [secret]\n")]
+    [InlineData("00:00:00:00:00:00 Gemeinsam2024!\n", "[mac] [secret]\n")]
+    [InlineData("00:11:22:33:44:55 disconnected\n", "[mac] disconnected\n")]
+    [InlineData("wlan0: 00:11:22:33:44:55 Roaming2024!\n", "wlan0: [mac] Roaming2024!\n")]
+    public void Replaces_the_passphrase_of_a_hostapd_psk_file_row(string line, string expected)
+    {
+        Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
+    }
+
+    [Theory]
     [InlineData("I cloud: session 550e8400-e29b-41d4-a716-446655440000 open")]
     [InlineData("fw build-20231107a ok")]
     [InlineData("tasmota-1234 up")]
