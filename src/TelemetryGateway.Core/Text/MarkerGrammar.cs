@@ -203,7 +203,6 @@ internal static class MarkerGrammar
             k++;
         }
 
-        var afterSeparator = k;
         k = SkipBlanks(s, k);
         if (k >= s.Length)
         {
@@ -257,7 +256,6 @@ internal static class MarkerGrammar
             return false;
         }
 
-        _ = afterSeparator;
         // An unquoted Wi-Fi name may hold blanks ("WIFI_SSID=Casa Rossi WIFI_PASS=..."): it runs to the end of its
         // clause after '=' as after ':'.
         end = kind == MarkerKind.Ssid ? SsidClauseEnd(s, k) : UnquotedEnd(s, k);
@@ -479,7 +477,7 @@ internal static class MarkerGrammar
     {
         valueStart = end = p;
         var word = s[wordStart..p];
-        if (IsWord(word, "to"u8) || IsWord(word, "with"u8) || IsWord(word, "onto"u8) || IsWord(word, "from"u8))
+        if (MarkerGrammarWords.IsConnectPreposition(word))
         {
             var previous = PreviousWord(s, wordStart);
             if (previous.IsEmpty || !MarkerGrammarWords.IsConnectVerb(previous))
@@ -1016,10 +1014,8 @@ internal static class MarkerGrammar
         return bits;
     }
 
-    private const string BlankWordList =
-        "password passwd passphrase pass pwd pw psk pin pop secret token key apikey credentials credential creds "
-        + "bearer authorization wpa ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
-        + "latitude longitude to with onto from connect join joined reconnect";
+    // The words after which a blank may lead to a value: markers, bare connect verbs and connect prepositions.
+    private const string BlankWordList = MarkerGrammarWords.BlankMarkerWords + " " + MarkerGrammarWords.ConnectPrepositionWords;
 
     // By length (up to 16) and first letter: 1 where some word followed by a value across blanks has that shape.
     private static readonly byte[] BlankWordFilter = BuildBlankWordFilter();
@@ -1027,7 +1023,7 @@ internal static class MarkerGrammar
     private static byte[] BuildBlankWordFilter()
     {
         var filter = new byte[17 * 32];
-        foreach (var word in (BlankWordList + " wpa2 wpa3").Split(' '))
+        foreach (var word in BlankWordList.Split(' '))
         {
             filter[(word.Length * 32) + (word[0] & 31)] = 1;
         }

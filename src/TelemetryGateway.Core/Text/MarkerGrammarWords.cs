@@ -102,17 +102,24 @@ internal static class MarkerGrammarWords
         "hotspot"u8.ToArray(), "wpa"u8.ToArray(), "station"u8.ToArray(), " sta "u8.ToArray(), " ap "u8.ToArray(), "nmcli"u8.ToArray(),
     ];
 
-    // The words after which a blank may lead to a value (the exact test after MarkerGrammar's length and
-    // first-letter filter): markers, and prepositions after a connect verb, and the bare connect verbs.
-    private static readonly WordSet BlankWords = new(
+    // The markers and bare connect verbs after which a blank may lead to a value (the exact test after MarkerGrammar's
+    // length and first-letter filter, which is built from the same words); "wpa" is "wpa2" with its digit stripped.
+    internal const string BlankMarkerWords =
         "password passwd passphrase pass pwd pw psk pin pop secret token key apikey credentials credential creds "
-        + "bearer authorization wpa2 wpa3 ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
-        + "latitude longitude connect join joined reconnect wpa");
+        + "bearer authorization wpa wpa2 wpa3 ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
+        + "latitude longitude connect join joined reconnect";
 
-    private static readonly WordSet Prepositions2 = new("to with onto from");
+    // The prepositions that name a network after a connect verb ("associated with", "connected to").
+    internal const string ConnectPrepositionWords = "to with onto from";
+
+    private static readonly WordSet BlankWords = new(BlankMarkerWords);
+
+    private static readonly WordSet ConnectPrepositions = new(ConnectPrepositionWords);
 
     internal static bool IsBlankWord(ReadOnlySpan<byte> word, ReadOnlySpan<byte> previous) =>
-        BlankWords.Contains(word) || (Prepositions2.Contains(word) && !previous.IsEmpty && ConnectVerbs.Contains(previous));
+        BlankWords.Contains(word) || (ConnectPrepositions.Contains(word) && !previous.IsEmpty && ConnectVerbs.Contains(previous));
+
+    internal static bool IsConnectPreposition(ReadOnlySpan<byte> word) => ConnectPrepositions.Contains(word);
 
     internal static bool IsProseWord(ReadOnlySpan<byte> word) => ProseWords.Contains(word);
 

@@ -354,9 +354,7 @@ internal ref struct TextScrubber
                 if (MatchNamedBssid(s, p, out end))
                 {
                     Write(s[emitted..p]);
-                    Write(SsidToken);
-                    _counts.WifiNames++;
-                    _learned?.Learn(s[p..end], secret: false);
+                    ReplaceWifiName(s[p..end]);
                     emitted = end;
                     return end;
                 }
@@ -422,16 +420,13 @@ internal ref struct TextScrubber
                 Write(s[emitted..start]);
                 if (roles[n] == ArgumentRole.Secret)
                 {
-                    Write(SecretToken);
-                    _counts.Secrets++;
+                    ReplaceSecret(s[start..stop]);
                 }
                 else
                 {
-                    Write(SsidToken);
-                    _counts.WifiNames++;
+                    ReplaceWifiName(s[start..stop]);
                 }
 
-                _learned?.Learn(s[start..stop], roles[n] == ArgumentRole.Secret);
                 emitted = stop;
                 replaced = true;
             }
@@ -493,9 +488,7 @@ internal ref struct TextScrubber
     private int ReplacePskFileSecret(ReadOnlySpan<byte> s, int macEnd, int secretStart, int secretEnd)
     {
         Write(s[macEnd..secretStart]);
-        Write(SecretToken);
-        _counts.Secrets++;
-        _learned?.Learn(s[secretStart..secretEnd], secret: true);
+        ReplaceSecret(s[secretStart..secretEnd]);
         return secretEnd;
     }
 
@@ -558,9 +551,7 @@ internal ref struct TextScrubber
         if (nameStart < nameEnd && nameStart >= emitted && id - nameEnd >= 1 && s[lineStart..nameStart].IndexOfAnyExcept(ServiceFlags) < 0)
         {
             Write(s[emitted..nameStart]);
-            Write(SsidToken);
-            _counts.WifiNames++;
-            _learned?.Learn(s[nameStart..nameEnd], secret: false);
+            ReplaceWifiName(s[nameStart..nameEnd]);
             emitted = nameEnd;
         }
 
@@ -646,9 +637,7 @@ internal ref struct TextScrubber
             }
             else
             {
-                Write(SsidToken);
-                _counts.WifiNames++;
-                _learned?.Learn(s[optionValueStart..optionValueEnd], secret: false);
+                ReplaceWifiName(s[optionValueStart..optionValueEnd]);
             }
 
             return optionValueEnd;
@@ -674,9 +663,7 @@ internal ref struct TextScrubber
                 && MatchAnnouncedNetwork(s, w, p, out var valueStart, out var end))
             {
                 Write(s[emitted..valueStart]);
-                Write(SsidToken);
-                _counts.WifiNames++;
-                _learned?.Learn(s[valueStart..end], secret: false);
+                ReplaceWifiName(s[valueStart..end]);
                 return end;
             }
         }
@@ -830,9 +817,7 @@ internal ref struct TextScrubber
                 WriteSerialValue(s[valueStart..end]);
                 break;
             default:
-                Write(SsidToken);
-                _counts.WifiNames++;
-                _learned?.Learn(s[valueStart..end], secret: false);
+                ReplaceWifiName(s[valueStart..end]);
                 break;
         }
 
@@ -979,6 +964,14 @@ internal ref struct TextScrubber
         Write(SsidToken);
         _counts.WifiNames++;
         _learned?.Learn(name, secret: false);
+    }
+
+    // Writes [secret] in place of secret (one value, learned whole) and remembers it for the rest of the log.
+    private void ReplaceSecret(ReadOnlySpan<byte> secret)
+    {
+        Write(SecretToken);
+        _counts.Secrets++;
+        _learned?.Learn(secret, secret: true);
     }
 
     /// <summary>Writes <paramref name="bytes"/> as they are (markers and line breaks of the caller).</summary>
