@@ -1082,8 +1082,13 @@ internal static class MarkerGrammar
         }
 
         // "<hidden>", "(null)", "[redacted]", and "[redacted" where the value ends at the bracket.
+        if (value.Length <= 2 || value[0] is not ((byte)'<' or (byte)'(' or (byte)'['))
+        {
+            return false;
+        }
+
         var inner = value[^1] is (byte)'>' or (byte)')' or (byte)']' ? value[1..^1] : value[1..];
-        return value.Length > 2 && value[0] is (byte)'<' or (byte)'(' or (byte)'[' && MarkerGrammarWords.IsProseWord(inner);
+        return MarkerGrammarWords.IsProseWord(inner);
     }
 
     private static bool HasLetter(ReadOnlySpan<byte> token)
