@@ -101,10 +101,16 @@ public sealed class PseudonymizationKey
     /// </summary>
     public PseudonymizationKey Derive(string label)
     {
+        return new PseudonymizationKey(DeriveSecret(label));
+    }
+
+    /// <summary>32 bytes for another use of the same secret (an encryption key, say), derived under <paramref name="label"/>.</summary>
+    internal byte[] DeriveSecret(string label)
+    {
         ArgumentException.ThrowIfNullOrEmpty(label);
         var derived = new byte[32];
         HMACSHA256.HashData(_secret, Encoding.UTF8.GetBytes("telemetry-gateway/derived/v1/" + label), derived);
-        return new PseudonymizationKey(derived);
+        return derived;
     }
 
     internal IncrementalHash CreateHmac() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _secret);

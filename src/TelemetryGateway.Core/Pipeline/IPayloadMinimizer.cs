@@ -28,4 +28,13 @@ internal interface IPayloadMinimizer : IDisposable
 
     /// <summary>Adds what was done for output slot <paramref name="slot"/> to a purpose's counter shard.</summary>
     void CommitCounts(int slot, long[] shard);
+
+    /// <summary>
+    /// Remembers in <paramref name="store"/> the values the last message revealed that must never be sent (Wi-Fi
+    /// names and secrets, contact data), for <paramref name="device"/>. Formats whose values are learned by name
+    /// (JSON) are learned by the pipeline; a rewriter that finds values by its own grammar (text logs) shares them here.
+    /// </summary>
+    void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device)
+    {
+    }
 }

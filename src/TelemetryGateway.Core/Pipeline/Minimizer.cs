@@ -36,6 +36,7 @@ public sealed class Minimizer : IDisposable
     private readonly TopicRoute _longTopicRoute;
     private readonly long[]?[] _shards;
     private readonly ScratchBuffer _topicScratch = new(256);
+    private readonly Learning.LearnedValueStep? _learned;
 
     /// <summary>A minimizer whose only gate is consent (none on record when <paramref name="consent"/> is null).</summary>
     public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IConsentRegistry? consent = null)
@@ -43,8 +44,11 @@ public sealed class Minimizer : IDisposable
     {
     }
 
-    /// <summary>A minimizer whose purposes pass <paramref name="gates"/>, in order, before anything is minimized for them.</summary>
-    public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates)
+    /// <summary>
+    /// A minimizer whose purposes pass <paramref name="gates"/>, in order, before anything is minimized for them; with
+    /// <paramref name="learned"/>, what messages reveal is remembered there and scrubbed from every output.
+    /// </summary>
+    public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates, Learning.LearnedSecrets? learned = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(key);
@@ -57,6 +61,7 @@ public sealed class Minimizer : IDisposable
         _outputs = new MinimizedOutput[policy.MaxPurposesPerStream];
         _longTopicRoute = new TopicRoute(policy);
         _shards = new long[policy.PurposeCount][];
+        _learned = learned is null ? null : new Learning.LearnedValueStep(learned, policy.MaxPurposesPerStream);
     }
 
     public CompiledPolicy Policy => _policy;
@@ -118,6 +123,7 @@ public sealed class Minimizer : IDisposable
         {
             return MinimizationResult.Quarantine(stream, reason);
         }
+        _learned?.Learn(stream, rewriter, device, payload, _policy.Limits.MaxDepth);
         var outputs = 0;
         for (var i = 0; i < active; i++)
         {
@@ -128,7 +134,13 @@ public sealed class Minimizer : IDisposable
                 shard[(int)ProcessingAction.Withheld]++;
                 continue;
             }
-            _outputs[outputs++] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), rewriter.Output(i));
+            var payloadOut = rewriter.Output(i);
+            if (_learned is not null)
+            {
+                payloadOut = _learned.Scrub(i, stream.Format, payloadOut, out var replaced);
+                shard[(int)ProcessingAction.Redacted] += replaced;
+            }
+            _outputs[outputs++] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), payloadOut);
             rewriter.CommitCounts(i, shard);
             shard[(int)ProcessingAction.Forwarded]++;
         }
@@ -205,6 +217,7 @@ public sealed class Minimizer : IDisposable
         _pseudonymizer.Dispose();
         _topicScratch.Dispose();
         _longTopicRoute.Dispose();
+        _learned?.Dispose();
         foreach (var route in _routes)
         {
             route?.Dispose();

@@ -83,6 +83,19 @@ internal sealed class LearnedValues
         return true;
     }
 
+    /// <summary>How many slots <see cref="TryGetValue"/> takes.</summary>
+    public static int SlotCount => Slots;
+
+    /// <summary>The value (lowercase, raw form) learned in <paramref name="slot"/>, if any.</summary>
+    public bool TryGetValue(int slot, out ReadOnlySpan<byte> value, out bool secret)
+    {
+        // Raw forms are in even slots, their URL-encoded forms after them.
+        var length = slot % Forms == 0 ? _lengths[slot] : 0;
+        value = _arena.AsSpan(slot * 3 * MaxValueLength, length);
+        secret = _secret[slot];
+        return length > 0;
+    }
+
     /// <summary>
     /// The start of the first learned value in <paramref name="s"/> at or after <paramref name="from"/>, as a whole
     /// word, with its <paramref name="length"/>; or, with a length of 0, where to look again: the end of the window

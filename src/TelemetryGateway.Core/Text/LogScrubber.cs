@@ -112,6 +112,18 @@ public sealed class LogScrubber : IDisposable
         _columns.Clear();
     }
 
+    /// <summary>Remembers the Wi-Fi names and secrets this log revealed in <paramref name="store"/>, for <paramref name="device"/>.</summary>
+    public void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device)
+    {
+        for (var slot = 0; slot < LearnedValues.SlotCount; slot++)
+        {
+            if (_learned.TryGetValue(slot, out var value, out var secret))
+            {
+                store.Learn(device, secret ? Learning.LearnedClass.WifiSecret : Learning.LearnedClass.WifiName, value);
+            }
+        }
+    }
+
     /// <summary>
     /// Consumes all of <paramref name="input"/>, writing the scrubbed text of every completed line to
     /// <paramref name="output"/>; an incomplete last line is kept until a later block completes it or

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using TelemetryGateway.Core.Buffers;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
@@ -61,6 +62,15 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
     public ReadOnlyMemory<byte> Output(int slot) => _outputs[slot].WrittenMemory;
 
     public void CommitCounts(int slot, long[] shard) => ProcessingTally.FromLogScrub(_scrubbers[slot].Counts, _serialHandling[slot]).AddTo(shard);
+
+    public void ShareLearned(LearnedSecrets store, ReadOnlySpan<char> device)
+    {
+        // Every purpose's scrubber read the same log with the same grammar; the first one's values are all of them.
+        if (_scrubbers.Length > 0)
+        {
+            _scrubbers[0].ShareLearned(store, device);
+        }
+    }
 
     private static LogScrubRules RulesOf(StreamPurpose purpose) => purpose.RulesOf<LogScrubRules>();
 

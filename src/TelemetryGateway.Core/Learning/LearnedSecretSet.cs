@@ -1,0 +1,401 @@
+using System.Buffers;
+using System.Text;
+
+namespace TelemetryGateway.Core.Learning;
+
+/// <summary>
+/// One immutable snapshot of the values a site has revealed (<see cref="LearnedSecrets"/>), indexed to be found in an
+/// output in one pass: each value in every form it takes in an output (raw, JSON-escaped as a device or
+/// System.Text.Json writes it, percent- or plus-encoded as in a URL), compared ignoring ASCII case, as a whole word.
+/// Searching allocates nothing; a new snapshot is built only when a value is learned or forgotten.
+/// </summary>
+public sealed class LearnedSecretSet
+{
+    /// <summary>Values shorter than this (in UTF-8 bytes) are too likely to be ordinary text ("admin", "guest").</summary>
+    public const int MinLength = 6;
+
+    /// <summary>Longer values are not learned: a Wi-Fi passphrase is at most 63 bytes, an e-mail address 254.</summary>
+    public const int MaxLength = 256;
+
+    private const int BucketBits = 10;
+
+    private static readonly SearchValues<byte> Alphanumerics =
+        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    // Every form, lowercase, one after another; forms are sorted by the bucket of their first two bytes.
+    private readonly byte[] _arena;
+    private readonly int[] _formStart;
+    private readonly int[] _formLength;
+    private readonly int[] _formEntry;
+    private readonly int[] _bucketStart;
+
+    // The first two bytes (lowercase) of every form, as a bit set: most candidate starts fail this test.
+    private readonly ulong[] _firstPairs = new ulong[65536 / 64];
+    private readonly bool[] _isFirstByte = new bool[256];
+
+    private LearnedSecretSet(LearnedSecrets.Entry[] entries)
+    {
+        Entries = entries;
+        var forms = new List<(byte[] Form, int Entry)>();
+        for (var e = 0; e < entries.Length; e++)
+        {
+            foreach (var form in FormsOf(entries[e].Value))
+            {
+                if (!forms.Exists(f => f.Entry == e && f.Form.AsSpan().SequenceEqual(form)))
+                {
+                    forms.Add((form, e));
+                }
+            }
+        }
+
+        // Longer forms first within a bucket, so a value that extends another ("Casa-Rossi-5G", "Casa-Rossi") wins.
+        forms.Sort((a, b) => Bucket(Pair(a.Form)) != Bucket(Pair(b.Form)) ? Bucket(Pair(a.Form)).CompareTo(Bucket(Pair(b.Form))) : b.Form.Length.CompareTo(a.Form.Length));
+        _arena = new byte[forms.Sum(f => f.Form.Length)];
+        _formStart = new int[forms.Count];
+        _formLength = new int[forms.Count];
+        _formEntry = new int[forms.Count];
+        _bucketStart = new int[(1 << BucketBits) + 1];
+        var offset = 0;
+        for (var i = 0; i < forms.Count; i++)
+        {
+            var (form, entry) = forms[i];
+            form.CopyTo(_arena, offset);
+            _formStart[i] = offset;
+            _formLength[i] = form.Length;
+            _formEntry[i] = entry;
+            offset += form.Length;
+            var pair = Pair(form);
+            _firstPairs[pair >> 6] |= 1UL << (pair & 63);
+            _isFirstByte[form[0]] = true;
+            _isFirstByte[IsLower(form[0]) ? form[0] & 0xDF : form[0]] = true;
+            _bucketStart[Bucket(pair) + 1]++;
+        }
+
+        for (var b = 1; b < _bucketStart.Length; b++)
+        {
+            _bucketStart[b] += _bucketStart[b - 1];
+        }
+    }
+
+    public static LearnedSecretSet Empty { get; } = new([]);
+
+    /// <summary>How many values the set holds.</summary>
+    public int Count => Entries.Length;
+
+    internal LearnedSecrets.Entry[] Entries { get; }
+
+    internal static LearnedSecretSet Of(LearnedSecrets.Entry[] entries) => entries.Length == 0 ? Empty : new(entries);
+
+    /// <summary>
+    /// Whether a value may be learned: at least <see cref="MinLength"/> bytes, not only digits, on one line, and not a
+    /// marker some scrubber wrote ("[ssid]").
+    /// </summary>
+    public static bool IsLearnable(ReadOnlySpan<byte> value) =>
+        value.Length is >= MinLength and <= MaxLength
+        && value.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0
+        && value.IndexOfAny((byte)'\n', (byte)'\r') < 0
+        && !(value[0] == '[' && value[^1] == ']');
+
+    /// <summary>The index of the entry holding <paramref name="lowercase"/> exactly (already lowercase), or -1.</summary>
+    internal int IndexOfValue(ReadOnlySpan<byte> lowercase)
+    {
+        if (lowercase.Length < 2 || Entries.Length == 0)
+        {
+            return -1;
+        }
+
+        var bucket = Bucket(Pair(lowercase));
+        for (var f = _bucketStart[bucket]; f < _bucketStart[bucket + 1]; f++)
+        {
+            var entry = _formEntry[f];
+            if (_formLength[f] == lowercase.Length && Entries[entry].Value.AsSpan().SequenceEqual(lowercase))
+            {
+                return entry;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The start of the first learned value in <paramref name="s"/> at or after <paramref name="from"/>, as a whole
+    /// word (<paramref name="s"/>'s ends count as word boundaries), with its length and class; -1 when there is none.
+    /// </summary>
+    public int Find(ReadOnlySpan<byte> s, int from, out int length, out LearnedClass kind)
+    {
+        length = 0;
+        kind = default;
+        if (Entries.Length == 0)
+        {
+            return -1;
+        }
+
+        var i = from;
+        if (i > 0 && i < s.Length && IsAlphanumeric(s[i - 1]) && IsAlphanumeric(s[i]))
+        {
+            var boundary = s[i..].IndexOfAnyExcept(Alphanumerics);
+            if (boundary < 0)
+            {
+                return -1;
+            }
+
+            i += boundary;
+        }
+
+        while (i <= s.Length - MinLength)
+        {
+            var b = s[i];
+            if (_isFirstByte[b] && HasFirstPair(Lower(b), Lower(s[i + 1])) && Match(s, i, out length, out kind))
+            {
+                return i;
+            }
+
+            if (IsAlphanumeric(b))
+            {
+                // Candidates are word starts only: skip the rest of this word.
+                var boundary = s[(i + 1)..].IndexOfAnyExcept(Alphanumerics);
+                if (boundary < 0)
+                {
+                    break;
+                }
+
+                i += 1 + boundary;
+                continue;
+            }
+
+            // "%22Haus+am+See%22", "\"Casa\"": a word also starts after a percent-escape or a JSON escape.
+            if (b == '%' && i + 3 + MinLength <= s.Length && IsHex(s[i + 1]) && IsHex(s[i + 2]) && Match(s, i + 3, out length, out kind))
+            {
+                return i + 3;
+            }
+
+            if (b == '\\' && i + 2 + MinLength <= s.Length && s[i + 1] is (byte)'n' or (byte)'t' or (byte)'r' or (byte)'"' && Match(s, i + 2, out length, out kind))
+            {
+                return i + 2;
+            }
+
+            i++;
+        }
+
+        length = 0;
+        return -1;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="input"/> to <paramref name="output"/> with every learned value replaced by its class
+    /// marker; with <paramref name="jsonStrings"/>, only inside the strings of a JSON document (names and values), so
+    /// the document stays well formed. Returns how many values were replaced (nothing is written when none was).
+    /// </summary>
+    public int Scrub(ReadOnlySpan<byte> input, IBufferWriter<byte> output, bool jsonStrings)
+    {
+        if (Entries.Length == 0)
+        {
+            return 0;
+        }
+
+        var replaced = 0;
+        var emitted = 0;
+        if (!jsonStrings)
+        {
+            ScrubRange(input, 0, input.Length, output, ref emitted, ref replaced);
+        }
+        else
+        {
+            var i = 0;
+            while (i < input.Length)
+            {
+                var open = input[i..].IndexOf((byte)'"');
+                if (open < 0)
+                {
+                    break;
+                }
+
+                var start = i + open + 1;
+                var end = StringEnd(input, start);
+                ScrubRange(input, start, end, output, ref emitted, ref replaced);
+                i = end + 1;
+            }
+        }
+
+        if (replaced > 0)
+        {
+            output.Write(input[emitted..]);
+        }
+
+        return replaced;
+    }
+
+    private void ScrubRange(ReadOnlySpan<byte> input, int start, int end, IBufferWriter<byte> output, ref int emitted, ref int replaced)
+    {
+        var s = input[start..end];
+        var at = 0;
+        while ((at = Find(s, at, out var length, out var kind)) >= 0)
+        {
+            output.Write(input[emitted..(start + at)]);
+            output.Write(LearnedClassMarkers.Of(kind));
+            replaced++;
+            at += length;
+            emitted = start + at;
+        }
+    }
+
+    // The index of the quote closing the JSON string that starts at i (or the input's end).
+    private static int StringEnd(ReadOnlySpan<byte> s, int i)
+    {
+        while (i < s.Length)
+        {
+            var next = s[i..].IndexOfAny((byte)'"', (byte)'\\');
+            if (next < 0)
+            {
+                return s.Length;
+            }
+
+            i += next;
+            if (s[i] == '"')
+            {
+                return i;
+            }
+
+            i += 2;
+        }
+
+        return s.Length;
+    }
+
+    private bool Match(ReadOnlySpan<byte> s, int i, out int length, out LearnedClass kind)
+    {
+        length = 0;
+        kind = default;
+        if (i + 1 >= s.Length)
+        {
+            return false;
+        }
+
+        var bucket = Bucket((Lower(s[i]) << 8) | Lower(s[i + 1]));
+        for (var f = _bucketStart[bucket]; f < _bucketStart[bucket + 1]; f++)
+        {
+            var formLength = _formLength[f];
+            if (i + formLength > s.Length)
+            {
+                continue;
+            }
+
+            var form = _arena.AsSpan(_formStart[f], formLength);
+            var end = i + formLength;
+            if (EqualsIgnoringAsciiCase(s.Slice(i, formLength), form)
+                && (end == s.Length || !IsAlphanumeric(s[end]) || !IsAlphanumeric(form[^1])))
+            {
+                length = formLength;
+                kind = Entries[_formEntry[f]].Kind;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The forms a value takes in an output, lowercase: raw; JSON-escaped minimally and as System.Text.Json's default
+    /// encoder writes it (non-ASCII and HTML-sensitive characters as <c>\uXXXX</c>); and percent- and plus-encoded.
+    /// </summary>
+    internal static IEnumerable<byte[]> FormsOf(byte[] value)
+    {
+        yield return value;
+        yield return JsonEscape(value, escapeNonAscii: false, htmlSafe: false);
+        // Python's json.dumps and most C libraries with an ASCII option: non-ASCII as \uXXXX, a quote as \".
+        yield return JsonEscape(value, escapeNonAscii: true, htmlSafe: false);
+        // System.Text.Json's default encoder: HTML-sensitive characters and the quote as \uXXXX too.
+        yield return JsonEscape(value, escapeNonAscii: true, htmlSafe: true);
+        yield return UrlEncode(value, spaceAsPlus: true);
+        yield return UrlEncode(value, spaceAsPlus: false);
+    }
+
+    private static byte[] JsonEscape(byte[] value, bool escapeNonAscii, bool htmlSafe)
+    {
+        var text = new StringBuilder();
+        foreach (var c in Encoding.UTF8.GetString(value))
+        {
+            if (c is '"' or '\\' || c < 0x20 || (escapeNonAscii && c > 0x7E) || (htmlSafe && c is '<' or '>' or '&' or '\'' or '+' or '`'))
+            {
+                text.Append(c switch
+                {
+                    '"' when !htmlSafe => "\\\"",
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\t' => "\\t",
+                    _ => $"\\u{(int)c:x4}",
+                });
+            }
+            else
+            {
+                text.Append(c);
+            }
+        }
+
+        // ASCII letters only: "\u00C9" and "\u00c9" are the same escape, while "É" and "é" are different values.
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
+        foreach (ref var b in bytes.AsSpan())
+        {
+            b = Lower(b);
+        }
+
+        return bytes;
+    }
+
+    private static byte[] UrlEncode(byte[] value, bool spaceAsPlus)
+    {
+        var encoded = new List<byte>(value.Length * 3);
+        foreach (var b in value)
+        {
+            if (IsAlphanumeric(b) || b is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~')
+            {
+                encoded.Add(b);
+            }
+            else if (b == ' ' && spaceAsPlus)
+            {
+                encoded.Add((byte)'+');
+            }
+            else
+            {
+                encoded.Add((byte)'%');
+                encoded.Add("0123456789abcdef"u8[b >> 4]);
+                encoded.Add("0123456789abcdef"u8[b & 0xF]);
+            }
+        }
+
+        return [.. encoded];
+    }
+
+    private static bool EqualsIgnoringAsciiCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> form)
+    {
+        for (var k = 0; k < form.Length; k++)
+        {
+            if (Lower(text[k]) != form[k])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private bool HasFirstPair(byte first, byte second)
+    {
+        var pair = (first << 8) | second;
+        return (_firstPairs[pair >> 6] & (1UL << (pair & 63))) != 0;
+    }
+
+    private static int Pair(ReadOnlySpan<byte> form) => (form[0] << 8) | form[1];
+
+    private static int Bucket(int pair) => ((pair * 0x9E37) >> 6) & ((1 << BucketBits) - 1);
+
+    internal static byte Lower(byte b) => IsUpper(b) ? (byte)(b | 0x20) : b;
+
+    private static bool IsAlphanumeric(byte b) => b is >= (byte)'0' and <= (byte)'9' || IsLower(b) || IsUpper(b);
+
+    private static bool IsLower(byte b) => b is >= (byte)'a' and <= (byte)'z';
+
+    private static bool IsUpper(byte b) => b is >= (byte)'A' and <= (byte)'Z';
+
+    private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' || (b | 0x20) is >= 'a' and <= 'f';
+}

@@ -1,0 +1,254 @@
+namespace TelemetryGateway.Core.Learning;
+
+/// <summary>Bounds of the learned values: how many, how many bytes, and how long since a value was last seen.</summary>
+public sealed record LearnedSecretsLimits(int MaxValues, int MaxBytes, TimeSpan Expiry)
+{
+    public static LearnedSecretsLimits Default { get; } = new(1000, 64 * 1024, TimeSpan.FromDays(30));
+}
+
+/// <summary>
+/// The values the site has revealed and must never send (Wi-Fi names and secrets, MAC addresses, owner and installer
+/// contact data), each remembered with the devices that revealed it: the memory behind scrubbing every later output of
+/// every format of them, whatever syntax carries them (<see cref="LearnedSecretSet"/>).
+/// </summary>
+/// <remarks>
+/// Values are kept lowercase (they are only ever matched ignoring case), bounded in count and bytes (the least
+/// recently seen go first) and forgotten after <see cref="LearnedSecretsLimits.Expiry"/> without being seen. Readers
+/// take the <see cref="Current"/> snapshot without a lock; seeing a known value again allocates nothing; learning a
+/// new one builds a new snapshot. Thread-safe. The values never appear in logs, metrics or exceptions.
+/// </remarks>
+public sealed class LearnedSecrets
+{
+    private const int MaxDevicesPerValue = 256;
+
+    private readonly Lock _gate = new();
+    private readonly LearnedSecretsLimits _limits;
+    private readonly TimeProvider _time;
+    private LearnedSecretSet _current = LearnedSecretSet.Empty;
+    private long _version;
+
+    public LearnedSecrets(LearnedSecretsLimits? limits = null, TimeProvider? time = null)
+    {
+        _limits = limits ?? LearnedSecretsLimits.Default;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The values as of now; searching it allocates nothing.</summary>
+    public LearnedSecretSet Current => Volatile.Read(ref _current);
+
+    public int Count => Current.Count;
+
+    /// <summary>Bumped on every change of the values or of who revealed them (not on a value seen again).</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    /// <summary>
+    /// Remembers <paramref name="value"/> (UTF-8; blanks around it, and quotes around all of it, dropped) as revealed by
+    /// <paramref name="device"/> (may be empty: the site). Returns true when it was not known for that device;
+    /// false when it was, or when it is not learnable (<see cref="LearnedSecretSet.IsLearnable"/>).
+    /// </summary>
+    public bool Learn(ReadOnlySpan<char> device, LearnedClass kind, ReadOnlySpan<byte> value)
+    {
+        value = value.Trim(" \t"u8);
+        if (value.Length >= 2 && value[0] is (byte)'"' or (byte)'\'' && value[^1] == value[0])
+        {
+            value = value[1..^1];
+        }
+
+        if (!LearnedSecretSet.IsLearnable(value))
+        {
+            return false;
+        }
+
+        Span<byte> lowercase = stackalloc byte[LearnedSecretSet.MaxLength];
+        lowercase = lowercase[..value.Length];
+        for (var i = 0; i < value.Length; i++)
+        {
+            lowercase[i] = LearnedSecretSet.Lower(value[i]);
+        }
+
+        var now = _time.GetUtcNow().UtcTicks;
+        var set = Current;
+        var known = set.IndexOfValue(lowercase);
+        if (known >= 0)
+        {
+            var entry = set.Entries[known];
+            Volatile.Write(ref entry.LastSeenTicks, now);
+            if (entry.HasDevice(device))
+            {
+                return false;
+            }
+        }
+
+        lock (_gate)
+        {
+            var entries = new List<Entry>(_current.Entries);
+            var index = _current.IndexOfValue(lowercase);
+            if (index >= 0)
+            {
+                if (entries[index].HasDevice(device))
+                {
+                    return false;
+                }
+
+                if (entries[index].Devices.Length >= MaxDevicesPerValue)
+                {
+                    // A value this many devices reveal is the site's; it stays until it expires.
+                    return false;
+                }
+
+                entries[index] = entries[index].WithDevice(device.ToString());
+            }
+            else
+            {
+                entries.Add(new Entry(lowercase.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]));
+            }
+
+            Publish(Bounded(entries, now));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Forgets what <paramref name="device"/> revealed (erasure, notice §9.6): values no other device revealed are
+    /// removed. Returns how many values were removed.
+    /// </summary>
+    public int Forget(ReadOnlySpan<char> device)
+    {
+        if (device.IsEmpty)
+        {
+            return 0;
+        }
+
+        lock (_gate)
+        {
+            var kept = new List<Entry>();
+            var removed = 0;
+            var changed = false;
+            foreach (var entry in _current.Entries)
+            {
+                if (entry.Devices.Length == 0 || !entry.HasDevice(device))
+                {
+                    kept.Add(entry);
+                    continue;
+                }
+
+                changed = true;
+                if (entry.Devices.Length > 1)
+                {
+                    kept.Add(entry.WithoutDevice(device));
+                }
+                else
+                {
+                    removed++;
+                }
+            }
+
+            if (changed)
+            {
+                Publish(kept);
+            }
+
+            return removed;
+        }
+    }
+
+    /// <summary>Drops values not seen within the expiry; returns how many.</summary>
+    public int Expire()
+    {
+        lock (_gate)
+        {
+            var entries = new List<Entry>(_current.Entries);
+            var before = entries.Count;
+            var bounded = Bounded(entries, _time.GetUtcNow().UtcTicks);
+            if (bounded.Count != before)
+            {
+                Publish(bounded);
+            }
+
+            return before - bounded.Count;
+        }
+    }
+
+    /// <summary>The values and who revealed them, for persisting (<see cref="LearnedSecretsFile"/>).</summary>
+    internal IReadOnlyList<Entry> Snapshot() => Current.Entries;
+
+    /// <summary>Replaces the values with persisted ones (on start); expired and excess ones are dropped.</summary>
+    internal void Restore(IEnumerable<Entry> entries)
+    {
+        lock (_gate)
+        {
+            Publish(Bounded([.. entries.Where(e => LearnedSecretSet.IsLearnable(e.Value))], _time.GetUtcNow().UtcTicks));
+        }
+    }
+
+    private void Publish(List<Entry> entries)
+    {
+        Volatile.Write(ref _current, LearnedSecretSet.Of([.. entries]));
+        Interlocked.Increment(ref _version);
+    }
+
+    // Expired values out, then the least recently seen while over the count or byte bound.
+    private List<Entry> Bounded(List<Entry> entries, long now)
+    {
+        var oldest = now - _limits.Expiry.Ticks;
+        entries.RemoveAll(e => Volatile.Read(ref e.LastSeenTicks) < oldest);
+        var bytes = entries.Sum(e => (long)e.Value.Length);
+        if (entries.Count <= _limits.MaxValues && bytes <= _limits.MaxBytes)
+        {
+            return entries;
+        }
+
+        entries.Sort((a, b) => Volatile.Read(ref b.LastSeenTicks).CompareTo(Volatile.Read(ref a.LastSeenTicks)));
+        while (entries.Count > _limits.MaxValues || bytes > _limits.MaxBytes)
+        {
+            bytes -= entries[^1].Value.Length;
+            entries.RemoveAt(entries.Count - 1);
+        }
+
+        return entries;
+    }
+
+    /// <summary>One learned value: lowercase UTF-8, its class, when it was last seen, and the devices that revealed it.</summary>
+    internal sealed class Entry(byte[] value, LearnedClass kind, long lastSeenTicks, string[] devices)
+    {
+        public long LastSeenTicks = lastSeenTicks;
+
+        public byte[] Value { get; } = value;
+        public LearnedClass Kind { get; } = kind;
+        public string[] Devices { get; } = devices;
+
+        public bool HasDevice(ReadOnlySpan<char> device)
+        {
+            if (device.IsEmpty)
+            {
+                return true;
+            }
+
+            foreach (var known in Devices)
+            {
+                if (device.SequenceEqual(known))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        public Entry WithDevice(string device) => new(Value, Kind, Volatile.Read(ref LastSeenTicks), [.. Devices, device]);
+
+        public Entry WithoutDevice(ReadOnlySpan<char> device)
+        {
+            var kept = new List<string>();
+            foreach (var known in Devices)
+            {
+                if (!device.SequenceEqual(known))
+                {
+                    kept.Add(known);
+                }
+            }
+
+            return new(Value, Kind, Volatile.Read(ref LastSeenTicks), [.. kept]);
+        }
+    }
+}
