@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using MQTTnet.AspNetCore;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Ingress;
@@ -62,7 +63,8 @@ public static class MqttGatewayRegistration
         // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
         services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
         services.TryAddSingleton(sp => new MinimizerPool(
-            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()]));
+            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()],
+            sp.GetService<LearnedSecrets>()));
         services.TryAddSingleton(sp => SiteBrokerServer.Create(
             settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
         services.AddQuarantine(settings.DataDirectory, settings.Quarantine, settings.Security.Limits.QuarantineAggregationInterval);

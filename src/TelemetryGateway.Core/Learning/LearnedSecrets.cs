@@ -252,3 +252,42 @@ public sealed class LearnedSecrets
         }
     }
 }
+
+/// <summary><c>Gateway:LearnedSecrets</c>: the memory of values the site revealed (see <see cref="LearnedSecrets"/>).</summary>
+public sealed record LearnedSecretsOptions
+{
+    /// <summary>Keep the values across restarts, encrypted in the data directory; false keeps them in memory only.</summary>
+    public bool Persist { get; init; } = true;
+
+    public int MaxValues { get; init; } = LearnedSecretsLimits.Default.MaxValues;
+
+    public int MaxBytes { get; init; } = LearnedSecretsLimits.Default.MaxBytes;
+
+    /// <summary>A value not seen again for this long is forgotten.</summary>
+    public TimeSpan Expiry { get; init; } = LearnedSecretsLimits.Default.Expiry;
+
+    /// <summary>How often the values are saved (when they changed) and expired ones dropped.</summary>
+    public TimeSpan SaveInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    public LearnedSecretsLimits Limits => new(MaxValues, MaxBytes, Expiry);
+
+    public IEnumerable<string> Validate(string path)
+    {
+        if (MaxValues is < 1 or > 1_000_000)
+        {
+            yield return $"{path}:MaxValues must be between 1 and 1000000";
+        }
+        if (MaxBytes < LearnedSecretSet.MaxLength)
+        {
+            yield return $"{path}:MaxBytes must be at least {LearnedSecretSet.MaxLength}";
+        }
+        if (Expiry <= TimeSpan.Zero)
+        {
+            yield return $"{path}:Expiry must be positive";
+        }
+        if (SaveInterval < TimeSpan.FromSeconds(1) || SaveInterval > TimeSpan.FromHours(1))
+        {
+            yield return $"{path}:SaveInterval must be between 1 second and 1 hour";
+        }
+    }
+}

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Vocabulary;
@@ -36,7 +37,9 @@ internal static class MinimizeCommand
             return Usage.Error(error, e.Message);
         }
 
-        using var minimizer = new Minimizer(policy, key);
+        // Learns across the batch as the gateway does across messages (in memory only), so an auditor can reproduce
+        // what the gateway sends: a value revealed by one line is removed from every later one.
+        using var minimizer = new Minimizer(policy, key, [new ConsentGate(NoConsentRecorded.Instance)], new LearnedSecrets());
         using var json = new Utf8JsonWriter(standardOutput, new JsonWriterOptions { Indented = false });
         if (arguments.Topic is { } topic)
         {

@@ -1,4 +1,5 @@
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Security;
@@ -26,6 +27,7 @@ public sealed record GatewayOptions
     public OutboxOptions Outbox { get; init; } = new();
     public SecurityOptions Security { get; init; } = new();
     public QuarantineOptions Quarantine { get; init; } = new();
+    public LearnedSecretsOptions LearnedSecrets { get; init; } = new();
 
     public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine);
 
@@ -70,6 +72,7 @@ public sealed record GatewayOptions
         errors.AddRange(Outbox.Validate("Gateway:Outbox"));
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
+        errors.AddRange(LearnedSecrets.Validate("Gateway:LearnedSecrets"));
         return errors;
     }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Http;
@@ -128,6 +129,12 @@ internal static class GatewayHost
         generations.AddValidator(next => StreamLimitErrors(options, next));
         services.AddSingleton(generations);
         services.AddSingleton(key);
+        // What the site's messages revealed, scrubbed from every later output (every minimizer shares it).
+        services.AddSingleton(options.LearnedSecrets);
+        services.AddSingleton(sp => new LearnedSecrets(options.LearnedSecrets.Limits, sp.GetService<TimeProvider>()));
+        services.AddHostedService(sp => new LearnedSecretsKeeper(
+            sp.GetRequiredService<LearnedSecrets>(), options.LearnedSecrets, options.DataDirectory, key,
+            sp.GetRequiredService<ILogger<LearnedSecretsKeeper>>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.AddHostedService<PolicyAnnouncer>();
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 
@@ -9,15 +10,16 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// Minimizers for the broker's receive loops: a <see cref="Minimizer"/> is single-threaded and keeps warm buffers,
 /// so each publish borrows one and returns it. The pool grows to the number of concurrently receiving clients. A
 /// minimizer belongs to one policy generation: a publish finishes under the generation it started with, and after a
-/// reload the pool hands out minimizers of the new generation only, disposing the old ones as they come back.
+/// reload the pool hands out minimizers of the new generation only, disposing the old ones as they come back. All share
+/// the site's learned values when the host registers them.
 /// </summary>
-internal sealed class MinimizerPool(PolicyGenerations generations, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates) : IDisposable
+internal sealed class MinimizerPool(PolicyGenerations generations, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates, LearnedSecrets? learned = null) : IDisposable
 {
     private readonly ConcurrentBag<Minimizer> _idle = [];
 
     /// <summary>A pool over a policy that is never reloaded.</summary>
-    public MinimizerPool(CompiledPolicy policy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates)
-        : this(new PolicyGenerations(policy), key, gates)
+    public MinimizerPool(CompiledPolicy policy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates, LearnedSecrets? learned = null)
+        : this(new PolicyGenerations(policy), key, gates, learned)
     {
     }
 
@@ -35,7 +37,7 @@ internal sealed class MinimizerPool(PolicyGenerations generations, Pseudonymizat
             }
             minimizer.Dispose();
         }
-        return new Minimizer(policy, key, gates);
+        return new Minimizer(policy, key, gates, learned);
     }
 
     public void Return(Minimizer minimizer)

@@ -116,6 +116,38 @@ public sealed class MinimizeCommandTests
     }
 
     [Fact]
+    public void A_batch_learns_what_one_line_revealed_and_removes_it_from_the_later_lines()
+    {
+        using var directory = new TempDirectory();
+        var batch = directory.File("batch.ndjson");
+        var network = JsonSerializer.Serialize(new
+        {
+            topic = "dt/anker_power/A17C0/SN1/network",
+            payloadText = """{"sn":"SN1","wifi":{"ssid":"Maple Court 5G","password":"tulip-Reed-93"}}""",
+        });
+        var log = JsonSerializer.Serialize(new
+        {
+            topic = "dt/anker_power/A17C0/SN1/log",
+            payloadText = "2026-11-24T10:00:01Z I ui: banner Maple Court 5G shown\n2026-11-24T10:00:02Z I cfg: k=tulip-Reed-93",
+        });
+        File.WriteAllLines(batch, [log, network, log]);
+
+        var (exit, lines, _) = Run(["--policy", TestFiles.DefaultPolicy, "--key-file", directory.WriteKey(), "--batch", batch]);
+
+        Assert.Equal(0, exit);
+        string PayloadsOf(int input) => string.Join("\n", lines
+            .Where(l => l.GetProperty("input").GetInt32() == input && l.TryGetProperty("payloadBase64", out _))
+            .Select(l => Encoding.UTF8.GetString(Convert.FromBase64String(l.GetProperty("payloadBase64").GetString()!))));
+        // Before the network line nothing names the Wi-Fi network in the log: it passes as the text it is.
+        Assert.Contains("banner Maple Court 5G shown", PayloadsOf(0), StringComparison.Ordinal);
+        var after = PayloadsOf(2);
+        Assert.NotEmpty(after);
+        Assert.DoesNotContain("Maple", after, StringComparison.Ordinal);
+        Assert.DoesNotContain("tulip", after, StringComparison.Ordinal);
+        Assert.Contains("banner [ssid] shown", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_executable_runs_the_minimize_verb_in_its_own_process()
     {
         using var directory = new TempDirectory();
