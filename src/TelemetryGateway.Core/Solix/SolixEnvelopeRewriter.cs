@@ -48,6 +48,8 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
     private int _snLength = -1;
     private int _pnLength = -1;
     private int _binaryLength;
+    // Whether the last message's binary was parsed (its fields can be learned from).
+    private bool _parsed;
 
     public SolixEnvelopeRewriter(Pseudonymizer pseudonymizer, int maxPurposes)
     {
@@ -85,6 +87,7 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
             payload.CopyTo(contiguous);
             input = contiguous;
         }
+        _parsed = false;
         for (var i = 0; i < purposes.Length; i++)
         {
             _hasOutput[i] = false;
@@ -125,6 +128,7 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
         {
             return reason;
         }
+        _parsed = true;
         _serials.Clear();
         _serials.Add(device);
         if (_snLength >= 0)
@@ -143,6 +147,14 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
             }
         }
         return QuarantineReason.None;
+    }
+
+    public void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device)
+    {
+        if (_parsed)
+        {
+            SolixTlvRewriter.ShareLearned(_binary.Slice(_binaryLength), _message, _pnLength >= 0 ? _pn.Slice(_pnLength) : default, store, device);
+        }
     }
 
     /// <summary>Reads the outer object: head fields' positions, and the payload string unescaped into its buffer.</summary>

@@ -88,6 +88,24 @@ internal static class SolixTlvRewriter
         return true;
     }
 
+    /// <summary>
+    /// Remembers the Wi-Fi names and text MACs of a parsed message in <paramref name="store"/>: fields this rewriter
+    /// never forwards, whose values may recur elsewhere (a log line, a JSON field) where no rule names them.
+    /// </summary>
+    public static void ShareLearned(ReadOnlySpan<byte> message, SolixTlvMessage parsed, ReadOnlySpan<byte> productCode, Learning.LearnedSecrets store, ReadOnlySpan<char> device)
+    {
+        var layout = SolixMessageMap.Find(productCode, parsed.Type);
+        foreach (var field in parsed.Fields)
+        {
+            var kind = layout?.Fields[field.Id]?.Kind ?? SolixMessageMap.KindOnAnyModel(parsed.Type, field.Id);
+            var value = message.Slice(field.ValueStart, field.ValueLength);
+            if (kind is SolixFieldKind.WifiName or SolixFieldKind.Mac && IsText(value))
+            {
+                store.Learn(device, kind == SolixFieldKind.WifiName ? Learning.LearnedClass.WifiName : Learning.LearnedClass.Mac, TrimPadding(value[1..]));
+            }
+        }
+    }
+
     private static bool Keeps(SolixMappedField? mapped, SolixFieldKind kind, SolixTypeRule? typeRule, SolixRules rules, ReadOnlySpan<byte> value, SerialSet serials)
     {
         if (kind >= SolixFieldKind.WifiName)
@@ -285,7 +303,7 @@ internal static class SolixTlvRewriter
     }
 
     /// <summary>A string value: type byte 00 followed by at least one byte.</summary>
-    private static bool IsText(ReadOnlySpan<byte> value) => value.Length > 1 && value[0] == 0x00;
+    internal static bool IsText(ReadOnlySpan<byte> value) => value.Length > 1 && value[0] == 0x00;
 
     private static bool IsSerialText(ReadOnlySpan<byte> text, SerialSet serials)
     {
@@ -315,7 +333,7 @@ internal static class SolixTlvRewriter
     }
 
     /// <summary>Strings are padded with NUL bytes to a fixed width.</summary>
-    private static ReadOnlySpan<byte> TrimPadding(ReadOnlySpan<byte> text)
+    internal static ReadOnlySpan<byte> TrimPadding(ReadOnlySpan<byte> text)
     {
         var end = text.IndexOf((byte)0);
         return end < 0 ? text : text[..end];

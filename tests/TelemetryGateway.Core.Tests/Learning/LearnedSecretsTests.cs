@@ -287,3 +287,22 @@ public sealed class LearnedSecretsTests
         public void Advance(TimeSpan by) => _now += by;
     }
 }
+
+/// <summary>A SOLIX binary's Wi-Fi name (a field no purpose receives) is learned too, and removed where it recurs.</summary>
+public sealed class LearnedSolixValuesTests
+{
+    [Fact]
+    public void The_wifi_name_of_a_SOLIX_message_is_removed_from_a_later_log()
+    {
+        var store = new LearnedSecrets();
+        using var minimizer = new Minimizer(TestPolicies.Default, TestPolicies.Key, [], store);
+        var binary = Solix.SolixMessages.Binary(0x0407, Solix.SolixMessages.StringField(0xA2, "CUTUTT17MUSXAJ4R"), Solix.SolixMessages.StringField(0xA3, "Maple Court 5G"));
+
+        var solix = minimizer.Minimize("dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/param_info", new ReadOnlySequence<byte>(Solix.SolixMessages.Envelope(binary)));
+
+        Assert.False(solix.IsQuarantined);
+        Assert.Equal(1, store.Count);
+        var log = minimizer.Minimize("dt/anker_power/A17C0/CUTUTT17MUSXAJ4R/log", new ReadOnlySequence<byte>("I ui: banner Maple Court 5G shown\n"u8.ToArray()));
+        Assert.All(log.Outputs.ToArray(), output => Assert.Equal("I ui: banner [ssid] shown\n", Encoding.UTF8.GetString(output.Payload.Span)));
+    }
+}
