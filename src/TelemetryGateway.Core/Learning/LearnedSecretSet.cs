@@ -17,7 +17,10 @@ public sealed class LearnedSecretSet
     /// <summary>Longer values are not learned: a Wi-Fi passphrase is at most 63 bytes, an e-mail address 254.</summary>
     public const int MaxLength = 256;
 
-    private const int BucketBits = 10;
+    // Forms are found by a key of their first bytes: 8 for forms of 8 bytes or more, 6 (MinLength) for shorter ones, so
+    // values sharing a short prefix ("Haus-0001", "Haus-0002") do not share one long chain.
+    private const int LongKey = 8;
+    private const int BucketBits = 12;
 
     private static readonly SearchValues<byte> Alphanumerics =
         SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
@@ -27,6 +30,7 @@ public sealed class LearnedSecretSet
     private readonly int[] _formStart;
     private readonly int[] _formLength;
     private readonly int[] _formEntry;
+    private readonly ulong[] _formKey;
     private readonly int[] _bucketStart;
 
     // The first two bytes (lowercase) of every form, as a bit set: most candidate starts fail this test.
@@ -49,11 +53,12 @@ public sealed class LearnedSecretSet
         }
 
         // Longer forms first within a bucket, so a value that extends another ("Casa-Rossi-5G", "Casa-Rossi") wins.
-        forms.Sort((a, b) => Bucket(Pair(a.Form)) != Bucket(Pair(b.Form)) ? Bucket(Pair(a.Form)).CompareTo(Bucket(Pair(b.Form))) : b.Form.Length.CompareTo(a.Form.Length));
+        forms.Sort((a, b) => BucketOf(a.Form) != BucketOf(b.Form) ? BucketOf(a.Form).CompareTo(BucketOf(b.Form)) : b.Form.Length.CompareTo(a.Form.Length));
         _arena = new byte[forms.Sum(f => f.Form.Length)];
         _formStart = new int[forms.Count];
         _formLength = new int[forms.Count];
         _formEntry = new int[forms.Count];
+        _formKey = new ulong[forms.Count];
         _bucketStart = new int[(1 << BucketBits) + 1];
         var offset = 0;
         for (var i = 0; i < forms.Count; i++)
@@ -63,12 +68,13 @@ public sealed class LearnedSecretSet
             _formStart[i] = offset;
             _formLength[i] = form.Length;
             _formEntry[i] = entry;
+            _formKey[i] = Key(form, 0, KeyLength(form.Length));
             offset += form.Length;
             var pair = Pair(form);
             _firstPairs[pair >> 6] |= 1UL << (pair & 63);
             _isFirstByte[form[0]] = true;
             _isFirstByte[IsLower(form[0]) ? form[0] & 0xDF : form[0]] = true;
-            _bucketStart[Bucket(pair) + 1]++;
+            _bucketStart[BucketOf(form) + 1]++;
         }
 
         for (var b = 1; b < _bucketStart.Length; b++)
@@ -104,7 +110,12 @@ public sealed class LearnedSecretSet
             return -1;
         }
 
-        var bucket = Bucket(Pair(lowercase));
+        if (lowercase.Length < MinLength)
+        {
+            return -1;
+        }
+
+        var bucket = BucketOf(lowercase);
         for (var f = _bucketStart[bucket]; f < _bucketStart[bucket + 1]; f++)
         {
             var entry = _formEntry[f];
@@ -264,18 +275,32 @@ public sealed class LearnedSecretSet
 
     private bool Match(ReadOnlySpan<byte> s, int i, out int length, out LearnedClass kind)
     {
-        length = 0;
-        kind = default;
-        if (i + 1 >= s.Length)
+        // Longer forms first: those keyed by 8 bytes, then the 6- and 7-byte ones.
+        if (i + LongKey <= s.Length && MatchKeyed(s, i, LongKey, out length, out kind))
         {
-            return false;
+            return true;
         }
 
-        var bucket = Bucket((Lower(s[i]) << 8) | Lower(s[i + 1]));
+        if (i + MinLength <= s.Length && MatchKeyed(s, i, MinLength, out length, out kind))
+        {
+            return true;
+        }
+
+        length = 0;
+        kind = default;
+        return false;
+    }
+
+    private bool MatchKeyed(ReadOnlySpan<byte> s, int i, int keyLength, out int length, out LearnedClass kind)
+    {
+        length = 0;
+        kind = default;
+        var key = Key(s, i, keyLength);
+        var bucket = Bucket(key, keyLength);
         for (var f = _bucketStart[bucket]; f < _bucketStart[bucket + 1]; f++)
         {
             var formLength = _formLength[f];
-            if (i + formLength > s.Length)
+            if (_formKey[f] != key || KeyLength(formLength) != keyLength || i + formLength > s.Length)
             {
                 continue;
             }
@@ -293,6 +318,24 @@ public sealed class LearnedSecretSet
 
         return false;
     }
+
+    // The first keyLength bytes at i, ASCII letters lowercased, packed into one integer.
+    private static ulong Key(ReadOnlySpan<byte> s, int i, int keyLength)
+    {
+        var key = 0UL;
+        for (var k = 0; k < keyLength; k++)
+        {
+            key = (key << 8) | Lower(s[i + k]);
+        }
+
+        return key;
+    }
+
+    private static int KeyLength(int formLength) => formLength >= LongKey ? LongKey : MinLength;
+
+    private static int BucketOf(ReadOnlySpan<byte> form) => Bucket(Key(form, 0, KeyLength(form.Length)), KeyLength(form.Length));
+
+    private static int Bucket(ulong key, int keyLength) => (int)(((key + (ulong)keyLength) * 0x9E3779B97F4A7C15) >> (64 - BucketBits));
 
     /// <summary>
     /// The forms a value takes in an output, lowercase: raw; JSON-escaped minimally and as System.Text.Json's default
@@ -386,8 +429,6 @@ public sealed class LearnedSecretSet
     }
 
     private static int Pair(ReadOnlySpan<byte> form) => (form[0] << 8) | form[1];
-
-    private static int Bucket(int pair) => ((pair * 0x9E37) >> 6) & ((1 << BucketBits) - 1);
 
     internal static byte Lower(byte b) => IsUpper(b) ? (byte)(b | 0x20) : b;
 
