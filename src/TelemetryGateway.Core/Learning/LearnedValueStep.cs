@@ -22,6 +22,7 @@ internal sealed class LearnedValueStep : IDisposable
 
     public LearnedValueStep(LearnedSecrets store, int maxOutputs)
     {
+        Store = store;
         _store = store;
         _scrubbed = new PooledBufferWriter[maxOutputs];
         for (var i = 0; i < maxOutputs; i++)
@@ -29,6 +30,8 @@ internal sealed class LearnedValueStep : IDisposable
             _scrubbed[i] = new PooledBufferWriter(256);
         }
     }
+
+    public LearnedSecrets Store { get; }
 
     /// <summary>Remembers what <paramref name="payload"/> of <paramref name="stream"/> revealed for <paramref name="device"/>.</summary>
     public void Learn(CompiledStream stream, IPayloadMinimizer rewriter, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth)
@@ -43,13 +46,14 @@ internal sealed class LearnedValueStep : IDisposable
 
     /// <summary>
     /// <paramref name="output"/> (output slot <paramref name="slot"/>) with every learned value replaced by its class
-    /// marker, and how many were; the output itself when none was, or when its format is binary (protobuf).
+    /// marker, and how many were; the output itself when none was, when its format is binary (protobuf), or when its
+    /// rewriter removed them as it wrote (text logs).
     /// </summary>
-    public ReadOnlyMemory<byte> Scrub(int slot, PayloadFormat format, ReadOnlyMemory<byte> output, out int replaced)
+    public ReadOnlyMemory<byte> Scrub(int slot, IPayloadMinimizer rewriter, PayloadFormat format, ReadOnlyMemory<byte> output, out int replaced)
     {
         replaced = 0;
         var values = _store.Current;
-        if (values.Count == 0 || format is PayloadFormat.Protobuf)
+        if (values.Count == 0 || format is PayloadFormat.Protobuf || rewriter.RemovesLearned)
         {
             return output;
         }

@@ -37,4 +37,15 @@ internal interface IPayloadMinimizer : IDisposable
     void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device)
     {
     }
+
+    /// <summary>
+    /// Gives a rewriter that removes learned values as it writes (the log scrubber: one pass instead of two) the site's
+    /// values; the pipeline then does not scrub its outputs again. Called once, before the first message.
+    /// </summary>
+    void UseLearned(Learning.LearnedSecrets store)
+    {
+    }
+
+    /// <summary>True when this rewriter's outputs are already free of the values given by <see cref="UseLearned"/>.</summary>
+    bool RemovesLearned => false;
 }

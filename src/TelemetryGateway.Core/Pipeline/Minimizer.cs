@@ -137,7 +137,7 @@ public sealed class Minimizer : IDisposable
             var payloadOut = rewriter.Output(i);
             if (_learned is not null)
             {
-                payloadOut = _learned.Scrub(i, stream.Format, payloadOut, out var replaced);
+                payloadOut = _learned.Scrub(i, rewriter, stream.Format, payloadOut, out var replaced);
                 shard[(int)ProcessingAction.Redacted] += replaced;
             }
             _outputs[outputs++] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), payloadOut);
@@ -161,7 +161,19 @@ public sealed class Minimizer : IDisposable
     }
 
     /// <summary>The rewriter of <paramref name="format"/>, made on first use: a policy pays only for the formats it uses.</summary>
-    private IPayloadMinimizer Rewriter(PayloadFormat format) => _rewriters[(int)format] ??= PayloadFormats.Of(format).CreateMinimizer(_pseudonymizer, _policy);
+    private IPayloadMinimizer Rewriter(PayloadFormat format)
+    {
+        ref var rewriter = ref _rewriters[(int)format];
+        if (rewriter is null)
+        {
+            rewriter = PayloadFormats.Of(format).CreateMinimizer(_pseudonymizer, _policy);
+            if (_learned is not null)
+            {
+                rewriter.UseLearned(_learned.Store);
+            }
+        }
+        return rewriter;
+    }
 
     /// <summary>This minimizer's own counter shard for <paramref name="purpose"/>, made on first use.</summary>
     private long[] Shard(StreamPurpose purpose) => _shards[purpose.Index] ??= purpose.Counters.NewShard();

@@ -36,6 +36,9 @@ public sealed class LogScrubber : IDisposable
     private readonly byte[] _pseudonym;
     private readonly byte[] _utf8Pending = new byte[MaxUtf8SequenceLength];
     private readonly LearnedValues _learned = new();
+
+    // The values the site revealed before this log, as of Begin (null: none).
+    private Learning.LearnedSecretSet? _site;
     private readonly NameColumns _columns = new();
     private byte[] _serial = new byte[64];
     private byte[] _line = [];
@@ -65,10 +68,13 @@ public sealed class LogScrubber : IDisposable
 
     /// <summary>
     /// Starts a log. <paramref name="deviceSerialUtf8"/> is the device's serial (from the MQTT topic or the HTTP
-    /// route; may be empty, then nothing is treated as the serial). Throws if <paramref name="rules"/> are invalid.
+    /// route; may be empty, then nothing is treated as the serial). <paramref name="site"/> are the values the site
+    /// revealed before (removed wherever they stand, like the values this log reveals). Throws if
+    /// <paramref name="rules"/> are invalid.
     /// </summary>
-    public void Begin(ReadOnlySpan<byte> deviceSerialUtf8, LogScrubRules rules)
+    public void Begin(ReadOnlySpan<byte> deviceSerialUtf8, LogScrubRules rules, Learning.LearnedSecretSet? site = null)
     {
+        _site = site;
         ArgumentNullException.ThrowIfNull(rules);
         if (!rules.IsValid)
         {
@@ -145,7 +151,7 @@ public sealed class LogScrubber : IDisposable
         }
 
         var serial = _serial.AsSpan(0, _serialLength);
-        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Serial, _pseudonymizer, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals, _learned);
+        var scrubber = new TextScrubber(output, serial, _serialReplacement.Span, _rules.Serial, _pseudonymizer, _rules.Ipv4PrefixLength, _rules.Ipv6PrefixLength, _rules.CoordinateDecimals, _learned, _site);
         if (input.IsSingleSegment)
         {
             Consume(input.FirstSpan, ref scrubber);

@@ -22,6 +22,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
     private readonly SerialHandling[] _serialHandling;
     private readonly PooledBufferWriter[] _outputs;
     private readonly byte[] _serial = new byte[MaxSerialBytes];
+    private LearnedSecrets? _site;
 
     public TextLogMinimizer(Pseudonymizer pseudonymizer, int maxPurposes)
     {
@@ -46,7 +47,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
             var scrubber = _scrubbers[i];
             var rules = RulesOf(purposes[i]);
             _serialHandling[i] = rules.Serial;
-            scrubber.Begin(serial, rules);
+            scrubber.Begin(serial, rules, _site?.Current);
             var reason = scrubber.Process(payload, isFinalBlock: true, output);
             if (reason != QuarantineReason.None)
             {
@@ -62,6 +63,10 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
     public ReadOnlyMemory<byte> Output(int slot) => _outputs[slot].WrittenMemory;
 
     public void CommitCounts(int slot, long[] shard) => ProcessingTally.FromLogScrub(_scrubbers[slot].Counts, _serialHandling[slot]).AddTo(shard);
+
+    public void UseLearned(LearnedSecrets store) => _site = store;
+
+    public bool RemovesLearned => true;
 
     public void ShareLearned(LearnedSecrets store, ReadOnlySpan<char> device)
     {

@@ -37,6 +37,9 @@ internal ref struct TextScrubber
     private readonly Pseudonymizer? _pseudonymizer;
     private readonly SerialHandling _serialHandling;
     private readonly LearnedValues? _learned;
+
+    // What the site revealed before this log (other messages, other formats), searched alongside this log's own values.
+    private readonly Learning.LearnedSecretSet? _site;
     private readonly int _serialAnchor;
     private Span<byte> _destination;
     private int _position;
@@ -60,10 +63,11 @@ internal ref struct TextScrubber
     /// ignored) becomes <paramref name="serialReplacement"/> unless the serial is empty, and identifiers after serial
     /// markers are handled as <paramref name="serialHandling"/> says. Call <see cref="Flush"/> at the end.
     /// </summary>
-    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer? pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals, LearnedValues? learned = null)
+    public TextScrubber(IBufferWriter<byte> writer, ReadOnlySpan<byte> serial, ReadOnlySpan<byte> serialReplacement, SerialHandling serialHandling, Pseudonymizer? pseudonymizer, int ipv4PrefixLength, int ipv6PrefixLength, int coordinateDecimals, LearnedValues? learned = null, Learning.LearnedSecretSet? site = null)
     {
         _writer = writer;
         _learned = learned;
+        _site = site is { Count: > 0 } ? site : null;
         _serialAnchor = AnchorOf(serial);
         _serialHandling = serialHandling;
         _pseudonymizer = pseudonymizer;
@@ -121,7 +125,7 @@ internal ref struct TextScrubber
 
         // A value this log revealed earlier, wherever it stands: found like the serial, by a search of its own.
         var learnedVersion = _learned?.Version ?? 0;
-        var nextLearned = FindLearned(s, 0, out var learnedLength, out var learnedSecret);
+        var nextLearned = FindLearned(s, 0, out var learnedLength, out var learnedClass);
         while (true)
         {
             var bound = Math.Min(nextSerial, nextLearned);
@@ -137,14 +141,14 @@ internal ref struct TextScrubber
                 {
                     // The end of a line the learned values were searched in: search the next.
                     position = Math.Max(position, bound);
-                    nextLearned = FindLearned(s, bound, out learnedLength, out learnedSecret);
+                    nextLearned = FindLearned(s, bound, out learnedLength, out learnedClass);
                     continue;
                 }
 
                 Write(s[emitted..bound]);
                 if (bound == nextLearned)
                 {
-                    Write(learnedSecret ? SecretToken : SsidToken);
+                    Write(Learning.LearnedClassMarkers.Of(learnedClass));
                     _counts.LearnedValues++;
                     position = emitted = nextLearned + learnedLength;
                 }
@@ -156,7 +160,7 @@ internal ref struct TextScrubber
                 }
 
                 nextSerial = nextSerial < position ? FindSerial(s, position) : nextSerial;
-                nextLearned = nextLearned < position ? FindLearned(s, position, out learnedLength, out learnedSecret) : nextLearned;
+                nextLearned = nextLearned < position ? FindLearned(s, position, out learnedLength, out learnedClass) : nextLearned;
                 continue;
             }
 
@@ -176,7 +180,7 @@ internal ref struct TextScrubber
             {
                 // A replaced unit swallowed it, or a value was just learned.
                 learnedVersion = _learned!.Version;
-                nextLearned = FindLearned(s, Math.Max(emitted, Math.Min(position, nextLearned)), out learnedLength, out learnedSecret);
+                nextLearned = FindLearned(s, Math.Max(emitted, Math.Min(position, nextLearned)), out learnedLength, out learnedClass);
             }
             else if (position > nextLearned)
             {
@@ -187,16 +191,32 @@ internal ref struct TextScrubber
         Write(s[emitted..]);
     }
 
-    private readonly int FindLearned(ReadOnlySpan<byte> s, int from, out int length, out bool secret)
+    // The next value this log or the site revealed at or after from, with its length and class; or, with a length of
+    // 0, where to search again (the end of the window of lines searched, or s.Length).
+    private readonly int FindLearned(ReadOnlySpan<byte> s, int from, out int length, out Learning.LearnedClass kind)
     {
-        if (_learned is null)
+        var next = s.Length;
+        length = 0;
+        kind = default;
+        if (_learned is not null)
         {
-            length = 0;
-            secret = false;
-            return s.Length;
+            next = _learned.Find(s, from, out length, out var secret);
+            kind = secret ? Learning.LearnedClass.WifiSecret : Learning.LearnedClass.WifiName;
         }
 
-        return _learned.Find(s, from, out length, out secret);
+        // The site's values in the same window, up to this log's next value: whichever starts first wins.
+        if (_site is not null && from < next)
+        {
+            var site = _site.Find(s[..next], from, out var siteLength, out var siteKind);
+            if (site >= 0)
+            {
+                length = siteLength;
+                kind = siteKind;
+                return site;
+            }
+        }
+
+        return next;
     }
 
     // Triggers are a few bytes apart in log text, where a table lookup beats setting up the vectorized search;
