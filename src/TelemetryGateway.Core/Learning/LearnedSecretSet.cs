@@ -43,7 +43,7 @@ public sealed class LearnedSecretSet
         var forms = new List<(byte[] Form, int Entry)>();
         for (var e = 0; e < entries.Length; e++)
         {
-            foreach (var form in FormsOf(entries[e].Value))
+            foreach (var form in FormsOf(entries[e]))
             {
                 if (!forms.Exists(f => f.Entry == e && f.Form.AsSpan().SequenceEqual(form)))
                 {
@@ -339,10 +339,13 @@ public sealed class LearnedSecretSet
 
     /// <summary>
     /// The forms a value takes in an output, lowercase: raw; JSON-escaped minimally and as System.Text.Json's default
-    /// encoder writes it (non-ASCII and HTML-sensitive characters as <c>\uXXXX</c>); and percent- and plus-encoded.
+    /// encoder writes it (non-ASCII and HTML-sensitive characters as <c>\uXXXX</c>); percent- and plus-encoded; hex;
+    /// and base64 (without its padding, so it matches padded or not; matched ignoring case like the rest, which errs
+    /// on removing).
     /// </summary>
-    internal static IEnumerable<byte[]> FormsOf(byte[] value)
+    internal static IEnumerable<byte[]> FormsOf(LearnedSecrets.Entry entry)
     {
+        var value = entry.Value;
         yield return value;
         yield return JsonEscape(value, escapeNonAscii: false, htmlSafe: false);
         // Python's json.dumps and most C libraries with an ASCII option: non-ASCII as \uXXXX, a quote as \".
@@ -351,6 +354,20 @@ public sealed class LearnedSecretSet
         yield return JsonEscape(value, escapeNonAscii: true, htmlSafe: true);
         yield return UrlEncode(value, spaceAsPlus: true);
         yield return UrlEncode(value, spaceAsPlus: false);
+        // Network stacks print SSIDs in hex (wpa_cli's wps_reg, iwd's profile file names, wpa_supplicant's ssid=<hex>),
+        // and a value may be sent base64-encoded on its own.
+        yield return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(entry.Original));
+        yield return Lowercase(Encoding.ASCII.GetBytes(Convert.ToBase64String(entry.Original).TrimEnd('=')));
+    }
+
+    private static byte[] Lowercase(byte[] form)
+    {
+        foreach (ref var b in form.AsSpan())
+        {
+            b = Lower(b);
+        }
+
+        return form;
     }
 
     private static byte[] JsonEscape(byte[] value, bool escapeNonAscii, bool htmlSafe)

@@ -100,7 +100,7 @@ public sealed class LearnedSecrets
             }
             else
             {
-                entries.Add(new Entry(lowercase.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]));
+                entries.Add(new Entry(lowercase.ToArray(), value.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]));
             }
 
             Publish(Bounded(entries, now));
@@ -208,12 +208,16 @@ public sealed class LearnedSecrets
         return entries;
     }
 
-    /// <summary>One learned value: lowercase UTF-8, its class, when it was last seen, and the devices that revealed it.</summary>
-    internal sealed class Entry(byte[] value, LearnedClass kind, long lastSeenTicks, string[] devices)
+    /// <summary>
+    /// One learned value: lowercase UTF-8 (how it is matched), as first seen (for its hex and base64 forms, which
+    /// depend on the letter case), its class, when it was last seen, and the devices that revealed it.
+    /// </summary>
+    internal sealed class Entry(byte[] value, byte[] original, LearnedClass kind, long lastSeenTicks, string[] devices)
     {
         public long LastSeenTicks = lastSeenTicks;
 
         public byte[] Value { get; } = value;
+        public byte[] Original { get; } = original;
         public LearnedClass Kind { get; } = kind;
         public string[] Devices { get; } = devices;
 
@@ -235,7 +239,7 @@ public sealed class LearnedSecrets
             return false;
         }
 
-        public Entry WithDevice(string device) => new(Value, Kind, Volatile.Read(ref LastSeenTicks), [.. Devices, device]);
+        public Entry WithDevice(string device) => new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), [.. Devices, device]);
 
         public Entry WithoutDevice(ReadOnlySpan<char> device)
         {
@@ -248,7 +252,7 @@ public sealed class LearnedSecrets
                 }
             }
 
-            return new(Value, Kind, Volatile.Read(ref LastSeenTicks), [.. kept]);
+            return new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), [.. kept]);
         }
     }
 }

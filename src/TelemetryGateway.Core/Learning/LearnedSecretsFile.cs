@@ -100,8 +100,8 @@ public sealed class LearnedSecretsFile
         {
             writer.Write((byte)entry.Kind);
             writer.Write(Volatile.Read(ref entry.LastSeenTicks));
-            writer.Write(entry.Value.Length);
-            writer.Write(entry.Value);
+            writer.Write(entry.Original.Length);
+            writer.Write(entry.Original);
             writer.Write(entry.Devices.Length);
             foreach (var device in entry.Devices)
             {
@@ -148,7 +148,7 @@ public sealed class LearnedSecretsFile
                     devices[d] = reader.ReadString();
                 }
 
-                entries.Add(new LearnedSecrets.Entry(value, (LearnedClass)kind, lastSeen, devices));
+                entries.Add(new LearnedSecrets.Entry(Lowercase(value), value, (LearnedClass)kind, lastSeen, devices));
             }
         }
         catch (EndOfStreamException)
@@ -157,6 +157,17 @@ public sealed class LearnedSecretsFile
         }
 
         return entries;
+    }
+
+    private static byte[] Lowercase(byte[] value)
+    {
+        var lowercase = value.ToArray();
+        foreach (ref var b in lowercase.AsSpan())
+        {
+            b = LearnedSecretSet.Lower(b);
+        }
+
+        return lowercase;
     }
 
     public enum LoadResult

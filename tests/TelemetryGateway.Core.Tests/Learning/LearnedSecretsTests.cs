@@ -134,6 +134,18 @@ public sealed class LearnedSecretsTests
     }
 
     [Fact]
+    public void A_value_printed_in_hex_or_base64_is_removed_too()
+    {
+        var store = new LearnedSecrets();
+        Assert.True(store.Learn("dev-1", LearnedClass.WifiName, "Maple Court 5G"u8));
+        var hex = Convert.ToHexString(Encoding.UTF8.GetBytes("Maple Court 5G"));
+        var base64 = Convert.ToBase64String(Encoding.UTF8.GetBytes("Maple Court 5G"));
+        var text = $"wps_reg {hex.ToLowerInvariant()} 1234; profile /var/lib/iwd/={hex}.psk; b64={base64} ok";
+
+        Assert.Equal("wps_reg [ssid] 1234; profile /var/lib/iwd/=[ssid].psk; b64=[ssid]= ok", Scrub(store, text, jsonStrings: false));
+    }
+
+    [Fact]
     public void The_least_recently_seen_values_go_first_when_over_the_bound()
     {
         var time = new ManualTime();
