@@ -16,9 +16,21 @@ public sealed class PayloadFormatsTests
             Assert.Equal(format, registration.Format);
             Assert.True(PayloadFormats.TryParse(format.Id(), out var parsed));
             Assert.Equal(format, parsed);
-            Assert.NotEmpty(registration.Rules.PurposeProperties);
+            // An image purpose has no rules to write: every purpose gets the photo stripped of its metadata.
+            Assert.Equal(format == PayloadFormat.Image, registration.Rules.PurposeProperties.Length == 0);
         }
         Assert.Equal(Enum.GetValues<PayloadFormat>().Length, PayloadFormats.Ids.Distinct().Count());
+    }
+
+    [Fact]
+    public void Exactly_the_formats_whose_rewriters_stream_are_registered_as_streaming()
+    {
+        using var pseudonymizer = new Pseudonymizer(TestPolicies.Key);
+        foreach (var format in Enum.GetValues<PayloadFormat>())
+        {
+            using var rewriter = PayloadFormats.Of(format).CreateMinimizer(pseudonymizer, TestPolicies.Default);
+            Assert.Equal(format.Streams(), rewriter is Core.Pipeline.IStreamingPayloadMinimizer);
+        }
     }
 
     [Fact]
