@@ -34,6 +34,30 @@ public sealed class PayloadFormatsTests
     }
 
     [Fact]
+    public void An_image_purpose_with_field_rules_is_an_error()
+    {
+        var compilation = TestPolicies.Compile("""
+            {
+              "id": "test", "version": "1",
+              "streams": {
+                "photos": {
+                  "topic": "p/{sn}", "format": "image", "categories": ["owner"],
+                  "purposes": {
+                    "after-sales-service": {
+                      "legalBasis": "contract", "retention": "P1Y", "topic": "p/{sn}", "captures": { "sn": "keep" },
+                      "fields": { "a": "keep" }
+                    }
+                  }
+                }
+              }
+            }
+            """);
+
+        Assert.False(compilation.Succeeded);
+        Assert.Contains(compilation.Errors, e => e.ToString()!.Contains("fields", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Every_format_s_registration_makes_a_rewriter()
     {
         using var pseudonymizer = new Pseudonymizer(TestPolicies.Key);
