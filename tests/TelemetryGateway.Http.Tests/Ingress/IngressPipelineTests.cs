@@ -103,6 +103,19 @@ public sealed class IngressPipelineTests
     }
 
     [Fact]
+    public async Task A_purpose_a_gate_refuses_is_403_counted_with_the_gate_s_action_and_not_forwarded()
+    {
+        var ingress = Ingress("commissioning", new RefuseAll());
+
+        var context = await ingress.SendAsync(s_commissioning, "application/json", gzip: false);
+
+        Assert.Equal(StatusCodes.Status403Forbidden, context.Response.StatusCode);
+        Assert.Null(ingress.Forwarded);
+        Assert.Equal(1, ingress.Purpose.Counters[ProcessingAction.Withheld]);
+        Assert.Equal(0, ingress.Purpose.Counters[ProcessingAction.Forwarded]);
+    }
+
+    [Fact]
     public void The_forwarded_headers_are_the_purpose_s_compiled_output_tags()
     {
         var tags = PolicyCompiler.CompileFile(s_policyPath).Streams.Single(s => s.Name == "commissioning").Purposes[0].OutputTags;
@@ -155,7 +168,7 @@ public sealed class IngressPipelineTests
     }
 
     /// <summary>The ingress step for one route to <paramref name="stream"/> (device from <c>{sn}</c>), under a policy of its own.</summary>
-    private static TestIngress Ingress(string stream)
+    private static TestIngress Ingress(string stream, IPurposeGate? gate = null)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(
@@ -171,7 +184,7 @@ public sealed class IngressPipelineTests
         var generations = new PolicyGenerations(PolicyCompiler.CompileFile(s_policyPath));
         var (routes, errors) = IngressRouteCatalog.Build(section, generations.Current.Policy);
         Assert.Empty(errors);
-        var http = new HttpIngressGenerations(generations, routes!, section, s_key, [new ConsentGate(NoConsentRecorded.Instance)]);
+        var http = new HttpIngressGenerations(generations, routes!, section, s_key, [gate ?? new ConsentGate(NoConsentRecorded.Instance)]);
         return new TestIngress(http, stream, routes!.Find(stream)!.Purpose);
     }
 
@@ -212,6 +225,14 @@ public sealed class IngressPipelineTests
                 Forwarded = upstream.ToArray();
             }
         }
+    }
+
+    /// <summary>A gate that refuses every purpose (counted as withheld), standing in for the residency and objection gates to come.</summary>
+    private sealed class RefuseAll : IPurposeGate
+    {
+        public ProcessingAction RefusalAction => ProcessingAction.Withheld;
+
+        public bool Allows(StreamPurpose purpose, ReadOnlySpan<char> device) => false;
     }
 
     private sealed class ProxyFeature(RouteModel route) : IReverseProxyFeature
