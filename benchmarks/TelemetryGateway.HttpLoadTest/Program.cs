@@ -73,13 +73,11 @@ string[] arguments =
     "--ReverseProxy:Routes:logs:ClusterId=cloud",
     "--ReverseProxy:Routes:logs:Match:Path=/api/logs/{sn}",
     "--ReverseProxy:Routes:logs:Transforms:0:PathSet=/ingest/logs",
-    "--ReverseProxy:Routes:logs:Metadata:TelemetryGateway.Stream=commissioning",
-    "--ReverseProxy:Routes:logs:Metadata:TelemetryGateway.BodyFormat=text",
+    "--ReverseProxy:Routes:logs:Metadata:TelemetryGateway.Stream=log",
     "--ReverseProxy:Routes:photos:ClusterId=cloud",
     "--ReverseProxy:Routes:photos:Match:Path=/api/photos",
     "--ReverseProxy:Routes:photos:Transforms:0:PathSet=/ingest/photos",
-    "--ReverseProxy:Routes:photos:Metadata:TelemetryGateway.Stream=commissioning",
-    "--ReverseProxy:Routes:photos:Metadata:TelemetryGateway.BodyFormat=image",
+    "--ReverseProxy:Routes:photos:Metadata:TelemetryGateway.Stream=installation-photos",
     $"--ReverseProxy:Routes:photos:Metadata:TelemetryGateway.MaxBodyBytes={17L * 1024 * 1024 * 1024}",
 ];
 var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Ingress;
 using TelemetryGateway.Http.Routing;
@@ -58,10 +59,13 @@ internal static class HttpIngressRegistration
         services.AddSingleton(settings.Routes);
         services.AddSingleton(new ApiKeyAuthenticator(settings.Options.AcceptsApiKeys ? settings.Options.LoadApiKeyHashes() : []));
         services.AddSingleton(sp => new IngressCounters(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-        services.AddSingleton(sp => new LogBodies(sp.GetRequiredService<PseudonymizationKey>()));
         services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
+        // The gates messages pass (consent, from the MQTT side's registration), or consent with none on record.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(
+            sp => new ConsentGate(sp.GetService<IConsentRegistry>() ?? NoConsentRecorded.Instance)));
         services.AddSingleton(sp => new HttpIngressGenerations(
-            sp.GetRequiredService<PolicyGenerations>(), settings.Routes, settings.ReverseProxy, sp.GetRequiredService<PseudonymizationKey>()));
+            sp.GetRequiredService<PolicyGenerations>(), settings.Routes, settings.ReverseProxy, sp.GetRequiredService<PseudonymizationKey>(),
+            [.. sp.GetServices<IPurposeGate>()]));
         services.AddHostedService<IngressReporter>();
         // Registered before YARP's own (which it adds with TryAdd): nothing of the client's trace context is forwarded.
         services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, UntracedHttpClientFactory>();

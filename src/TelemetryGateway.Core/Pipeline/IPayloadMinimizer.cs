@@ -49,3 +49,21 @@ internal interface IPayloadMinimizer : IDisposable
     /// <summary>True when this rewriter's outputs are already free of the values given by <see cref="UseLearned"/>.</summary>
     bool RemovesLearned => false;
 }
+
+/// <summary>
+/// A rewriter that can also minimize one payload for one purpose block by block as it arrives (a log or a photo
+/// uploaded over HTTP, of any size): the input is consumed whole at each call (an incomplete unit, such as a line,
+/// is kept internally) and what may be forwarded is written at once. The rewrite is the one
+/// <see cref="IPayloadMinimizer.Minimize"/> does, so records and outputs agree whichever way the payload came.
+/// </summary>
+internal interface IStreamingPayloadMinimizer
+{
+    /// <summary>Starts a payload of <paramref name="device"/> (may be empty) for <paramref name="purpose"/>.</summary>
+    void BeginStream(StreamPurpose purpose, ReadOnlySpan<char> device);
+
+    /// <summary>Minimizes the next block; with <paramref name="isFinalBlock"/>, the payload must be complete.</summary>
+    QuarantineReason ProcessStream(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output);
+
+    /// <summary>Adds what was done to the payload so far to a purpose's counter shard.</summary>
+    void CommitStreamCounts(long[] shard);
+}

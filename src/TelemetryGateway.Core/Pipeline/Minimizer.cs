@@ -4,6 +4,7 @@ using TelemetryGateway.Core.Buffers;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Transforms;
+using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Core.Pipeline;
 
@@ -37,6 +38,15 @@ public sealed class Minimizer : IDisposable
     private readonly long[]?[] _shards;
     private readonly ScratchBuffer _topicScratch = new(256);
     private readonly Learning.LearnedValueStep? _learned;
+
+    // The body being minimized (BeginBody .. RecordForwarded): its stream purpose, device and what its rewrite did.
+    private readonly StreamPurpose[] _bodyPurpose = new StreamPurpose[1];
+    private readonly long[] _bodyCounts = new long[ProcessingCounters.ActionCount];
+    private CompiledStream? _bodyStream;
+    private char[] _bodyDevice = new char[64];
+    private int _bodyDeviceLength;
+    private long _bodyBytes;
+    private BodyState _bodyState;
 
     /// <summary>A minimizer whose only gate is consent (none on record when <paramref name="consent"/> is null).</summary>
     public Minimizer(CompiledPolicy policy, PseudonymizationKey key, IConsentRegistry? consent = null)
@@ -145,6 +155,135 @@ public sealed class Minimizer : IDisposable
             shard[(int)ProcessingAction.Forwarded]++;
         }
         return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs));
+    }
+
+    /// <summary>
+    /// The gate step for a body whose stream purpose is known from where it arrived (an HTTP route feeds one stream and
+    /// purpose, so there is no topic to classify): the gates decide for <paramref name="device"/> (may be empty).
+    /// Returns the refusing gate's action, counted as a topic's refusal is, or null; then <see cref="MinimizeBody"/>
+    /// takes the body, and <see cref="RecordForwarded"/> records it once it was forwarded.
+    /// </summary>
+    public ProcessingAction? BeginBody(CompiledStream stream, StreamPurpose purpose, ReadOnlySpan<char> device)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(purpose);
+        if (Array.IndexOf(stream.PurposeArray, purpose) < 0 || !ReferenceEquals(_policy.Streams[stream.Index], stream))
+        {
+            throw new ArgumentException($"purpose '{purpose.Purpose.Id()}' of stream '{stream.Name}' is not of this minimizer's policy", nameof(purpose));
+        }
+        _bodyState = BodyState.None;
+        if (Refusal(purpose, device) is var refusal && refusal >= 0)
+        {
+            Shard(purpose)[refusal]++;
+            return (ProcessingAction)refusal;
+        }
+        _bodyStream = stream;
+        _bodyPurpose[0] = purpose;
+        if (_bodyDevice.Length < device.Length)
+        {
+            _bodyDevice = new char[device.Length];
+        }
+        device.CopyTo(_bodyDevice);
+        _bodyDeviceLength = device.Length;
+        _bodyBytes = 0;
+        Array.Clear(_bodyCounts);
+        if (Rewriter(stream.Format) is IStreamingPayloadMinimizer streaming)
+        {
+            streaming.BeginStream(purpose, device);
+        }
+        _bodyState = BodyState.Minimizing;
+        return null;
+    }
+
+    /// <summary>
+    /// The minimize step for the body begun with <see cref="BeginBody"/>: writes what may be forwarded of
+    /// <paramref name="block"/> to <paramref name="output"/>. A format that <see cref="PayloadFormats.Streams"/> takes
+    /// the body block by block (any number of calls, the last with <paramref name="isFinalBlock"/>); the others take it
+    /// whole, in one final block. Returns the reason the body is quarantined, or <see cref="QuarantineReason.None"/>;
+    /// when the purpose may receive nothing of a well-formed body, nothing is written and <see cref="BodyWithheld"/> is
+    /// true (counted as withheld).
+    /// </summary>
+    public QuarantineReason MinimizeBody(in ReadOnlySequence<byte> block, bool isFinalBlock, IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (_bodyState != BodyState.Minimizing)
+        {
+            throw new InvalidOperationException("MinimizeBody needs a body begun with BeginBody and not yet finished");
+        }
+        var stream = _bodyStream!;
+        var rewriter = Rewriter(stream.Format);
+        var streaming = rewriter as IStreamingPayloadMinimizer;
+        if (streaming is null && !isFinalBlock)
+        {
+            throw new InvalidOperationException($"{stream.Format.Id()} bodies are minimized whole, in one final block");
+        }
+        _bodyBytes += block.Length;
+        if (isFinalBlock && _bodyBytes == 0)
+        {
+            _bodyState = BodyState.None;
+            return QuarantineReason.Empty;
+        }
+        QuarantineReason reason;
+        try
+        {
+            reason = streaming is not null
+                ? streaming.ProcessStream(block, isFinalBlock, output)
+                : rewriter.Minimize(_bodyPurpose, _bodyDevice.AsSpan(0, _bodyDeviceLength), block);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // As for a message: a fault of the engine must not take the ingress down, nor let the body through.
+            reason = QuarantineReason.ProcessingFault;
+            LastFault = e.GetType().Name;
+        }
+        if (reason != QuarantineReason.None)
+        {
+            _bodyState = BodyState.None;
+            return reason;
+        }
+        if (!isFinalBlock)
+        {
+            return QuarantineReason.None;
+        }
+        if (streaming is not null)
+        {
+            streaming.CommitStreamCounts(_bodyCounts);
+        }
+        else if (rewriter.HasOutput(0))
+        {
+            output.Write(rewriter.Output(0).Span);
+            rewriter.CommitCounts(0, _bodyCounts);
+        }
+        else
+        {
+            Shard(_bodyPurpose[0])[(int)ProcessingAction.Withheld]++;
+            _bodyState = BodyState.Withheld;
+            return QuarantineReason.None;
+        }
+        _bodyState = BodyState.Minimized;
+        return QuarantineReason.None;
+    }
+
+    /// <summary>True when the last body was well formed but had nothing its purpose may receive (nothing to forward).</summary>
+    public bool BodyWithheld => _bodyState == BodyState.Withheld;
+
+    /// <summary>
+    /// The record step for the body minimized last, once it was forwarded: counted as a message's output is (what its
+    /// rewrite did, and one forwarded), so a payload has the same records whichever ingress it came through.
+    /// </summary>
+    public void RecordForwarded()
+    {
+        if (_bodyState != BodyState.Minimized)
+        {
+            throw new InvalidOperationException("RecordForwarded needs a body minimized to its end by MinimizeBody");
+        }
+        var shard = Shard(_bodyPurpose[0]);
+        for (var action = 0; action < shard.Length; action++)
+        {
+            shard[action] += _bodyCounts[action];
+        }
+        shard[(int)ProcessingAction.Forwarded]++;
+        _bodyState = BodyState.None;
     }
 
     /// <summary>The counter index of the first gate that refuses <paramref name="purpose"/> for <paramref name="device"/>; -1 when all allow it.</summary>
@@ -300,6 +439,15 @@ public sealed class Minimizer : IDisposable
             }
         }
     }
+}
+
+/// <summary>Where a <see cref="Minimizer"/> is with a body: begun, minimized to its end, or withheld.</summary>
+internal enum BodyState
+{
+    None,
+    Minimizing,
+    Minimized,
+    Withheld,
 }
 
 /// <summary>One output: the tags of its purpose, the UTF-8 output topic and the minimized payload.</summary>

@@ -39,6 +39,16 @@ public enum QuarantineReason
     SolixBadEnvelope,
     /// <summary>A value that must be base64 is not.</summary>
     InvalidBase64,
+    /// <summary>An image does not start with a JPEG or PNG signature.</summary>
+    ImageWrongSignature,
+    /// <summary>An image ends before its end marker (JPEG EOI, PNG IEND), or inside a segment or chunk.</summary>
+    ImageTruncated,
+    /// <summary>An image segment or chunk header is invalid (bad marker, length or chunk type).</summary>
+    ImageMalformed,
+    /// <summary>A PNG chunk's CRC does not match its bytes.</summary>
+    ImageBadChecksum,
+    /// <summary>A PNG critical chunk the stripper does not know, so it cannot tell whether dropping it is safe.</summary>
+    ImageUnknownCriticalChunk,
 }
 
 /// <summary>Stable ids of quarantine reasons, for records, metrics labels and the CLI.</summary>
@@ -62,6 +72,11 @@ public static class QuarantineReasonIds
         QuarantineReason.SolixFieldOverrun => "solix-field-overrun",
         QuarantineReason.SolixBadEnvelope => "solix-bad-envelope",
         QuarantineReason.InvalidBase64 => "invalid-base64",
+        QuarantineReason.ImageWrongSignature => "image-wrong-signature",
+        QuarantineReason.ImageTruncated => "image-truncated",
+        QuarantineReason.ImageMalformed => "image-malformed",
+        QuarantineReason.ImageBadChecksum => "image-bad-checksum",
+        QuarantineReason.ImageUnknownCriticalChunk => "image-unknown-critical-chunk",
         _ => "none",
     };
 }

@@ -1,3 +1,4 @@
+using TelemetryGateway.Core.Images;
 using TelemetryGateway.Core.Json;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Protobuf;
@@ -33,6 +34,12 @@ public enum PayloadFormat
     /// The SOLIX envelope: JSON head, a JSON-string payload, and a base64 TLV binary in its data (<c>solix</c> rules).
     /// </summary>
     Solix,
+
+    /// <summary>
+    /// A JPEG or PNG photo (an installation picture), stripped of its metadata (EXIF, XMP, comments, thumbnails) without
+    /// being decoded; no per-purpose rules. Streams block by block.
+    /// </summary>
+    Image,
 }
 
 /// <summary>
@@ -47,11 +54,13 @@ public static class PayloadFormats
         new(PayloadFormat.Json, "json", "application/json", new JsonRulesCompiler(),
             (pseudonymizer, policy) => new JsonMinimizer(pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth)),
         new(PayloadFormat.Text, "text", "text/plain; charset=utf-8", new LogScrubRulesCompiler(),
-            (pseudonymizer, policy) => new TextLogMinimizer(pseudonymizer, policy.MaxPurposesPerStream)),
+            (pseudonymizer, policy) => new TextLogMinimizer(pseudonymizer, policy.MaxPurposesPerStream), Streams: true),
         new(PayloadFormat.Protobuf, "protobuf", "application/x-protobuf", new ProtobufRulesCompiler(),
             (pseudonymizer, policy) => new ProtobufMinimizer(pseudonymizer, policy.MaxPurposesPerStream, policy.Limits.MaxDepth)),
         new(PayloadFormat.Solix, "solix", "application/json", new SolixRulesCompiler(),
             (pseudonymizer, policy) => new SolixEnvelopeRewriter(pseudonymizer, policy.MaxPurposesPerStream)),
+        new(PayloadFormat.Image, "image", "application/octet-stream", new ImageRulesCompiler(),
+            (_, _) => new ImageMinimizer(), Streams: true),
     ];
 
     private static readonly string[] s_ids = [.. s_registrations.Select(r => r.Id)];
@@ -62,6 +71,12 @@ public static class PayloadFormats
 
     /// <summary>The content type of this format's minimized outputs (the same format as its input).</summary>
     public static string ContentType(this PayloadFormat format) => s_registrations[(int)format].ContentType;
+
+    /// <summary>
+    /// True when this format's rewriter can minimize a payload block by block as it arrives
+    /// (<see cref="Minimizer.MinimizeBody"/> with blocks); the others need the whole payload in one block.
+    /// </summary>
+    public static bool Streams(this PayloadFormat format) => s_registrations[(int)format].Streams;
 
     public static bool TryParse(string id, out PayloadFormat format)
     {
@@ -76,6 +91,10 @@ public static class PayloadFormats
     internal static ReadOnlySpan<PayloadFormatRegistration> All => s_registrations;
 }
 
-/// <summary>One payload format's registration (see <see cref="PayloadFormats"/>).</summary>
+/// <summary>
+/// One payload format's registration (see <see cref="PayloadFormats"/>). A format that <paramref name="Streams"/>
+/// has a minimizer that is also an <see cref="IStreamingPayloadMinimizer"/>.
+/// </summary>
 internal sealed record PayloadFormatRegistration(
-    PayloadFormat Format, string Id, string ContentType, FormatRulesCompiler Rules, Func<Pseudonymizer, CompiledPolicy, IPayloadMinimizer> CreateMinimizer);
+    PayloadFormat Format, string Id, string ContentType, FormatRulesCompiler Rules, Func<Pseudonymizer, CompiledPolicy, IPayloadMinimizer> CreateMinimizer,
+    bool Streams = false);

@@ -13,7 +13,7 @@ namespace TelemetryGateway.Core.Text;
 /// <see cref="LogScrubRules"/> (from the purpose's <c>text</c> rules), by a <see cref="LogScrubber"/> per output slot.
 /// A log is text, not a structure: one pass per purpose costs no more than a shared parse would.
 /// </summary>
-internal sealed class TextLogMinimizer : IPayloadMinimizer
+internal sealed class TextLogMinimizer : IPayloadMinimizer, IStreamingPayloadMinimizer
 {
     // Serials are 16-17 characters; a device id from the topic longer than this is not treated as a serial.
     private const int MaxSerialBytes = 128;
@@ -38,8 +38,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
 
     public QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload)
     {
-        var serialLength = Encoding.UTF8.GetByteCount(device) <= _serial.Length ? Encoding.UTF8.GetBytes(device, _serial) : 0;
-        var serial = _serial.AsSpan(0, serialLength);
+        var serial = Serial(device);
         for (var i = 0; i < purposes.Length; i++)
         {
             var output = _outputs[i];
@@ -55,6 +54,26 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer
             }
         }
         return QuarantineReason.None;
+    }
+
+    /// <summary>A streamed log uses the first slot's scrubber: the same scrub, rules and counts as a whole message.</summary>
+    public void BeginStream(StreamPurpose purpose, ReadOnlySpan<char> device)
+    {
+        var rules = RulesOf(purpose);
+        _serialHandling[0] = rules.Serial;
+        _scrubbers[0].Begin(Serial(device), rules);
+    }
+
+    public QuarantineReason ProcessStream(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output) =>
+        _scrubbers[0].Process(input, isFinalBlock, output);
+
+    public void CommitStreamCounts(long[] shard) => CommitCounts(0, shard);
+
+    /// <summary>The device id as UTF-8, the serial the scrubber looks for; empty when it is too long to be one.</summary>
+    private Span<byte> Serial(ReadOnlySpan<char> device)
+    {
+        var serialLength = Encoding.UTF8.GetByteCount(device) <= _serial.Length ? Encoding.UTF8.GetBytes(device, _serial) : 0;
+        return _serial.AsSpan(0, serialLength);
     }
 
     /// <summary>A log always has an output: what is personal in it is replaced, the rest stays readable.</summary>

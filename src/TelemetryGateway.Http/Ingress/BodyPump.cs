@@ -2,11 +2,13 @@ using System.IO.Compression;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using TelemetryGateway.Core.Buffers;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Http.Ingress;
 
 /// <summary>
-/// Moves a request body through a streaming rewriter into the pipe the forwarded request reads from, chunk by chunk.
+/// Moves a request body through the pipeline's minimize step (<see cref="Minimizer.MinimizeBody"/>, for a format that
+/// streams) into the pipe the forwarded request reads from, block by block.
 /// The pipe's pause threshold holds the pump back while the upstream is slower, so memory stays bounded whatever the
 /// body's size. A rejection completes the pipe with <see cref="BodyRejectedException"/>, which aborts the forwarded
 /// request (the cloud never sees a complete body).
@@ -21,7 +23,7 @@ internal static class BodyPump
 
     /// <summary>Pumps until the body ends, is rejected, or the forwarded request stops reading; returns the rejection, if any.</summary>
     public static async Task<BodyRejection?> RunAsync(
-        PipeReader source, IStreamingRewriter rewriter, PipeWriter destination, bool compress, long maxBytes, CancellationToken cancellationToken,
+        PipeReader source, Minimizer minimizer, PipeWriter destination, bool compress, long maxBytes, CancellationToken cancellationToken,
         GzipRatio? ratio = null)
     {
         BodyRejection? rejection = null;
@@ -54,11 +56,11 @@ internal static class BodyPump
                     rejection = GzipRatio.Exceeded;
                     break;
                 }
-                var reason = rewriter.Process(buffer, read.IsCompleted, (System.Buffers.IBufferWriter<byte>?)plain ?? destination);
+                var reason = minimizer.MinimizeBody(buffer, read.IsCompleted, (System.Buffers.IBufferWriter<byte>?)plain ?? destination);
                 source.AdvanceTo(buffer.End);
-                if (reason is not null)
+                if (reason != QuarantineReason.None)
                 {
-                    rejection = BodyRejection.Unprocessable(reason);
+                    rejection = BodyRejection.Unprocessable(reason.Id());
                     break;
                 }
                 if (gzip is not null)

@@ -9,6 +9,12 @@ internal readonly record struct BodyRejection(int Status, string Reason)
     public static BodyRejection MalformedGzip => new(StatusCodes.Status422UnprocessableEntity, "malformed-gzip");
     public static BodyRejection ClientAborted => new(StatusCodes.Status400BadRequest, "client-aborted");
 
+    /// <summary>A well-formed body with nothing the route's purpose may receive (counted as withheld, as a message is).</summary>
+    public static BodyRejection Withheld => new(StatusCodes.Status422UnprocessableEntity, "withheld");
+
+    /// <summary>A gate of the pipeline refused the route's purpose for this device (counted in the records as the gate's action).</summary>
+    public static BodyRejection PurposeRefused => new(StatusCodes.Status403Forbidden, "purpose-refused");
+
     public static BodyRejection Unprocessable(string reason) => new(StatusCodes.Status422UnprocessableEntity, reason);
 }
 

@@ -1,16 +1,16 @@
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Routing;
 
 namespace TelemetryGateway.Http.Ingress;
 
-/// <summary>What the HTTP ingress binds to one policy generation: its routes, JSON minimizers and records.</summary>
-internal sealed record HttpIngressGeneration(PolicyGeneration Policy, IngressRouteCatalog Routes, JsonBodies Json, BodyRecordsPool Records);
+/// <summary>What the HTTP ingress binds to one policy generation: its routes and the pipeline's minimizers (which hold the records).</summary>
+internal sealed record HttpIngressGeneration(PolicyGeneration Policy, IngressRouteCatalog Routes, BodyMinimizers Minimizers);
 
 /// <summary>
-/// The HTTP ingress's part of the policy generation: the route bindings, the JSON minimizer pool and the records are
-/// rebuilt from each new policy and swapped with it. A request takes the generation current when it arrives and
+/// The HTTP ingress's part of the policy generation: the route bindings and the minimizer pool are rebuilt from each new policy and swapped with it. A request takes the generation current when it arrives and
 /// finishes under it (the route, and so its tags, travel with the request). A reload whose policy no longer has a
 /// routed stream or purpose is refused before anything is swapped (a validator of <see cref="PolicyGenerations"/>).
 /// </summary>
@@ -18,15 +18,19 @@ internal sealed class HttpIngressGenerations
 {
     private readonly IConfigurationSection _reverseProxy;
     private readonly PseudonymizationKey _key;
+    private readonly IReadOnlyList<IPurposeGate> _gates;
     private HttpIngressGeneration _current;
 
-    public HttpIngressGenerations(PolicyGenerations generations, IngressRouteCatalog routes, IConfigurationSection reverseProxy, PseudonymizationKey key)
+    /// <summary>Binds to <paramref name="generations"/>; bodies pass <paramref name="gates"/>, as messages do.</summary>
+    public HttpIngressGenerations(
+        PolicyGenerations generations, IngressRouteCatalog routes, IConfigurationSection reverseProxy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates)
     {
         ArgumentNullException.ThrowIfNull(generations);
         _reverseProxy = reverseProxy;
         _key = key;
+        _gates = gates;
         var policy = generations.Current;
-        _current = new HttpIngressGeneration(policy, routes, new JsonBodies(policy.Policy, key), new BodyRecordsPool(policy.Policy));
+        _current = new HttpIngressGeneration(policy, routes, new BodyMinimizers(policy.Policy, key, gates));
         generations.AddValidator(next => IngressRouteCatalog.Build(_reverseProxy, next).Errors.Select(e => "HTTP ingress: " + e));
         generations.Swapped += Bind;
     }
@@ -44,6 +48,6 @@ internal sealed class HttpIngressGenerations
         }
         // The previous generation's pooled minimizers are left to the garbage collector: requests still in flight under
         // it return theirs there.
-        Volatile.Write(ref _current, new HttpIngressGeneration(generation, routes, new JsonBodies(generation.Policy, _key), new BodyRecordsPool(generation.Policy)));
+        Volatile.Write(ref _current, new HttpIngressGeneration(generation, routes, new BodyMinimizers(generation.Policy, _key, _gates)));
     }
 }

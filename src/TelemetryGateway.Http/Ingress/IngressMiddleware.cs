@@ -5,23 +5,28 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Core.Pipeline;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace TelemetryGateway.Http.Ingress;
 
 /// <summary>
-/// The step of YARP's proxy pipeline that puts a request's body through the engine before it is forwarded: checks
-/// the route's limits, decompresses gzip, rewrites the body by the route's format, and replaces the request body with
-/// the result. Rejections (413, 415, 422) are answered here and counted; nothing of a rejected body is forwarded.
+/// The step of YARP's proxy pipeline that puts a request's body through the gateway's pipeline before it is forwarded,
+/// as a message is: the route names the stream purpose (classify), the gates decide for the device, the policy's
+/// format minimizes it (streamed block by block, or read whole for formats whose rewrite ends with the body), the
+/// forwarded request carries the purpose's tags, and the body is recorded once it was forwarded. Checks the route's
+/// limits and decompresses gzip on the way. Rejections (403, 413, 415, 422) are answered here and counted; nothing of
+/// a rejected body is forwarded.
 /// </summary>
 internal sealed partial class IngressMiddleware(
-    RequestDelegate next, HttpIngressGenerations generations, LogBodies logs, IngressCounters counters, ILogger<IngressMiddleware> logger)
+    RequestDelegate next, HttpIngressGenerations generations, IngressCounters counters, ILogger<IngressMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         var routeId = context.GetReverseProxyFeature().Route.Config.RouteId;
-        // One policy generation for the whole request: its route (and tags), minimizers and records.
+        // One policy generation for the whole request: its route (and tags), minimizer and records.
         var generation = generations.Current;
         var route = generation.Routes.Find(routeId);
         if (route is null)
@@ -53,47 +58,47 @@ internal sealed partial class IngressMiddleware(
             await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-content-encoding"));
             return;
         }
-        var ratio = gzip ? new GzipRatio(request.Body, route.MaxGzipRatio) : null;
-        var source = ratio is not null ? PipeReader.Create(new GZipStream(ratio, CompressionMode.Decompress)) : request.BodyReader;
-        // The tag transform reads the route from here, so the headers carry this generation's tags.
-        context.Features.Set(route);
-        // The request's budget: reading, decompressing and rewriting its body end by then (408), whatever the client sends.
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        budget.CancelAfter(route.MaxRequestTime);
-        var work = new RequestWork(ratio, () => budget.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested, budget.Token);
-        switch (route.Format)
+        if (route.Format == PayloadFormat.Image && !IsImageType(request.ContentType))
         {
-            case BodyFormat.Json:
-                await ForwardJsonAsync(context, generation, route, source, gzip, work);
-                break;
-            case BodyFormat.Image:
-                var rewriter = ImageRewriter(request.ContentType);
-                if (rewriter is null)
-                {
-                    await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
-                    return;
-                }
-                await ForwardStreamingAsync(context, generation, route, source, rewriter, gzip, work);
-                break;
-            case BodyFormat.Text:
-                if (!TryDeviceSerial(context, route, out var serial))
-                {
-                    await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status400BadRequest, "missing-device-serial"));
-                    return;
-                }
-                var log = logs.Rent(serial, route.LogRules);
-                try
-                {
-                    await ForwardStreamingAsync(context, generation, route, source, log, gzip, work);
-                }
-                finally
-                {
-                    logs.Return(log);
-                }
-                break;
-            default:
-                await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-body-format"));
-                break;
+            // The policy says photos; a body that declares another type is not one the gateway can vouch for.
+            await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type"));
+            return;
+        }
+        var device = DeviceOf(context, route);
+        if (device is null && route.Format == PayloadFormat.Text)
+        {
+            // A log's scrubber must know the device's serial to pseudonymize or drop it wherever it appears.
+            await RejectAsync(context, routeId, new BodyRejection(StatusCodes.Status400BadRequest, "missing-device-serial"));
+            return;
+        }
+        var minimizer = generation.Minimizers.Rent();
+        try
+        {
+            if (minimizer.BeginBody(route.Stream, route.Purpose, device) is not null)
+            {
+                await RejectAsync(context, routeId, BodyRejection.PurposeRefused);
+                return;
+            }
+            var ratio = gzip ? new GzipRatio(request.Body, route.MaxGzipRatio) : null;
+            var source = ratio is not null ? PipeReader.Create(new GZipStream(ratio, CompressionMode.Decompress)) : request.BodyReader;
+            // The tag transform reads the route from here, so the headers carry this generation's tags.
+            context.Features.Set(route);
+            // The request's budget: reading, decompressing and rewriting its body end by then (408), whatever the client sends.
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            budget.CancelAfter(route.MaxRequestTime);
+            var work = new RequestWork(ratio, () => budget.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested, budget.Token);
+            if (route.Streams)
+            {
+                await ForwardStreamingAsync(context, route, minimizer, source, gzip, work);
+            }
+            else
+            {
+                await ForwardWholeAsync(context, route, minimizer, source, gzip, work);
+            }
+        }
+        finally
+        {
+            generation.Minimizers.Return(minimizer);
         }
     }
 
@@ -105,9 +110,9 @@ internal sealed partial class IngressMiddleware(
             rejection == BodyRejection.ClientAborted && BudgetExpired() ? new BodyRejection(StatusCodes.Status408RequestTimeout, "time-budget-exceeded") : rejection;
     }
 
-    private async Task ForwardJsonAsync(HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, bool gzip, RequestWork work)
+    private async Task ForwardWholeAsync(HttpContext context, IngressRoute route, Minimizer minimizer, PipeReader source, bool gzip, RequestWork work)
     {
-        var (body, tally, rejection) = await generation.Json.MinimizeAsync(source, route, gzip, work.Budget, work.Ratio);
+        var (body, rejection) = await WholeBodies.MinimizeAsync(source, route, minimizer, gzip, work.Budget, work.Ratio);
         if (rejection is { } r)
         {
             r = work.Explain(r);
@@ -117,18 +122,17 @@ internal sealed partial class IngressMiddleware(
         context.Request.Body = new MemoryStream(body!, writable: false);
         context.Request.ContentLength = body!.Length;
         await next(context);
-        // Recorded once forwarded, as a streamed body is: a body the upstream never got is not in the records.
+        // The record step once forwarded, as for a streamed body: a body the upstream never got is not in the records.
         if (CountForwarded(context, route))
         {
-            generation.Records.Forwarded(route.Purpose, tally);
+            minimizer.RecordForwarded();
         }
     }
 
-    private async Task ForwardStreamingAsync(
-        HttpContext context, HttpIngressGeneration generation, IngressRoute route, PipeReader source, IStreamingRewriter rewriter, bool gzip, RequestWork work)
+    private async Task ForwardStreamingAsync(HttpContext context, IngressRoute route, Minimizer minimizer, PipeReader source, bool gzip, RequestWork work)
     {
         var pipe = new Pipe(BodyPump.PipeOptions);
-        var pump = BodyPump.RunAsync(source, rewriter, pipe.Writer, gzip, route.MaxBodyBytes, work.Budget, work.Ratio);
+        var pump = BodyPump.RunAsync(source, minimizer, pipe.Writer, gzip, route.MaxBodyBytes, work.Budget, work.Ratio);
         context.Request.Body = pipe.Reader.AsStream();
         context.Request.ContentLength = null;
         BodyRejection? rejection;
@@ -156,7 +160,7 @@ internal sealed partial class IngressMiddleware(
         }
         if (CountForwarded(context, route))
         {
-            generation.Records.Forwarded(route.Purpose, rewriter.Counts);
+            minimizer.RecordForwarded();
         }
     }
 
@@ -173,40 +177,22 @@ internal sealed partial class IngressMiddleware(
     }
 
     /// <summary>
-    /// The serial of the device whose log this is, which the scrubber pseudonymizes or drops wherever it appears: the
-    /// route value named by the route (default <c>{sn}</c> in YARP's <c>Match:Path</c>), else the
-    /// <c>X-Device-Serial</c> header. Up to 64 ASCII letters, digits, '-' or '_'.
+    /// The device the body is about (for a log, the serial its scrubber pseudonymizes or drops wherever it appears; for
+    /// every body, the device the gates decide for): the route value named by the route (default <c>{sn}</c> in YARP's
+    /// <c>Match:Path</c>), else the <c>X-Device-Serial</c> header. Up to 64 ASCII letters, digits, '-' or '_'; null
+    /// when there is none such.
     /// </summary>
-    private static bool TryDeviceSerial(HttpContext context, IngressRoute route, out byte[] serial)
+    private static string? DeviceOf(HttpContext context, IngressRoute route)
     {
         var value = context.Request.RouteValues.TryGetValue(route.DeviceRouteValue, out var routeValue) && routeValue is string fromRoute
             ? fromRoute
             : context.Request.Headers[IngressHeaders.DeviceSerial].ToString();
-        serial = [];
-        if (value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
-        {
-            return false;
-        }
-        serial = System.Text.Encoding.ASCII.GetBytes(value);
-        return true;
+        return value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') ? null : value;
     }
 
-    private static IStreamingRewriter? ImageRewriter(string? contentType)
-    {
-        if (contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
-        {
-            return null;
-        }
-        if (mediaType.MediaType.Equals("image/jpeg", StringComparison.OrdinalIgnoreCase))
-        {
-            return new JpegRewriter();
-        }
-        if (mediaType.MediaType.Equals("image/png", StringComparison.OrdinalIgnoreCase))
-        {
-            return new PngRewriter();
-        }
-        return null;
-    }
+    private static bool IsImageType(string? contentType) =>
+        contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
+        && (mediaType.MediaType.Equals("image/jpeg", StringComparison.OrdinalIgnoreCase) || mediaType.MediaType.Equals("image/png", StringComparison.OrdinalIgnoreCase));
 
     private async Task RejectAsync(HttpContext context, string routeId, BodyRejection rejection)
     {

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Http.Routing;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -6,7 +7,8 @@ using Yarp.ReverseProxy.Transforms.Builder;
 namespace TelemetryGateway.Http.Ingress;
 
 /// <summary>
-/// What the forwarded request carries besides its body: the tags of the route's stream purpose as headers, the
+/// What the forwarded request carries besides its body: the tags of the route's stream purpose as headers (its
+/// <see cref="OutputTags"/>), the
 /// body's Content-Type (and Content-Encoding, Content-Length), and nothing else of the incoming request. Headers are
 /// not copied (they may hold the API key, cookies, a device serial, the client's address in X-Forwarded-For), the
 /// X-Forwarded-* headers are not added, and the query string is dropped.
@@ -28,10 +30,7 @@ internal static class TagTransforms
             // The route of the policy generation the body was rewritten under (set by the ingress step).
             if (context.HttpContext.Features.Get<IngressRoute>() is { } route)
             {
-                foreach (var (name, value) in route.Tags)
-                {
-                    headers.TryAddWithoutValidation(name, value);
-                }
+                AddTags(headers, route.Purpose.OutputTags);
             }
             if (context.ProxyRequest.Content is { } content)
             {
@@ -51,5 +50,17 @@ internal static class TagTransforms
             }
             return ValueTask.CompletedTask;
         });
+    }
+
+    /// <summary>The purpose's compiled tags (the ones MQTT properties and the envelope carry) as the ingress's headers.</summary>
+    public static void AddTags(HttpRequestHeaders headers, OutputTags tags)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        ArgumentNullException.ThrowIfNull(tags);
+        headers.TryAddWithoutValidation(IngressHeaders.Purpose, tags.Purpose);
+        headers.TryAddWithoutValidation(IngressHeaders.LegalBasis, tags.LegalBasis);
+        headers.TryAddWithoutValidation(IngressHeaders.DataCategories, tags.Categories);
+        headers.TryAddWithoutValidation(IngressHeaders.Policy, tags.Policy);
+        headers.TryAddWithoutValidation(IngressHeaders.Retention, tags.Retention);
     }
 }

@@ -1,17 +1,17 @@
 using TelemetryGateway.Core.Policy;
-using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Http.Routing;
 
 /// <summary>
-/// What the gateway does with one YARP route's request bodies: the stream purpose they are for, their format, the
-/// body limit, and the tags every forwarded request carries.
+/// What the gateway does with one YARP route's request bodies: the stream and purpose they feed (the policy decides
+/// their format and rules, and its <see cref="Core.Pipeline.OutputTags"/> the tags every forwarded request carries),
+/// and the route's limits.
 /// </summary>
 internal sealed class IngressRoute
 {
     public IngressRoute(
-        string routeId, CompiledStream stream, StreamPurpose purpose, BodyFormat format, long maxBodyBytes, string deviceRouteValue, LogScrubRules logRules,
+        string routeId, CompiledStream stream, StreamPurpose purpose, long maxBodyBytes, string deviceRouteValue,
         int maxGzipRatio = IngressRouteCatalog.DefaultMaxGzipRatio, TimeSpan? maxRequestTime = null)
     {
         MaxGzipRatio = maxGzipRatio;
@@ -19,29 +19,26 @@ internal sealed class IngressRoute
         RouteId = routeId;
         Stream = stream;
         Purpose = purpose;
-        Format = format;
         MaxBodyBytes = maxBodyBytes;
         DeviceRouteValue = deviceRouteValue;
-        LogRules = logRules;
         PurposeId = purpose.Purpose.Id();
-        FormatId = format.ToString().ToLowerInvariant();
-        var tags = purpose.OutputTags;
-        Tags =
-        [
-            new(IngressHeaders.Purpose, tags.Purpose),
-            new(IngressHeaders.LegalBasis, tags.LegalBasis),
-            new(IngressHeaders.DataCategories, tags.Categories),
-            new(IngressHeaders.Policy, tags.Policy),
-            new(IngressHeaders.Retention, tags.Retention),
-        ];
     }
 
     public string RouteId { get; }
     public CompiledStream Stream { get; }
     public StreamPurpose Purpose { get; }
-    public BodyFormat Format { get; }
     public string PurposeId { get; }
-    public string FormatId { get; }
+
+    /// <summary>The policy's format of the stream's payloads, which decides how bodies are minimized.</summary>
+    public PayloadFormat Format => Stream.Format;
+
+    public string FormatId => Stream.Format.Id();
+
+    /// <summary>
+    /// True when bodies stream through the minimizer block by block (the format <see cref="PayloadFormats.Streams"/>);
+    /// the others are read whole, up to <see cref="MaxBodyBytes"/>, and minimized at their end.
+    /// </summary>
+    public bool Streams => Stream.Format.Streams();
 
     /// <summary>Limit on the body as received and, for gzip bodies, on the decompressed body too.</summary>
     public long MaxBodyBytes { get; }
@@ -52,14 +49,11 @@ internal sealed class IngressRoute
     /// <summary>Time a request may take to be read and rewritten (its CPU, bounded by time); past it, 408.</summary>
     public TimeSpan MaxRequestTime { get; }
 
-    /// <summary>The route value (from YARP's <c>Match:Path</c>, e.g. <c>{sn}</c>) that names the device, for text logs.</summary>
+    /// <summary>
+    /// The route value (from YARP's <c>Match:Path</c>, e.g. <c>{sn}</c>) that names the device: the serial a log's
+    /// scrubber looks for, and the device the pipeline's gates decide for.
+    /// </summary>
     public string DeviceRouteValue { get; }
-
-    /// <summary>How text logs of this route are scrubbed (the serial's handling from the route's metadata).</summary>
-    public LogScrubRules LogRules { get; }
-
-    /// <summary>The tag headers, computed once.</summary>
-    public KeyValuePair<string, string>[] Tags { get; }
 }
 
 /// <summary>Header names of the HTTP ingress.</summary>

@@ -3,16 +3,17 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Policy;
-using TelemetryGateway.Core.Text;
 using TelemetryGateway.Core.Vocabulary;
 
 namespace TelemetryGateway.Http.Routing;
 
 /// <summary>
 /// The routes of YARP's <c>ReverseProxy</c> section, each resolved against the policy from its metadata
-/// (<c>TelemetryGateway.Stream</c>, <c>TelemetryGateway.Purpose</c>, <c>TelemetryGateway.BodyFormat</c>,
-/// <c>TelemetryGateway.MaxBodyBytes</c>, <c>TelemetryGateway.DeviceRouteValue</c>, <c>TelemetryGateway.Serial</c>). Built once at start, with every
-/// error of every route reported at once; immutable afterwards.
+/// (<c>TelemetryGateway.Stream</c>, <c>TelemetryGateway.Purpose</c>, <c>TelemetryGateway.MaxBodyBytes</c>,
+/// <c>TelemetryGateway.MaxGzipRatio</c>, <c>TelemetryGateway.MaxRequestSeconds</c>, <c>TelemetryGateway.DeviceRouteValue</c>).
+/// A route names only the stream it feeds: the policy decides the body's format and how it is minimized, so a route
+/// that tries to set either (<c>TelemetryGateway.BodyFormat</c>, <c>TelemetryGateway.Serial</c>) is an error. Built
+/// once per policy generation, with every error of every route reported at once; immutable afterwards.
 /// </summary>
 internal sealed partial class IngressRouteCatalog
 {
@@ -24,6 +25,7 @@ internal sealed partial class IngressRouteCatalog
     public const string DeviceRouteValueKey = "TelemetryGateway.DeviceRouteValue";
     public const string SerialKey = "TelemetryGateway.Serial";
 
+    /// <summary>Default limit of a body read whole before it is minimized (formats that do not stream: JSON, SOLIX, protobuf).</summary>
     public const long DefaultMaxJsonBytes = 1024 * 1024;
     public const long DefaultMaxImageBytes = 32L * 1024 * 1024;
     public const long DefaultMaxTextBytes = 4L * 1024 * 1024 * 1024;
@@ -91,12 +93,22 @@ internal sealed partial class IngressRouteCatalog
             // Consent is recorded per device; an upload carries no device identity the gateway could check it against.
             errors.Add($"{path}:Metadata:{PurposeKey}: purpose '{purpose.Purpose.Id()}' of stream '{stream!.Name}' is consent-based, which the HTTP ingress does not support");
         }
-        var format = ResolveFormat(stream, metadata[FormatKey], path, errors);
-        var maxBodyBytes = format switch
+        if (metadata[FormatKey] is { } formatText)
         {
-            BodyFormat.Json => DefaultMaxJsonBytes,
-            BodyFormat.Image => DefaultMaxImageBytes,
-            _ => DefaultMaxTextBytes,
+            errors.Add(stream is null
+                ? $"{path}:Metadata:{FormatKey}: a route names only the stream it feeds; the body format ('{formatText}') is the policy's stream format"
+                : $"{path}:Metadata:{FormatKey}: a route names only the stream it feeds; the body format is the policy's ('{stream.Format.Id()}' for stream '{stream.Name}'): remove {FormatKey}, or route to a stream of format '{formatText}'");
+        }
+        if (metadata[SerialKey] is not null)
+        {
+            errors.Add($"{path}:Metadata:{SerialKey}: a route cannot change how a body is minimized; the serial's handling is the policy's (a text stream's purpose's \"text\" rules)");
+        }
+        var streams = stream?.Format.Streams() ?? false;
+        var maxBodyBytes = stream?.Format switch
+        {
+            PayloadFormat.Image => DefaultMaxImageBytes,
+            PayloadFormat.Text => DefaultMaxTextBytes,
+            _ => DefaultMaxJsonBytes,
         };
         if (metadata[MaxBodyBytesKey] is { } limitText)
         {
@@ -104,9 +116,9 @@ internal sealed partial class IngressRouteCatalog
             {
                 errors.Add($"{path}:Metadata:{MaxBodyBytesKey} must be a positive number of bytes");
             }
-            else if (format == BodyFormat.Json && maxBodyBytes > int.MaxValue)
+            else if (stream is not null && !streams && maxBodyBytes > int.MaxValue)
             {
-                errors.Add($"{path}:Metadata:{MaxBodyBytesKey}: JSON bodies are buffered, so their limit is at most {int.MaxValue} bytes");
+                errors.Add($"{path}:Metadata:{MaxBodyBytesKey}: {stream.Format.Id()} bodies are read whole before they are minimized, so their limit is at most {int.MaxValue} bytes");
             }
         }
         var maxGzipRatio = DefaultMaxGzipRatio;
@@ -122,34 +134,12 @@ internal sealed partial class IngressRouteCatalog
             errors.Add($"{path}:Metadata:{MaxRequestSecondsKey} must be a whole number of seconds between 1 and 86400");
         }
         var deviceRouteValue = metadata[DeviceRouteValueKey] ?? "sn";
-        var serial = SerialHandling.Pseudonymize;
-        // A log stream's purpose says how its text is scrubbed; the route cannot override the policy.
-        var policyRules = purpose?.TextRules;
-        if (policyRules is not null && metadata[SerialKey] is not null)
-        {
-            errors.Add($"{path}:Metadata:{SerialKey}: stream '{stream!.Name}' is a text stream, whose purpose's text rules in the policy decide the serial");
-        }
-        switch (policyRules is null ? metadata[SerialKey] : null)
-        {
-            case null or "pseudonymize":
-                break;
-            case "keep":
-                serial = SerialHandling.Keep;
-                break;
-            case "drop":
-                serial = SerialHandling.Drop;
-                break;
-            default:
-                errors.Add($"{path}:Metadata:{SerialKey} must be keep, pseudonymize or drop");
-                break;
-        }
         CheckForwardedPath(section, path, errors);
         if (errors.Count > errorCount)
         {
             return null;
         }
-        return new IngressRoute(routeId, stream!, purpose!, format, maxBodyBytes, deviceRouteValue, policyRules ?? LogScrubRules.Default with { Serial = serial },
-            maxGzipRatio, TimeSpan.FromSeconds(maxRequestSeconds));
+        return new IngressRoute(routeId, stream!, purpose!, maxBodyBytes, deviceRouteValue, maxGzipRatio, TimeSpan.FromSeconds(maxRequestSeconds));
     }
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)
@@ -170,38 +160,6 @@ internal sealed partial class IngressRouteCatalog
             errors.Add($"{path}:Metadata:{PurposeKey}: '{purposeId}' is not a purpose of stream '{stream.Name}' ({available})");
         }
         return purpose;
-    }
-
-    private static BodyFormat ResolveFormat(CompiledStream? stream, string? formatText, string path, List<string> errors)
-    {
-        switch (formatText)
-        {
-            case null when stream?.Format == PayloadFormat.Text:
-                return BodyFormat.Text;
-            case null:
-                if (stream is not null && stream.Format != PayloadFormat.Json)
-                {
-                    errors.Add($"{path}:Metadata:{FormatKey} is required for stream '{stream.Name}' (json, text or image)");
-                }
-                return BodyFormat.Json;
-            case "json":
-                if (stream is not null && stream.Format != PayloadFormat.Json)
-                {
-                    errors.Add($"{path}:Metadata:{FormatKey}: stream '{stream.Name}' is not a JSON stream");
-                }
-                return BodyFormat.Json;
-            case "text":
-                if (stream is not null && stream.Format is not (PayloadFormat.Text or PayloadFormat.Json))
-                {
-                    errors.Add($"{path}:Metadata:{FormatKey}: stream '{stream.Name}' is a {stream.Format.Id()} stream, not text");
-                }
-                return BodyFormat.Text;
-            case "image":
-                return BodyFormat.Image;
-            default:
-                errors.Add($"{path}:Metadata:{FormatKey} must be json, text or image");
-                return BodyFormat.Json;
-        }
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ public sealed class PolicyCompilerTests
     public void Compiles_the_shipped_default_policy()
     {
         var policy = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
-        Assert.Equal(["solix-param-info", "solix-state-info", "status", "firmware", "network", "log", "settings", "commissioning"], policy.Streams.Select(s => s.Name));
+        Assert.Equal(["solix-param-info", "solix-state-info", "status", "firmware", "network", "log", "settings", "installation-photos", "commissioning"], policy.Streams.Select(s => s.Name));
         Assert.Matches("^solix-default@1\\+sha256\\.[0-9a-f]{12}$", policy.Tag);
     }
 

@@ -5,9 +5,10 @@ using TelemetryGateway.EndToEnd.Tests.Support;
 namespace TelemetryGateway.EndToEnd.Tests.Http;
 
 /// <summary>
-/// A gateway process whose HTTP ingress has YARP routes to a <see cref="CloudSink"/>: commissioning records (JSON),
-/// installation photos (images), device logs (text, serial from the path), a JSON route with a tiny limit and a text route
-/// with a 1 s time budget, all for the shipped policy's commissioning stream.
+/// A gateway process whose HTTP ingress has YARP routes to a <see cref="CloudSink"/>, each feeding a stream of the
+/// shipped policy, whose format decides how its bodies are minimized: commissioning records (JSON), installation photos
+/// (images), device logs (text, serial from the path), a commissioning route with a tiny limit and a log route with a
+/// 1 s time budget.
 /// </summary>
 public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
 {
@@ -43,37 +44,36 @@ public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
         yield return $"--Gateway:Http:Port={httpPort}";
         yield return $"--Gateway:Http:ApiKeySha256:0={keyHash}";
         yield return $"--ReverseProxy:Clusters:cloud:Destinations:sink:Address={sinkAddress}";
-        foreach (var setting in Route("commissioning", "/api/commissioning", "/ingest/commissioning", "json", null))
+        foreach (var setting in Route("commissioning", "/api/commissioning", "/ingest/commissioning", "commissioning", null))
         {
             yield return setting;
         }
-        foreach (var setting in Route("photos", "/api/photos", "/ingest/photos", "image", null))
+        foreach (var setting in Route("photos", "/api/photos", "/ingest/photos", "installation-photos", null))
         {
             yield return setting;
         }
-        foreach (var setting in Route("logs", "/api/logs/{sn}", "/ingest/logs", "text", null))
+        foreach (var setting in Route("logs", "/api/logs/{sn}", "/ingest/logs", "log", null))
         {
             yield return setting;
         }
-        foreach (var setting in Route("small", "/api/small", "/ingest/small", "json", 64))
+        foreach (var setting in Route("small", "/api/small", "/ingest/small", "commissioning", 64))
         {
             yield return setting;
         }
-        foreach (var setting in Route("slow", "/api/slow/{sn}", "/ingest/slow", "text", null))
+        foreach (var setting in Route("slow", "/api/slow/{sn}", "/ingest/slow", "log", null))
         {
             yield return setting;
         }
         yield return "--ReverseProxy:Routes:slow:Metadata:TelemetryGateway.MaxRequestSeconds=1";
     }
 
-    private static IEnumerable<string> Route(string id, string path, string forwardedPath, string format, long? maxBodyBytes)
+    private static IEnumerable<string> Route(string id, string path, string forwardedPath, string stream, long? maxBodyBytes)
     {
         var prefix = $"--ReverseProxy:Routes:{id}";
         yield return $"{prefix}:ClusterId=cloud";
         yield return $"{prefix}:Match:Path={path}";
         yield return $"{prefix}:Transforms:0:PathSet={forwardedPath}";
-        yield return $"{prefix}:Metadata:TelemetryGateway.Stream=commissioning";
-        yield return $"{prefix}:Metadata:TelemetryGateway.BodyFormat={format}";
+        yield return $"{prefix}:Metadata:TelemetryGateway.Stream={stream}";
         if (maxBodyBytes is { } limit)
         {
             yield return $"{prefix}:Metadata:TelemetryGateway.MaxBodyBytes={limit}";

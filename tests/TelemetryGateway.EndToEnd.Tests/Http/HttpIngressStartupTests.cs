@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.EndToEnd.Tests.Support;
 
@@ -100,7 +101,31 @@ public sealed class HttpIngressStartupTests
     }
 
     [Fact]
-    public async Task Uploads_are_counted_in_the_records_of_processing_of_their_purpose()
+    public async Task An_uploaded_log_and_the_same_log_published_over_mqtt_get_the_same_records_of_processing()
+    {
+        var log = Corpus.Messages.First(m => m.Id.EndsWith("-log", StringComparison.Ordinal));
+
+        var overHttp = await RecordsOfOneLogAsync(log, async (gateway, httpPort) =>
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/") };
+            client.DefaultRequestHeaders.Add("X-Api-Key", HttpIngressGateway.ApiKey);
+            using var content = new ByteArrayContent(log.Payload);
+            content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+            using var response = await client.PostAsync($"api/logs/{log.Topic.Split('/')[3]}", content);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        });
+        var overMqtt = await RecordsOfOneLogAsync(log, async (gateway, _) =>
+        {
+            await using var device = await Client.ConnectAsync(gateway.Port, "device-1");
+            Assert.True((await device.PublishAsync(log.Topic, log.Payload)).IsSuccess);
+        });
+
+        Assert.Matches(@"stream log, purpose diagnostics \(legitimate-interest\): 1 outputs; fields dropped \d+, hashed [1-9]", overHttp);
+        Assert.Equal(overMqtt, overHttp);
+    }
+
+    /// <summary>The log's stream's records-of-processing line at stop, after <paramref name="send"/> sent it once.</summary>
+    private static async Task<string> RecordsOfOneLogAsync(CorpusMessage log, Func<GatewayProcess, int, Task> send)
     {
         using var temp = new TempDirectory();
         await using var sink = await CloudSink.StartAsync();
@@ -108,17 +133,14 @@ public sealed class HttpIngressStartupTests
         var keyHash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(HttpIngressGateway.ApiKey)));
         await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory, [.. HttpIngressGateway.Settings(sink.Address, httpPort, keyHash, temp.KeyFile)]);
         await Loopback.WaitForListenerAsync(httpPort, TimeSpan.FromSeconds(30), () => gateway.Output);
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/") };
-        client.DefaultRequestHeaders.Add("X-Api-Key", HttpIngressGateway.ApiKey);
-        var log = Corpus.Messages.First(m => m.Id.EndsWith("-log", StringComparison.Ordinal));
-        using var content = new ByteArrayContent(log.Payload);
-        content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
-        using var response = await client.PostAsync($"api/logs/{log.Topic.Split('/')[3]}", content);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        await send(gateway, httpPort);
 
         Assert.Equal(0, await gateway.StopAsync());
-
-        Assert.Matches(@"stream commissioning, purpose after-sales-service \(contract\): 1 outputs; fields dropped 0, hashed 1, coarsened [1-9]", gateway.Output);
+        var records = Regex.Match(gateway.Output, @"Records of processing: stream log, [^\r\n]*");
+        Assert.True(records.Success, gateway.Output);
+        Assert.Equal("log", log.Topic.Split('/')[4]);
+        return records.Value;
     }
 
     private static async Task<(int ExitCode, string Output)> RunToExitAsync(string[] arguments)

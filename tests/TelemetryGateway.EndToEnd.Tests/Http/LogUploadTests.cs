@@ -45,7 +45,7 @@ public sealed class LogUploadTests(HttpIngressGateway fixture) : IClassFixture<H
         var text = Encoding.UTF8.GetString(request.Body);
         Assert.DoesNotContain(serial, text, StringComparison.OrdinalIgnoreCase);
         Assert.StartsWith("INFO boot sn=", text, StringComparison.Ordinal);
-        Assert.Equal("after-sales-service", request.Header("X-Purpose"));
+        Assert.Equal("diagnostics", request.Header("X-Purpose"));
     }
 
     [Fact]

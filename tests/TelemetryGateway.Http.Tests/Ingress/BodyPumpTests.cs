@@ -2,7 +2,8 @@ using System.IO.Compression;
 using System.IO.Pipelines;
 using System.Text;
 using TelemetryGateway.Core.Keys;
-using TelemetryGateway.Core.Text;
+using TelemetryGateway.Core.Pipeline;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Ingress;
 
 namespace TelemetryGateway.Http.Tests.Ingress;
@@ -10,6 +11,16 @@ namespace TelemetryGateway.Http.Tests.Ingress;
 public sealed class BodyPumpTests
 {
     private static readonly PseudonymizationKey s_key = PseudonymizationKey.FromBytes(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+    private static readonly CompiledPolicy s_policy = PolicyCompiler.CompileFile(Path.Combine(AppContext.BaseDirectory, "policies", "solix-default.json"));
+
+    /// <summary>A minimizer with a log body of the shipped policy's log stream begun (device SN1).</summary>
+    private static Minimizer LogMinimizer()
+    {
+        var minimizer = new Minimizer(s_policy, s_key);
+        var stream = s_policy.Streams.Single(s => s.Name == "log");
+        Assert.Null(minimizer.BeginBody(stream, stream.Purposes[0], "SN1"));
+        return minimizer;
+    }
 
     [Fact]
     public async Task Scrubs_a_log_that_arrives_in_many_small_writes()
@@ -65,12 +76,11 @@ public sealed class BodyPumpTests
         byte[] log = [.. "I ok\n"u8, 0xC3, 0x28, .. "\n"u8];
         var source = new Pipe();
         var destination = new Pipe(BodyPump.PipeOptions);
-        using var rewriter = new LogRewriter(s_key);
-        rewriter.Begin("SN1"u8, LogScrubRules.Default);
+        using var minimizer = LogMinimizer();
         await source.Writer.WriteAsync(log);
         await source.Writer.CompleteAsync();
 
-        await BodyPump.RunAsync(source.Reader, rewriter, destination.Writer, compress: false, maxBytes: 1000, CancellationToken.None);
+        await BodyPump.RunAsync(source.Reader, minimizer, destination.Writer, compress: false, maxBytes: 1000, CancellationToken.None);
 
         await Assert.ThrowsAsync<BodyRejectedException>(async () => await destination.Reader.AsStream().CopyToAsync(Stream.Null));
     }
@@ -79,9 +89,8 @@ public sealed class BodyPumpTests
     {
         var source = new Pipe();
         var destination = new Pipe(BodyPump.PipeOptions);
-        using var rewriter = new LogRewriter(s_key);
-        rewriter.Begin("SN1"u8, LogScrubRules.Default);
-        var pump = BodyPump.RunAsync(source.Reader, rewriter, destination.Writer, compress, maxBytes, CancellationToken.None);
+        using var minimizer = LogMinimizer();
+        var pump = BodyPump.RunAsync(source.Reader, minimizer, destination.Writer, compress, maxBytes, CancellationToken.None);
         var collect = Task.Run(async () =>
         {
             using var output = new MemoryStream();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Ingress;
 using TelemetryGateway.Http.Routing;
@@ -29,8 +30,9 @@ public sealed class HttpIngressGenerationsTests
         Assert.Same(generations.Current, after.Policy);
         var route = after.Routes.Find("c")!;
         Assert.Same(generations.Current.Policy.Streams.Single(s => s.Name == "commissioning").Purposes[0], route.Purpose);
-        Assert.StartsWith("solix-default@2+", route.Tags.Single(t => t.Key == IngressHeaders.Policy).Value, StringComparison.Ordinal);
-        Assert.StartsWith("solix-default@1+", before.Routes.Find("c")!.Tags.Single(t => t.Key == IngressHeaders.Policy).Value, StringComparison.Ordinal);
+        Assert.StartsWith("solix-default@2+", route.Purpose.OutputTags.Policy, StringComparison.Ordinal);
+        Assert.StartsWith("solix-default@1+", before.Routes.Find("c")!.Purpose.OutputTags.Policy, StringComparison.Ordinal);
+        Assert.Same(generations.Current.Policy, after.Minimizers.Policy);
     }
 
     [Fact]
@@ -61,7 +63,7 @@ public sealed class HttpIngressGenerationsTests
         var generations = new PolicyGenerations(PolicyCompiler.CompileFile(s_policyPath));
         var (routes, errors) = IngressRouteCatalog.Build(section, generations.Current.Policy);
         Assert.Empty(errors);
-        return (generations, new HttpIngressGenerations(generations, routes!, section, s_key));
+        return (generations, new HttpIngressGenerations(generations, routes!, section, s_key, [new ConsentGate(NoConsentRecorded.Instance)]));
     }
 
     private static byte[] Edit(Action<JsonNode> edit)

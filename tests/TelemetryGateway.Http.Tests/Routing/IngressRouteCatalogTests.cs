@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Policy;
-using TelemetryGateway.Core.Text;
 using TelemetryGateway.Http.Routing;
 
 namespace TelemetryGateway.Http.Tests.Routing;
@@ -17,7 +16,8 @@ public sealed class IngressRouteCatalogTests
         Assert.Empty(errors);
         var route = catalog!.Find("c")!;
         Assert.Equal("after-sales-service", route.PurposeId);
-        Assert.Equal(BodyFormat.Json, route.Format);
+        Assert.Equal(PayloadFormat.Json, route.Format);
+        Assert.False(route.Streams);
         Assert.Equal(IngressRouteCatalog.DefaultMaxJsonBytes, route.MaxBodyBytes);
     }
 
@@ -85,7 +85,7 @@ public sealed class IngressRouteCatalogTests
         var (_, errors) = Build(
             ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "nope"),
             ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.MaxBodyBytes", "-1"),
-            ("Routes:c:Match:Path", "/c"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "xml"));
+            ("Routes:c:Match:Path", "/c"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.MaxGzipRatio", "1"));
 
         Assert.Equal(3, errors.Count);
     }
@@ -93,7 +93,7 @@ public sealed class IngressRouteCatalogTests
     [Fact]
     public void Rejects_a_route_whose_forwarded_path_would_carry_a_captured_value()
     {
-        var (_, errors) = Build(("Routes:c:Match:Path", "/api/logs/{sn}"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
+        var (_, errors) = Build(("Routes:c:Match:Path", "/api/logs/{sn}"), ("Routes:c:Metadata:TelemetryGateway.Stream", "log"));
 
         Assert.Contains("would carry the route value 'sn'", Assert.Single(errors), StringComparison.Ordinal);
     }
@@ -103,29 +103,52 @@ public sealed class IngressRouteCatalogTests
     {
         var (catalog, errors) = Build(
             ("Routes:c:Match:Path", "/api/logs/{sn}"), ("Routes:c:Transforms:0:PathSet", "/ingest/logs"),
-            ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
+            ("Routes:c:Metadata:TelemetryGateway.Stream", "log"));
 
         Assert.Empty(errors);
-        Assert.Equal(SerialHandling.Pseudonymize, catalog!.Find("c")!.LogRules.Serial);
+        Assert.Equal("sn", catalog!.Find("c")!.DeviceRouteValue);
     }
 
     [Fact]
-    public void Rejects_a_json_limit_over_what_can_be_buffered()
+    public void Rejects_a_limit_over_what_can_be_read_whole_for_a_format_that_does_not_stream()
     {
         var (_, errors) = Build(
             ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.MaxBodyBytes", "4294967296"));
 
-        Assert.Contains("JSON bodies are buffered", Assert.Single(errors), StringComparison.Ordinal);
+        Assert.Contains("json bodies are read whole", Assert.Single(errors), StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Rejects_an_unknown_serial_handling()
+    public void A_route_that_sets_a_body_format_is_an_error_naming_the_policy_s_format()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
+
+        Assert.Null(catalog);
+        var error = Assert.Single(errors);
+        Assert.Contains("TelemetryGateway.BodyFormat: a route names only the stream it feeds", error, StringComparison.Ordinal);
+        Assert.Contains("'json' for stream 'commissioning'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_route_that_sets_the_format_its_stream_already_has_is_still_an_error()
     {
         var (_, errors) = Build(
-            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"),
-            ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"), ("Routes:c:Metadata:TelemetryGateway.Serial", "hash"));
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "json"));
 
-        Assert.Contains("TelemetryGateway.Serial must be", Assert.Single(errors), StringComparison.Ordinal);
+        Assert.Contains("TelemetryGateway.BodyFormat", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Image_and_log_streams_stream_their_bodies_with_their_own_default_limits()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:p:Match:Path", "/photos"), ("Routes:p:Metadata:TelemetryGateway.Stream", "installation-photos"),
+            ("Routes:l:Match:Path", "/logs"), ("Routes:l:Metadata:TelemetryGateway.Stream", "log"));
+
+        Assert.Empty(errors);
+        Assert.Equal((PayloadFormat.Image, true, IngressRouteCatalog.DefaultMaxImageBytes), (catalog!.Find("p")!.Format, catalog.Find("p")!.Streams, catalog.Find("p")!.MaxBodyBytes));
+        Assert.Equal((PayloadFormat.Text, true, IngressRouteCatalog.DefaultMaxTextBytes), (catalog.Find("l")!.Format, catalog.Find("l")!.Streams, catalog.Find("l")!.MaxBodyBytes));
     }
 
     [Fact]
@@ -148,8 +171,8 @@ public sealed class IngressRouteCatalogTests
 
         Assert.Empty(errors);
         var route = catalog!.Find("l")!;
-        Assert.Equal(BodyFormat.Text, route.Format);
-        Assert.Same(s_policy.Streams.Single(s => s.Name == "log").Purposes[0].TextRules, route.LogRules);
+        Assert.Equal(PayloadFormat.Text, route.Format);
+        Assert.Same(s_policy.Streams.Single(s => s.Name == "log").Purposes[0], route.Purpose);
     }
 
     [Fact]
