@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Ingress;
@@ -65,7 +66,7 @@ internal static class HttpIngressRegistration
             sp => new ConsentGate(sp.GetService<IConsentRegistry>() ?? NoConsentRecorded.Instance)));
         services.AddSingleton(sp => new HttpIngressGenerations(
             sp.GetRequiredService<PolicyGenerations>(), settings.Routes, settings.ReverseProxy, sp.GetRequiredService<PseudonymizationKey>(),
-            [.. sp.GetServices<IPurposeGate>()]));
+            [.. sp.GetServices<IPurposeGate>()], sp.GetService<LearnedSecrets>()));
         services.AddHostedService<IngressReporter>();
         // Registered before YARP's own (which it adds with TryAdd): nothing of the client's trace context is forwarded.
         services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, UntracedHttpClientFactory>();

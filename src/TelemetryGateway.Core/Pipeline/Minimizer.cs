@@ -245,13 +245,33 @@ public sealed class Minimizer : IDisposable
         {
             return QuarantineReason.None;
         }
+        // The learned-values step, as for a message: remember what the body revealed, and remove what the site revealed
+        // (a streamed log's scrubber already did, as it wrote).
+        if (_learned is not null)
+        {
+            var device = _bodyDevice.AsSpan(0, _bodyDeviceLength);
+            if (streaming is null)
+            {
+                _learned.Learn(stream, rewriter, device, block, _policy.Limits.MaxDepth);
+            }
+            else
+            {
+                rewriter.ShareLearned(_learned.Store, device);
+            }
+        }
         if (streaming is not null)
         {
             streaming.CommitStreamCounts(_bodyCounts);
         }
         else if (rewriter.HasOutput(0))
         {
-            output.Write(rewriter.Output(0).Span);
+            var minimized = rewriter.Output(0);
+            if (_learned is not null)
+            {
+                minimized = _learned.Scrub(0, rewriter, stream.Format, minimized, out var replaced);
+                _bodyCounts[(int)ProcessingAction.Redacted] += replaced;
+            }
+            output.Write(minimized.Span);
             rewriter.CommitCounts(0, _bodyCounts);
         }
         else

@@ -61,7 +61,7 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer, IStreamingPayloadMin
     {
         var rules = RulesOf(purpose);
         _serialHandling[0] = rules.Serial;
-        _scrubbers[0].Begin(Serial(device), rules);
+        _scrubbers[0].Begin(Serial(device), rules, _site?.Current);
     }
 
     public QuarantineReason ProcessStream(in ReadOnlySequence<byte> input, bool isFinalBlock, IBufferWriter<byte> output) =>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Http.Routing;
@@ -19,18 +20,21 @@ internal sealed class HttpIngressGenerations
     private readonly IConfigurationSection _reverseProxy;
     private readonly PseudonymizationKey _key;
     private readonly IReadOnlyList<IPurposeGate> _gates;
+    private readonly LearnedSecrets? _learned;
     private HttpIngressGeneration _current;
 
     /// <summary>Binds to <paramref name="generations"/>; bodies pass <paramref name="gates"/>, as messages do.</summary>
     public HttpIngressGenerations(
-        PolicyGenerations generations, IngressRouteCatalog routes, IConfigurationSection reverseProxy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates)
+        PolicyGenerations generations, IngressRouteCatalog routes, IConfigurationSection reverseProxy, PseudonymizationKey key, IReadOnlyList<IPurposeGate> gates,
+        LearnedSecrets? learned = null)
     {
         ArgumentNullException.ThrowIfNull(generations);
         _reverseProxy = reverseProxy;
         _key = key;
         _gates = gates;
+        _learned = learned;
         var policy = generations.Current;
-        _current = new HttpIngressGeneration(policy, routes, new BodyMinimizers(policy.Policy, key, gates));
+        _current = new HttpIngressGeneration(policy, routes, new BodyMinimizers(policy.Policy, key, gates, learned));
         generations.AddValidator(next => IngressRouteCatalog.Build(_reverseProxy, next).Errors.Select(e => "HTTP ingress: " + e));
         generations.Swapped += Bind;
     }
@@ -48,6 +52,6 @@ internal sealed class HttpIngressGenerations
         }
         // The previous generation's pooled minimizers are left to the garbage collector: requests still in flight under
         // it return theirs there.
-        Volatile.Write(ref _current, new HttpIngressGeneration(generation, routes, new BodyMinimizers(generation.Policy, _key, _gates)));
+        Volatile.Write(ref _current, new HttpIngressGeneration(generation, routes, new BodyMinimizers(generation.Policy, _key, _gates, _learned)));
     }
 }

@@ -318,3 +318,35 @@ public sealed class LearnedSolixValuesTests
         Assert.All(log.Outputs.ToArray(), output => Assert.Equal("I ui: banner [ssid] shown\n", Encoding.UTF8.GetString(output.Payload.Span)));
     }
 }
+
+/// <summary>Bodies (HTTP uploads) go through the same learned-values step as messages: they teach and are scrubbed.</summary>
+public sealed class LearnedBodyValuesTests
+{
+    [Fact]
+    public void A_commissioning_body_teaches_and_a_streamed_log_body_is_scrubbed_block_by_block()
+    {
+        var store = new LearnedSecrets();
+        using var minimizer = new Minimizer(TestPolicies.Default, TestPolicies.Key, [], store);
+        var commissioning = TestPolicies.Default.Streams.Single(s => s.Name == "commissioning");
+        var record = """{"device":{"sn":"SN1","pn":"A17C0"},"owner":{"name":"Kim Lee-Park","email":"kim.lp@example.org"},"wifi":{"ssid":"Maple Court 5G","password":"tulip-Reed-93"}}"""u8.ToArray();
+
+        Assert.Null(minimizer.BeginBody(commissioning, commissioning.Purposes[0], "SN1"));
+        using (var output = new TelemetryGateway.Core.Buffers.PooledBufferWriter())
+        {
+            Assert.Equal(QuarantineReason.None, minimizer.MinimizeBody(new ReadOnlySequence<byte>(record), isFinalBlock: true, output));
+        }
+
+        Assert.Equal(4, store.Count);
+        var log = TestPolicies.Default.Streams.Single(s => s.Name == "log");
+        var text = "I ui: banner Maple Court 5G shown\nI mail: sent to kim.lp@example.org for Kim Lee-Park\n"u8.ToArray();
+        Assert.Null(minimizer.BeginBody(log, log.Purposes[0], "SN1"));
+        using var scrubbed = new TelemetryGateway.Core.Buffers.PooledBufferWriter();
+        for (var offset = 0; offset < text.Length; offset += 7)
+        {
+            var length = Math.Min(7, text.Length - offset);
+            Assert.Equal(QuarantineReason.None, minimizer.MinimizeBody(new ReadOnlySequence<byte>(text, offset, length), offset + length == text.Length, scrubbed));
+        }
+
+        Assert.Equal("I ui: banner [ssid] shown\nI mail: sent to [email] for [name]\n", Encoding.UTF8.GetString(scrubbed.WrittenMemory.Span));
+    }
+}
