@@ -223,6 +223,13 @@ public sealed class Minimizer : IDisposable
             _bodyState = BodyState.None;
             return QuarantineReason.Empty;
         }
+        // A body read whole is held to the policy's bound on a message, as it would be over MQTT; streamed formats (logs,
+        // images) are bounded by the route's size limit only, their memory being constant.
+        if (streaming is null && _bodyBytes > _policy.Limits.MaxPayloadBytes)
+        {
+            _bodyState = BodyState.None;
+            return QuarantineReason.TooLarge;
+        }
         QuarantineReason reason;
         try
         {

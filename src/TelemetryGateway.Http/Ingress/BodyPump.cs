@@ -60,7 +60,7 @@ internal static class BodyPump
                 source.AdvanceTo(buffer.End);
                 if (reason != QuarantineReason.None)
                 {
-                    rejection = BodyRejection.Unprocessable(reason.Id());
+                    rejection = BodyRejection.Quarantined(reason);
                     break;
                 }
                 if (gzip is not null)

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using TelemetryGateway.Core.Pipeline;
 
 namespace TelemetryGateway.Http.Ingress;
 
@@ -16,6 +17,10 @@ internal readonly record struct BodyRejection(int Status, string Reason)
     public static BodyRejection PurposeRefused => new(StatusCodes.Status403Forbidden, "purpose-refused");
 
     public static BodyRejection Unprocessable(string reason) => new(StatusCodes.Status422UnprocessableEntity, reason);
+
+    /// <summary>What the pipeline's quarantine of a body answers: 413 for a body over the policy's bound, else 422.</summary>
+    public static BodyRejection Quarantined(QuarantineReason reason) =>
+        reason == QuarantineReason.TooLarge ? TooLarge : Unprocessable(reason.Id());
 }
 
 /// <summary>Thrown into the forwarded body when the pump rejects the rest, so YARP aborts the upstream request.</summary>

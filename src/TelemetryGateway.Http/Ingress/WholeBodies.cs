@@ -77,7 +77,7 @@ internal static class WholeBodies
             var reason = minimizer.MinimizeBody(read.Buffer, isFinalBlock: true, output);
             if (reason != QuarantineReason.None)
             {
-                return (null, BodyRejection.Unprocessable(reason.Id()));
+                return (null, BodyRejection.Quarantined(reason));
             }
             if (minimizer.BodyWithheld)
             {

@@ -246,3 +246,21 @@ public sealed class BodyPipelineTests
         return output.WrittenMemory.ToArray();
     }
 }
+
+/// <summary>A body read whole is bounded like a message of its stream.</summary>
+public sealed class BodyLimitTests
+{
+    [Fact]
+    public void A_JSON_body_over_the_policys_message_bound_is_too_large_as_over_MQTT()
+    {
+        using var minimizer = new Minimizer(TestPolicies.Default, TestPolicies.Key);
+        var stream = TestPolicies.Default.Streams.Single(s => s.Name == "commissioning");
+        var body = Encoding.UTF8.GetBytes("{\"note\":\"" + new string('x', TestPolicies.Default.Limits.MaxPayloadBytes) + "\"}");
+
+        Assert.True(minimizer.Minimize("app/installer-1/commissioning/SN1", new ReadOnlySequence<byte>(body)).QuarantineReason == QuarantineReason.TooLarge);
+        Assert.Null(minimizer.BeginBody(stream, stream.Purposes[0], "SN1"));
+        using var output = new PooledBufferWriter();
+        Assert.Equal(QuarantineReason.TooLarge, minimizer.MinimizeBody(new ReadOnlySequence<byte>(body), isFinalBlock: true, output));
+        Assert.True(output.WrittenMemory.IsEmpty);
+    }
+}
