@@ -24,7 +24,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public string DataDirectory { get; }
     public int Port { get; }
+
+    /// <summary>The admin listener's loopback port (metrics, health, reload): a free one, never the default 9464.</summary>
+    public int AdminPort { get; } = Loopback.FreePort();
+
     public IReadOnlyList<string> Settings { get; }
+
+    /// <summary>A client of the admin listener (no key: it is on loopback).</summary>
+    public HttpClient AdminClient() => new() { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}/"), Timeout = TimeSpan.FromSeconds(30) };
 
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "telemetry-gateway.dll");
     public static string Policy => Path.Combine(AppContext.BaseDirectory, "policies", "solix-default.json");
@@ -83,6 +90,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         yield return $"--Gateway:DataDirectory={DataDirectory}";
         yield return $"--Gateway:Policy:Path={Policy}";
         yield return "--Gateway:GatewayId=gw-test";
+        yield return $"--Gateway:Admin:Port={AdminPort}";
         yield return "--Logging:LogLevel:Default=Information";
         foreach (var setting in Settings)
         {
