@@ -11,6 +11,7 @@ using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Admin;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Host.Health;
+using TelemetryGateway.Host.Metrics;
 using TelemetryGateway.Host.Reload;
 using TelemetryGateway.Http;
 using TelemetryGateway.Mqtt;
@@ -157,6 +158,7 @@ internal static class GatewayHost
         services.AddAdminEndpoints<HealthAdminEndpoints>();
         services.AddAdminEndpoints<PolicyAdminEndpoints>();
         services.AddGatewayHealthChecks();
+        services.AddGatewayMetrics(options.Upstream);
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
         services.AddMqttGateway(options.MqttSettings, webHost);
