@@ -19,6 +19,8 @@ public static class EventIds
     public const int PolicyLoaded = 11;
     public const int UpstreamConfigured = 12;
     public const int LocalOnly = 13;
+    public const int WatchdogWithheld = 14;
+    public const int WatchdogEnabled = 15;
 
     public const int ProcessingRecords = 21;
 

@@ -136,6 +136,8 @@ internal static class GatewayHost
         IServiceCollection services, GatewayOptions options, CompiledPolicy policy, byte[] policyBytes, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
     {
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        // Type=notify: READY=1 once started, STOPPING=1 on stop (only when systemd started the process).
+        services.AddSystemd();
         services.AddSingleton(options);
         services.AddSingleton(policy);
         // The policy in service, reloaded from its file on SIGHUP, on a change of the file and on POST /admin/reload.
@@ -162,6 +164,7 @@ internal static class GatewayHost
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
         services.AddMqttGateway(options.MqttSettings, webHost);
+        services.AddHostedService<SystemdWatchdog>();
     }
 }
 

@@ -13,6 +13,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
     private Process? _process;
 
     private readonly string? _umask;
+    private IReadOnlyDictionary<string, string> _environment = new Dictionary<string, string>();
 
     private GatewayProcess(string dataDirectory, int port, IReadOnlyList<string> settings, string? umask = null)
     {
@@ -52,6 +53,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return gateway;
     }
 
+    /// <summary>Starts a gateway with extra environment variables (e.g. systemd's NOTIFY_SOCKET and WATCHDOG_USEC).</summary>
+    public static async Task<GatewayProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, string dataDirectory, params string[] settings)
+    {
+        var gateway = new GatewayProcess(dataDirectory, Loopback.FreePort(), settings) { _environment = environment };
+        await gateway.StartAsync();
+        return gateway;
+    }
+
     /// <summary>The gateway's process id (for /proc measurements), once started.</summary>
     public int ProcessId => _process?.Id ?? throw new InvalidOperationException("The gateway is not running.");
 
@@ -73,6 +82,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
         foreach (var argument in Arguments())
         {
             start.ArgumentList.Add(argument);
+        }
+        foreach (var (name, value) in _environment)
+        {
+            start.Environment[name] = value;
         }
         _process = Process.Start(start) ?? throw new InvalidOperationException("The gateway did not start.");
         _process.OutputDataReceived += (_, e) => Append(e.Data);
