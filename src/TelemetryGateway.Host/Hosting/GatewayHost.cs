@@ -33,7 +33,21 @@ internal static class GatewayHost
     {
         // Configuration files are read next to the executable, wherever it is started from.
         var webBuilder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        var options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        // The shape first (unknown keys, values of the wrong type): the binder would throw at the first one.
+        var shapeErrors = ConfigurationShape.Check(webBuilder.Configuration.GetSection(GatewayOptions.SectionName));
+        if (shapeErrors.Count > 0)
+        {
+            return await InvalidAsync(shapeErrors);
+        }
+        GatewayOptions options;
+        try
+        {
+            options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            return await InvalidAsync([e.Message]);
+        }
         var (policy, policyBytes, errors) = Validate(options);
         HttpIngressSettings? http = null;
         if (policy is not null && HttpIngressRegistration.IsConfigured(webBuilder.Configuration))
@@ -44,12 +58,7 @@ internal static class GatewayHost
         }
         if (policy is null || errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration, {errors.Count} error(s):");
-            foreach (var error in errors)
-            {
-                await Console.Error.WriteLineAsync($"  {error}");
-            }
-            return InvalidConfiguration;
+            return await InvalidAsync(errors);
         }
         PseudonymizationKey key;
         try
@@ -97,6 +106,16 @@ internal static class GatewayHost
             return InvalidConfiguration;
         }
         return 0;
+    }
+
+    private static async Task<int> InvalidAsync(IReadOnlyList<string> errors)
+    {
+        await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration, {errors.Count} error(s):");
+        foreach (var error in errors)
+        {
+            await Console.Error.WriteLineAsync($"  {error}");
+        }
+        return InvalidConfiguration;
     }
 
     private static (CompiledPolicy? Policy, byte[]? PolicyBytes, List<string> Errors) Validate(GatewayOptions options)
