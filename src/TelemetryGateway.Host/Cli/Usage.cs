@@ -11,9 +11,11 @@ internal static class Usage
         usage:
           telemetry-gateway [--Gateway:Key=value ...]      run the gateway (configuration: appsettings.json, Gateway__* environment variables, command line)
           telemetry-gateway policy validate FILE           check a policy file; exit 0 valid, 1 invalid (every error listed)
-          telemetry-gateway minimize --policy FILE [--key-file FILE] (--topic TOPIC [--in FILE] | --batch FILE)
+          telemetry-gateway minimize --policy FILE [--key-file FILE] [--text] (--topic TOPIC [--in FILE] | --batch FILE)
                                                            minimize one payload (file or standard input) or an NDJSON batch;
-                                                           writes one NDJSON line per output or quarantined input
+                                                           writes one NDJSON line per output or quarantined input (--text: text
+                                                           payloads as payloadText); inputs matching no stream are counted on
+                                                           standard error
           telemetry-gateway users add NAME [--role device|installer|cloud] [--serial SERIAL] [--min-length N] [--file FILE]
                                                            add or replace a user of the credentials file (default: users.json in the
                                                            default data directory); the password (at least 12 characters unless
