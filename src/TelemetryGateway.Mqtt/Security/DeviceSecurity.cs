@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -330,7 +331,13 @@ internal sealed partial class DeviceSecurity : IDisposable
     }
 
     // The CONNACK reason code as a metrics label: BadUserNameOrPassword -> bad-user-name-or-password.
-    private static string ReasonId(MqttConnectReasonCode code) => Diagnostics.DenialReasonIds.Kebab(code.ToString());
+    // Computed once per code: a client looping CONNECT must not cost a string per refusal.
+    private static string ReasonId(MqttConnectReasonCode code) =>
+        s_reasonIds.TryGetValue(code, out var id) ? id : Diagnostics.DenialReasonIds.Kebab(code.ToString());
+
+    private static readonly FrozenDictionary<MqttConnectReasonCode, string> s_reasonIds =
+        Enum.GetValues<MqttConnectReasonCode>().Distinct().ToDictionary(code => code, code => Diagnostics.DenialReasonIds.Kebab(code.ToString()))
+            .ToFrozenDictionary();
 
     /// <summary>After CONNACK: the identity goes into the session actually used (an existing session keeps its own items).</summary>
     public void OnConnected(ClientConnectedEventArgs args)
