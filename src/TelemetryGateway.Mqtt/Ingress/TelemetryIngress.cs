@@ -5,6 +5,7 @@ using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Mqtt.Diagnostics;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Upstream;
@@ -18,7 +19,8 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// is acknowledged upstream or committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
 /// </summary>
 internal sealed partial class TelemetryIngress(
-    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
+    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time,
+    MqttInstruments? instruments = null)
     : IDisposable
 {
     private const int MaxQos0Deliveries = 4096;
@@ -64,17 +66,27 @@ internal sealed partial class TelemetryIngress(
             if (!result.IsMatched)
             {
                 Interlocked.Increment(ref _unmatched);
+                instruments?.Received(MqttInstruments.NoStream);
                 return;
             }
+            instruments?.Received(result.Stream!.Name);
             if (result.IsQuarantined)
             {
+                instruments?.Quarantined(result.Stream!.Name, result.QuarantineReason);
                 if (result.QuarantineReason == Core.Pipeline.QuarantineReason.ProcessingFault)
                 {
                     LogProcessingFault(logger, result.Stream!.Name, minimizer.LastFault ?? "unknown");
                 }
                 quarantine.Record(result.Stream!, result.QuarantineReason, message.Payload);
+                if (IsMqtt5(args))
+                {
+                    // Nothing of it was forwarded: not a success (MQTT 5 clients see why; 3.1.1 has no reason codes).
+                    args.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
+                    args.Response.ReasonString = "quarantined: " + Core.Pipeline.QuarantineReasonIds.Id(result.QuarantineReason);
+                }
                 return;
             }
+            PublishAcknowledgements.MarkConsumed(args);
             // Copy out of the minimizer's buffers before it goes back to the pool.
             outputs = new List<UpstreamMessage>(result.Outputs.Length);
             foreach (var output in result.Outputs.Span)

@@ -79,10 +79,20 @@ internal static class SecurityRegistration
     {
         var security = services.GetRequiredService<DeviceSecurity>();
         var limit = security.MaxPacketBytes;
-        var guard = new PacketSizeGuard(context.Transport.Input, limit, context, security.CountRefusedConnection);
+        var guard = new PacketSizeGuard(
+            context.Transport.Input, limit, context, reason => security.CountRefusedConnection(reason, PacketRefusalId(reason)));
         context.Transport = new GuardedTransport(context.Transport, guard);
         return next(context);
     }
+
+    // The packet guard's reasons as metrics labels ("packet too large" -> packet-too-large), a constant per reason.
+    private static string PacketRefusalId(string reason) => reason switch
+    {
+        "packet too large" => "packet-too-large",
+        "malformed remaining length" => "malformed-remaining-length",
+        "topic alias 0" => "topic-alias-0",
+        _ => "malformed-packet",
+    };
 
     /// <summary>MQTTnet's own TCP listener: the plain endpoint (unless its port is 0) and the TLS endpoint (when enabled), on the bind address only.</summary>
     public static MqttServerOptionsBuilder WithTcpListeners(this MqttServerOptionsBuilder builder, SiteBrokerOptions broker, SecurityOptions security, TlsCredentials? tls)

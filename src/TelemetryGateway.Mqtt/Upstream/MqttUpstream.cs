@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Formatter;
 using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Mqtt.Diagnostics;
 
 namespace TelemetryGateway.Mqtt.Upstream;
 
@@ -23,8 +24,12 @@ internal sealed partial class MqttUpstream : IUpstream
     private long _maxPacketSize;
     private SemaphoreSlim _inFlight;
 
-    public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time)
+    private readonly MqttInstruments? _instruments;
+    private bool _connectedBefore;
+
+    public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time, MqttInstruments? instruments = null)
     {
+        _instruments = instruments;
         _options = options;
         _logger = logger;
         _time = time;
@@ -65,12 +70,28 @@ internal sealed partial class MqttUpstream : IUpstream
 
     public int Window => _window;
 
+    /// <summary><c>host:port</c> of the upstream, for logs (the port matters when several brokers share a host).</summary>
+    private string HostAndPort => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"{_options.Endpoint!.Host}:{(_options.Endpoint.IsDefaultPort || _options.Endpoint.Port < 0 ? (_options.UseTls ? 8883 : 1883) : _options.Endpoint.Port)}");
+
     public bool IsConnected => _client.IsConnected;
+
+    /// <summary>Publishes sent and not yet acknowledged.</summary>
+    public int InFlight
+    {
+        get
+        {
+            var window = _inFlight;
+            return Math.Max(0, _window - window.CurrentCount);
+        }
+    }
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
         var delay = _options.ReconnectMinDelay;
         var attempt = 0;
+        string? failure = null;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -83,7 +104,12 @@ internal sealed partial class MqttUpstream : IUpstream
                     _window = Math.Max(1, Math.Min(_options.InFlightWindow, result.ReceiveMaximum is > 0 ? result.ReceiveMaximum.Value : int.MaxValue));
                     // Publishes still holding the previous connection's window release into that one.
                     _inFlight = new SemaphoreSlim(_window, _window);
-                    LogConnected(_logger, _options.Endpoint!.Host, _window, result.IsSessionPresent);
+                    LogConnected(_logger, HostAndPort, _window, result.IsSessionPresent);
+                    if (_connectedBefore)
+                    {
+                        _instruments?.Reconnected(_options.Endpoint!.Host);
+                    }
+                    _connectedBefore = true;
                     return;
                 }
                 LogRefused(_logger, result.ResultCode.ToString());
@@ -94,15 +120,19 @@ internal sealed partial class MqttUpstream : IUpstream
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                // Refused, unreachable, reset, TLS failure, timeout: all mean "try again later".
-                if (attempt++ % 10 == 0)
-                {
-                    LogUnreachable(_logger, _options.Endpoint!.Host, e.GetType().Name, delay.TotalMilliseconds);
-                }
+                // Refused, unreachable, reset, TLS failure, timeout: all mean "try again later". Logged at the first
+                // failures and then at every tenth, with the wait actually ahead.
+                failure = e.GetType().Name;
             }
             // Full jitter keeps a fleet of gateways from reconnecting in lockstep after a cloud outage.
-            var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * delay.TotalMilliseconds);
-            await Task.Delay(jittered + TimeSpan.FromMilliseconds(10), _time, cancellationToken);
+            var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * delay.TotalMilliseconds) + TimeSpan.FromMilliseconds(10);
+            attempt++;
+            if (failure is not null && (attempt <= 3 || attempt % 10 == 0))
+            {
+                LogUnreachable(_logger, HostAndPort, failure, attempt, jittered.TotalMilliseconds, delay.TotalMilliseconds);
+            }
+            failure = null;
+            await Task.Delay(jittered, _time, cancellationToken);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
         }
     }
@@ -120,7 +150,9 @@ internal sealed partial class MqttUpstream : IUpstream
         await window.WaitAsync(cancellationToken);
         try
         {
+            var sent = _time.GetTimestamp();
             var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
+            _instruments?.Acknowledged(_time.GetElapsedTime(sent), _options.Endpoint!.Host);
             return PublishResult.FromReasonCode(result.ReasonCode);
         }
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)
@@ -164,12 +196,13 @@ internal sealed partial class MqttUpstream : IUpstream
         _client.Dispose();
     }
 
-    [LoggerMessage(EventId = EventIds.UpstreamConnected, Level = LogLevel.Information, Message = "Upstream {Host} connected (window {Window}, session present: {SessionPresent})")]
-    private static partial void LogConnected(ILogger logger, string host, int window, bool sessionPresent);
+    [LoggerMessage(EventId = EventIds.UpstreamConnected, Level = LogLevel.Information, Message = "Upstream {Endpoint} connected (window {Window}, session present: {SessionPresent})")]
+    private static partial void LogConnected(ILogger logger, string endpoint, int window, bool sessionPresent);
 
     [LoggerMessage(EventId = EventIds.UpstreamRefused, Level = LogLevel.Warning, Message = "Upstream refused the connection: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning, Message = "Upstream {Host} unreachable ({Error}); retrying with backoff (now up to {DelayMs} ms)")]
-    private static partial void LogUnreachable(ILogger logger, string host, string error, double delayMs);
+    [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning,
+        Message = "Upstream {Endpoint} unreachable ({Error}), attempt {Attempt}; next attempt in {NextMs:F0} ms (backoff now up to {DelayMs:F0} ms)")]
+    private static partial void LogUnreachable(ILogger logger, string endpoint, string error, int attempt, double nextMs, double delayMs);
 }
