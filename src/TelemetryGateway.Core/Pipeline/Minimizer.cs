@@ -87,7 +87,8 @@ public sealed class Minimizer : IDisposable
         {
             return MinimizationResult.Quarantine(stream, QuarantineReason.Empty);
         }
-        var device = stream.DeviceCapture >= 0 ? topic[route.Captures[stream.DeviceCapture]] : [];
+        var deviceRange = stream.DeviceCapture >= 0 ? route.Captures[stream.DeviceCapture] : default;
+        var device = topic[deviceRange];
         var active = 0;
         var streamPurposes = stream.PurposeArray;
         for (var p = 0; p < streamPurposes.Length; p++)
@@ -132,7 +133,7 @@ public sealed class Minimizer : IDisposable
             rewriter.CommitCounts(i, shard);
             shard[(int)ProcessingAction.Forwarded]++;
         }
-        return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs));
+        return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs), deviceRange);
     }
 
     /// <summary>The counter index of the first gate that refuses <paramref name="purpose"/> for <paramref name="device"/>; -1 when all allow it.</summary>
@@ -283,11 +284,12 @@ public readonly record struct MinimizedOutput(StreamPurpose Tags, ReadOnlyMemory
 /// <summary>What became of a message: not matched (not forwarded), quarantined, or minimized into outputs.</summary>
 public readonly struct MinimizationResult
 {
-    private MinimizationResult(CompiledStream? stream, QuarantineReason reason, ReadOnlyMemory<MinimizedOutput> outputs)
+    private MinimizationResult(CompiledStream? stream, QuarantineReason reason, ReadOnlyMemory<MinimizedOutput> outputs, Range device = default)
     {
         Stream = stream;
         QuarantineReason = reason;
         Outputs = outputs;
+        Device = device;
     }
 
     public static MinimizationResult NoMatch => default;
@@ -297,10 +299,13 @@ public readonly struct MinimizationResult
 
     public QuarantineReason QuarantineReason { get; }
     public ReadOnlyMemory<MinimizedOutput> Outputs { get; }
+
+    /// <summary>Where the stream's device capture is in the topic (empty when the stream has none): whose outputs these are.</summary>
+    public Range Device { get; }
     public bool IsMatched => Stream is not null;
     public bool IsQuarantined => QuarantineReason != QuarantineReason.None;
 
     internal static MinimizationResult Quarantine(CompiledStream stream, QuarantineReason reason) => new(stream, reason, default);
 
-    internal static MinimizationResult Forwarded(CompiledStream stream, ReadOnlyMemory<MinimizedOutput> outputs) => new(stream, QuarantineReason.None, outputs);
+    internal static MinimizationResult Forwarded(CompiledStream stream, ReadOnlyMemory<MinimizedOutput> outputs, Range device) => new(stream, QuarantineReason.None, outputs, device);
 }
