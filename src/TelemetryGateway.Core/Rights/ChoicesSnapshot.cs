@@ -47,3 +47,11 @@ public interface IChoicesSource
 {
     ChoicesSnapshot Current { get; }
 }
+
+/// <summary>The choices when no registry is configured: none on record (no consent, no objection, no restriction).</summary>
+public sealed class NoChoicesRecorded : IChoicesSource
+{
+    public static NoChoicesRecorded Instance { get; } = new();
+
+    public ChoicesSnapshot Current => ChoicesSnapshot.Empty;
+}

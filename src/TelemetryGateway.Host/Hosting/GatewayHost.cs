@@ -131,6 +131,7 @@ internal static class GatewayHost
         services.AddHostedService<PolicyAnnouncer>();
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
+        services.AddDataSubjectRights(options.DataDirectory, key);
         services.AddMqttGateway(options.MqttSettings, webHost);
     }
 }
