@@ -82,6 +82,11 @@ public sealed class OutboxWaitingOutputs(string dataDirectory, Func<Cancellation
             outputs = Delete(connection, transaction, "DELETE FROM outbox WHERE device = $device;", device);
             deadLetters = Delete(connection, transaction, "DELETE FROM dead_letters WHERE device = $device;", device);
             transaction.Commit();
+            using var checkpoint = connection.CreateCommand();
+            // The deleted rows' old pages may still sit in the write-ahead log: copy it back and truncate it (best effort:
+            // while the gateway's drainer reads, the log is truncated at a later checkpoint).
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+            checkpoint.ExecuteNonQuery();
         }
         if (outputs + deadLetters > 0 && afterChange is not null)
         {
