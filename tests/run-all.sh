@@ -9,6 +9,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_packa
 command -v mosquitto_pub >/dev/null 2>&1 || need_packages+=(mosquitto-clients)
 command -v exiftool >/dev/null 2>&1 || need_packages+=(libimage-exiftool-perl)
 command -v cjpeg >/dev/null 2>&1 || need_packages+=(libjpeg-turbo-progs)
+# Prometheus and promtool: the metrics tests scrape the gateway with a real Prometheus (started by the test, on loopback).
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "installing: ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -7,6 +7,7 @@ using MQTTnet.Server;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Mqtt.Diagnostics;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Core.Rights;
@@ -40,6 +41,7 @@ public static class MqttGatewayRegistration
         ArgumentNullException.ThrowIfNull(settings);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IConsentRegistry>(NoConsentRecorded.Instance);
+        services.TryAddSingleton(sp => new MqttInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         var kestrel = settings.Broker.Transport == "kestrel";
         // Loaded here so that an unusable certificate stops the start with a clear error, not at the first connection.
         var tls = settings.Security.Tls.Enabled ? TlsCredentials.Load(settings.Security.Tls) : null;

@@ -4,7 +4,8 @@ namespace TelemetryGateway.Core.Diagnostics;
 /// Every log event id of the gateway, numbered in this one place so that no two events share an id (operators filter
 /// and alert on them). Ranges: 1-9 site broker, 10-19 host, 20-29 records of processing, 40-59 HTTP ingress,
 /// 100-119 MQTT ingress and quarantine, 200-229 upstream and delivery, 230-249 dead letters and retention,
-/// 300-309 credentials, 310-319 device security, 320-339 outbox, 340-359 consent and the data subject's rights.
+/// 300-309 credentials, 310-319 device security, 320-339 outbox, 340-359 consent and the data subject's rights,
+/// 400-409 admin listener, 410-419 policy reload.
 /// </summary>
 public static class EventIds
 {
@@ -19,6 +20,8 @@ public static class EventIds
     public const int PolicyLoaded = 11;
     public const int UpstreamConfigured = 12;
     public const int LocalOnly = 13;
+    public const int WatchdogWithheld = 14;
+    public const int WatchdogEnabled = 15;
 
     public const int ProcessingRecords = 21;
 
@@ -71,4 +74,14 @@ public static class EventIds
     public const int RegistryOpened = 345;
     public const int RegistryRefreshed = 346;
     public const int RegistryRefreshFailed = 347;
+
+    public const int AdminListening = 401;
+    public const int AdminRequestRejected = 402;
+    public const int AdminStopped = 403;
+
+    public const int PolicyReloaded = 411;
+    public const int PolicyReloadFailed = 412;
+    public const int PolicyReloadError = 413;
+    public const int PolicyFileChanged = 414;
+    public const int PolicyWatchFailed = 415;
 }

@@ -1,4 +1,5 @@
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Host.Admin;
 using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Security;
@@ -26,6 +27,7 @@ public sealed record GatewayOptions
     public OutboxOptions Outbox { get; init; } = new();
     public SecurityOptions Security { get; init; } = new();
     public QuarantineOptions Quarantine { get; init; } = new();
+    public AdminOptions Admin { get; init; } = new();
 
     public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine);
 
@@ -70,6 +72,11 @@ public sealed record GatewayOptions
         errors.AddRange(Outbox.Validate("Gateway:Outbox"));
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
+        errors.AddRange(Admin.Validate(AdminOptions.SectionName));
+        if (Policy.WatchInterval < TimeSpan.Zero)
+        {
+            errors.Add("Gateway:Policy:WatchInterval must not be negative (00:00:00 turns the file watch off)");
+        }
         return errors;
     }
 
@@ -82,6 +89,9 @@ public sealed record GatewayOptions
 public sealed record PolicyOptions
 {
     public string Path { get; init; } = GatewayOptions.DefaultPolicyPath;
+
+    /// <summary>How often the file is checked for a change to reload (00:00:00: never; SIGHUP and the admin API still reload).</summary>
+    public TimeSpan WatchInterval { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary><c>Gateway:Pseudonymization</c>.</summary>

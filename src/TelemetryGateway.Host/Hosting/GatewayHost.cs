@@ -2,12 +2,17 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Host.Admin;
 using TelemetryGateway.Host.Configuration;
+using TelemetryGateway.Host.Health;
+using TelemetryGateway.Host.Metrics;
+using TelemetryGateway.Host.Reload;
 using TelemetryGateway.Http;
 using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Security.Authentication;
@@ -28,8 +33,22 @@ internal static class GatewayHost
     {
         // Configuration files are read next to the executable, wherever it is started from.
         var webBuilder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        var options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
-        var (policy, errors) = Validate(options);
+        // The shape first (unknown keys, values of the wrong type): the binder would throw at the first one.
+        var shapeErrors = ConfigurationShape.Check(webBuilder.Configuration.GetSection(GatewayOptions.SectionName));
+        if (shapeErrors.Count > 0)
+        {
+            return await InvalidAsync(shapeErrors);
+        }
+        GatewayOptions options;
+        try
+        {
+            options = webBuilder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            return await InvalidAsync([e.Message]);
+        }
+        var (policy, policyBytes, errors) = Validate(options);
         HttpIngressSettings? http = null;
         if (policy is not null && HttpIngressRegistration.IsConfigured(webBuilder.Configuration))
         {
@@ -39,12 +58,7 @@ internal static class GatewayHost
         }
         if (policy is null || errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration, {errors.Count} error(s):");
-            foreach (var error in errors)
-            {
-                await Console.Error.WriteLineAsync($"  {error}");
-            }
-            return InvalidConfiguration;
+            return await InvalidAsync(errors);
         }
         PseudonymizationKey key;
         try
@@ -63,7 +77,7 @@ internal static class GatewayHost
             if (kestrelMqtt || http is not null)
             {
                 // Kestrel serves the MQTT listener (kestrel transport), the HTTP ingress listener, or both.
-                Register(webBuilder.Services, options, policy, key, kestrelMqtt ? webBuilder.WebHost : null);
+                Register(webBuilder.Services, options, policy, policyBytes!, key, kestrelMqtt ? webBuilder.WebHost : null);
                 if (http is not null)
                 {
                     webBuilder.Services.AddHttpIngress(http);
@@ -80,7 +94,7 @@ internal static class GatewayHost
             {
                 // MQTTnet's own listener and no HTTP routes: no Kestrel, so no HTTP port is opened either.
                 var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-                Register(builder.Services, options, policy, key, webHost: null);
+                Register(builder.Services, options, policy, policyBytes!, key, webHost: null);
                 using var host = builder.Build();
                 await host.RunAsync();
             }
@@ -94,14 +108,33 @@ internal static class GatewayHost
         return 0;
     }
 
-    private static (CompiledPolicy? Policy, List<string> Errors) Validate(GatewayOptions options)
+    private static async Task<int> InvalidAsync(IReadOnlyList<string> errors)
+    {
+        await Console.Error.WriteLineAsync($"telemetry-gateway: invalid configuration, {errors.Count} error(s):");
+        foreach (var error in errors)
+        {
+            await Console.Error.WriteLineAsync($"  {error}");
+        }
+        return InvalidConfiguration;
+    }
+
+    private static (CompiledPolicy? Policy, byte[]? PolicyBytes, List<string> Errors) Validate(GatewayOptions options)
     {
         var errors = options.Validate().ToList();
         if (errors.Count > 0 || !File.Exists(options.Policy.Path))
         {
-            return (null, errors);
+            return (null, null, errors);
         }
-        var compilation = PolicyCompiler.Compile(File.ReadAllBytes(options.Policy.Path));
+        try
+        {
+            _ = options.Admin.LoadApiKeyHashes();
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"{AdminOptions.SectionName}:ApiKeysFile: {e.Message}");
+        }
+        var bytes = File.ReadAllBytes(options.Policy.Path);
+        var compilation = PolicyCompiler.Compile(bytes);
         errors.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
         if (compilation.Policy is { } compiled)
         {
@@ -109,7 +142,7 @@ internal static class GatewayHost
         }
         var credentialErrors = CredentialsFile.Validate(options.Security.CredentialsPath(options.DataDirectory));
         errors.AddRange(credentialErrors.Select(e => $"Gateway:Security:CredentialsFile: {e}"));
-        return (errors.Count == 0 ? compilation.Policy : null, errors);
+        return (errors.Count == 0 ? compilation.Policy : null, bytes, errors);
     }
 
     /// <summary>Per-stream limits must name streams of the policy: checked at start and before every reload.</summary>
@@ -118,21 +151,40 @@ internal static class GatewayHost
             .Where(stream => !policy.Streams.Any(s => s.Name == stream))
             .Select(stream => $"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
 
-    private static void Register(IServiceCollection services, GatewayOptions options, CompiledPolicy policy, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
+    private static void Register(
+        IServiceCollection services, GatewayOptions options, CompiledPolicy policy, byte[] policyBytes, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
     {
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        // Type=notify: READY=1 once started, STOPPING=1 on stop (only when systemd started the process).
+        services.AddSystemd();
         services.AddSingleton(options);
         services.AddSingleton(policy);
-        // The policy in service; PolicyGenerations.Reload() reads the file again (operator triggers: operations issue).
+        // The policy in service, reloaded from its file on SIGHUP, on a change of the file and on POST /admin/reload.
         var generations = new PolicyGenerations(policy, options.Policy.Path);
         generations.AddValidator(next => StreamLimitErrors(options, next));
         services.AddSingleton(generations);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new PolicyReloader(
+            generations, options.Policy.Path, policyBytes, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PolicyReloader>>()));
+        services.AddHostedService<ReloadOnHangup>();
+        if (options.Policy.WatchInterval > TimeSpan.Zero)
+        {
+            services.AddHostedService(sp => new PolicyFileWatcher(
+                sp.GetRequiredService<PolicyReloader>(), options.Policy.WatchInterval, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PolicyFileWatcher>>()));
+        }
         services.AddSingleton(key);
         services.AddHostedService<PolicyAnnouncer>();
+        // Before the broker: it starts first and stops last, so probes and scrapes see the whole run.
+        services.AddAdminListener(options.Admin);
+        services.AddAdminEndpoints<HealthAdminEndpoints>();
+        services.AddAdminEndpoints<PolicyAdminEndpoints>();
+        services.AddGatewayHealthChecks();
+        services.AddGatewayMetrics(options.Upstream);
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
         services.AddDataSubjectRights(options.DataDirectory, key);
         services.AddMqttGateway(options.MqttSettings, webHost);
+        services.AddHostedService<SystemdWatchdog>();
     }
 }
 

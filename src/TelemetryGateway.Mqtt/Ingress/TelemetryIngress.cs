@@ -5,6 +5,7 @@ using MQTTnet.Protocol;
 using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Mqtt.Diagnostics;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Upstream;
@@ -18,7 +19,8 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// is acknowledged upstream or committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
 /// </summary>
 internal sealed partial class TelemetryIngress(
-    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time)
+    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time,
+    MqttInstruments? instruments = null)
     : IDisposable
 {
     private const int MaxQos0Deliveries = 4096;
@@ -64,10 +66,13 @@ internal sealed partial class TelemetryIngress(
             if (!result.IsMatched)
             {
                 Interlocked.Increment(ref _unmatched);
+                instruments?.Received(MqttInstruments.NoStream);
                 return;
             }
+            instruments?.Received(result.Stream!.Name);
             if (result.IsQuarantined)
             {
+                instruments?.Quarantined(result.Stream!.Name, result.QuarantineReason);
                 if (result.QuarantineReason == Core.Pipeline.QuarantineReason.ProcessingFault)
                 {
                     LogProcessingFault(logger, result.Stream!.Name, minimizer.LastFault ?? "unknown");

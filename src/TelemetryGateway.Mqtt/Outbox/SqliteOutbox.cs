@@ -142,6 +142,15 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     /// <summary>Outputs stored and not yet acknowledged.</summary>
     public long Count => Interlocked.Read(ref _count);
 
+    /// <summary>Bytes of the outputs stored (payloads with their topic and tags).</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>The limits it drops the oldest outputs past.</summary>
+    public OutboxOptions Limits => _options;
+
+    /// <summary>Its writer runs and the disk took the last batch: an output handed over now is stored.</summary>
+    public bool IsWritable => !_writeLoop.IsCompleted && !Volatile.Read(ref _diskFull);
+
     /// <summary>Outputs dropped because the outbox was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 

@@ -57,6 +57,7 @@ internal sealed partial class DeviceSecurity : IDisposable
     private readonly Dictionary<string, (long Start, int Logged, long Suppressed)> _refusalLog = new(StringComparer.Ordinal);
     private readonly bool _countConnectionsHere;
     private long _refusedConnections;
+    private readonly ConcurrentDictionary<string, long> _refusalsByReason = new(StringComparer.Ordinal);
 
     public DeviceSecurity(
         SecurityOptions options, CredentialStore credentials, bool countConnectionsAtConnect, Func<string, bool> isMqtt5,
@@ -89,9 +90,13 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     public long TotalDenials => _denials.Sum();
 
-    public void CountRefusedConnection(string reason)
+    /// <summary>Refused connections per bounded reason id (the CONNACK reason, or <c>connection-limit</c>), for metrics.</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> RefusalsByReason => [.. _refusalsByReason];
+
+    public void CountRefusedConnection(string reason, string reasonId = "connection-limit")
     {
         Interlocked.Increment(ref _refusedConnections);
+        _refusalsByReason.AddOrUpdate(reasonId, 1, static (_, n) => n + 1);
         // At most ten lines a second per reason (every refusal is counted): a client looping CONNECT must not flood the
         // log, nor spend the CPU that logging every refusal costs.
         var now = _time.GetTimestamp();
@@ -328,8 +333,11 @@ internal sealed partial class DeviceSecurity : IDisposable
         {
             args.ReasonString = reason;
         }
-        CountRefusedConnection(reason);
+        CountRefusedConnection(reason, ReasonId(code));
     }
+
+    // The CONNACK reason code as a metrics label: BadUserNameOrPassword -> bad-user-name-or-password.
+    private static string ReasonId(MqttConnectReasonCode code) => Diagnostics.DenialReasonIds.Kebab(code.ToString());
 
     /// <summary>After CONNACK: the identity goes into the session actually used (an existing session keeps its own items).</summary>
     public void OnConnected(ClientConnectedEventArgs args)

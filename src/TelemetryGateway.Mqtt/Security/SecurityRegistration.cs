@@ -79,7 +79,8 @@ internal static class SecurityRegistration
     {
         var security = services.GetRequiredService<DeviceSecurity>();
         var limit = security.MaxPacketBytes;
-        var guard = new PacketSizeGuard(context.Transport.Input, limit, context, security.CountRefusedConnection);
+        var guard = new PacketSizeGuard(
+            context.Transport.Input, limit, context, reason => security.CountRefusedConnection(reason, Diagnostics.DenialReasonIds.Kebab(reason.Replace(' ', '-'))));
         context.Transport = new GuardedTransport(context.Transport, guard);
         return next(context);
     }

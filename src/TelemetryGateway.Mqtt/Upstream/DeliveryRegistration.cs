@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Server;
+using TelemetryGateway.Mqtt.Diagnostics;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 
@@ -21,11 +22,13 @@ public static class DeliveryRegistration
     {
         ArgumentNullException.ThrowIfNull(settings);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new MqttInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(new UpstreamEncoder(settings.Upstream, settings.GatewayId));
         services.TryAddSingleton(sp => SqliteOutbox.Open(
             settings.DataDirectory, settings.Outbox, sp.GetRequiredService<ILogger<SqliteOutbox>>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IUpstream>(sp => settings.Upstream.IsConfigured
-            ? new MqttUpstream(settings.Upstream, sp.GetRequiredService<ILogger<MqttUpstream>>(), sp.GetRequiredService<TimeProvider>())
+            ? new MqttUpstream(
+                settings.Upstream, sp.GetRequiredService<ILogger<MqttUpstream>>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<MqttInstruments>())
             : new SiteBrokerUpstream(sp.GetRequiredService<MqttServer>()));
         services.TryAddSingleton<UpstreamDelivery>();
         services.TryAddSingleton(sp => new OutboxDrainer(

@@ -16,6 +16,9 @@ internal sealed partial class DeliveryService(OutboxDrainer drainer, UpstreamDel
     private readonly CancellationTokenSource _stopping = new();
     private Task? _draining;
 
+    /// <summary>The drainer's loop runs (liveness).</summary>
+    public bool IsRunning => _draining is { IsCompleted: false };
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _draining = Task.Run(() => drainer.RunAsync(s_flushTimeout, _stopping.Token), CancellationToken.None);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using TelemetryGateway.Mqtt.Diagnostics;
 using MQTTnet;
 using MQTTnet.Formatter;
 using TelemetryGateway.Core.Diagnostics;
@@ -23,8 +24,12 @@ internal sealed partial class MqttUpstream : IUpstream
     private long _maxPacketSize;
     private SemaphoreSlim _inFlight;
 
-    public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time)
+    private readonly MqttInstruments? _instruments;
+    private bool _connectedBefore;
+
+    public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time, MqttInstruments? instruments = null)
     {
+        _instruments = instruments;
         _options = options;
         _logger = logger;
         _time = time;
@@ -67,6 +72,16 @@ internal sealed partial class MqttUpstream : IUpstream
 
     public bool IsConnected => _client.IsConnected;
 
+    /// <summary>Publishes sent and not yet acknowledged.</summary>
+    public int InFlight
+    {
+        get
+        {
+            var window = _inFlight;
+            return Math.Max(0, _window - window.CurrentCount);
+        }
+    }
+
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
         var delay = _options.ReconnectMinDelay;
@@ -84,6 +99,11 @@ internal sealed partial class MqttUpstream : IUpstream
                     // Publishes still holding the previous connection's window release into that one.
                     _inFlight = new SemaphoreSlim(_window, _window);
                     LogConnected(_logger, _options.Endpoint!.Host, _window, result.IsSessionPresent);
+                    if (_connectedBefore)
+                    {
+                        _instruments?.Reconnected(_options.Endpoint.Host);
+                    }
+                    _connectedBefore = true;
                     return;
                 }
                 LogRefused(_logger, result.ResultCode.ToString());
@@ -120,7 +140,9 @@ internal sealed partial class MqttUpstream : IUpstream
         await window.WaitAsync(cancellationToken);
         try
         {
+            var sent = _time.GetTimestamp();
             var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
+            _instruments?.Acknowledged(_time.GetElapsedTime(sent), _options.Endpoint!.Host);
             return PublishResult.FromReasonCode(result.ReasonCode);
         }
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)

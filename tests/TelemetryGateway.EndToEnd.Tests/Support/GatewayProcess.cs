@@ -13,6 +13,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
     private Process? _process;
 
     private readonly string? _umask;
+    private IReadOnlyDictionary<string, string> _environment = new Dictionary<string, string>();
 
     private GatewayProcess(string dataDirectory, int port, IReadOnlyList<string> settings, string? umask = null)
     {
@@ -24,7 +25,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public string DataDirectory { get; }
     public int Port { get; }
+
+    /// <summary>The admin listener's loopback port (metrics, health, reload): a free one, never the default 9464.</summary>
+    public int AdminPort { get; } = Loopback.FreePort();
+
     public IReadOnlyList<string> Settings { get; }
+
+    /// <summary>A client of the admin listener (no key: it is on loopback).</summary>
+    public HttpClient AdminClient() => new() { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}/"), Timeout = TimeSpan.FromSeconds(30) };
 
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "telemetry-gateway.dll");
     public static string Policy => Path.Combine(AppContext.BaseDirectory, "policies", "solix-default.json");
@@ -41,6 +49,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
     public static async Task<GatewayProcess> StartWithUmaskAsync(string umask, string dataDirectory, params string[] settings)
     {
         var gateway = new GatewayProcess(dataDirectory, Loopback.FreePort(), settings, umask);
+        await gateway.StartAsync();
+        return gateway;
+    }
+
+    /// <summary>Starts a gateway with extra environment variables (e.g. systemd's NOTIFY_SOCKET and WATCHDOG_USEC).</summary>
+    public static async Task<GatewayProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, string dataDirectory, params string[] settings)
+    {
+        var gateway = new GatewayProcess(dataDirectory, Loopback.FreePort(), settings) { _environment = environment };
         await gateway.StartAsync();
         return gateway;
     }
@@ -67,6 +83,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(argument);
         }
+        foreach (var (name, value) in _environment)
+        {
+            start.Environment[name] = value;
+        }
         _process = Process.Start(start) ?? throw new InvalidOperationException("The gateway did not start.");
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -83,6 +103,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         yield return $"--Gateway:DataDirectory={DataDirectory}";
         yield return $"--Gateway:Policy:Path={Policy}";
         yield return "--Gateway:GatewayId=gw-test";
+        yield return $"--Gateway:Admin:Port={AdminPort}";
         yield return "--Logging:LogLevel:Default=Information";
         foreach (var setting in Settings)
         {

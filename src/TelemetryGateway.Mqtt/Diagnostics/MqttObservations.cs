@@ -1,0 +1,93 @@
+using System.Diagnostics.Metrics;
+using TelemetryGateway.Mqtt.Outbox;
+using TelemetryGateway.Mqtt.Security;
+using TelemetryGateway.Mqtt.Security.Authorization;
+using TelemetryGateway.Mqtt.Upstream;
+
+namespace TelemetryGateway.Mqtt.Diagnostics;
+
+/// <summary>
+/// Observable instruments over the counters delivery, the outbox and device security already keep: read at each
+/// collection (a scrape), so they add nothing to the per-message path. On the meter of <see cref="MqttInstruments"/>.
+/// </summary>
+internal sealed class MqttObservations
+{
+    private static readonly DenialReason[] s_denialReasons = Enum.GetValues<DenialReason>();
+
+    public MqttObservations(
+        MqttInstruments instruments, SqliteOutbox outbox, IUpstream upstream, UpstreamDelivery delivery, OutboxDrainer drainer, DeviceSecurity security,
+        UpstreamOptions upstreamOptions)
+    {
+        ArgumentNullException.ThrowIfNull(instruments);
+        var meter = instruments.Meter;
+        var server = upstreamOptions.Endpoint?.Host ?? "site-broker";
+        var serverTag = new KeyValuePair<string, object?>("server.address", server);
+
+        meter.CreateObservableCounter("telemetry_gateway.outputs.forwarded", () => new[]
+        {
+            new Measurement<long>(delivery.DeliveredDirectly, new KeyValuePair<string, object?>("path", "direct")),
+            new Measurement<long>(drainer.Delivered, new KeyValuePair<string, object?>("path", "outbox")),
+        }, "{output}", "Outputs acknowledged by the upstream, sent directly or from the outbox");
+        meter.CreateObservableCounter("telemetry_gateway.outputs.dropped", () => new[]
+        {
+            new Measurement<long>(outbox.Dropped, new KeyValuePair<string, object?>("reason", "outbox-full")),
+            new Measurement<long>(outbox.Expired, new KeyValuePair<string, object?>("reason", "retention-expired")),
+        }, "{output}", "Outputs dropped before delivery: the outbox was full, or their retention ended while they waited");
+        meter.CreateObservableCounter("telemetry_gateway.dead_letters", () => outbox.DeadLettered, "{output}", "Outputs the upstream rejected, kept as dead letters");
+
+        meter.CreateObservableGauge("telemetry_gateway.outbox.depth", () => outbox.Count, "{output}", "Outputs stored in the outbox, waiting for the upstream");
+        meter.CreateObservableGauge("telemetry_gateway.outbox.depth.limit", () => outbox.Limits.MaxMessages, "{output}", "Outputs the outbox holds before it drops the oldest");
+        meter.CreateObservableGauge("telemetry_gateway.outbox.size", () => outbox.Bytes, "By", "Bytes stored in the outbox");
+        meter.CreateObservableGauge("telemetry_gateway.outbox.size.limit", () => outbox.Limits.MaxBytes, "By", "Bytes the outbox holds before it drops the oldest");
+
+        meter.CreateObservableGauge("telemetry_gateway.upstream.connected", () => new Measurement<int>(upstream.IsConnected ? 1 : 0, serverTag),
+            "{connection}", "1 while the upstream is connected, else 0");
+        if (upstream is MqttUpstream mqtt)
+        {
+            meter.CreateObservableGauge("telemetry_gateway.upstream.in_flight", () => new Measurement<int>(mqtt.InFlight, serverTag),
+                "{message}", "Publishes sent upstream and not yet acknowledged");
+        }
+
+        meter.CreateObservableGauge("telemetry_gateway.connections.current", () => security.Connections.Open, "{connection}", "MQTT connections open on the site broker");
+        meter.CreateObservableCounter("telemetry_gateway.connections.refused", () => Refusals(security), "{connection}", "MQTT connections refused, per reason");
+        meter.CreateObservableCounter("telemetry_gateway.acl.denials", () => Denials(security), "{request}", "Publishes and subscriptions denied by the topic ACL and limits, per reason");
+    }
+
+    private static IEnumerable<Measurement<long>> Refusals(DeviceSecurity security)
+    {
+        foreach (var (reason, count) in security.RefusalsByReason)
+        {
+            yield return new Measurement<long>(count, new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Denials(DeviceSecurity security)
+    {
+        foreach (var reason in s_denialReasons)
+        {
+            yield return new Measurement<long>(security.Denials(reason), new KeyValuePair<string, object?>("reason", DenialReasonIds.Id(reason)));
+        }
+    }
+}
+
+/// <summary>Stable ids of ACL denial reasons, for metrics labels: TopicTooLong -> topic-too-long.</summary>
+internal static class DenialReasonIds
+{
+    private static readonly string[] s_ids = [.. Enum.GetValues<DenialReason>().Select(reason => Kebab(reason.ToString()))];
+
+    public static string Id(DenialReason reason) => s_ids[(int)reason];
+
+    public static string Kebab(string pascal)
+    {
+        var id = new System.Text.StringBuilder(pascal.Length + 8);
+        foreach (var c in pascal)
+        {
+            if (char.IsUpper(c) && id.Length > 0)
+            {
+                id.Append('-');
+            }
+            id.Append(char.ToLowerInvariant(c));
+        }
+        return id.ToString();
+    }
+}
