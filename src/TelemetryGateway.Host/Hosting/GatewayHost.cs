@@ -178,6 +178,7 @@ internal static class GatewayHost
         services.AddAdminListener(options.Admin);
         services.AddAdminEndpoints<HealthAdminEndpoints>();
         services.AddAdminEndpoints<PolicyAdminEndpoints>();
+        services.AddAdminEndpoints<RightsAdminEndpoints>();
         services.AddGatewayHealthChecks();
         services.AddGatewayMetrics(options.Upstream);
         // Registered before the gateway, so that it stops after it and its last report counts everything.
