@@ -182,4 +182,34 @@ public sealed class ConsentTests(ConsentSite site) : IClassFixture<ConsentSite>
         var results = await app.WaitForAsync(2, s_wait);
         Assert.Equal(["app/installer-1/replies/r1", $"app/installer-1/consent/{Serial}/result"], results.Select(r => r.Topic));
     }
+
+    [Fact]
+    public async Task After_an_objection_to_marketing_only_a_new_grant_re_enables_the_marketing_output()
+    {
+        const string Serial = "SNCONSENT0000009";
+        await using var cloud = await site.CloudAsync("T08");
+        await using var app = await InstallerAsync(site.Gateway.Port, "installer-1", InstallerPassword);
+        await using var device = await Client.ConnectAsync(site.Gateway.Port, "dev-t08");
+        var status = $$"""{"sn":"{{Serial}}","pn":"T08","battery_soc":50,"solar_power_w":300,"output_power_w":100}""";
+
+        await ConsentAsync(app, "installer-1", Serial, ConsentBody("grant", "marketing"));
+        await device.PublishAsync($"dt/anker_power/T08/{Serial}/status", status);
+        await ConsentAsync(app, "installer-1", Serial, ConsentBody("object", "marketing"));
+        await ConsentAsync(app, "installer-1", Serial, ConsentBody("lift-objection", "marketing"));
+        await device.PublishAsync($"dt/anker_power/T08/{Serial}/status", status);
+        await ConsentAsync(app, "installer-1", Serial, ConsentBody("grant", "marketing"));
+        await device.PublishAsync($"dt/anker_power/T08/{Serial}/status", status);
+
+        var received = await cloud.WaitForAsync(3 + 2 + 3, s_wait);
+        Assert.Equal(8, received.Count);
+        var marketing = received.Where(r => r.Properties["purpose"] == "marketing").ToList();
+        Assert.Equal(2, marketing.Count);
+        Assert.All(marketing, m => Assert.Equal("telemetry/marketing/dt/anker_power/T08/status", m.Topic));
+        // The minimized payload inside the envelope: aggregate figures only, no serial.
+        Assert.All(marketing, m => Assert.Contains("""{"pn":"T08","solar_power_w":300}""", Encoding.UTF8.GetString(m.Payload), StringComparison.Ordinal));
+        Assert.All(marketing, m => Assert.DoesNotContain(Serial, Encoding.UTF8.GetString(m.Payload), StringComparison.Ordinal));
+        // The first status had marketing, the second (objection lifted, no new grant) had not, the third had.
+        Assert.Equal("marketing", received.Take(3).Single(r => r.Properties["purpose"] == "marketing").Properties["purpose"]);
+        Assert.DoesNotContain(received.Skip(3).Take(2), r => r.Properties["purpose"] == "marketing");
+    }
 }
