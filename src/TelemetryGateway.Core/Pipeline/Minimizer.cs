@@ -10,7 +10,7 @@ namespace TelemetryGateway.Core.Pipeline;
 /// <summary>
 /// The engine's entry point for one message, the pipeline's steps in order: classify the topic into a stream (matched
 /// once; <see cref="Classify"/> alone lets a security check decide on the same match), gate each purpose
-/// (<see cref="IPurposeGate"/> list: consent today), minimize with the stream format's rewriter once per purpose left,
+/// (<see cref="IPurposeGate"/> list: consent, objection, restriction), minimize with the stream format's rewriter once per purpose left,
 /// render each output topic; every output carries its purpose's compiled <see cref="OutputTags"/>, and each step counts
 /// into the purpose's records of processing. One instance per thread; the results point into its reused buffers and
 /// stay valid until its next call.

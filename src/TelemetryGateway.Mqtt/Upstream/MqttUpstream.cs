@@ -1,9 +1,9 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
-using TelemetryGateway.Mqtt.Diagnostics;
 using MQTTnet;
 using MQTTnet.Formatter;
 using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Mqtt.Diagnostics;
 
 namespace TelemetryGateway.Mqtt.Upstream;
 
