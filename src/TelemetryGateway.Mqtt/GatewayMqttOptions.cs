@@ -66,7 +66,11 @@ public sealed record UpstreamOptions
     public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromDays(1);
 
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(200);
-    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// The backoff's cap: 5 s by default, so that outputs waiting in the outbox go out within seconds of the upstream
+    /// coming back (with full jitter, a fleet's reconnects still spread over the cap).
+    /// </summary>
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Url);
 

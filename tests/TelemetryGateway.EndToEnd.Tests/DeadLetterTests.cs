@@ -110,7 +110,7 @@ public sealed class DeadLetterTests
 
             // Space returns when the upstream does: the drainer empties the outbox, and the device's resend is taken.
             await upstream.StartAsync();
-            await Loopback.EventuallyAsync(() => gateway.Output.Contains("Upstream 127.0.0.1 connected", StringComparison.Ordinal), s_delivery);
+            await Loopback.EventuallyAsync(() => gateway.Output.Contains($"Upstream 127.0.0.1:{upstream.Port} connected", StringComparison.Ordinal), s_delivery);
             var deadline = DateTime.UtcNow + s_delivery;
             var resend = await device.PublishAsync(FirmwareTopic, Firmware(refused, 600));
             while (!resend.IsSuccess && DateTime.UtcNow < deadline)

@@ -27,6 +27,19 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>Forgets what was written; keeps the rented array.</summary>
     public void Reset() => _written = 0;
 
+    /// <summary>Bytes written so far.</summary>
+    internal int WrittenCount => _written;
+
+    /// <summary>Forgets what was written after the first <paramref name="length"/> bytes (a writer taking back its last token).</summary>
+    internal void Truncate(int length)
+    {
+        if ((uint)length > (uint)_written)
+        {
+            ThrowInvalidAdvance(length - _written);
+        }
+        _written = length;
+    }
+
     // Inlined (the JSON writer advances after every token), with the checks in one compare and the throws out of line.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Advance(int count)

@@ -37,6 +37,19 @@ internal sealed class CompactJsonWriter : IDisposable
         _needsComma = false;
     }
 
+    /// <summary>Where the next token goes, with the separator state it would be written in (for <see cref="Rollback"/>).</summary>
+    public (int Position, bool NeedsComma) Mark => (_output.WrittenCount, _needsComma);
+
+    /// <summary>Bytes written so far.</summary>
+    public int Position => _output.WrittenCount;
+
+    /// <summary>Takes back everything written since <paramref name="mark"/> (an object that turned out empty, with its name).</summary>
+    public void Rollback((int Position, bool NeedsComma) mark)
+    {
+        _output.Truncate(mark.Position);
+        _needsComma = mark.NeedsComma;
+    }
+
     public void WriteStartObject() => WriteStart((byte)'{');
 
     public void WriteStartArray() => WriteStart((byte)'[');

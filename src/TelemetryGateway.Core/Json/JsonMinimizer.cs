@@ -398,6 +398,10 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         public FieldRule? Rule;
         public ulong Seen;
         public bool IsArray;
+        // A policy-shaped object that is a member of an object: taken back, name and all, when nothing of it is kept.
+        public bool DropIfEmpty;
+        public (int Position, bool NeedsComma) Before;
+        public int ContentStart;
     }
 
     /// <summary>What a purpose does with a property name.</summary>
@@ -511,6 +515,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             frame.Fields = null;
             frame.Rule = null;
             frame.IsArray = !isObject;
+            frame.DropIfEmpty = false;
             if (depth == 0)
             {
                 frame.Mode = FrameMode.Fields;
@@ -541,12 +546,17 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
                     }
                     frame.Fields = rule!.Fields;
                     frame.Rule = rule;
+                    // An object the policy shapes field by field, inside an object (an array keeps its elements'
+                    // positions): when the policy leaves nothing in it, it goes, rather than leaving "name":{}.
+                    frame.DropIfEmpty = isObject && frame.Mode == FrameMode.Fields && !parent.IsArray;
+                    frame.Before = Writer.Mark;
                     WriteName(in parent, rule, owner);
                     break;
             }
             if (isObject)
             {
                 Writer.WriteStartObject();
+                frame.ContentStart = Writer.Position;
             }
             else
             {
@@ -569,6 +579,10 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
             if (frame.IsArray)
             {
                 Writer.WriteEndArray();
+            }
+            else if (frame.DropIfEmpty && Writer.Position == frame.ContentStart)
+            {
+                Writer.Rollback(frame.Before);
             }
             else
             {

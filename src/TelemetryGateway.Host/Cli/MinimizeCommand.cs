@@ -12,6 +12,8 @@ namespace TelemetryGateway.Host.Cli;
 /// <summary>
 /// <c>minimize</c>: runs the engine over one payload or an NDJSON batch and writes what the cloud would receive,
 /// one NDJSON line per output (or per quarantined input), so policy authors and auditors can see the effect of a policy.
+/// With <c>--text</c>, a payload that is UTF-8 text is written as <c>payloadText</c> (binary ones stay base64). How many
+/// inputs matched no stream (and so produced no line) is said on standard error.
 /// </summary>
 internal static class MinimizeCommand
 {
@@ -49,7 +51,9 @@ internal static class MinimizeCommand
             {
                 return Usage.Error(error, $"cannot read input: {e.Message}");
             }
-            Write(json, standardOutput, 0, minimizer.Minimize(topic, new ReadOnlySequence<byte>(payload)));
+            var single = minimizer.Minimize(topic, new ReadOnlySequence<byte>(payload));
+            Write(json, standardOutput, 0, single, arguments.Text);
+            ReportUnmatched(error, single.IsMatched ? 0 : 1);
             return Usage.Success;
         }
 
@@ -64,6 +68,7 @@ internal static class MinimizeCommand
         }
         var index = -1;
         var failed = 0;
+        var unmatched = 0;
         foreach (var line in lines)
         {
             index++;
@@ -78,12 +83,23 @@ internal static class MinimizeCommand
                 failed++;
                 continue;
             }
-            Write(json, standardOutput, index, minimizer.Minimize(lineTopic, new ReadOnlySequence<byte>(payload)));
+            var result = minimizer.Minimize(lineTopic, new ReadOnlySequence<byte>(payload));
+            unmatched += result.IsMatched ? 0 : 1;
+            Write(json, standardOutput, index, result, arguments.Text);
         }
+        ReportUnmatched(error, unmatched);
         return failed == 0 ? Usage.Success : Usage.Failure;
     }
 
-    private static void Write(Utf8JsonWriter json, Stream output, int input, MinimizationResult result)
+    private static void ReportUnmatched(TextWriter error, int unmatched)
+    {
+        if (unmatched > 0)
+        {
+            error.WriteLine($"telemetry-gateway: {unmatched} input(s) matched no stream of the policy and produced no output");
+        }
+    }
+
+    private static void Write(Utf8JsonWriter json, Stream output, int input, MinimizationResult result, bool text)
     {
         if (!result.IsMatched)
         {
@@ -115,7 +131,14 @@ internal static class MinimizeCommand
             json.WriteString("policy", tags.PolicyUtf8.Span);
             json.WriteString("retention", tags.RetentionUtf8.Span);
             json.WriteString("contentType", result.Stream!.Format.ContentType());
-            json.WriteBase64String("payloadBase64", item.Payload.Span);
+            if (text && System.Text.Unicode.Utf8.IsValid(item.Payload.Span))
+            {
+                json.WriteString("payloadText", item.Payload.Span);
+            }
+            else
+            {
+                json.WriteBase64String("payloadBase64", item.Payload.Span);
+            }
             json.WriteEndObject();
             EndLine(json, output);
         }
@@ -192,6 +215,11 @@ internal static class MinimizeCommand
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
+            if (name == "--text")
+            {
+                arguments = arguments with { Text = true };
+                continue;
+            }
             if (i + 1 >= args.Length)
             {
                 problem = $"option '{name}' needs a value";
@@ -228,5 +256,6 @@ internal static class MinimizeCommand
         public string? Topic { get; init; }
         public string? InputPath { get; init; }
         public string? BatchPath { get; init; }
+        public bool Text { get; init; }
     }
 }

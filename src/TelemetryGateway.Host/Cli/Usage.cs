@@ -11,13 +11,19 @@ internal static class Usage
         usage:
           telemetry-gateway [--Gateway:Key=value ...]      run the gateway (configuration: appsettings.json, Gateway__* environment variables, command line)
           telemetry-gateway policy validate FILE           check a policy file; exit 0 valid, 1 invalid (every error listed)
-          telemetry-gateway minimize --policy FILE [--key-file FILE] (--topic TOPIC [--in FILE] | --batch FILE)
+          telemetry-gateway minimize --policy FILE [--key-file FILE] [--text] (--topic TOPIC [--in FILE] | --batch FILE)
                                                            minimize one payload (file or standard input) or an NDJSON batch;
-                                                           writes one NDJSON line per output or quarantined input
-          telemetry-gateway users add NAME [--role device|installer|cloud] [--serial SERIAL] [--file FILE]
+                                                           writes one NDJSON line per output or quarantined input (--text: text
+                                                           payloads as payloadText); inputs matching no stream are counted on
+                                                           standard error
+          telemetry-gateway users add NAME [--role device|installer|cloud] [--serial SERIAL] [--min-length N] [--file FILE]
                                                            add or replace a user of the credentials file (default: users.json in the
-                                                           default data directory); the password is typed twice without echo, or read
-                                                           as the first line of redirected standard input
+                                                           default data directory); the password (at least 12 characters unless
+                                                           --min-length says otherwise) is typed twice without echo, or read as the
+                                                           first line of redirected standard input
+          telemetry-gateway users list [--file FILE]       the users of the credentials file: name, role (and serial)
+          telemetry-gateway users remove NAME [--file FILE]
+                                                           remove a user; a running gateway refuses it from its next connection
           telemetry-gateway dead-letters list [--data-dir DIR]
                                                            outputs the upstream rejected: id, time, reason, stream, purpose, size
           telemetry-gateway dead-letters replay (--id N | --all) [--data-dir DIR]

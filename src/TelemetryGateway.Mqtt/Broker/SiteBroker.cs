@@ -80,8 +80,16 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
         _server.InterceptingUnsubscriptionAsync += DeviceSecurity.OnUnsubscriptionAsync;
-        _server.InterceptingInboundPacketAsync += Security.OnInboundPacketAsync;
-        _server.InterceptingOutboundPacketAsync += Security.OnOutboundPacketAsync;
+        _server.InterceptingInboundPacketAsync += args =>
+        {
+            PublishAcknowledgements.OnInboundPacket(args);
+            return Security.OnInboundPacketAsync(args);
+        };
+        _server.InterceptingOutboundPacketAsync += args =>
+        {
+            PublishAcknowledgements.OnOutboundPacket(args);
+            return Security.OnOutboundPacketAsync(args);
+        };
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
         // The ingress classifies the topic once and the security check decides with that classification.
         Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;

@@ -37,6 +37,8 @@ internal sealed class MqttObservations
 
         meter.CreateObservableGauge("telemetry_gateway.outbox.depth", () => outbox.Count, "{output}", "Outputs stored in the outbox, waiting for the upstream");
         meter.CreateObservableGauge("telemetry_gateway.outbox.depth.limit", () => outbox.Limits.MaxMessages, "{output}", "Outputs the outbox holds before it drops the oldest");
+        meter.CreateObservableGauge("telemetry_gateway.outbox.oldest.age", () => outbox.OldestAge().TotalSeconds, "s",
+            "How long the oldest output in the outbox has waited (0 when none waits)");
         meter.CreateObservableGauge("telemetry_gateway.outbox.size", () => outbox.Bytes, "By", "Bytes stored in the outbox");
         meter.CreateObservableGauge("telemetry_gateway.outbox.size.limit", () => outbox.Limits.MaxBytes, "By", "Bytes the outbox holds before it drops the oldest");
 

@@ -78,8 +78,15 @@ internal sealed partial class TelemetryIngress(
                     LogProcessingFault(logger, result.Stream!.Name, minimizer.LastFault ?? "unknown");
                 }
                 quarantine.Record(result.Stream!, result.QuarantineReason, message.Payload);
+                if (IsMqtt5(args))
+                {
+                    // Nothing of it was forwarded: not a success (MQTT 5 clients see why; 3.1.1 has no reason codes).
+                    args.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
+                    args.Response.ReasonString = "quarantined: " + Core.Pipeline.QuarantineReasonIds.Id(result.QuarantineReason);
+                }
                 return;
             }
+            PublishAcknowledgements.MarkConsumed(args);
             // Copy out of the minimizer's buffers before it goes back to the pool.
             outputs = new List<UpstreamMessage>(result.Outputs.Length);
             var device = result.Outputs.IsEmpty ? "" : topic[result.Device];

@@ -35,6 +35,14 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     private readonly SqliteCommand _dropOldest;
     private readonly SqliteCommand _deadLetter;
     private readonly SqliteCommand _read;
+    private readonly SqliteCommand _lastSequence;
+    private readonly SqliteCommand _oldestSequence;
+    // When outputs were appended, as (last sequence of the batches of one second, Unix ms): the oldest waiting output's
+    // age at a scrape, without a column in the file. Outputs stored by an earlier run count from this one's start.
+    private readonly Queue<(long LastSequence, long AppendedAt)> _appendTimes = new();
+    private (long LastSequence, long AppendedAt) _newestAppend;
+    private readonly DateTimeOffset _openedAt;
+    private readonly long _sequenceAtOpen;
     private readonly Lock _readerLock = new();
     private readonly Channel<WriteRequest> _requests = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(16_384)
     {
@@ -131,6 +139,10 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         _reader = new SqliteConnection(connectionString);
         _reader.Open();
         _read = Prepare(_reader, "SELECT seq, record, expires_at FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;", "$after", "$max");
+        _lastSequence = Prepare(_writer, "SELECT last_insert_rowid();");
+        _oldestSequence = Prepare(_reader, "SELECT MIN(seq) FROM outbox;");
+        _openedAt = time.GetUtcNow();
+        _sequenceAtOpen = Scalar(_writer, "SELECT IFNULL(MAX(seq), 0) FROM outbox;");
         _writeLoop = Task.Run(WriteLoopAsync);
         _maintenanceLoop = Task.Run(MaintenanceLoopAsync);
         if (_count > 0)
@@ -150,6 +162,66 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
 
     /// <summary>Its writer runs and the disk took the last batch: an output handed over now is stored.</summary>
     public bool IsWritable => !_writeLoop.IsCompleted && !Volatile.Read(ref _diskFull);
+
+    /// <summary>
+    /// How long the oldest output still stored has waited (zero when none waits), to the second; one stored by an earlier
+    /// run counts from this run's start. Reads the lowest sequence (an index lookup): for scrapes, not the hot path.
+    /// </summary>
+    public TimeSpan OldestAge()
+    {
+        if (Count <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+        long oldest;
+        lock (_readerLock)
+        {
+            if (_oldestSequence.ExecuteScalar() is not long sequence)
+            {
+                return TimeSpan.Zero;
+            }
+            oldest = sequence;
+        }
+        var appendedAt = _openedAt.ToUnixTimeMilliseconds();
+        lock (_appendTimes)
+        {
+            while (_appendTimes.Count > 0 && _appendTimes.Peek().LastSequence < oldest)
+            {
+                _appendTimes.Dequeue();
+            }
+            if (oldest > _sequenceAtOpen)
+            {
+                if (_appendTimes.Count > 0)
+                {
+                    appendedAt = _appendTimes.Peek().AppendedAt;
+                }
+                else if (_newestAppend.LastSequence >= oldest)
+                {
+                    appendedAt = _newestAppend.AppendedAt;
+                }
+            }
+        }
+        var age = _time.GetUtcNow().ToUnixTimeMilliseconds() - appendedAt;
+        return age > 0 ? TimeSpan.FromMilliseconds(age) : TimeSpan.Zero;
+    }
+
+    // Batches appended within one second share an entry, so a long outage costs bounded memory (86,400 entries a day).
+    private void NoteAppended(long lastSequence, long appendedAt)
+    {
+        lock (_appendTimes)
+        {
+            if (_newestAppend.LastSequence > 0 && appendedAt - _newestAppend.AppendedAt < 1000)
+            {
+                _newestAppend = (lastSequence, _newestAppend.AppendedAt);
+                return;
+            }
+            if (_newestAppend.LastSequence > 0)
+            {
+                _appendTimes.Enqueue(_newestAppend);
+            }
+            _newestAppend = (lastSequence, appendedAt);
+        }
+    }
 
     /// <summary>Outputs dropped because the outbox was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -437,6 +509,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             _deleteRange.Transaction = transaction;
             _dropOldest.Transaction = transaction;
             _deadLetter.Transaction = transaction;
+            _lastSequence.Transaction = transaction;
             foreach (var request in requests)
             {
                 if (request.Kind == RequestKind.Append)
@@ -493,7 +566,12 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                 countDelta -= droppedCount;
                 bytesDelta -= droppedBytes;
             }
+            var lastSequence = appended ? (long)_lastSequence.ExecuteScalar()! : 0;
             transaction.Commit();
+            if (appended)
+            {
+                NoteAppended(lastSequence, now.ToUnixTimeMilliseconds());
+            }
         }
         Interlocked.Add(ref _count, countDelta);
         Interlocked.Add(ref _bytes, bytesDelta);
@@ -580,9 +658,11 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         lock (_readerLock)
         {
             _read.Dispose();
+            _oldestSequence.Dispose();
             _reader.Dispose();
         }
         _insert.Dispose();
+        _lastSequence.Dispose();
         _deleteRange.Dispose();
         _dropOldest.Dispose();
         _deadLetter.Dispose();

@@ -70,6 +70,11 @@ internal sealed partial class MqttUpstream : IUpstream
 
     public int Window => _window;
 
+    /// <summary><c>host:port</c> of the upstream, for logs (the port matters when several brokers share a host).</summary>
+    private string HostAndPort => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"{_options.Endpoint!.Host}:{(_options.Endpoint.IsDefaultPort || _options.Endpoint.Port < 0 ? (_options.UseTls ? 8883 : 1883) : _options.Endpoint.Port)}");
+
     public bool IsConnected => _client.IsConnected;
 
     /// <summary>Publishes sent and not yet acknowledged.</summary>
@@ -86,6 +91,7 @@ internal sealed partial class MqttUpstream : IUpstream
     {
         var delay = _options.ReconnectMinDelay;
         var attempt = 0;
+        string? failure = null;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -98,10 +104,10 @@ internal sealed partial class MqttUpstream : IUpstream
                     _window = Math.Max(1, Math.Min(_options.InFlightWindow, result.ReceiveMaximum is > 0 ? result.ReceiveMaximum.Value : int.MaxValue));
                     // Publishes still holding the previous connection's window release into that one.
                     _inFlight = new SemaphoreSlim(_window, _window);
-                    LogConnected(_logger, _options.Endpoint!.Host, _window, result.IsSessionPresent);
+                    LogConnected(_logger, HostAndPort, _window, result.IsSessionPresent);
                     if (_connectedBefore)
                     {
-                        _instruments?.Reconnected(_options.Endpoint.Host);
+                        _instruments?.Reconnected(_options.Endpoint!.Host);
                     }
                     _connectedBefore = true;
                     return;
@@ -114,15 +120,19 @@ internal sealed partial class MqttUpstream : IUpstream
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                // Refused, unreachable, reset, TLS failure, timeout: all mean "try again later".
-                if (attempt++ % 10 == 0)
-                {
-                    LogUnreachable(_logger, _options.Endpoint!.Host, e.GetType().Name, delay.TotalMilliseconds);
-                }
+                // Refused, unreachable, reset, TLS failure, timeout: all mean "try again later". Logged at the first
+                // failures and then at every tenth, with the wait actually ahead.
+                failure = e.GetType().Name;
             }
             // Full jitter keeps a fleet of gateways from reconnecting in lockstep after a cloud outage.
-            var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * delay.TotalMilliseconds);
-            await Task.Delay(jittered + TimeSpan.FromMilliseconds(10), _time, cancellationToken);
+            var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * delay.TotalMilliseconds) + TimeSpan.FromMilliseconds(10);
+            attempt++;
+            if (failure is not null && (attempt <= 3 || attempt % 10 == 0))
+            {
+                LogUnreachable(_logger, HostAndPort, failure, attempt, jittered.TotalMilliseconds, delay.TotalMilliseconds);
+            }
+            failure = null;
+            await Task.Delay(jittered, _time, cancellationToken);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
         }
     }
@@ -186,12 +196,13 @@ internal sealed partial class MqttUpstream : IUpstream
         _client.Dispose();
     }
 
-    [LoggerMessage(EventId = EventIds.UpstreamConnected, Level = LogLevel.Information, Message = "Upstream {Host} connected (window {Window}, session present: {SessionPresent})")]
-    private static partial void LogConnected(ILogger logger, string host, int window, bool sessionPresent);
+    [LoggerMessage(EventId = EventIds.UpstreamConnected, Level = LogLevel.Information, Message = "Upstream {Endpoint} connected (window {Window}, session present: {SessionPresent})")]
+    private static partial void LogConnected(ILogger logger, string endpoint, int window, bool sessionPresent);
 
     [LoggerMessage(EventId = EventIds.UpstreamRefused, Level = LogLevel.Warning, Message = "Upstream refused the connection: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning, Message = "Upstream {Host} unreachable ({Error}); retrying with backoff (now up to {DelayMs} ms)")]
-    private static partial void LogUnreachable(ILogger logger, string host, string error, double delayMs);
+    [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning,
+        Message = "Upstream {Endpoint} unreachable ({Error}), attempt {Attempt}; next attempt in {NextMs:F0} ms (backoff now up to {DelayMs:F0} ms)")]
+    private static partial void LogUnreachable(ILogger logger, string endpoint, string error, int attempt, double nextMs, double delayMs);
 }

@@ -37,6 +37,7 @@ public sealed class PrometheusScrapeTests(ScrapedWorkload workload) : IClassFixt
         Assert.Equal(1, await _prometheus.EventuallyAsync("telemetry_gateway_upstream_connected{server_address=\"127.0.0.1\"}", 1, s_wait));
         Assert.Equal(1, await _prometheus.EventuallyAsync("telemetry_gateway_policy_generation", 1, s_wait));
         Assert.Equal(0, await _prometheus.EventuallyAsync("telemetry_gateway_outbox_depth", 0, s_wait));
+        Assert.Equal(0, await _prometheus.EventuallyAsync("telemetry_gateway_outbox_oldest_age_seconds", 0, s_wait));
         Assert.Equal(1, await _prometheus.EventuallyAsync("telemetry_gateway_connections_refused_total{reason=\"client-identifier-not-valid\"}", 1, s_wait));
     }
 
@@ -98,7 +99,7 @@ public sealed class PrometheusScrapeTests(ScrapedWorkload workload) : IClassFixt
                 }
             }
         }
-        Assert.True(checkedExpressions >= 10, $"{checkedExpressions} expressions");
+        Assert.True(checkedExpressions >= 18, $"{checkedExpressions} expressions");
         Assert.True(empty.Count == 0, "no data for: " + string.Join("; ", empty));
     }
 }

@@ -325,10 +325,10 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task User_added_while_the_gateway_runs_can_connect_without_a_restart()
     {
-        var added = await site.AddUserAsync("device-late", "late-pass-1", "--role", "device", "--serial", OtherSerial);
+        var added = await site.AddUserAsync("device-late", "late-pass-001", "--role", "device", "--serial", OtherSerial);
         Assert.True(added.ExitCode == 0, added.Output);
 
-        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{OtherSerial}-dev-u", "-u", "device-late", "-P", "late-pass-1",
+        var publish = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv5", "-q", "1", "-i", $"{OtherSerial}-dev-u", "-u", "device-late", "-P", "late-pass-001",
             "-t", OtherTopic, "-m", Firmware(OtherSerial));
 
         Assert.True(publish.ExitCode == 0 && !publish.Output.Contains("failed", StringComparison.Ordinal), publish.Output);
@@ -337,11 +337,11 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
     [Fact]
     public async Task Users_verb_never_echoes_the_password()
     {
-        var added = await site.AddUserAsync("device-echo", "echo-pass-1", "--role", "device");
+        var added = await site.AddUserAsync("device-echo", "echo-pass-001", "--role", "device");
 
         Assert.True(added.ExitCode == 0, added.Output);
-        Assert.DoesNotContain("echo-pass-1", added.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("echo-pass-1", await File.ReadAllTextAsync(site.CredentialsFile), StringComparison.Ordinal);
+        Assert.DoesNotContain("echo-pass-001", added.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("echo-pass-001", await File.ReadAllTextAsync(site.CredentialsFile), StringComparison.Ordinal);
     }
 
     private static async Task<int> ReadUntilClosedAsync(NetworkStream stream, TimeSpan timeout)

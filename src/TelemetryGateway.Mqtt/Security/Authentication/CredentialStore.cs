@@ -236,6 +236,27 @@ internal sealed partial class CredentialStore : IDisposable
         }
         users.RemoveAll(u => u.Name == entry.Name);
         users.Add(entry);
+        Write(path, users);
+    }
+
+    /// <summary>Removes a user, writing the file atomically; false (nothing written) when no user has that name.</summary>
+    public static bool Remove(string path, string name)
+    {
+        var (users, errors) = Read(path);
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException(errors[0]);
+        }
+        if (users.RemoveAll(u => u.Name == name) == 0)
+        {
+            return false;
+        }
+        Write(path, users);
+        return true;
+    }
+
+    private static void Write(string path, List<CredentialEntry> users)
+    {
         var array = new JsonArray();
         foreach (var user in users)
         {

@@ -21,6 +21,20 @@ public static class CredentialsFile
         CredentialStore.AddOrReplace(path, new CredentialEntry(name, role, role == IdentityRole.Device ? serial : null, PasswordHash.Create(password, iterations)));
     }
 
+    /// <summary>Removes <paramref name="name"/>; false when the file has no such user.</summary>
+    public static bool RemoveUser(string path, string name) => CredentialStore.Remove(path, name);
+
+    /// <summary>The users of the file, name and role (and serial for a device that has one); never their password hashes.</summary>
+    public static IReadOnlyList<(string Name, string Role, string? Serial)> ListUsers(string path)
+    {
+        var (users, errors) = CredentialStore.Read(path);
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException(errors[0]);
+        }
+        return [.. users.Select(u => (u.Name, RoleNames.Of(u.Role), u.Serial))];
+    }
+
     /// <summary>Parses a role name of the file (<c>device</c>, <c>installer</c>, <c>cloud</c>).</summary>
     public static bool TryParseRole(string? text, out IdentityRole role) => RoleNames.TryParse(text, out role);
 }
