@@ -112,7 +112,16 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         }
         // After the snapshot: from here the next message is gated by the new choices, so nothing refused is added behind
         // the removal.
-        var removed = _waiting is null ? 0 : await _waiting.RemoveRefusedAsync(request.Device, choices, cancellationToken);
+        int removed;
+        try
+        {
+            removed = _waiting is null ? 0 : await _waiting.RemoveRefusedAsync(request.Device, choices, cancellationToken);
+        }
+        catch (Exception e) when (e is SqliteException or IOException or InvalidDataException)
+        {
+            // The choice stands (recorded, and in effect for the next message); only the waiting outputs were out of reach.
+            removed = ChoiceOutcome.WaitingOutputsUnreachable;
+        }
         return new ChoiceOutcome(record, choices, removed);
     }
 
@@ -163,7 +172,16 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
                 }
             }
         }
-        return new DeviceReport(device, Current.Of(device), history, _waiting?.CountWaiting(device) ?? 0);
+        long waiting;
+        try
+        {
+            waiting = _waiting?.CountWaiting(device) ?? 0;
+        }
+        catch (Exception e) when (e is SqliteException or IOException or InvalidDataException)
+        {
+            waiting = ChoiceOutcome.WaitingOutputsUnreachable;
+        }
+        return new DeviceReport(device, Current.Of(device), history, waiting);
     }
 
     /// <summary>The audit entries of erasures: time, the erased device's pseudonym, actor and source.</summary>

@@ -20,8 +20,14 @@ public interface IDataSubjectRights : IChoicesSource
     DeviceReport Report(string device);
 }
 
-/// <summary>A recorded choice, the device's choices after it, and how many of its waiting outputs they removed.</summary>
-public sealed record ChoiceOutcome(ChoiceRecord Record, DeviceChoices Choices, int RemovedWaitingOutputs);
+/// <summary>
+/// A recorded choice, the device's choices after it, and how many of its waiting outputs they removed
+/// (<see cref="WaitingOutputsUnreachable"/>: the outbox could not be reached; the choice stands all the same).
+/// </summary>
+public sealed record ChoiceOutcome(ChoiceRecord Record, DeviceChoices Choices, int RemovedWaitingOutputs)
+{
+    public const int WaitingOutputsUnreachable = -1;
+}
 
 /// <summary>What an erasure removed, and the pseudonym its audit entry names.</summary>
 public sealed record ErasureOutcome(string Pseudonym, int RemovedRecords, int RemovedWaitingOutputs, int RemovedDeadLetters);

@@ -107,7 +107,9 @@ internal static class ConsentCommand
                     }
                     var outcome = registry.RecordAsync(request, CancellationToken.None).GetAwaiter().GetResult();
                     output.WriteLine($"recorded: {action.Id()} [{purposes}]{(allLegitimateInterest ? " (all legitimate-interest purposes)" : "")} as #{outcome.Record.Sequence}; "
-                        + $"{outcome.RemovedWaitingOutputs} waiting outputs removed");
+                        + (outcome.RemovedWaitingOutputs == ChoiceOutcome.WaitingOutputsUnreachable
+                            ? "the outbox could not be reached: its waiting outputs were not checked"
+                            : $"{outcome.RemovedWaitingOutputs} waiting outputs removed"));
                     return Usage.Success;
             }
         }

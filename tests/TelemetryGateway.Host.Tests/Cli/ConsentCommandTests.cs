@@ -50,6 +50,21 @@ public sealed class ConsentCommandTests
     }
 
     [Fact]
+    public async Task A_choice_stands_when_the_outbox_cannot_be_reached_and_says_so()
+    {
+        using var directory = new TempDirectory();
+        Directory.CreateDirectory(directory.Path);
+        await File.WriteAllTextAsync(Path.Combine(directory.Path, SqliteOutbox.FileName), "not a database, as after a disk fault");
+
+        var (code, output, _) = RunCapturing(directory, "grant", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+
+        Assert.Equal(0, code);
+        Assert.Contains("the outbox could not be reached: its waiting outputs were not checked", output, StringComparison.Ordinal);
+        var (_, shown, _) = RunCapturing(directory, "show", "--device", Device);
+        Assert.Equal(["personalization"], JsonDocument.Parse(shown).RootElement.GetProperty("consents").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
     public void A_malformed_choice_is_explained_exits_1_and_changes_nothing()
     {
         using var directory = new TempDirectory();
