@@ -6,6 +6,7 @@ return args switch
 {
     ["policy", ..] => PolicyCommand.Run(args[1..], Console.Out, Console.Error),
     ["users", ..] => UsersCommand.Run(args[1..], Console.Out, Console.Error),
+    ["consent", ..] => ConsentCommand.Run(args[1..], Console.Out, Console.Error),
     ["dead-letters", ..] => DeadLettersCommand.Run(args[1..], Console.Out, Console.Error),
     ["minimize", ..] => MinimizeCommand.Run(args[1..], Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.Error),
     ["--help" or "-h" or "help"] => Usage.Print(Console.Out),

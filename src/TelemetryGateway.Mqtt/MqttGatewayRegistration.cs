@@ -8,10 +8,12 @@ using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Mqtt.Diagnostics;
 using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Quarantine;
+using TelemetryGateway.Mqtt.Rights;
 using TelemetryGateway.Mqtt.Security;
 using TelemetryGateway.Mqtt.Security.Authentication;
 using TelemetryGateway.Mqtt.Security.Tls;
@@ -60,8 +62,12 @@ public static class MqttGatewayRegistration
         }
         services.TryAddSingleton(sp => new CredentialStore(
             settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
-        // The pipeline's gate step: consent today; residency and objection gates are added the same way.
+        // The pipeline's gate step, in order: consent, objection, restriction (the data subject's choices; none on record
+        // unless a registry is registered).
+        services.TryAddSingleton<IChoicesSource>(NoChoicesRecorded.Instance);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ObjectionGate>(sp => new ObjectionGate(sp.GetRequiredService<IChoicesSource>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, RestrictionGate>(sp => new RestrictionGate(sp.GetRequiredService<IChoicesSource>())));
         // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
         services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
         services.TryAddSingleton(sp => new MinimizerPool(
@@ -73,6 +79,7 @@ public static class MqttGatewayRegistration
         // Before the broker: hosted services start in this order and stop in the reverse one, so delivery outlives the broker.
         services.AddDelivery(settings.Delivery);
         services.TryAddSingleton<TelemetryIngress>();
+        services.TryAddSingleton(sp => new ConsentIngress(sp.GetService<IDataSubjectRights>(), sp.GetRequiredService<ILogger<ConsentIngress>>()));
         services.TryAddSingleton(sp => new DeviceSecurity(
             settings.Security,
             sp.GetRequiredService<CredentialStore>(),
@@ -90,7 +97,8 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<QuarantineLog>(),
             settings.Security,
             tls,
-            sp.GetRequiredService<ILogger<SiteBroker>>()));
+            sp.GetRequiredService<ILogger<SiteBroker>>(),
+            sp.GetRequiredService<ConsentIngress>()));
         services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());
         return services;
     }

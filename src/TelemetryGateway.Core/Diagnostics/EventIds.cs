@@ -4,7 +4,8 @@ namespace TelemetryGateway.Core.Diagnostics;
 /// Every log event id of the gateway, numbered in this one place so that no two events share an id (operators filter
 /// and alert on them). Ranges: 1-9 site broker, 10-19 host, 20-29 records of processing, 40-59 HTTP ingress,
 /// 100-119 MQTT ingress and quarantine, 200-229 upstream and delivery, 230-249 dead letters and retention,
-/// 300-309 credentials, 310-319 device security, 320-339 outbox, 400-409 admin listener, 410-419 policy reload,
+/// 300-309 credentials, 310-319 device security, 320-339 outbox, 340-359 consent and the data subject's rights,
+/// 400-409 admin listener, 410-419 policy reload,
 /// 420-429 learned values.
 /// </summary>
 public static class EventIds
@@ -66,6 +67,14 @@ public static class EventIds
     public const int OutboxDiskFull = 323;
     public const int OutboxRecovered = 324;
     public const int OutboxStoreTimedOut = 325;
+
+    public const int ConsentRecorded = 341;
+    public const int ConsentRejected = 342;
+    public const int ConsentDenied = 343;
+    public const int ConsentRegistryFailed = 344;
+    public const int RegistryOpened = 345;
+    public const int RegistryRefreshed = 346;
+    public const int RegistryRefreshFailed = 347;
 
     public const int AdminListening = 401;
     public const int AdminRequestRejected = 402;

@@ -17,7 +17,7 @@ public sealed record LearnedSecretsLimits(int MaxValues, int MaxBytes, TimeSpan 
 /// take the <see cref="Current"/> snapshot without a lock; seeing a known value again allocates nothing; learning a
 /// new one builds a new snapshot. Thread-safe. The values never appear in logs, metrics or exceptions.
 /// </remarks>
-public sealed class LearnedSecrets
+public sealed class LearnedSecrets : Rights.IDeviceMemory
 {
     private const int MaxDevicesPerValue = 256;
 
@@ -112,13 +112,14 @@ public sealed class LearnedSecrets
     /// Forgets what <paramref name="device"/> revealed (erasure, notice §9.6): values no other device revealed are
     /// removed. Returns how many values were removed.
     /// </summary>
-    public int Forget(ReadOnlySpan<char> device)
-    {
-        if (device.IsEmpty)
-        {
-            return 0;
-        }
+    public int Forget(ReadOnlySpan<char> device) => device.IsEmpty ? 0 : ForgetWhere(device.ToString().Equals);
 
+    int Rights.IDeviceMemory.Forget(string device) => Forget(device);
+
+    /// <summary>Forgets what the devices <paramref name="isErased"/> picks alone revealed; returns how many values were removed.</summary>
+    public int ForgetWhere(Func<string, bool> isErased)
+    {
+        ArgumentNullException.ThrowIfNull(isErased);
         lock (_gate)
         {
             var kept = new List<Entry>();
@@ -126,16 +127,17 @@ public sealed class LearnedSecrets
             var changed = false;
             foreach (var entry in _current.Entries)
             {
-                if (entry.Devices.Length == 0 || !entry.HasDevice(device))
+                var erased = Array.FindAll(entry.Devices, d => isErased(d));
+                if (erased.Length == 0)
                 {
                     kept.Add(entry);
                     continue;
                 }
 
                 changed = true;
-                if (entry.Devices.Length > 1)
+                if (entry.Devices.Length > erased.Length)
                 {
-                    kept.Add(entry.WithoutDevice(device));
+                    kept.Add(entry.WithoutDevices(erased));
                 }
                 else
                 {
@@ -241,19 +243,8 @@ public sealed class LearnedSecrets
 
         public Entry WithDevice(string device) => new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), [.. Devices, device]);
 
-        public Entry WithoutDevice(ReadOnlySpan<char> device)
-        {
-            var kept = new List<string>();
-            foreach (var known in Devices)
-            {
-                if (!device.SequenceEqual(known))
-                {
-                    kept.Add(known);
-                }
-            }
-
-            return new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), [.. kept]);
-        }
+        public Entry WithoutDevices(string[] devices) =>
+            new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), Array.FindAll(Devices, d => Array.IndexOf(devices, d) < 0));
     }
 }
 

@@ -3,8 +3,8 @@ using TelemetryGateway.Core.Policy;
 namespace TelemetryGateway.Core.Pipeline;
 
 /// <summary>
-/// One decision of the pipeline's gate step: may this device's message be processed for this purpose at all? Consent
-/// today; residency and objection are the next ones. Gates run in order for each purpose of a matched stream, before
+/// One decision of the pipeline's gate step: may this device's message be processed for this purpose at all? Consent,
+/// objection and restriction (ObjectionGate, RestrictionGate); residency is the next one. Gates run in order for each purpose of a matched stream, before
 /// anything is minimized; the first that refuses decides, and its <see cref="RefusalAction"/> is counted. Called per
 /// message and purpose on the receive path: an implementation must not allocate and must not block.
 /// </summary>

@@ -11,7 +11,7 @@ namespace TelemetryGateway.Core.Pipeline;
 /// <summary>
 /// The engine's entry point for one message, the pipeline's steps in order: classify the topic into a stream (matched
 /// once; <see cref="Classify"/> alone lets a security check decide on the same match), gate each purpose
-/// (<see cref="IPurposeGate"/> list: consent today), minimize with the stream format's rewriter once per purpose left,
+/// (<see cref="IPurposeGate"/> list: consent, objection, restriction), minimize with the stream format's rewriter once per purpose left,
 /// render each output topic; every output carries its purpose's compiled <see cref="OutputTags"/>, and each step counts
 /// into the purpose's records of processing. One instance per thread; the results point into its reused buffers and
 /// stay valid until its next call.
@@ -102,7 +102,8 @@ public sealed class Minimizer : IDisposable
         {
             return MinimizationResult.Quarantine(stream, QuarantineReason.Empty);
         }
-        var device = stream.DeviceCapture >= 0 ? topic[route.Captures[stream.DeviceCapture]] : [];
+        var deviceRange = stream.DeviceCapture >= 0 ? route.Captures[stream.DeviceCapture] : default;
+        var device = topic[deviceRange];
         var active = 0;
         var streamPurposes = stream.PurposeArray;
         for (var p = 0; p < streamPurposes.Length; p++)
@@ -154,7 +155,7 @@ public sealed class Minimizer : IDisposable
             rewriter.CommitCounts(i, shard);
             shard[(int)ProcessingAction.Forwarded]++;
         }
-        return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs));
+        return MinimizationResult.Forwarded(stream, _outputs.AsMemory(0, outputs), deviceRange);
     }
 
     /// <summary>
@@ -483,11 +484,12 @@ public readonly record struct MinimizedOutput(StreamPurpose Tags, ReadOnlyMemory
 /// <summary>What became of a message: not matched (not forwarded), quarantined, or minimized into outputs.</summary>
 public readonly struct MinimizationResult
 {
-    private MinimizationResult(CompiledStream? stream, QuarantineReason reason, ReadOnlyMemory<MinimizedOutput> outputs)
+    private MinimizationResult(CompiledStream? stream, QuarantineReason reason, ReadOnlyMemory<MinimizedOutput> outputs, Range device = default)
     {
         Stream = stream;
         QuarantineReason = reason;
         Outputs = outputs;
+        Device = device;
     }
 
     public static MinimizationResult NoMatch => default;
@@ -497,10 +499,13 @@ public readonly struct MinimizationResult
 
     public QuarantineReason QuarantineReason { get; }
     public ReadOnlyMemory<MinimizedOutput> Outputs { get; }
+
+    /// <summary>Where the stream's device capture is in the topic (empty when the stream has none): whose outputs these are.</summary>
+    public Range Device { get; }
     public bool IsMatched => Stream is not null;
     public bool IsQuarantined => QuarantineReason != QuarantineReason.None;
 
     internal static MinimizationResult Quarantine(CompiledStream stream, QuarantineReason reason) => new(stream, reason, default);
 
-    internal static MinimizationResult Forwarded(CompiledStream stream, ReadOnlyMemory<MinimizedOutput> outputs) => new(stream, QuarantineReason.None, outputs);
+    internal static MinimizationResult Forwarded(CompiledStream stream, ReadOnlyMemory<MinimizedOutput> outputs, Range device) => new(stream, QuarantineReason.None, outputs, device);
 }

@@ -19,6 +19,10 @@ public enum ProcessingAction
     NoConsent,
     /// <summary>A well-formed message had nothing this purpose may receive (e.g. a message type its rules do not name).</summary>
     Withheld,
+    /// <summary>The device's data subject objected to this purpose, or to every legitimate-interest purpose (notice 9.8).</summary>
+    Objected,
+    /// <summary>The device's processing is restricted to other purposes (notice 9.4).</summary>
+    Restricted,
 }
 
 /// <summary>

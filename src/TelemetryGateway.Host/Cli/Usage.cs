@@ -28,6 +28,13 @@ internal static class Usage
                                                            outputs the upstream rejected: id, time, reason, stream, purpose, size
           telemetry-gateway dead-letters replay (--id N | --all) [--data-dir DIR]
                                                            move dead letters whose payload is still kept back into the outbox
+          telemetry-gateway consent grant|withdraw|object|lift-objection|restrict|lift-restriction --device SERIAL
+                    [--purposes ID,ID] [--all-legitimate-interest] --notice-version VERSION [--actor NAME] [--data-dir DIR]
+                                                           record a data subject's choice for a device (takes effect for its next
+                                                           message; its waiting outputs the choice refuses are removed)
+          telemetry-gateway consent show|erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE]
+                                                           the device's choices, history, pseudonym and waiting outputs as JSON; or
+                                                           erase its records, waiting outputs and dead letters (one audit entry stays)
         """;
 
     public static int Print(TextWriter output)

@@ -185,10 +185,12 @@ internal static class GatewayHost
         services.AddAdminListener(options.Admin);
         services.AddAdminEndpoints<HealthAdminEndpoints>();
         services.AddAdminEndpoints<PolicyAdminEndpoints>();
+        services.AddAdminEndpoints<RightsAdminEndpoints>();
         services.AddGatewayHealthChecks();
         services.AddGatewayMetrics(options.Upstream);
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
+        services.AddDataSubjectRights(options.DataDirectory, key);
         services.AddMqttGateway(options.MqttSettings, webHost);
         services.AddHostedService<SystemdWatchdog>();
     }

@@ -49,7 +49,8 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
                     var forwarded = counters[ProcessingAction.Forwarded];
                     var unchanged = _lastForwarded.GetValueOrDefault(counters) == forwarded;
                     // A purpose that never had a message has nothing to record.
-                    if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0 && counters[ProcessingAction.Withheld] == 0))
+                    if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0 && counters[ProcessingAction.Withheld] == 0
+                        && counters[ProcessingAction.Objected] == 0 && counters[ProcessingAction.Restricted] == 0))
                     {
                         continue;
                     }
@@ -59,7 +60,8 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
                     LogRecord(
                         logger, stream.Name, purposeId, legalBasisId, forwarded, counters[ProcessingAction.Dropped],
                         counters[ProcessingAction.Hashed], counters[ProcessingAction.Coarsened], counters[ProcessingAction.Redacted],
-                        counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent], counters[ProcessingAction.Withheld]);
+                        counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent], counters[ProcessingAction.Withheld],
+                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted]);
                 }
             }
         }
@@ -70,8 +72,8 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
     [LoggerMessage(EventId = EventIds.ProcessingRecords, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
         + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
-        + "withheld as nothing in them was for this purpose {Withheld}")]
+        + "withheld as nothing in them was for this purpose {Withheld}, objected to {Objected}, restricted away {Restricted}")]
     private static partial void LogRecord(
         ILogger logger, string stream, string purpose, string legalBasis, long forwarded, long dropped, long hashed, long coarsened,
-        long redacted, long typeMismatch, long noConsent, long withheld);
+        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted);
 }

@@ -32,7 +32,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
 
     public SiteBroker(
         SiteBrokerOptions options, MqttServer server, TelemetryIngress ingress, DeviceSecurity security, SqliteOutbox outbox, QuarantineLog quarantine,
-        SecurityOptions securityOptions, TlsCredentials? tls, ILogger<SiteBroker> logger)
+        SecurityOptions securityOptions, TlsCredentials? tls, ILogger<SiteBroker> logger, Rights.ConsentIngress? consent = null)
     {
         _options = options;
         _server = server;
@@ -93,7 +93,17 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
         // The ingress classifies the topic once and the security check decides with that classification.
         Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;
-        _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
+        if (consent is null)
+        {
+            _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
+            return;
+        }
+        // Consent messages have their own ingress (their own topic, never routed); results are published as the gateway.
+        consent.Publish = message => _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = Upstream.SiteBrokerUpstream.SenderClientId });
+        _server.InterceptingPublishAsync += args =>
+            args.ClientId != Upstream.SiteBrokerUpstream.SenderClientId && Mqtt.Security.Authorization.TopicAcl.IsConsentTopic(args.ApplicationMessage.Topic ?? "")
+                ? consent.OnPublishAsync(args, authorize, ingress.IsMqtt5(args.ClientId))
+                : ingress.OnPublishAsync(args, authorize);
     }
 
     private readonly CancellationTokenSource _stopping = new();

@@ -89,9 +89,10 @@ internal sealed partial class TelemetryIngress(
             PublishAcknowledgements.MarkConsumed(args);
             // Copy out of the minimizer's buffers before it goes back to the pool.
             outputs = new List<UpstreamMessage>(result.Outputs.Length);
+            var device = result.Outputs.IsEmpty ? "" : topic[result.Device];
             foreach (var output in result.Outputs.Span)
             {
-                outputs.Add(encoder.Encode(output, result.Stream!, receivedAt));
+                outputs.Add(encoder.Encode(output, result.Stream!, receivedAt, device));
             }
         }
         finally

@@ -24,7 +24,7 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
     // Only the topic prefix is built here; the tags themselves are compiled with the policy (OutputTags).
     private readonly ConcurrentDictionary<StreamPurpose, string> _topicPrefixes = new();
 
-    public UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt)
+    public UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device = "")
     {
         var tags = output.Tags.OutputTags;
         var prefix = _topicPrefixes.GetOrAdd(output.Tags, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
@@ -53,6 +53,6 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device);
     }
 }

@@ -20,8 +20,8 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
 {
     public const string FileName = "outbox.db";
 
-    /// <summary>The table layout this code reads and writes (SQLite's user_version); version 1 is upgraded in place.</summary>
-    internal const int FormatVersion = 2;
+    /// <summary>The table layout this code reads and writes (SQLite's user_version); versions 1 and 2 are upgraded in place.</summary>
+    internal const int FormatVersion = 3;
 
     private const int SqliteFull = 13;
 
@@ -79,7 +79,10 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             CREATE TABLE IF NOT EXISTS outbox (
               seq INTEGER PRIMARY KEY AUTOINCREMENT,
               record BLOB NOT NULL,
-              expires_at INTEGER NOT NULL DEFAULT 0
+              expires_at INTEGER NOT NULL DEFAULT 0,
+              device TEXT NOT NULL DEFAULT '',
+              purpose TEXT NOT NULL DEFAULT '',
+              legal_basis TEXT NOT NULL DEFAULT ''
             );
             CREATE TABLE IF NOT EXISTS dead_letters (
               id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -89,7 +92,9 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
               purpose TEXT NOT NULL,
               size INTEGER NOT NULL,
               expires_at INTEGER NOT NULL DEFAULT 0,
-              record BLOB
+              record BLOB,
+              device TEXT NOT NULL DEFAULT '',
+              legal_basis TEXT NOT NULL DEFAULT ''
             );
             """);
         if (existing == 1)
@@ -97,6 +102,21 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             // Format 1 had no retention column: its outputs are kept until delivered, as they were promised.
             Execute(_writer, "ALTER TABLE outbox ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;");
         }
+        if (existing is 1 or 2)
+        {
+            // Format 3 names each output's device, purpose and legal basis, so the data subject's rights reach outputs
+            // still waiting. Outputs stored by an earlier format have none; they drain as before.
+            // (A format 1 file had no dead letters table: it was just created with every column.)
+            foreach (var (table, column) in new[] { ("outbox", "device"), ("outbox", "purpose"), ("outbox", "legal_basis"), ("dead_letters", "device"), ("dead_letters", "legal_basis") })
+            {
+                if (Scalar(_writer, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}';") == 0)
+                {
+                    Execute(_writer, $"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '';");
+                }
+            }
+        }
+        Execute(_writer, "CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device) WHERE device <> '';");
+        Execute(_writer, "CREATE INDEX IF NOT EXISTS dead_letters_device ON dead_letters (device) WHERE device <> '';");
         Execute(_writer, $"PRAGMA user_version={FormatVersion};");
         if (options.MaxFileBytes > 0)
         {
@@ -105,13 +125,17 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             Execute(_writer, $"PRAGMA max_page_count={Math.Max(1, options.MaxFileBytes / pageSize)};");
         }
         Recount();
-        _insert = Prepare(_writer, "INSERT INTO outbox (record, expires_at) VALUES ($record, $expires);", "$record", "$expires");
+        _insert = Prepare(
+            _writer,
+            "INSERT INTO outbox (record, expires_at, device, purpose, legal_basis) VALUES ($record, $expires, $device, $purpose, $basis);",
+            "$record", "$expires", "$device", "$purpose", "$basis");
         _deleteRange = Prepare(_writer, "DELETE FROM outbox WHERE seq BETWEEN $first AND $last RETURNING LENGTH(record);", "$first", "$last");
         _dropOldest = Prepare(_writer, "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox) RETURNING LENGTH(record);");
         _deadLetter = Prepare(
             _writer,
-            "INSERT INTO dead_letters (time, reason, stream, purpose, size, expires_at, record) VALUES ($time, $reason, $stream, $purpose, $size, $expires, $record);",
-            "$time", "$reason", "$stream", "$purpose", "$size", "$expires", "$record");
+            "INSERT INTO dead_letters (time, reason, stream, purpose, size, expires_at, record, device, legal_basis) "
+                + "VALUES ($time, $reason, $stream, $purpose, $size, $expires, $record, $device, $basis);",
+            "$time", "$reason", "$stream", "$purpose", "$size", "$expires", "$record", "$device", "$basis");
         _reader = new SqliteConnection(connectionString);
         _reader.Open();
         _read = Prepare(_reader, "SELECT seq, record, expires_at FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;", "$after", "$max");
@@ -495,6 +519,9 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                         var record = OutboxRecord.Encode(message);
                         _insert.Parameters[0].Value = record;
                         _insert.Parameters[1].Value = ExpiresAt(message, now);
+                        _insert.Parameters[2].Value = message.Device;
+                        _insert.Parameters[3].Value = message.Purpose;
+                        _insert.Parameters[4].Value = message.LegalBasis;
                         _insert.ExecuteNonQuery();
                         countDelta++;
                         bytesDelta += record.Length;
@@ -525,6 +552,8 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                     _deadLetter.Parameters[4].Value = message.Payload.Length;
                     _deadLetter.Parameters[5].Value = deadLetter.ExpiresAt?.ToUnixTimeMilliseconds() ?? ExpiresAt(message, now);
                     _deadLetter.Parameters[6].Value = OutboxRecord.Encode(message);
+                    _deadLetter.Parameters[7].Value = message.Device;
+                    _deadLetter.Parameters[8].Value = message.LegalBasis;
                     _deadLetter.ExecuteNonQuery();
                     deadLettered++;
                 }
@@ -668,9 +697,9 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             return 0;
         }
         var format = reader.GetInt64(0);
-        if (format is not (1 or FormatVersion))
+        if (format is not (1 or 2 or FormatVersion))
         {
-            throw new OutboxUnavailableException($"The outbox has format {format}; this gateway reads formats 1 and {FormatVersion}.", null);
+            throw new OutboxUnavailableException($"The outbox has format {format}; this gateway reads formats 1 to {FormatVersion}.", null);
         }
         return format;
     }

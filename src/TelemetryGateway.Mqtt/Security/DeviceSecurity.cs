@@ -17,6 +17,13 @@ using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Mqtt.Security;
 
+/// <summary>The session items the security checks keep, for the ingresses that act under the client's identity.</summary>
+internal static class DeviceSecurityItems
+{
+    /// <summary>The client's authenticated identity (an Authentication.Identity).</summary>
+    public const string Identity = "telemetry-gateway.identity";
+}
+
 /// <summary>
 /// Who may connect to the site broker and what each client may do, attached to MQTTnet's hooks: authentication at
 /// CONNECT (client certificate, then user name and password, then anonymous where allowed), the topic ACL on every
@@ -26,7 +33,7 @@ namespace TelemetryGateway.Mqtt.Security;
 /// </summary>
 internal sealed partial class DeviceSecurity : IDisposable
 {
-    private const string IdentityItem = "telemetry-gateway.identity";
+    private const string IdentityItem = DeviceSecurityItems.Identity;
     private const string SubscriptionsItem = "telemetry-gateway.subscriptions";
     private const string OversizedSubscribeItem = "telemetry-gateway.oversized-subscribe";
 

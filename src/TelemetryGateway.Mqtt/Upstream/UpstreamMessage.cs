@@ -2,7 +2,9 @@ namespace TelemetryGateway.Mqtt.Upstream;
 
 /// <summary>
 /// One output ready for the upstream: final topic, payload (an envelope or the minimized payload alone) and the tags
-/// that travel as MQTT 5 user properties, and the policy stream it came from (for records and dead letters, not sent).
+/// that travel as MQTT 5 user properties, the policy stream it came from (for records and dead letters, not sent), and
+/// the device it is about (the stream's device capture, empty when none; kept so the data subject's rights reach
+/// outputs still waiting, never sent).
 /// This is what the outbox stores.
 /// </summary>
 public sealed record UpstreamMessage(
@@ -15,7 +17,8 @@ public sealed record UpstreamMessage(
     string Policy,
     string Retention,
     uint ExpirySeconds,
-    string Stream = "");
+    string Stream = "",
+    string Device = "");
 
 /// <summary>
 /// An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order and the time its

@@ -67,6 +67,9 @@ internal sealed class Client : IAsyncDisposable
 
     public Task<MqttClientPublishResult> PublishAsync(string topic, string payload) => PublishAsync(topic, Encoding.UTF8.GetBytes(payload));
 
+    /// <summary>Publishes a message built by the test (MQTT 5 response topic, correlation data).</summary>
+    public Task<MqttClientPublishResult> PublishAsync(MqttApplicationMessage message) => _client.PublishAsync(message);
+
     /// <summary>Waits until at least <paramref name="count"/> messages arrived; returns what arrived either way.</summary>
     public async Task<IReadOnlyList<Received>> WaitForAsync(int count, TimeSpan timeout)
     {

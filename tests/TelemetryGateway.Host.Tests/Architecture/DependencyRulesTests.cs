@@ -1,6 +1,6 @@
 namespace TelemetryGateway.Host.Tests.Architecture;
 
-/// <summary>The dependency rules of the architecture: Core is pure; Host → {Mqtt, Http} → Core.</summary>
+/// <summary>The dependency rules of the architecture: Core is pure; Host → {Mqtt, Http, Registry} → Core.</summary>
 public sealed class DependencyRulesTests
 {
     [Fact]
@@ -26,6 +26,15 @@ public sealed class DependencyRulesTests
         var http = typeof(Http.HttpIngressOptions).Assembly;
         var ours = http.GetReferencedAssemblies().Select(r => r.Name!).Where(n => n.StartsWith("TelemetryGateway", StringComparison.Ordinal) || n == "telemetry-gateway");
         Assert.Equal(["TelemetryGateway.Core"], ours);
+    }
+
+    [Fact]
+    public void Registry_adapter_references_core_and_no_other_gateway_assembly()
+    {
+        var registry = typeof(Registry.ChoiceRegistry).Assembly;
+        var references = registry.GetReferencedAssemblies().Select(r => r.Name!).ToList();
+        Assert.Equal(["TelemetryGateway.Core"], references.Where(n => n.StartsWith("TelemetryGateway", StringComparison.Ordinal) || n == "telemetry-gateway"));
+        Assert.DoesNotContain(references, name => name.StartsWith("MQTTnet", StringComparison.Ordinal) || name.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
     }
 
     [Fact]

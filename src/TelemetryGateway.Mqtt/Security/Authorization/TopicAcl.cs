@@ -24,7 +24,9 @@ public enum DenialReason
 /// <summary>
 /// Which topics each role may publish to and subscribe to. A device publishes only under <c>dt/+/+/{its serial}/#</c> and
 /// subscribes only to <c>cmd/+/+/{its serial}/#</c>; the installer app publishes commissioning records under
-/// <c>app/{its name}/commissioning/#</c> and commands (<c>cmd/#</c>), and subscribes to its own <c>app/{its name}/#</c>;
+/// <c>app/{its name}/commissioning/#</c>, consent records under <c>app/{its name}/consent/{serial}</c> and commands
+/// (<c>cmd/#</c>), and subscribes to its own <c>app/{its name}/#</c>; consent records come from the installer role only
+/// (not even an anonymous client);
 /// cloud ingestion subscribes to <c>filtered/#</c> only. Nobody but an anonymous client (loopback by default) reads
 /// raw device topics. A subscription is allowed only when every topic it can match is allowed, so <c>dt/#</c> is
 /// refused to a device even though some of what it matches is the device's own.
@@ -36,7 +38,7 @@ internal static class TopicAcl
         switch (identity.Role)
         {
             case IdentityRole.Anonymous:
-                return true;
+                return !IsConsentTopic(topic);
             case IdentityRole.Device:
                 // dt/+/+/{serial}/#
                 return Level(topic, 0) is "dt" && LevelEquals(topic, 3, identity.Serial) && !HasWildcard(topic);
@@ -44,7 +46,8 @@ internal static class TopicAcl
                 // app/{name}/commissioning/# and cmd/#
                 return !HasWildcard(topic)
                     && ((Level(topic, 0) is "app" && LevelEquals(topic, 1, identity.Name) && Level(topic, 2) is "commissioning")
-                        || Level(topic, 0) is "cmd");
+                        || Level(topic, 0) is "cmd"
+                        || (IsConsentTopic(topic) && LevelEquals(topic, 1, identity.Name)));
             default:
                 return false;
         }
@@ -100,6 +103,24 @@ internal static class TopicAcl
         // the allowance is a single "#" (which also matches the parent level).
         return levels.Length == allowed.Length || (levels.Length == allowed.Length - 1 && allowed[^1] == "#");
     }
+
+    /// <summary>
+    /// True for a consent topic, <c>app/{installer}/consent/{serial}</c> (exactly four levels); its installer level is
+    /// <paramref name="installer"/> and its serial <paramref name="device"/>. Results go to five-level topics below it.
+    /// </summary>
+    public static bool IsConsentTopic(string topic, out ReadOnlySpan<char> installer, out ReadOnlySpan<char> device)
+    {
+        installer = device = default;
+        if (Level(topic, 0) is not "app" || Level(topic, 2) is not "consent" || Level(topic, 4) is not "\0")
+        {
+            return false;
+        }
+        installer = Level(topic, 1);
+        device = Level(topic, 3);
+        return device is not "\0";
+    }
+
+    public static bool IsConsentTopic(string topic) => IsConsentTopic(topic, out _, out _);
 
     private static bool HasWildcard(string topic) => topic.AsSpan().IndexOfAny('+', '#') >= 0;
 

@@ -1,0 +1,122 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using TelemetryGateway.Host.Cli;
+using TelemetryGateway.Host.Tests.Support;
+using TelemetryGateway.Mqtt;
+using TelemetryGateway.Mqtt.Outbox;
+using TelemetryGateway.Mqtt.Upstream;
+
+namespace TelemetryGateway.Host.Tests.Cli;
+
+/// <summary>The <c>consent</c> verb against a data directory: record, show, refuse what is malformed, erase.</summary>
+public sealed class ConsentCommandTests
+{
+    private const string Device = "SERIALCANARY0001";
+
+    [Fact]
+    public void A_grant_is_shown_with_its_history_as_json()
+    {
+        using var directory = new TempDirectory();
+
+        Assert.Equal(0, Run(directory, "grant", "--device", Device, "--purposes", "personalization,marketing", "--notice-version", "2025-09-26", "--actor", "dpo"));
+        var (code, output, _) = RunCapturing(directory, "show", "--device", Device);
+
+        Assert.Equal(0, code);
+        using var report = JsonDocument.Parse(output);
+        var root = report.RootElement;
+        Assert.Equal(["marketing", "personalization"], root.GetProperty("consents").EnumerateArray().Select(e => e.GetString()).Order());
+        var record = Assert.Single(root.GetProperty("history").EnumerateArray());
+        Assert.Equal(("grant", "2025-09-26", "dpo", "cli"), (record.GetProperty("action").GetString(), record.GetProperty("noticeVersion").GetString(),
+            record.GetProperty("actor").GetString(), record.GetProperty("source").GetString()));
+        Assert.StartsWith("k", root.GetProperty("pseudonyms")[0].GetProperty("pseudonym").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_withdrawal_removes_the_device_s_waiting_outputs_of_that_purpose()
+    {
+        using var directory = new TempDirectory();
+        await using (var outbox = SqliteOutbox.Open(directory.Path, new OutboxOptions(), NullLogger.Instance))
+        {
+            await outbox.AppendAsync([Message("personalization", "consent"), Message("after-sales-service", "contract")], CancellationToken.None);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Run(directory, "grant", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+
+        var (code, output, _) = RunCapturing(directory, "withdraw", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+
+        Assert.Equal(0, code);
+        Assert.Contains("1 waiting outputs removed", output, StringComparison.Ordinal);
+        Assert.Equal(1, new OutboxWaitingOutputs(directory.Path).CountWaiting(Device));
+    }
+
+    [Fact]
+    public async Task A_choice_stands_when_the_outbox_cannot_be_reached_and_says_so()
+    {
+        using var directory = new TempDirectory();
+        Directory.CreateDirectory(directory.Path);
+        await File.WriteAllTextAsync(Path.Combine(directory.Path, SqliteOutbox.FileName), "not a database, as after a disk fault");
+
+        var (code, output, _) = RunCapturing(directory, "grant", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+
+        Assert.Equal(0, code);
+        Assert.Contains("the outbox could not be reached: its waiting outputs were not checked", output, StringComparison.Ordinal);
+        var (_, shown, _) = RunCapturing(directory, "show", "--device", Device);
+        Assert.Equal(["personalization"], JsonDocument.Parse(shown).RootElement.GetProperty("consents").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public void A_malformed_choice_is_explained_exits_1_and_changes_nothing()
+    {
+        using var directory = new TempDirectory();
+
+        var (code, _, error) = RunCapturing(directory, "grant", "--device", Device, "--purposes", "legal-compliance");
+
+        Assert.Equal(1, code);
+        Assert.Contains("noticeVersion: required", error, StringComparison.Ordinal);
+        Assert.Contains("'legal-compliance' is not processed on consent", error, StringComparison.Ordinal);
+        Assert.Contains("nothing was changed", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(Device, error, StringComparison.Ordinal);
+        var (_, shown, _) = RunCapturing(directory, "show", "--device", Device);
+        Assert.Equal(0, JsonDocument.Parse(shown).RootElement.GetProperty("history").GetArrayLength());
+    }
+
+    [Fact]
+    public void An_unknown_purpose_is_a_usage_error()
+    {
+        using var directory = new TempDirectory();
+
+        Assert.Equal(2, Run(directory, "grant", "--device", Device, "--purposes", "advertising", "--notice-version", "v1"));
+    }
+
+    [Fact]
+    public void An_erasure_leaves_nothing_of_the_device_but_the_audit_entry()
+    {
+        using var directory = new TempDirectory();
+        Run(directory, "grant", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+        var (_, before, _) = RunCapturing(directory, "show", "--device", Device);
+        var pseudonym = JsonDocument.Parse(before).RootElement.GetProperty("pseudonyms")[0].GetProperty("pseudonym").GetString()!;
+
+        var (code, output, _) = RunCapturing(directory, "erase", "--device", Device);
+
+        Assert.Equal(0, code);
+        Assert.Contains($"erased: 1 records, 0 waiting outputs, 0 dead letters; the audit entry names the device as {pseudonym}", output, StringComparison.Ordinal);
+        var (_, after, _) = RunCapturing(directory, "show", "--device", Device);
+        var root = JsonDocument.Parse(after).RootElement;
+        Assert.Equal(0, root.GetProperty("history").GetArrayLength());
+        Assert.Equal(0, root.GetProperty("consents").GetArrayLength());
+    }
+
+    private static UpstreamMessage Message(string purpose, string basis) =>
+        new($"t/{purpose}", [1, 2, 3], "application/json", purpose, basis, "settings", "x@1", "P1Y", 0, "settings", Device);
+
+    private static int Run(TempDirectory directory, params string[] args) => RunCapturing(directory, args).Code;
+
+    private static (int Code, string Output, string Error) RunCapturing(TempDirectory directory, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = ConsentCommand.Run([.. args, "--data-dir", directory.Path], output, error);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        return (code, output.ToString(), error.ToString());
+    }
+}
