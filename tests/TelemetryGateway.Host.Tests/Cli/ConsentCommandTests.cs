@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Host.Cli;
 using TelemetryGateway.Host.Tests.Support;
 using TelemetryGateway.Mqtt;
@@ -96,10 +98,23 @@ public sealed class ConsentCommandTests
         var (_, before, _) = RunCapturing(directory, "show", "--device", Device);
         var pseudonym = JsonDocument.Parse(before).RootElement.GetProperty("pseudonyms")[0].GetProperty("pseudonym").GetString()!;
 
+        // What the gateway learned from the device's messages, as it saved it: a value of the device's own, one another
+        // device revealed too.
+        var learnedFile = new LearnedSecretsFile(Path.Combine(directory.Path, LearnedSecretsFile.FileName), PseudonymizationKey.LoadOrCreate(directory.Path));
+        var learned = new LearnedSecrets();
+        learned.Learn(Device, LearnedClass.WifiSecret, "tulip-Reed-93"u8);
+        learned.Learn(Device, LearnedClass.WifiName, "Shared Court"u8);
+        learned.Learn("OTHERDEVICE00001", LearnedClass.WifiName, "Shared Court"u8);
+        learnedFile.Save(learned);
+
         var (code, output, _) = RunCapturing(directory, "erase", "--device", Device);
 
         Assert.Equal(0, code);
-        Assert.Contains($"erased: 1 records, 0 waiting outputs, 0 dead letters; the audit entry names the device as {pseudonym}", output, StringComparison.Ordinal);
+        Assert.Contains($"erased: 1 records, 0 waiting outputs, 0 dead letters, 1 learned values; the audit entry names the device as {pseudonym}", output, StringComparison.Ordinal);
+        var remaining = new LearnedSecrets();
+        Assert.Equal(LearnedSecretsFile.LoadResult.Loaded, learnedFile.Load(remaining));
+        Assert.Equal(1, remaining.Count);
+        Assert.Equal(-1, remaining.Current.Find("tulip-Reed-93"u8, 0, out _, out _));
         var (_, after, _) = RunCapturing(directory, "show", "--device", Device);
         var root = JsonDocument.Parse(after).RootElement;
         Assert.Equal(0, root.GetProperty("history").GetArrayLength());
