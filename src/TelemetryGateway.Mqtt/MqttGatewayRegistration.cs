@@ -15,6 +15,7 @@ using TelemetryGateway.Mqtt.Security;
 using TelemetryGateway.Mqtt.Security.Authentication;
 using TelemetryGateway.Mqtt.Security.Tls;
 using TelemetryGateway.Mqtt.Upstream;
+using TelemetryGateway.Mqtt.Workers;
 
 namespace TelemetryGateway.Mqtt;
 
@@ -23,6 +24,9 @@ public sealed record MqttGatewaySettings(
     SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId, SecurityOptions Security,
     QuarantineOptions Quarantine)
 {
+    /// <summary>Where messages come from: the site broker (the default) or a cluster, as one of N workers.</summary>
+    public IngressOptions Ingress { get; init; } = new();
+
     public DeliverySettings Delivery => new(Upstream, Outbox, DataDirectory, GatewayId);
 }
 
@@ -39,6 +43,10 @@ public static class MqttGatewayRegistration
         ArgumentNullException.ThrowIfNull(settings);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IConsentRegistry>(NoConsentRecorded.Instance);
+        if (!settings.Ingress.IsSiteBroker)
+        {
+            return services.AddWorkerIngress(settings);
+        }
         var kestrel = settings.Broker.Transport == "kestrel";
         // Loaded here so that an unusable certificate stops the start with a clear error, not at the first connection.
         var tls = settings.Security.Tls.Enabled ? TlsCredentials.Load(settings.Security.Tls) : null;
@@ -58,13 +66,7 @@ public static class MqttGatewayRegistration
         }
         services.TryAddSingleton(sp => new CredentialStore(
             settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
-        // The pipeline's gate step: consent today; residency and objection gates are added the same way.
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
-        // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
-        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
-        services.TryAddSingleton(sp => new MinimizerPool(
-            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()],
-            sp.GetService<LearnedSecrets>()));
+        AddPipeline(services);
         services.TryAddSingleton(sp => SiteBrokerServer.Create(
             settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
         services.AddQuarantine(settings.DataDirectory, settings.Quarantine, settings.Security.Limits.QuarantineAggregationInterval);
@@ -91,5 +93,17 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<ILogger<SiteBroker>>()));
         services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());
         return services;
+    }
+
+    /// <summary>The pipeline every ingress shares: gates, the policy generations and the minimizers.</summary>
+    internal static void AddPipeline(IServiceCollection services)
+    {
+        // The pipeline's gate step: consent today; residency and objection gates are added the same way.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
+        // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
+        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
+        services.TryAddSingleton(sp => new MinimizerPool(
+            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()],
+            sp.GetService<LearnedSecrets>()));
     }
 }

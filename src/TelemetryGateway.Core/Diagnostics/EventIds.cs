@@ -4,7 +4,8 @@ namespace TelemetryGateway.Core.Diagnostics;
 /// Every log event id of the gateway, numbered in this one place so that no two events share an id (operators filter
 /// and alert on them). Ranges: 1-9 site broker, 10-19 host, 20-29 records of processing, 40-59 HTTP ingress,
 /// 100-119 MQTT ingress and quarantine, 200-229 upstream and delivery, 230-249 dead letters and retention,
-/// 300-309 credentials, 310-319 device security, 320-339 outbox, 400-409 learned values.
+/// 300-309 credentials, 310-319 device security, 320-339 outbox, 400-409 learned values,
+/// 500-529 worker ingresses (mqtt-shared, amqp).
 /// </summary>
 public static class EventIds
 {
@@ -67,4 +68,15 @@ public static class EventIds
     public const int LearnedValuesRestored = 400;
     public const int LearnedValuesDiscarded = 401;
     public const int LearnedValuesSaveFailed = 402;
+
+    public const int WorkerSubscribed = 500;
+    public const int WorkerUnreachable = 501;
+    public const int WorkerRefused = 502;
+    public const int WorkerDisconnected = 503;
+    public const int WorkerNotStored = 504;
+    public const int WorkerAckFailed = 505;
+    public const int WorkerStopped = 506;
+    public const int WorkerProcessingFault = 507;
+    public const int WorkerConsuming = 510;
+    public const int WorkerConnectionLost = 511;
 }

@@ -3,6 +3,7 @@ using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Security;
+using TelemetryGateway.Mqtt.Workers;
 
 namespace TelemetryGateway.Host.Configuration;
 
@@ -29,7 +30,10 @@ public sealed record GatewayOptions
     public QuarantineOptions Quarantine { get; init; } = new();
     public LearnedSecretsOptions LearnedSecrets { get; init; } = new();
 
-    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine);
+    /// <summary><c>Gateway:Ingress</c>: the site broker (default) or a worker of a cluster (<c>mqtt-shared</c>, <c>amqp</c>).</summary>
+    public IngressOptions Ingress { get; init; } = new();
+
+    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress };
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -73,6 +77,7 @@ public sealed record GatewayOptions
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
         errors.AddRange(LearnedSecrets.Validate("Gateway:LearnedSecrets"));
+        errors.AddRange(Ingress.Validate("Gateway:Ingress", Upstream.IsConfigured));
         return errors;
     }
 
