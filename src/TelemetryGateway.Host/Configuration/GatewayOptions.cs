@@ -78,6 +78,11 @@ public sealed record GatewayOptions
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
         errors.AddRange(LearnedSecrets.Validate("Gateway:LearnedSecrets"));
         errors.AddRange(Ingress.Validate("Gateway:Ingress", Upstream.IsConfigured));
+        if (!Ingress.IsSiteBroker && Pseudonymization.KeyFile is null)
+        {
+            // A key generated per worker would give one device a different pseudonym on each worker.
+            errors.Add($"Gateway:Pseudonymization:KeyFile is required in ingress mode '{Ingress.Mode}': every worker must use the same key");
+        }
         return errors;
     }
 
