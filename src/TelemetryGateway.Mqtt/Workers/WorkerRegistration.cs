@@ -32,6 +32,12 @@ internal static class WorkerRegistration
                     sp.GetRequiredService<ILogger<SharedSubscriptionWorker>>(), sp.GetRequiredService<TimeProvider>()));
                 services.AddHostedService(sp => sp.GetRequiredService<SharedSubscriptionWorker>());
                 break;
+            case IngressOptions.Amqp:
+                services.TryAddSingleton(sp => new AmqpQueueWorker(
+                    settings.Ingress, settings.GatewayId, sp.GetRequiredService<WorkerPipeline>(),
+                    sp.GetRequiredService<ILogger<AmqpQueueWorker>>(), sp.GetRequiredService<TimeProvider>()));
+                services.AddHostedService(sp => sp.GetRequiredService<AmqpQueueWorker>());
+                break;
             default:
                 throw new ArgumentException($"Ingress mode '{settings.Ingress.Mode}' has no worker.", nameof(settings));
         }
