@@ -9,6 +9,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_packa
 command -v mosquitto_pub >/dev/null 2>&1 || need_packages+=(mosquitto-clients)
 command -v exiftool >/dev/null 2>&1 || need_packages+=(libimage-exiftool-perl)
 command -v cjpeg >/dev/null 2>&1 || need_packages+=(libjpeg-turbo-progs)
+# The amqp worker tests start their own RabbitMQ nodes (with the MQTT plugin) from Debian's package.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_packages+=(rabbitmq-server)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "installing: ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
