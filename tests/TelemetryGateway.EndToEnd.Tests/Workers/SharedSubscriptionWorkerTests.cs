@@ -17,6 +17,8 @@ public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
     private const int Purposes = 3;
     private const string ReadyLine = "Worker subscribed on";
     private static readonly TimeSpan s_delivery = TimeSpan.FromSeconds(90);
+    // A loopback port nothing listens on (taken and released at once).
+    private static readonly int s_unreachablePort = Loopback.FreePort();
 
     [Fact]
     public async Task Every_message_arrives_minimized_when_a_worker_is_killed_and_restarted_under_its_client_id()
@@ -90,6 +92,7 @@ public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
             output.WriteLine($"{received.Count} outputs for {expected} expected: {duplicates} duplicates (at least once)");
             // The killed worker came back to its session, and every worker took its share (counted at a graceful stop).
             Assert.Contains("session present: True", workers[0].Output, StringComparison.Ordinal);
+            Assert.All(workers, w => Assert.Contains("unreachable", w.Output, StringComparison.Ordinal));
             foreach (var worker in workers)
             {
                 Assert.Equal(0, await worker.StopAsync());
@@ -116,7 +119,8 @@ public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
     private static string[] WorkerSettings(int worker, int sitePort, int upstreamPort, string keyFile) =>
     [
         "--Gateway:Ingress:Mode=mqtt-shared",
-        $"--Gateway:Ingress:Url=mqtt://127.0.0.1:{sitePort}",
+        // A node that is down first: every worker fails over to the next URL (and the restarted one again).
+        $"--Gateway:Ingress:Url=mqtt://127.0.0.1:{s_unreachablePort},mqtt://127.0.0.1:{sitePort}",
         $"--Gateway:Ingress:ClientId=worker-{worker}",
         "--Gateway:Ingress:Prefetch=16",
         $"--Gateway:GatewayId=worker-{worker}",
