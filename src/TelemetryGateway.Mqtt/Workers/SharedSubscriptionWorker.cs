@@ -209,6 +209,8 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IDispos
     {
         try
         {
+            // Processed after the handler returned: MQTTnet decodes each PUBLISH payload into an array of its own, which
+            // stays valid (not a pooled buffer the next packet reuses).
             var message = args.ApplicationMessage;
             // A processing fault is recorded in the quarantine and acknowledged: MQTT has no dead-letter queue, and
             // the same message would fail the same way each time it came back.
