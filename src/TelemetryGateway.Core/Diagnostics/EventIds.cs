@@ -77,6 +77,7 @@ public static class EventIds
     public const int WorkerAckFailed = 505;
     public const int WorkerStopped = 506;
     public const int WorkerProcessingFault = 507;
+    public const int WorkerUnexpectedFault = 508;
     public const int WorkerConsuming = 510;
     public const int WorkerConnectionLost = 511;
 }

@@ -175,9 +175,29 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IAsyncDisposable
             // The channel went away before the acknowledgement: the broker requeues the delivery (a duplicate upstream).
             LogAckFailed(_logger, e.GetType().Name);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault outside the engine's own guard (a gate, the encoder): dead-lettered like a processing fault, never
+            // requeued, so one message cannot keep every worker busy.
+            LogUnexpectedFault(_logger, e.GetType().Name);
+            Interlocked.Increment(ref _rejected);
+            await RejectQuietlyAsync(channel, delivery.DeliveryTag);
+        }
         finally
         {
             Interlocked.Decrement(ref _processing);
+        }
+    }
+
+    private async Task RejectQuietlyAsync(IChannel channel, ulong deliveryTag)
+    {
+        try
+        {
+            await channel.BasicRejectAsync(deliveryTag, requeue: false, CancellationToken.None);
+        }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException or IOException)
+        {
+            LogAckFailed(_logger, e.GetType().Name);
         }
     }
 
@@ -264,6 +284,9 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = EventIds.WorkerAckFailed, Level = LogLevel.Warning, Message = "Acknowledgement not sent ({Error}); the broker requeues the delivery (a duplicate upstream)")]
     private static partial void LogAckFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = EventIds.WorkerUnexpectedFault, Level = LogLevel.Error, Message = "Fault while handling a consumed message ({Error}); rejected to the dead-letter exchange")]
+    private static partial void LogUnexpectedFault(ILogger logger, string error);
 
     [LoggerMessage(EventId = EventIds.WorkerStopped, Level = LogLevel.Information, Message = "Worker stopped: {Acknowledged} acknowledged, {Rejected} rejected to the dead-letter exchange, {Requeued} requeued, {Redelivered} redeliveries received, {Unmatched} unmatched, {Quarantined} quarantined")]
     private static partial void LogStopped(ILogger logger, long acknowledged, long rejected, long requeued, long redelivered, long unmatched, long quarantined);

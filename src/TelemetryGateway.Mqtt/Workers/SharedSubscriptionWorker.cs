@@ -234,6 +234,13 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IDispos
         {
             LogAckFailed(_logger, e.GetType().Name);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault outside the engine's own guard (a gate, the encoder): not acknowledged, since it may pass on a
+            // later try, and handed over again on the next connection.
+            LogUnexpectedFault(_logger, e.GetType().Name);
+            await ReconnectAsync();
+        }
         finally
         {
             _window.Release();
@@ -318,6 +325,9 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IDispos
 
     [LoggerMessage(EventId = EventIds.WorkerAckFailed, Level = LogLevel.Warning, Message = "Acknowledgement not sent ({Error}); the broker hands the message over again (a duplicate upstream)")]
     private static partial void LogAckFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = EventIds.WorkerUnexpectedFault, Level = LogLevel.Error, Message = "Fault while handling a consumed message ({Error}); not acknowledged, the broker hands it over again")]
+    private static partial void LogUnexpectedFault(ILogger logger, string error);
 
     [LoggerMessage(EventId = EventIds.WorkerStopped, Level = LogLevel.Information, Message = "Worker stopped: {Acknowledged} acknowledged, {NotStored} not stored, {Unmatched} unmatched, {Quarantined} quarantined, {Faults} processing faults")]
     private static partial void LogStopped(ILogger logger, long acknowledged, long notStored, long unmatched, long quarantined, long faults);
