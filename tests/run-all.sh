@@ -11,6 +11,8 @@ command -v exiftool >/dev/null 2>&1 || need_packages+=(libimage-exiftool-perl)
 command -v cjpeg >/dev/null 2>&1 || need_packages+=(libjpeg-turbo-progs)
 # Prometheus and promtool: the metrics tests scrape the gateway with a real Prometheus (started by the test, on loopback).
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
+# The amqp worker tests start their own RabbitMQ nodes (with the MQTT plugin) from Debian's package.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_packages+=(rabbitmq-server)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "installing: ${need_packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

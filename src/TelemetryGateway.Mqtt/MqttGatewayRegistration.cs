@@ -18,6 +18,7 @@ using TelemetryGateway.Mqtt.Security;
 using TelemetryGateway.Mqtt.Security.Authentication;
 using TelemetryGateway.Mqtt.Security.Tls;
 using TelemetryGateway.Mqtt.Upstream;
+using TelemetryGateway.Mqtt.Workers;
 
 namespace TelemetryGateway.Mqtt;
 
@@ -26,6 +27,9 @@ public sealed record MqttGatewaySettings(
     SiteBrokerOptions Broker, UpstreamOptions Upstream, OutboxOptions Outbox, string DataDirectory, string GatewayId, SecurityOptions Security,
     QuarantineOptions Quarantine)
 {
+    /// <summary>Where messages come from: the site broker (the default) or a cluster, as one of N workers.</summary>
+    public IngressOptions Ingress { get; init; } = new();
+
     public DeliverySettings Delivery => new(Upstream, Outbox, DataDirectory, GatewayId);
 }
 
@@ -43,6 +47,10 @@ public static class MqttGatewayRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IConsentRegistry>(NoConsentRecorded.Instance);
         services.TryAddSingleton(sp => new MqttInstruments(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        if (!settings.Ingress.IsSiteBroker)
+        {
+            return services.AddWorkerIngress(settings);
+        }
         var kestrel = settings.Broker.Transport == "kestrel";
         // Loaded here so that an unusable certificate stops the start with a clear error, not at the first connection.
         var tls = settings.Security.Tls.Enabled ? TlsCredentials.Load(settings.Security.Tls) : null;
@@ -62,17 +70,7 @@ public static class MqttGatewayRegistration
         }
         services.TryAddSingleton(sp => new CredentialStore(
             settings.Security.CredentialsPath(settings.DataDirectory), sp.GetRequiredService<ILogger<CredentialStore>>()));
-        // The pipeline's gate step, in order: consent, objection, restriction (the data subject's choices; none on record
-        // unless a registry is registered).
-        services.TryAddSingleton<IChoicesSource>(NoChoicesRecorded.Instance);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ObjectionGate>(sp => new ObjectionGate(sp.GetRequiredService<IChoicesSource>())));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, RestrictionGate>(sp => new RestrictionGate(sp.GetRequiredService<IChoicesSource>())));
-        // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
-        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
-        services.TryAddSingleton(sp => new MinimizerPool(
-            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()],
-            sp.GetService<LearnedSecrets>()));
+        AddPipeline(services);
         services.TryAddSingleton(sp => SiteBrokerServer.Create(
             settings.Broker, settings.Security, tls, kestrel ? sp.GetRequiredService<MqttConnectionHandler>() : null));
         services.AddQuarantine(settings.DataDirectory, settings.Quarantine, settings.Security.Limits.QuarantineAggregationInterval);
@@ -100,6 +98,24 @@ public static class MqttGatewayRegistration
             sp.GetRequiredService<ILogger<SiteBroker>>(),
             sp.GetRequiredService<ConsentIngress>()));
         services.AddHostedService(sp => sp.GetRequiredService<SiteBroker>());
+        services.TryAddSingleton<IReceiveLoop>(sp => new SiteBrokerReceiveLoop(sp.GetRequiredService<MqttServer>()));
         return services;
     }
+
+    /// <summary>The pipeline every ingress shares: gates, the policy generations and the minimizers.</summary>
+    internal static void AddPipeline(IServiceCollection services)
+    {
+        // The pipeline's gate step, in order: consent, objection, restriction (the data subject's choices; none on record
+        // unless a registry is registered).
+        services.TryAddSingleton<IChoicesSource>(NoChoicesRecorded.Instance);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ConsentGate>(sp => new ConsentGate(sp.GetRequiredService<IConsentRegistry>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, ObjectionGate>(sp => new ObjectionGate(sp.GetRequiredService<IChoicesSource>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPurposeGate, RestrictionGate>(sp => new RestrictionGate(sp.GetRequiredService<IChoicesSource>())));
+        // The policy in service as generations; a host that can reload registers its own (with the policy file's path).
+        services.TryAddSingleton(sp => new PolicyGenerations(sp.GetRequiredService<CompiledPolicy>()));
+        services.TryAddSingleton(sp => new MinimizerPool(
+            sp.GetRequiredService<PolicyGenerations>(), sp.GetRequiredService<PseudonymizationKey>(), [.. sp.GetServices<IPurposeGate>()],
+            sp.GetService<LearnedSecrets>()));
+    }
+
 }

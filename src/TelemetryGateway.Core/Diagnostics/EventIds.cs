@@ -6,7 +6,7 @@ namespace TelemetryGateway.Core.Diagnostics;
 /// 100-119 MQTT ingress and quarantine, 200-229 upstream and delivery, 230-249 dead letters and retention,
 /// 300-309 credentials, 310-319 device security, 320-339 outbox, 340-359 consent and the data subject's rights,
 /// 400-409 admin listener, 410-419 policy reload,
-/// 420-429 learned values.
+/// 420-429 learned values, 500-529 worker ingresses (mqtt-shared, amqp).
 /// </summary>
 public static class EventIds
 {
@@ -89,4 +89,16 @@ public static class EventIds
     public const int LearnedValuesRestored = 420;
     public const int LearnedValuesDiscarded = 421;
     public const int LearnedValuesSaveFailed = 422;
+
+    public const int WorkerSubscribed = 500;
+    public const int WorkerUnreachable = 501;
+    public const int WorkerRefused = 502;
+    public const int WorkerDisconnected = 503;
+    public const int WorkerNotStored = 504;
+    public const int WorkerAckFailed = 505;
+    public const int WorkerStopped = 506;
+    public const int WorkerProcessingFault = 507;
+    public const int WorkerUnexpectedFault = 508;
+    public const int WorkerConsuming = 510;
+    public const int WorkerConnectionLost = 511;
 }

@@ -4,6 +4,7 @@ using TelemetryGateway.Host.Admin;
 using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Quarantine;
 using TelemetryGateway.Mqtt.Security;
+using TelemetryGateway.Mqtt.Workers;
 
 namespace TelemetryGateway.Host.Configuration;
 
@@ -31,7 +32,10 @@ public sealed record GatewayOptions
     public LearnedSecretsOptions LearnedSecrets { get; init; } = new();
     public AdminOptions Admin { get; init; } = new();
 
-    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine);
+    /// <summary><c>Gateway:Ingress</c>: the site broker (default) or a worker of a cluster (<c>mqtt-shared</c>, <c>amqp</c>).</summary>
+    public IngressOptions Ingress { get; init; } = new();
+
+    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress };
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -79,6 +83,12 @@ public sealed record GatewayOptions
         if (Policy.WatchInterval < TimeSpan.Zero)
         {
             errors.Add("Gateway:Policy:WatchInterval must not be negative (00:00:00 turns the file watch off)");
+        }
+        errors.AddRange(Ingress.Validate("Gateway:Ingress", Upstream.IsConfigured));
+        if (!Ingress.IsSiteBroker && Pseudonymization.KeyFile is null)
+        {
+            // A key generated per worker would give one device a different pseudonym on each worker.
+            errors.Add($"Gateway:Pseudonymization:KeyFile is required in ingress mode '{Ingress.Mode}': every worker must use the same key");
         }
         return errors;
     }

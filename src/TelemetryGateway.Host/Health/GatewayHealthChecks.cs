@@ -1,9 +1,9 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using MQTTnet.Server;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Host.Admin;
+using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Mqtt.Upstream;
 
@@ -22,17 +22,17 @@ internal static class GatewayHealthChecks
     public static IServiceCollection AddGatewayHealthChecks(this IServiceCollection services)
     {
         services.AddHealthChecks()
-            .Add(Check("receive-loop", [HealthAdminEndpoints.Live], sp => ReceiveLoop(sp.GetRequiredService<MqttServer>())))
+            .Add(Check("receive-loop", [HealthAdminEndpoints.Live], sp => ReceiveLoop(sp.GetRequiredService<IReceiveLoop>())))
             .Add(Check("delivery-loop", [HealthAdminEndpoints.Live], sp => DeliveryLoop(sp.GetRequiredService<DeliveryService>())))
             .Add(Check("policy", [HealthAdminEndpoints.Ready], sp => Policy(sp.GetRequiredService<PolicyGenerations>())))
-            .Add(Check("listeners", [HealthAdminEndpoints.Ready], sp => ReceiveLoop(sp.GetRequiredService<MqttServer>())))
+            .Add(Check("listeners", [HealthAdminEndpoints.Ready], sp => ReceiveLoop(sp.GetRequiredService<IReceiveLoop>())))
             .Add(Check("outbox", [HealthAdminEndpoints.Ready], sp => Outbox(sp.GetRequiredService<SqliteOutbox>())))
             .Add(Check("upstream", [HealthAdminEndpoints.Ready], sp => Upstream(sp.GetRequiredService<IUpstream>(), sp.GetRequiredService<SqliteOutbox>())));
         return services;
     }
 
-    public static HealthCheckResult ReceiveLoop(MqttServer server) =>
-        server.IsStarted ? HealthCheckResult.Healthy("the site broker runs") : HealthCheckResult.Unhealthy("the site broker is not started");
+    public static HealthCheckResult ReceiveLoop(IReceiveLoop loop) =>
+        loop.IsReceiving ? HealthCheckResult.Healthy(loop.Name + " runs") : HealthCheckResult.Unhealthy(loop.Name + " is not running");
 
     public static HealthCheckResult DeliveryLoop(DeliveryService delivery) =>
         delivery.IsRunning ? HealthCheckResult.Healthy("the outbox drainer runs") : HealthCheckResult.Unhealthy("the outbox drainer is not running");

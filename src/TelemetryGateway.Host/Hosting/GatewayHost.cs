@@ -74,7 +74,8 @@ internal static class GatewayHost
 
         try
         {
-            var kestrelMqtt = options.Mqtt.Transport == "kestrel";
+            // In a worker mode the embedded broker is off, so Kestrel serves only the HTTP ingress, if any.
+            var kestrelMqtt = options.Mqtt.Transport == "kestrel" && options.Ingress.IsSiteBroker;
             if (kestrelMqtt || http is not null)
             {
                 // Kestrel serves the MQTT listener (kestrel transport), the HTTP ingress listener, or both.

@@ -2,8 +2,8 @@ using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
-using MQTTnet.Server;
 using TelemetryGateway.Core.Diagnostics;
+using TelemetryGateway.Mqtt.Ingress;
 using TelemetryGateway.Mqtt.Upstream;
 
 namespace TelemetryGateway.Host.Hosting;
@@ -14,7 +14,7 @@ namespace TelemetryGateway.Host.Hosting;
 /// only while the receive loop (the site broker) and the delivery loop (the outbox drainer) run: a gateway whose
 /// loops died is restarted by systemd even though its process lives on.
 /// </summary>
-internal sealed partial class SystemdWatchdog(MqttServer broker, DeliveryService delivery, TimeProvider time, ILogger<SystemdWatchdog> logger) : BackgroundService
+internal sealed partial class SystemdWatchdog(IReceiveLoop receiving, DeliveryService delivery, TimeProvider time, ILogger<SystemdWatchdog> logger) : BackgroundService
 {
     /// <summary>Half of <c>WATCHDOG_USEC</c> when the watchdog is on for this process (<c>WATCHDOG_PID</c> unset or ours), else null.</summary>
     public static TimeSpan? Interval(Func<string, string?> environment)
@@ -33,7 +33,7 @@ internal sealed partial class SystemdWatchdog(MqttServer broker, DeliveryService
         return TimeSpan.FromMicroseconds(microseconds / 2.0);
     }
 
-    public bool LoopsAlive => broker.IsStarted && delivery.IsRunning;
+    public bool LoopsAlive => receiving.IsReceiving && delivery.IsRunning;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -54,7 +54,7 @@ internal sealed partial class SystemdWatchdog(MqttServer broker, DeliveryService
             }
             else if (!withheld)
             {
-                LogWithheld(logger, broker.IsStarted, delivery.IsRunning);
+                LogWithheld(logger, receiving.IsReceiving, delivery.IsRunning);
                 withheld = true;
             }
         }

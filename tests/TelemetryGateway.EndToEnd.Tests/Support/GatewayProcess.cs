@@ -15,6 +15,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
     private readonly string? _umask;
     private IReadOnlyDictionary<string, string> _environment = new Dictionary<string, string>();
 
+    // A worker (ingress mode mqtt-shared or amqp) opens no listener: it is ready once it logs this line.
+    private string? _readyLine;
+
     private GatewayProcess(string dataDirectory, int port, IReadOnlyList<string> settings, string? umask = null)
     {
         DataDirectory = dataDirectory;
@@ -45,6 +48,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return gateway;
     }
 
+    /// <summary>Starts a worker gateway, ready once its output shows <paramref name="readyLine"/> (one more time than before the start).</summary>
+    public static async Task<GatewayProcess> StartWorkerAsync(string dataDirectory, string readyLine, params string[] settings)
+    {
+        var gateway = new GatewayProcess(dataDirectory, Loopback.FreePort(), settings) { _readyLine = readyLine };
+        await gateway.StartAsync();
+        return gateway;
+    }
+
     /// <summary>Starts a gateway under a shell that first sets the umask (e.g. <c>000</c>), as a careless service manager might.</summary>
     public static async Task<GatewayProcess> StartWithUmaskAsync(string umask, string dataDirectory, params string[] settings)
     {
@@ -67,6 +78,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Starts again with the same port, data directory and settings (after <see cref="KillAsync"/> or <see cref="StopAsync"/>).</summary>
     public async Task StartAsync()
     {
+        var readyBefore = _readyLine is null ? 0 : Occurrences(_readyLine);
         var start = new ProcessStartInfo(_umask is null ? "dotnet" : "sh")
         {
             RedirectStandardOutput = true,
@@ -92,6 +104,15 @@ internal sealed class GatewayProcess : IAsyncDisposable
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        if (_readyLine is { } readyLine)
+        {
+            var process = _process;
+            if (!await Loopback.EventuallyAsync(() => Occurrences(readyLine) > readyBefore || process.HasExited, TimeSpan.FromSeconds(30)) || process.HasExited)
+            {
+                throw new TimeoutException($"The worker did not log '{readyLine}' within 30 s. {Output}");
+            }
+            return;
+        }
         await Loopback.WaitForListenerAsync(Port, TimeSpan.FromSeconds(30), () => Output);
     }
 
@@ -147,6 +168,17 @@ internal sealed class GatewayProcess : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
         await _process.WaitForExitAsync(timeout.Token);
         return _process.ExitCode;
+    }
+
+    private int Occurrences(string text)
+    {
+        var output = Output;
+        var count = 0;
+        for (var at = output.IndexOf(text, StringComparison.Ordinal); at >= 0; at = output.IndexOf(text, at + text.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
     }
 
     private void Append(string? line)

@@ -1,0 +1,140 @@
+using System.Text;
+using MQTTnet.Formatter;
+using TelemetryGateway.EndToEnd.Tests.Support;
+using TelemetryGateway.Proto.Telemetry.V1;
+using Xunit.Abstractions;
+
+namespace TelemetryGateway.EndToEnd.Tests.Workers;
+
+/// <summary>
+/// Ingress mode <c>mqtt-shared</c> against a real mosquitto 2 (MQTT 5 shared subscriptions, persistent sessions): three
+/// workers share the device stream; one is killed mid-run and restarted under the same client id; nothing is lost.
+/// </summary>
+public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
+{
+    private const int Workers = 3;
+    private const int Messages = 600;
+    private const int Purposes = 3;
+    private const string ReadyLine = "Worker subscribed on";
+    private static readonly TimeSpan s_delivery = TimeSpan.FromSeconds(90);
+    // A loopback port nothing listens on (taken and released at once).
+    private static readonly int s_unreachablePort = Loopback.FreePort();
+
+    [Fact]
+    public async Task Every_message_arrives_minimized_when_a_worker_is_killed_and_restarted_under_its_client_id()
+    {
+        using var temp = new TempDirectory();
+        await using var site = await Mosquitto.StartAsync();
+        await using var upstream = await Mosquitto.StartAsync();
+        await using var cloud = await Client.ConnectAsync(upstream.Port, "cloud-ingest");
+        await cloud.SubscribeAsync("telemetry/#");
+        var workers = new List<GatewayProcess>();
+        try
+        {
+            for (var i = 0; i < Workers; i++)
+            {
+                workers.Add(await GatewayProcess.StartWorkerAsync(temp.Combine($"worker-{i}"), ReadyLine, WorkerSettings(i, site.Port, upstream.Port, temp.KeyFile)));
+            }
+
+            await using (var device = await Client.ConnectAsync(site.Port, "A17C0-device", MqttProtocolVersion.V311))
+            {
+                for (var i = 0; i < Messages; i++)
+                {
+                    if (i == Messages / 3 / 2)
+                    {
+                        // Warm: the workers are delivering (half of what was published has arrived).
+                        Assert.True(await Loopback.EventuallyAsync(() => cloud.Messages.Count >= i / 2 * Purposes, s_delivery), "nothing was delivered before the kill");
+                    }
+                    if (i == Messages / 3)
+                    {
+                        // SIGKILL while messages flow (the device has not paused): deliveries in processing are lost with the worker.
+                        await workers[0].KillAsync();
+                    }
+                    if (i == 2 * Messages / 3)
+                    {
+                        await workers[0].StartAsync();
+                    }
+                    var result = await device.PublishAsync(Topic(i), Payload(i));
+                    Assert.True(result.IsSuccess, $"publish {i} was not acknowledged by the site broker: {result.ReasonCode}");
+                }
+            }
+
+            var expected = Messages * Purposes;
+            await cloud.WaitForAsync(expected, s_delivery);
+            // Duplicates arrive in the same breath as the last originals: a short grace period to count them.
+            await Task.Delay(1000);
+            var received = cloud.Messages.ToList();
+            var logs = string.Join("\n---\n", workers.Select(w => w.Output));
+
+            var seen = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
+            foreach (var message in received)
+            {
+                var envelope = Envelope.Parser.ParseFrom(message.Payload);
+                Assert.Equal(envelope.Purpose, message.Properties["purpose"]);
+                Assert.StartsWith("solix-default@", message.Properties["policy"], StringComparison.Ordinal);
+                var json = System.Text.Json.JsonDocument.Parse(envelope.Payload.ToStringUtf8()).RootElement;
+                var sequence = int.Parse(json.GetProperty("sw_version").GetString()!.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture);
+                if (envelope.Purpose == "product-improvement")
+                {
+                    // Minimized: the serial number is pseudonymized for this purpose, in the payload and in the topic.
+                    Assert.DoesNotContain("SERIAL", envelope.Payload.ToStringUtf8(), StringComparison.Ordinal);
+                    Assert.DoesNotContain("SERIAL", message.Topic, StringComparison.Ordinal);
+                }
+                if (!seen.TryGetValue(envelope.Purpose, out var sequences))
+                {
+                    seen[envelope.Purpose] = sequences = [];
+                }
+                sequences.Add(sequence);
+            }
+            Assert.True(seen.Count == Purposes, $"expected {Purposes} purposes, got {string.Join(",", seen.Keys)}; worker logs:\n{logs}");
+            foreach (var (purpose, sequences) in seen)
+            {
+                var missing = Enumerable.Range(0, Messages).Where(i => !sequences.Contains(i)).ToList();
+                Assert.True(missing.Count == 0, $"{purpose}: {missing.Count} sequence numbers missing (first {string.Join(",", missing.Take(10))}); worker logs:\n{logs}");
+            }
+            var duplicates = received.Count - expected;
+            output.WriteLine($"{received.Count} outputs for {expected} expected: {duplicates} duplicates (at least once)");
+            // The killed worker came back to its session, and every worker took its share (counted at a graceful stop).
+            Assert.Contains("session present: True", workers[0].Output, StringComparison.Ordinal);
+            Assert.All(workers, w => Assert.Contains("unreachable", w.Output, StringComparison.Ordinal));
+            foreach (var worker in workers)
+            {
+                Assert.Equal(0, await worker.StopAsync());
+            }
+            var shares = workers.Select(w => LastAcknowledged(w.Output)).ToList();
+            output.WriteLine($"acknowledged per worker at the end (worker 0: since its restart): {string.Join(", ", shares)}");
+            Assert.All(shares, share => Assert.True(share > 0, $"a worker acknowledged nothing; worker logs:\n{logs}"));
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                await worker.DisposeAsync();
+            }
+        }
+    }
+
+    private static long LastAcknowledged(string log)
+    {
+        var match = System.Text.RegularExpressions.Regex.Matches(log, @"Worker stopped: (\d+) acknowledged").LastOrDefault();
+        return match is null ? -1 : long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string[] WorkerSettings(int worker, int sitePort, int upstreamPort, string keyFile) =>
+    [
+        "--Gateway:Ingress:Mode=mqtt-shared",
+        // A node that is down first: every worker fails over to the next URL (and the restarted one again).
+        $"--Gateway:Ingress:Url=mqtt://127.0.0.1:{s_unreachablePort},mqtt://127.0.0.1:{sitePort}",
+        $"--Gateway:Ingress:ClientId=worker-{worker}",
+        "--Gateway:Ingress:Prefetch=16",
+        $"--Gateway:GatewayId=worker-{worker}",
+        $"--Gateway:Upstream:Url=mqtt://127.0.0.1:{upstreamPort}",
+        $"--Gateway:Upstream:ClientId=worker-{worker}-upstream",
+        $"--Gateway:Pseudonymization:KeyFile={keyFile}",
+    ];
+
+    private static string Topic(int sequence) => $"dt/anker_power/A17C0/SERIAL000000000{sequence % 3}/firmware";
+
+    private static byte[] Payload(int sequence) =>
+        Encoding.UTF8.GetBytes($$"""{"sn":"SERIAL000000000{{sequence % 3}}","sw_version":"v{{sequence}}"}""");
+}
