@@ -15,8 +15,8 @@ internal sealed class MqttObservations
     private static readonly DenialReason[] s_denialReasons = Enum.GetValues<DenialReason>();
 
     public MqttObservations(
-        MqttInstruments instruments, SqliteOutbox outbox, IUpstream upstream, UpstreamDelivery delivery, OutboxDrainer drainer, DeviceSecurity security,
-        UpstreamOptions upstreamOptions)
+        MqttInstruments instruments, SqliteOutbox outbox, IUpstream upstream, UpstreamDelivery delivery, OutboxDrainer drainer,
+        UpstreamOptions upstreamOptions, DeviceSecurity? security = null)
     {
         ArgumentNullException.ThrowIfNull(instruments);
         var meter = instruments.Meter;
@@ -48,6 +48,12 @@ internal sealed class MqttObservations
         {
             meter.CreateObservableGauge("telemetry_gateway.upstream.in_flight", () => new Measurement<int>(mqtt.InFlight, serverTag),
                 "{message}", "Publishes sent upstream and not yet acknowledged");
+        }
+
+        if (security is null)
+        {
+            // A worker of a cluster has no site broker: connections and ACL decisions are the cluster's.
+            return;
         }
 
         meter.CreateObservableGauge("telemetry_gateway.connections.current", () => security.Connections.Open, "{connection}", "MQTT connections open on the site broker");

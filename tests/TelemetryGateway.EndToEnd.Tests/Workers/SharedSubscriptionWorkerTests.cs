@@ -36,6 +36,17 @@ public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
                 workers.Add(await GatewayProcess.StartWorkerAsync(temp.Combine($"worker-{i}"), ReadyLine, WorkerSettings(i, site.Port, upstream.Port, temp.KeyFile)));
             }
 
+            // A worker is alive and ready by its own receive loop (no site broker runs in this mode).
+            using (var admin = workers[1].AdminClient())
+            {
+                var health = await admin.GetAsync("healthz");
+                var body = await health.Content.ReadAsStringAsync();
+                Assert.True(health.IsSuccessStatusCode, body);
+                Assert.Contains("the mqtt-shared worker runs", body, StringComparison.Ordinal);
+                var ready = await admin.GetAsync("readyz");
+                Assert.True(ready.IsSuccessStatusCode, await ready.Content.ReadAsStringAsync());
+            }
+
             await using (var device = await Client.ConnectAsync(site.Port, "A17C0-device", MqttProtocolVersion.V311))
             {
                 for (var i = 0; i < Messages; i++)
