@@ -1,6 +1,7 @@
 using System.Buffers;
 using SharpFuzz;
 using TelemetryGateway.Core.Keys;
+using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Fuzz;
@@ -24,10 +25,13 @@ Minimizer? minimizer = null;
 
 void RunOne(byte[] input)
 {
+    // With the learned-values step, as the gateway runs: what one input reveals is learned and scrubbed from the next.
     minimizer ??= new Minimizer(
         PolicyCompiler.Compile(File.ReadAllBytes(target.PolicyPath)).Policy
             ?? throw new InvalidOperationException($"the policy {target.Policy} does not compile"),
-        PseudonymizationKey.FromBytes(new byte[32]));
+        PseudonymizationKey.FromBytes(new byte[32]),
+        [new ConsentGate(NoConsentRecorded.Instance)],
+        new LearnedSecrets());
     var result = minimizer.Minimize(target.Topic, new ReadOnlySequence<byte>(input));
     if (!result.IsMatched)
     {

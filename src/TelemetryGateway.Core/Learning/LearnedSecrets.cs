@@ -24,7 +24,13 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     private readonly Lock _gate = new();
     private readonly LearnedSecretsLimits _limits;
     private readonly TimeProvider _time;
+
+    // The values, by their lowercase form (as Latin-1 text: one char a byte), changed under the lock; the snapshot
+    // readers search is rebuilt from them once, when it is next read after a change, so a message that reveals many
+    // values (a log, a commissioning record) costs one rebuild, not one a value.
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private LearnedSecretSet _current = LearnedSecretSet.Empty;
+    private volatile bool _changed;
     private long _version;
 
     public LearnedSecrets(LearnedSecretsLimits? limits = null, TimeProvider? time = null)
@@ -34,7 +40,27 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     }
 
     /// <summary>The values as of now; searching it allocates nothing.</summary>
-    public LearnedSecretSet Current => Volatile.Read(ref _current);
+    public LearnedSecretSet Current
+    {
+        get
+        {
+            if (!_changed)
+            {
+                return Volatile.Read(ref _current);
+            }
+
+            lock (_gate)
+            {
+                if (_changed)
+                {
+                    Volatile.Write(ref _current, LearnedSecretSet.Of([.. _entries.Values]));
+                    _changed = false;
+                }
+
+                return _current;
+            }
+        }
+    }
 
     public int Count => Current.Count;
 
@@ -66,8 +92,9 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
             lowercase[i] = LearnedSecretSet.Lower(value[i]);
         }
 
+        // Seen again (the common case): found in the published snapshot without a lock or an allocation.
         var now = _time.GetUtcNow().UtcTicks;
-        var set = Current;
+        var set = Volatile.Read(ref _current);
         var known = set.IndexOfValue(lowercase);
         if (known >= 0)
         {
@@ -81,29 +108,25 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
 
         lock (_gate)
         {
-            var entries = new List<Entry>(_current.Entries);
-            var index = _current.IndexOfValue(lowercase);
-            if (index >= 0)
+            var key = System.Text.Encoding.Latin1.GetString(lowercase);
+            if (_entries.TryGetValue(key, out var existing))
             {
-                if (entries[index].HasDevice(device))
+                Volatile.Write(ref existing.LastSeenTicks, now);
+                if (existing.HasDevice(device) || existing.Devices.Length >= MaxDevicesPerValue)
                 {
+                    // Known for this device; or a value this many devices reveal is the site's, and stays until it expires.
                     return false;
                 }
 
-                if (entries[index].Devices.Length >= MaxDevicesPerValue)
-                {
-                    // A value this many devices reveal is the site's; it stays until it expires.
-                    return false;
-                }
-
-                entries[index] = entries[index].WithDevice(device.ToString());
+                _entries[key] = existing.WithDevice(device.ToString());
             }
             else
             {
-                entries.Add(new Entry(lowercase.ToArray(), value.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]));
+                _entries[key] = new Entry(lowercase.ToArray(), value.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]);
+                Bound(now);
             }
 
-            Publish(Bounded(entries, now));
+            Changed();
             return true;
         }
     }
@@ -122,32 +145,31 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
         ArgumentNullException.ThrowIfNull(isErased);
         lock (_gate)
         {
-            var kept = new List<Entry>();
             var removed = 0;
             var changed = false;
-            foreach (var entry in _current.Entries)
+            foreach (var (key, entry) in _entries.ToList())
             {
                 var erased = Array.FindAll(entry.Devices, d => isErased(d));
                 if (erased.Length == 0)
                 {
-                    kept.Add(entry);
                     continue;
                 }
 
                 changed = true;
                 if (entry.Devices.Length > erased.Length)
                 {
-                    kept.Add(entry.WithoutDevices(erased));
+                    _entries[key] = entry.WithoutDevices(erased);
                 }
                 else
                 {
+                    _entries.Remove(key);
                     removed++;
                 }
             }
 
             if (changed)
             {
-                Publish(kept);
+                Changed();
             }
 
             return removed;
@@ -159,15 +181,13 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     {
         lock (_gate)
         {
-            var entries = new List<Entry>(_current.Entries);
-            var before = entries.Count;
-            var bounded = Bounded(entries, _time.GetUtcNow().UtcTicks);
-            if (bounded.Count != before)
+            var removed = Bound(_time.GetUtcNow().UtcTicks);
+            if (removed > 0)
             {
-                Publish(bounded);
+                Changed();
             }
 
-            return before - bounded.Count;
+            return removed;
         }
     }
 
@@ -179,35 +199,56 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     {
         lock (_gate)
         {
-            Publish(Bounded([.. entries.Where(e => LearnedSecretSet.IsLearnable(e.Value))], _time.GetUtcNow().UtcTicks));
+            _entries.Clear();
+            foreach (var entry in entries.Where(e => LearnedSecretSet.IsLearnable(e.Value)))
+            {
+                _entries[System.Text.Encoding.Latin1.GetString(entry.Value)] = entry;
+            }
+
+            Bound(_time.GetUtcNow().UtcTicks);
+            Changed();
         }
     }
 
-    private void Publish(List<Entry> entries)
+    private void Changed()
     {
-        Volatile.Write(ref _current, LearnedSecretSet.Of([.. entries]));
+        _changed = true;
         Interlocked.Increment(ref _version);
     }
 
-    // Expired values out, then the least recently seen while over the count or byte bound.
-    private List<Entry> Bounded(List<Entry> entries, long now)
+    // Expired values out, then the least recently seen while over the count or byte bound; returns how many went.
+    private int Bound(long now)
     {
         var oldest = now - _limits.Expiry.Ticks;
-        entries.RemoveAll(e => Volatile.Read(ref e.LastSeenTicks) < oldest);
-        var bytes = entries.Sum(e => (long)e.Value.Length);
-        if (entries.Count <= _limits.MaxValues && bytes <= _limits.MaxBytes)
+        var removed = 0;
+        foreach (var (key, entry) in _entries.ToList())
         {
-            return entries;
+            if (Volatile.Read(ref entry.LastSeenTicks) < oldest)
+            {
+                _entries.Remove(key);
+                removed++;
+            }
         }
 
-        entries.Sort((a, b) => Volatile.Read(ref b.LastSeenTicks).CompareTo(Volatile.Read(ref a.LastSeenTicks)));
-        while (entries.Count > _limits.MaxValues || bytes > _limits.MaxBytes)
+        var bytes = _entries.Values.Sum(e => (long)e.Value.Length);
+        if (_entries.Count <= _limits.MaxValues && bytes <= _limits.MaxBytes)
         {
-            bytes -= entries[^1].Value.Length;
-            entries.RemoveAt(entries.Count - 1);
+            return removed;
         }
 
-        return entries;
+        foreach (var (key, entry) in _entries.OrderBy(e => Volatile.Read(ref e.Value.LastSeenTicks)).ToList())
+        {
+            if (_entries.Count <= _limits.MaxValues && bytes <= _limits.MaxBytes)
+            {
+                break;
+            }
+
+            _entries.Remove(key);
+            bytes -= entry.Value.Length;
+            removed++;
+        }
+
+        return removed;
     }
 
     /// <summary>
