@@ -4,26 +4,7 @@ using Xunit.Abstractions;
 namespace TelemetryGateway.EndToEnd.Tests.Workers;
 
 /// <summary>A 3-node RabbitMQ cluster on this machine (rabbitmq_mqtt on every node), started once for the class.</summary>
-public sealed class ThreeRabbitNodes : IAsyncLifetime
-{
-    private RabbitCluster? _cluster;
-
-    internal RabbitCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster did not start.");
-
-    public async Task InitializeAsync()
-    {
-        _cluster = await RabbitCluster.StartAsync(3);
-        await AmqpScenario.DeclareTopologyAsync(_cluster.Nodes[0]);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-}
+public sealed class ThreeRabbitNodes() : RabbitNodes(3);
 
 /// <summary>
 /// Ingress mode <c>amqp</c> on a 3-node cluster: devices publish across the nodes' MQTT ports, three workers consume the

@@ -5,16 +5,19 @@ using Xunit.Abstractions;
 namespace TelemetryGateway.EndToEnd.Tests.Workers;
 
 /// <summary>One RabbitMQ node (rabbitmq_mqtt), started once for the class.</summary>
-public sealed class SingleRabbitNode : IAsyncLifetime
+public sealed class SingleRabbitNode() : RabbitNodes(1);
+
+/// <summary>RabbitMQ nodes of this machine clustered together (rabbitmq_mqtt on every node), with the queue topology declared.</summary>
+public abstract class RabbitNodes(int nodes) : IAsyncLifetime
 {
     private RabbitCluster? _cluster;
 
-    internal RabbitCluster Cluster => _cluster ?? throw new InvalidOperationException("The node did not start.");
+    internal RabbitCluster Cluster => _cluster ?? throw new InvalidOperationException("The RabbitMQ nodes did not start.");
 
     public async Task InitializeAsync()
     {
-        _cluster = await RabbitCluster.StartAsync(1);
-        await AmqpScenario.DeclareTopologyAsync(Cluster.Nodes[0]);
+        _cluster = await RabbitCluster.StartAsync(nodes);
+        await AmqpScenario.DeclareTopologyAsync(_cluster.Nodes[0]);
     }
 
     public async Task DisposeAsync()
