@@ -33,6 +33,7 @@ public static class EventIds
     public const int HttpAuthenticationRejected = 50;
     public const int HttpRequestRejected = 51;
     public const int HttpForwardFailed = 52;
+    public const int HttpProcessingFault = 53;
 
     public const int Quarantined = 101;
     public const int PublishNotStored = 102;

@@ -23,6 +23,8 @@ namespace TelemetryGateway.Http.Ingress;
 internal sealed partial class IngressMiddleware(
     RequestDelegate next, HttpIngressGenerations generations, IngressCounters counters, ILogger<IngressMiddleware> logger)
 {
+    private static readonly string s_processingFault = QuarantineReason.ProcessingFault.Id();
+
     public async Task InvokeAsync(HttpContext context)
     {
         var routeId = context.GetReverseProxyFeature().Route.Config.RouteId;
@@ -116,6 +118,7 @@ internal sealed partial class IngressMiddleware(
         if (rejection is { } r)
         {
             r = work.Explain(r);
+            LogIfFault(route, minimizer, r);
             await RejectAsync(context, route.RouteId, r);
             return;
         }
@@ -149,6 +152,7 @@ internal sealed partial class IngressMiddleware(
         if (rejection is { } r)
         {
             r = work.Explain(r);
+            LogIfFault(route, minimizer, r);
             if (!context.Response.HasStarted)
             {
                 // YARP answered the aborted body with its own error status; the client learns the real reason.
@@ -194,6 +198,15 @@ internal sealed partial class IngressMiddleware(
         contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
         && (mediaType.MediaType.Equals("image/jpeg", StringComparison.OrdinalIgnoreCase) || mediaType.MediaType.Equals("image/png", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>A fault of the engine on a body is logged as on a message: the stream and the exception type, never the body.</summary>
+    private void LogIfFault(IngressRoute route, Minimizer minimizer, BodyRejection rejection)
+    {
+        if (rejection.Reason == s_processingFault)
+        {
+            LogProcessingFault(logger, route.RouteId, route.Stream.Name, minimizer.LastFault ?? "unknown");
+        }
+    }
+
     private async Task RejectAsync(HttpContext context, string routeId, BodyRejection rejection)
     {
         Count(routeId, rejection);
@@ -210,6 +223,9 @@ internal sealed partial class IngressMiddleware(
 
     [LoggerMessage(EventId = EventIds.HttpRequestRejected, Level = LogLevel.Information, Message = "HTTP ingress route {Route}: request rejected with {Status} ({Reason})")]
     private static partial void LogRejected(ILogger logger, string route, int status, string reason);
+
+    [LoggerMessage(EventId = EventIds.HttpProcessingFault, Level = LogLevel.Error, Message = "HTTP ingress route {Route}: processing fault on a {Stream} body ({Error}); rejected, nothing of it was forwarded")]
+    private static partial void LogProcessingFault(ILogger logger, string route, string stream, string error);
 
     [LoggerMessage(EventId = EventIds.HttpForwardFailed, Level = LogLevel.Warning, Message = "HTTP ingress route {Route}: forwarding failed ({Error})")]
     private static partial void LogForwardFailed(ILogger logger, string route, string error);
