@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using static TelemetryGateway.Core.Text.LogPatterns;
 
 namespace TelemetryGateway.Core.Learning;
 
@@ -360,7 +361,8 @@ public sealed class LearnedSecretSet
         yield return Lowercase(Encoding.ASCII.GetBytes(Convert.ToBase64String(entry.Original).TrimEnd('=')));
     }
 
-    private static byte[] Lowercase(byte[] form)
+    /// <summary><paramref name="form"/> with its ASCII letters lowercased, in place.</summary>
+    internal static byte[] Lowercase(byte[] form)
     {
         foreach (ref var b in form.AsSpan())
         {
@@ -393,13 +395,7 @@ public sealed class LearnedSecretSet
         }
 
         // ASCII letters only: "\u00C9" and "\u00c9" are the same escape, while "É" and "é" are different values.
-        var bytes = Encoding.UTF8.GetBytes(text.ToString());
-        foreach (ref var b in bytes.AsSpan())
-        {
-            b = Lower(b);
-        }
-
-        return bytes;
+        return Lowercase(Encoding.UTF8.GetBytes(text.ToString()));
     }
 
     private static byte[] UrlEncode(byte[] value, bool spaceAsPlus)
@@ -448,12 +444,4 @@ public sealed class LearnedSecretSet
     private static int Pair(ReadOnlySpan<byte> form) => (form[0] << 8) | form[1];
 
     internal static byte Lower(byte b) => IsUpper(b) ? (byte)(b | 0x20) : b;
-
-    private static bool IsAlphanumeric(byte b) => b is >= (byte)'0' and <= (byte)'9' || IsLower(b) || IsUpper(b);
-
-    private static bool IsLower(byte b) => b is >= (byte)'a' and <= (byte)'z';
-
-    private static bool IsUpper(byte b) => b is >= (byte)'A' and <= (byte)'Z';
-
-    private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' || (b | 0x20) is >= 'a' and <= 'f';
 }

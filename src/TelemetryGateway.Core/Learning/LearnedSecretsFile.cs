@@ -148,7 +148,7 @@ public sealed class LearnedSecretsFile
                     devices[d] = reader.ReadString();
                 }
 
-                entries.Add(new LearnedSecrets.Entry(Lowercase(value), value, (LearnedClass)kind, lastSeen, devices));
+                entries.Add(new LearnedSecrets.Entry(LearnedSecretSet.Lowercase(value.ToArray()), value, (LearnedClass)kind, lastSeen, devices));
             }
         }
         catch (EndOfStreamException)
@@ -157,17 +157,6 @@ public sealed class LearnedSecretsFile
         }
 
         return entries;
-    }
-
-    private static byte[] Lowercase(byte[] value)
-    {
-        var lowercase = value.ToArray();
-        foreach (ref var b in lowercase.AsSpan())
-        {
-            b = LearnedSecretSet.Lower(b);
-        }
-
-        return lowercase;
     }
 
     public enum LoadResult
