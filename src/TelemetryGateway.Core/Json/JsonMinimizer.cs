@@ -54,6 +54,19 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// <summary>Output of purpose slot <paramref name="slot"/> after a successful <see cref="Process"/> with the final block.</summary>
     public ReadOnlyMemory<byte> Output(int slot) => _writers[slot].Writer.WrittenMemory;
 
+    /// <summary>Learns the values the message revealed by the names that carry them (<see cref="Learning.JsonLearner"/>).</summary>
+    public void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth, bool byName)
+    {
+        if (byName && !payload.IsEmpty)
+        {
+            Learning.JsonLearner.Learn(payload, device, store, maxDepth);
+        }
+    }
+
+    /// <summary>Values are scrubbed inside strings (names and values) only, so the document stays valid.</summary>
+    public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) =>
+        values.Scrub(Output(slot).Span, output, jsonStrings: true);
+
     /// <summary>A JSON message always has an output for each purpose: its rules name fields, and unnamed ones are dropped.</summary>
     public bool HasOutput(int slot) => true;
 

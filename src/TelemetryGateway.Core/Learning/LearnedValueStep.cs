@@ -14,7 +14,8 @@ namespace TelemetryGateway.Core.Learning;
 /// </summary>
 internal sealed class LearnedValueStep : IDisposable
 {
-    // Streams that may carry Wi-Fi values or contact data; the JSON of others (firmware versions, say) is not read twice.
+    // Streams that may carry Wi-Fi values or contact data under names; the messages of others (firmware versions, say)
+    // are not read twice.
     private const DataCategory LearnedCategories = DataCategory.Network | DataCategory.Owner | DataCategory.Account | DataCategory.Settings;
 
     private readonly LearnedSecrets _store;
@@ -33,35 +34,26 @@ internal sealed class LearnedValueStep : IDisposable
 
     public LearnedSecrets Store { get; }
 
-    /// <summary>Remembers what <paramref name="payload"/> of <paramref name="stream"/> revealed for <paramref name="device"/>.</summary>
-    public void Learn(CompiledStream stream, IPayloadMinimizer rewriter, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth)
-    {
-        if (stream.Format is PayloadFormat.Json && (stream.Categories & LearnedCategories) != 0)
-        {
-            JsonLearner.Learn(payload, device, _store, maxDepth);
-        }
-
-        rewriter.ShareLearned(_store, device);
-    }
+    /// <summary>Remembers what <paramref name="payload"/> of <paramref name="stream"/> revealed for <paramref name="device"/> (empty: a streamed body).</summary>
+    public void Learn(CompiledStream stream, IPayloadMinimizer rewriter, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth) =>
+        rewriter.ShareLearned(_store, device, payload, maxDepth, byName: (stream.Categories & LearnedCategories) != 0);
 
     /// <summary>
     /// <paramref name="output"/> (output slot <paramref name="slot"/>) with every learned value replaced by its class
-    /// marker, and how many were; the output itself when none was, when its format is binary (protobuf), or when its
-    /// rewriter removed them as it wrote (text logs).
+    /// marker, and how many were; the output itself when none was (<see cref="IPayloadMinimizer.ScrubLearned"/>).
     /// </summary>
-    public ReadOnlyMemory<byte> Scrub(int slot, IPayloadMinimizer rewriter, PayloadFormat format, ReadOnlyMemory<byte> output, out int replaced)
+    public ReadOnlyMemory<byte> Scrub(int slot, IPayloadMinimizer rewriter, ReadOnlyMemory<byte> output, out int replaced)
     {
         replaced = 0;
         var values = _store.Current;
-        if (values.Count == 0 || format is PayloadFormat.Protobuf || rewriter.RemovesLearned)
+        if (values.Count == 0)
         {
             return output;
         }
 
         var writer = _scrubbed[slot];
         writer.Reset();
-        // JSON and the SOLIX envelope (JSON around a base64 binary) only inside strings, so the document stays valid.
-        replaced = values.Scrub(output.Span, writer, jsonStrings: format is not PayloadFormat.Text);
+        replaced = rewriter.ScrubLearned(slot, values, writer);
         return replaced == 0 ? output : writer.WrittenMemory;
     }
 

@@ -31,23 +31,31 @@ internal interface IPayloadMinimizer : IDisposable
 
     /// <summary>
     /// Remembers in <paramref name="store"/> the values the last message revealed that must never be sent (Wi-Fi
-    /// names and secrets, contact data), for <paramref name="device"/>. Formats whose values are learned by name
-    /// (JSON) are learned by the pipeline; a rewriter that finds values by its own grammar (text logs) shares them here.
+    /// names and secrets, MACs, contact data), for <paramref name="device"/>: by the names that carry them (JSON
+    /// members, protobuf fields) when <paramref name="byName"/> (the stream's categories say it may carry them), by its
+    /// own grammar (text logs) or field kinds (SOLIX) otherwise. <paramref name="payload"/> is the message
+    /// <see cref="Minimize"/> took, or empty for a body minimized block by block.
     /// </summary>
-    void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device)
+    void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth, bool byName)
     {
     }
 
     /// <summary>
     /// Gives a rewriter that removes learned values as it writes (the log scrubber: one pass instead of two) the site's
-    /// values; the pipeline then does not scrub its outputs again. Called once, before the first message.
+    /// values. Called once, before the first message.
     /// </summary>
     void UseLearned(Learning.LearnedSecrets store)
     {
     }
 
-    /// <summary>True when this rewriter's outputs are already free of the values given by <see cref="UseLearned"/>.</summary>
-    bool RemovesLearned => false;
+    /// <summary>
+    /// Writes output slot <paramref name="slot"/> to <paramref name="output"/> with every value of
+    /// <paramref name="values"/> replaced by its class marker, where this format holds text (JSON strings, protobuf
+    /// string fields), keeping the output well formed; returns how many were replaced. Writes nothing and returns 0
+    /// when none was, or when the format holds no text a value could be in (images), or when the rewriter already
+    /// removed them as it wrote (<see cref="UseLearned"/>).
+    /// </summary>
+    int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) => 0;
 }
 
 /// <summary>

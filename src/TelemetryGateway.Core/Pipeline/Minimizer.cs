@@ -148,7 +148,7 @@ public sealed class Minimizer : IDisposable
             var payloadOut = rewriter.Output(i);
             if (_learned is not null)
             {
-                payloadOut = _learned.Scrub(i, rewriter, stream.Format, payloadOut, out var replaced);
+                payloadOut = _learned.Scrub(i, rewriter, payloadOut, out var replaced);
                 shard[(int)ProcessingAction.Redacted] += replaced;
             }
             _outputs[outputs++] = new MinimizedOutput(purpose, route.OutputTopic(_purposeIndexes[i]), payloadOut);
@@ -258,14 +258,7 @@ public sealed class Minimizer : IDisposable
         if (_learned is not null)
         {
             var device = _bodyDevice.AsSpan(0, _bodyDeviceLength);
-            if (streaming is null)
-            {
-                _learned.Learn(stream, rewriter, device, block, _policy.Limits.MaxDepth);
-            }
-            else
-            {
-                rewriter.ShareLearned(_learned.Store, device);
-            }
+            _learned.Learn(stream, rewriter, device, streaming is null ? block : ReadOnlySequence<byte>.Empty, _policy.Limits.MaxDepth);
         }
         if (streaming is not null)
         {
@@ -276,7 +269,7 @@ public sealed class Minimizer : IDisposable
             var minimized = rewriter.Output(0);
             if (_learned is not null)
             {
-                minimized = _learned.Scrub(0, rewriter, stream.Format, minimized, out var replaced);
+                minimized = _learned.Scrub(0, rewriter, minimized, out var replaced);
                 _bodyCounts[(int)ProcessingAction.Redacted] += replaced;
             }
             output.Write(minimized.Span);

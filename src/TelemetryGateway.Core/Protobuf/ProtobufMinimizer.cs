@@ -30,6 +30,9 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
     private readonly ScratchBuffer _contiguous = new(4096);
     private readonly ScratchBuffer _transformed = new(256);
 
+    // An output with learned values removed, written again (made when first needed: most outputs hold none).
+    private ProtobufOutputWriter? _scrubbed;
+
     // The device's id from the topic, and (made at the first redact-text of a message) its pseudonym: free text that
     // mentions the device's own serial gets the pseudonym instead.
     private readonly ScratchBuffer _device = new(64);
@@ -65,6 +68,32 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
 
     /// <summary>Output of purpose slot <paramref name="slot"/> after <see cref="Process"/> returned <see cref="QuarantineReason.None"/>.</summary>
     public ReadOnlyMemory<byte> Output(int slot) => _outputs[slot].Writer.WrittenMemory;
+
+    /// <summary>Learns the values the message revealed by the names of the string fields that carry them (<see cref="ProtobufLearnedValues"/>).</summary>
+    public void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth, bool byName)
+    {
+        if (byName && !payload.IsEmpty && _schema is { } schema)
+        {
+            // A message of several segments was copied whole into the contiguous buffer by Process.
+            var data = payload.IsSingleSegment ? payload.FirstSpan : _contiguous.Slice(checked((int)payload.Length));
+            ProtobufLearnedValues.Learn(data, schema, device, store, Math.Min(maxDepth, _maxDepth));
+        }
+    }
+
+    /// <summary>Removes learned values from the output's string fields, writing the lengths around them anew.</summary>
+    public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output)
+    {
+        var message = Output(slot).Span;
+        if (_schema is not { } schema || !ProtobufLearnedValues.Contains(message, schema, values, _maxDepth))
+        {
+            return 0;
+        }
+        _scrubbed ??= new ProtobufOutputWriter(message.Length + 64, _depthCapacity + 1);
+        _scrubbed.Reset();
+        var replaced = ProtobufLearnedValues.Scrub(message, schema, values, _scrubbed, _maxDepth);
+        output.Write(_scrubbed.WrittenMemory.Span);
+        return replaced;
+    }
 
     /// <summary>Every purpose of a protobuf stream has an output: the stream has one message type, which its rules name.</summary>
     public bool HasOutput(int slot) => true;
@@ -511,6 +540,7 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
             output.Writer.Dispose();
         }
         _contiguous.Dispose();
+        _scrubbed?.Dispose();
         _transformed.Dispose();
         _scalars.Dispose();
         _device.Dispose();

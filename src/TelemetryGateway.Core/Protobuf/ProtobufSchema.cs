@@ -36,7 +36,18 @@ internal sealed class SchemaField
         };
         // Repeated scalars may arrive packed (one length-delimited run) or one element per record; parsers accept both.
         Packable = Repeated && Shape is FieldShape.Varint or FieldShape.Fixed64 or FieldShape.Fixed32;
+
+        // What a string value of this field is, by its name: inside a person's or a Wi-Fi network's message or not.
+        var name = System.Text.Encoding.UTF8.GetBytes(Name);
+        for (var context = 0; context < _learnedAs.Length; context++)
+        {
+            _learnedAs[context] = Learning.ValueNames.Classify(name, (context & 1) != 0, (context & 2) != 0, out var opensContact, out var opensWifi);
+            OpensContact = opensContact;
+            OpensWifi = opensWifi;
+        }
     }
+
+    private readonly Learning.ValueName[] _learnedAs = new Learning.ValueName[4];
 
     public FieldDescriptor Descriptor { get; }
     public int Number { get; }
@@ -46,6 +57,15 @@ internal sealed class SchemaField
     public bool Packable { get; }
     public FieldShape Shape { get; }
     public WireType WireType { get; }
+
+    /// <summary>A message under this field is about a person (owner, installer, contact): its names and streets are learned.</summary>
+    public bool OpensContact { get; }
+
+    /// <summary>A message under this field describes a Wi-Fi network (<c>wifi</c>, <c>sta</c>, <c>ap</c>): its secrets are learned.</summary>
+    public bool OpensWifi { get; }
+
+    /// <summary>What a string value of this field is learned as (<see cref="Learning.ValueNames"/>), in a person's or a Wi-Fi network's message or not.</summary>
+    public Learning.ValueName LearnedAs(bool inContact, bool inWifi) => _learnedAs[(inContact ? 1 : 0) | (inWifi ? 2 : 0)];
 
     /// <summary>The nested message's schema, for message fields (set once, while the schema graph is built).</summary>
     public ProtobufSchema? Message { get; internal set; }

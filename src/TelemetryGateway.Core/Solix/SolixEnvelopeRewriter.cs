@@ -149,13 +149,18 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
         return QuarantineReason.None;
     }
 
-    public void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device)
+    public void ShareLearned(Learning.LearnedSecrets store, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth, bool byName)
     {
+        // The binary's Wi-Fi name and MAC fields, by their kind; the JSON around it names no personal value.
         if (_parsed)
         {
             SolixTlvRewriter.ShareLearned(_binary.Slice(_binaryLength), _message, _pnLength >= 0 ? _pn.Slice(_pnLength) : default, store, device);
         }
     }
+
+    /// <summary>The envelope is JSON around a base64 binary: values are scrubbed inside its strings only, so it stays valid.</summary>
+    public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) =>
+        values.Scrub(Output(slot).Span, output, jsonStrings: true);
 
     /// <summary>Reads the outer object: head fields' positions, and the payload string unescaped into its buffer.</summary>
     private QuarantineReason ReadEnvelope(ReadOnlySpan<byte> input, out int payloadLength)

@@ -85,9 +85,8 @@ internal sealed class TextLogMinimizer : IPayloadMinimizer, IStreamingPayloadMin
 
     public void UseLearned(LearnedSecrets store) => _site = store;
 
-    public bool RemovesLearned => true;
-
-    public void ShareLearned(LearnedSecrets store, ReadOnlySpan<char> device)
+    // The scrubbers removed the site's values as they wrote (UseLearned): ScrubLearned keeps its default.
+    public void ShareLearned(LearnedSecrets store, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth, bool byName)
     {
         // Every purpose's scrubber read the same log with the same grammar; the first one's values are all of them.
         if (_scrubbers.Length > 0)
