@@ -41,20 +41,30 @@ public sealed class LearnedSecretSet
     private LearnedSecretSet(LearnedSecrets.Entry[] entries)
     {
         Entries = entries;
-        var forms = new List<(byte[] Form, int Entry)>();
+
+        // Each entry's forms were made once, when it was learned; a form two encodings share (most values are plain
+        // ASCII) is indexed once.
+        var forms = new List<(byte[] Form, int Entry, int Bucket)>(entries.Length * 8);
         for (var e = 0; e < entries.Length; e++)
         {
-            foreach (var form in FormsOf(entries[e]))
+            var first = forms.Count;
+            foreach (var form in entries[e].Forms)
             {
-                if (!forms.Exists(f => f.Entry == e && f.Form.AsSpan().SequenceEqual(form)))
+                var duplicate = false;
+                for (var f = first; f < forms.Count && !duplicate; f++)
                 {
-                    forms.Add((form, e));
+                    duplicate = forms[f].Form.AsSpan().SequenceEqual(form);
+                }
+
+                if (!duplicate)
+                {
+                    forms.Add((form, e, BucketOf(form)));
                 }
             }
         }
 
         // Longer forms first within a bucket, so a value that extends another ("Casa-Rossi-5G", "Casa-Rossi") wins.
-        forms.Sort((a, b) => BucketOf(a.Form) != BucketOf(b.Form) ? BucketOf(a.Form).CompareTo(BucketOf(b.Form)) : b.Form.Length.CompareTo(a.Form.Length));
+        forms.Sort((a, b) => a.Bucket != b.Bucket ? a.Bucket.CompareTo(b.Bucket) : b.Form.Length.CompareTo(a.Form.Length));
         _arena = new byte[forms.Sum(f => f.Form.Length)];
         _formStart = new int[forms.Count];
         _formLength = new int[forms.Count];
@@ -64,7 +74,7 @@ public sealed class LearnedSecretSet
         var offset = 0;
         for (var i = 0; i < forms.Count; i++)
         {
-            var (form, entry) = forms[i];
+            var (form, entry, bucket) = forms[i];
             form.CopyTo(_arena, offset);
             _formStart[i] = offset;
             _formLength[i] = form.Length;
@@ -75,7 +85,7 @@ public sealed class LearnedSecretSet
             _firstPairs[pair >> 6] |= 1UL << (pair & 63);
             _isFirstByte[form[0]] = true;
             _isFirstByte[IsLower(form[0]) ? form[0] & 0xDF : form[0]] = true;
-            _bucketStart[BucketOf(form) + 1]++;
+            _bucketStart[bucket + 1]++;
         }
 
         for (var b = 1; b < _bucketStart.Length; b++)
@@ -344,9 +354,8 @@ public sealed class LearnedSecretSet
     /// and base64 (without its padding, so it matches padded or not; matched ignoring case like the rest, which errs
     /// on removing).
     /// </summary>
-    internal static IEnumerable<byte[]> FormsOf(LearnedSecrets.Entry entry)
+    internal static IEnumerable<byte[]> FormsOf(byte[] value, byte[] original)
     {
-        var value = entry.Value;
         yield return value;
         yield return JsonEscape(value, escapeNonAscii: false, htmlSafe: false);
         // Python's json.dumps and most C libraries with an ASCII option: non-ASCII as \uXXXX, a quote as \".
@@ -357,8 +366,8 @@ public sealed class LearnedSecretSet
         yield return UrlEncode(value, spaceAsPlus: false);
         // Network stacks print SSIDs in hex (wpa_cli's wps_reg, iwd's profile file names, wpa_supplicant's ssid=<hex>),
         // and a value may be sent base64-encoded on its own.
-        yield return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(entry.Original));
-        yield return Lowercase(Encoding.ASCII.GetBytes(Convert.ToBase64String(entry.Original).TrimEnd('=')));
+        yield return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(original));
+        yield return Lowercase(Encoding.ASCII.GetBytes(Convert.ToBase64String(original).TrimEnd('=')));
     }
 
     /// <summary><paramref name="form"/> with its ASCII letters lowercased, in place.</summary>

@@ -29,6 +29,7 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     // readers search is rebuilt from them once, when it is next read after a change, so a message that reveals many
     // values (a log, a commissioning record) costs one rebuild, not one a value.
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private long _bytes;
     private LearnedSecretSet _current = LearnedSecretSet.Empty;
     private volatile bool _changed;
     private long _version;
@@ -118,14 +119,13 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
                     return false;
                 }
 
-                _entries[key] = existing.WithDevice(device.ToString());
-            }
-            else
-            {
-                _entries[key] = new Entry(lowercase.ToArray(), value.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]);
-                Bound(now);
+                existing.AddDevice(device.ToString());
+                Interlocked.Increment(ref _version);
+                return true;
             }
 
+            Add(key, new Entry(lowercase.ToArray(), value.ToArray(), kind, now, device.IsEmpty ? [] : [device.ToString()]));
+            Bound(now);
             Changed();
             return true;
         }
@@ -155,14 +155,15 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
                     continue;
                 }
 
-                changed = true;
                 if (entry.Devices.Length > erased.Length)
                 {
-                    _entries[key] = entry.WithoutDevices(erased);
+                    entry.RemoveDevices(erased);
+                    Interlocked.Increment(ref _version);
                 }
                 else
                 {
-                    _entries.Remove(key);
+                    Remove(key, entry);
+                    changed = true;
                     removed++;
                 }
             }
@@ -200,9 +201,16 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
         lock (_gate)
         {
             _entries.Clear();
+            _bytes = 0;
             foreach (var entry in entries.Where(e => LearnedSecretSet.IsLearnable(e.Value)))
             {
-                _entries[System.Text.Encoding.Latin1.GetString(entry.Value)] = entry;
+                var key = System.Text.Encoding.Latin1.GetString(entry.Value);
+                if (_entries.Remove(key, out var duplicate))
+                {
+                    _bytes -= duplicate.Value.Length;
+                }
+
+                Add(key, entry);
             }
 
             Bound(_time.GetUtcNow().UtcTicks);
@@ -217,38 +225,49 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     }
 
     // Expired values out, then the least recently seen while over the count or byte bound; returns how many went.
+    // Under the lock; a pass over the values for each, allocating nothing (a dictionary may lose entries as it is read).
     private int Bound(long now)
     {
         var oldest = now - _limits.Expiry.Ticks;
         var removed = 0;
-        foreach (var (key, entry) in _entries.ToList())
+        foreach (var (key, entry) in _entries)
         {
             if (Volatile.Read(ref entry.LastSeenTicks) < oldest)
             {
-                _entries.Remove(key);
+                Remove(key, entry);
                 removed++;
             }
         }
 
-        var bytes = _entries.Values.Sum(e => (long)e.Value.Length);
-        if (_entries.Count <= _limits.MaxValues && bytes <= _limits.MaxBytes)
+        while (_entries.Count > _limits.MaxValues || _bytes > _limits.MaxBytes)
         {
-            return removed;
-        }
-
-        foreach (var (key, entry) in _entries.OrderBy(e => Volatile.Read(ref e.Value.LastSeenTicks)).ToList())
-        {
-            if (_entries.Count <= _limits.MaxValues && bytes <= _limits.MaxBytes)
+            string? leastRecent = null;
+            Entry? least = null;
+            foreach (var (key, entry) in _entries)
             {
-                break;
+                if (least is null || Volatile.Read(ref entry.LastSeenTicks) < Volatile.Read(ref least.LastSeenTicks))
+                {
+                    (leastRecent, least) = (key, entry);
+                }
             }
 
-            _entries.Remove(key);
-            bytes -= entry.Value.Length;
+            Remove(leastRecent!, least!);
             removed++;
         }
 
         return removed;
+    }
+
+    private void Add(string key, Entry entry)
+    {
+        _entries[key] = entry;
+        _bytes += entry.Value.Length;
+    }
+
+    private void Remove(string key, Entry entry)
+    {
+        _entries.Remove(key);
+        _bytes -= entry.Value.Length;
     }
 
     /// <summary>
@@ -259,10 +278,17 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
     {
         public long LastSeenTicks = lastSeenTicks;
 
+        // Replaced whole under the store's lock; readers take whichever array is current.
+        private string[] _devices = devices;
+
         public byte[] Value { get; } = value;
         public byte[] Original { get; } = original;
         public LearnedClass Kind { get; } = kind;
-        public string[] Devices { get; } = devices;
+
+        /// <summary>The forms the value takes in an output (<see cref="LearnedSecretSet.FormsOf"/>), made once.</summary>
+        public byte[][] Forms { get; } = [.. LearnedSecretSet.FormsOf(value, original)];
+
+        public string[] Devices => Volatile.Read(ref _devices);
 
         public bool HasDevice(ReadOnlySpan<char> device)
         {
@@ -282,10 +308,11 @@ public sealed class LearnedSecrets : Rights.IDeviceMemory
             return false;
         }
 
-        public Entry WithDevice(string device) => new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), [.. Devices, device]);
+        /// <summary>Adds a device that revealed the value (under the store's lock): the matcher needs no rebuild.</summary>
+        public void AddDevice(string device) => Volatile.Write(ref _devices, [.. Devices, device]);
 
-        public Entry WithoutDevices(string[] devices) =>
-            new(Value, Original, Kind, Volatile.Read(ref LastSeenTicks), Array.FindAll(Devices, d => Array.IndexOf(devices, d) < 0));
+        /// <summary>Removes devices (under the store's lock).</summary>
+        public void RemoveDevices(string[] devices) => Volatile.Write(ref _devices, Array.FindAll(Devices, d => Array.IndexOf(devices, d) < 0));
     }
 }
 

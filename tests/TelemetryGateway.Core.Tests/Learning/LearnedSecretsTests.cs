@@ -207,6 +207,45 @@ public sealed class LearnedSecretsTests
     }
 
     [Fact]
+    public void Another_device_revealing_a_known_value_changes_who_revealed_it_but_not_the_matcher()
+    {
+        var store = new LearnedSecrets();
+        store.Learn("dev-1", LearnedClass.WifiName, "shared-network"u8);
+        var matcher = store.Current;
+        var version = store.Version;
+
+        Assert.True(store.Learn("dev-2", LearnedClass.WifiName, "SHARED-network"u8));
+        Assert.Same(matcher, store.Current);
+        Assert.True(store.Version > version);
+        Assert.Equal(["dev-1", "dev-2"], store.Current.Entries.Single().Devices);
+
+        // Forgetting one of them keeps the value for the other, still without a new matcher.
+        Assert.Equal(0, store.Forget("dev-1"));
+        Assert.Same(matcher, store.Current);
+        Assert.Equal(["dev-2"], store.Current.Entries.Single().Devices);
+    }
+
+    [Fact]
+    public void Over_the_count_bound_the_least_recently_seen_value_goes_whatever_order_it_was_learned_in()
+    {
+        var time = new ManualTime();
+        var store = new LearnedSecrets(new LearnedSecretsLimits(3, 64 * 1024, TimeSpan.FromDays(30)), time);
+        store.Learn("dev", LearnedClass.WifiName, "network-one"u8);
+        time.Advance(TimeSpan.FromSeconds(1));
+        store.Learn("dev", LearnedClass.WifiName, "network-two"u8);
+        time.Advance(TimeSpan.FromSeconds(1));
+        store.Learn("dev", LearnedClass.WifiName, "network-three"u8);
+        time.Advance(TimeSpan.FromSeconds(1));
+        _ = store.Current;
+        store.Learn("dev", LearnedClass.WifiName, "network-one"u8);
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        store.Learn("dev", LearnedClass.WifiName, "network-four"u8);
+
+        Assert.Equal("[ssid] network-two [ssid] [ssid]", Scrub(store, "network-one network-two network-three network-four", jsonStrings: false));
+    }
+
+    [Fact]
     public void Values_survive_a_restart_encrypted_in_a_private_file()
     {
         using var directory = new TemporaryDirectory();
