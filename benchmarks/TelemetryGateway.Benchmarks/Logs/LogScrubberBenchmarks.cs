@@ -29,7 +29,7 @@ public class LogScrubberBenchmarks : IDisposable
     private RegexLogScrubber? _regex;
     private ReadOnlySequence<byte> _input;
     private byte[] _serial = [];
-    private readonly LearnedSecrets _learned = new();
+    private LearnedSecrets _learned = new();
 
     [Params(LogSegmentation.SingleSegment, LogSegmentation.MultiSegment)]
     public LogSegmentation Segmentation { get; set; }
@@ -45,19 +45,7 @@ public class LogScrubberBenchmarks : IDisposable
         var pseudonym = new byte[_pseudonymizer.Length];
         _pseudonymizer.Write(_serial, pseudonym);
         _regex = new RegexLogScrubber(CorpusLogText.Serial, Encoding.UTF8.GetString(pseudonym));
-        var classes = Enum.GetValues<LearnedClass>();
-        for (var i = 0; _learned.Count < 1000; i++)
-        {
-            // Shaped like real values: Wi-Fi names, passphrases, e-mail addresses, names.
-            var value = (i % 4) switch
-            {
-                0 => $"Haus-{i:D4}-WLAN",
-                1 => $"Sommer{i:D4}!x",
-                2 => $"owner.{i:D4}@example.org",
-                _ => $"Kim Lee {i:D4}",
-            };
-            _learned.Learn($"dev-{i % 100}", classes[i % classes.Length], Encoding.UTF8.GetBytes(value));
-        }
+        _learned = ThousandLearnedValues();
 
         // The baseline must do the same job: on the corpus both write the same text.
         Scrubber();
@@ -66,6 +54,26 @@ public class LogScrubberBenchmarks : IDisposable
         {
             throw new InvalidOperationException("The regex baseline and the log scrubber disagree on the corpus log text.");
         }
+    }
+
+    /// <summary>1,000 values shaped like real ones (Wi-Fi names, passphrases, e-mail addresses, names), none in the corpus text.</summary>
+    public static LearnedSecrets ThousandLearnedValues()
+    {
+        var learned = new LearnedSecrets();
+        var classes = Enum.GetValues<LearnedClass>();
+        for (var i = 0; learned.Count < 1000; i++)
+        {
+            var value = (i % 4) switch
+            {
+                0 => $"Haus-{i:D4}-WLAN",
+                1 => $"Sommer{i:D4}!x",
+                2 => $"owner.{i:D4}@example.org",
+                _ => $"Kim Lee {i:D4}",
+            };
+            learned.Learn($"dev-{i % 100}", classes[i % classes.Length], Encoding.UTF8.GetBytes(value));
+        }
+
+        return learned;
     }
 
     [Benchmark(Baseline = true)]

@@ -26,7 +26,13 @@ public static class LogScrubberCpuThroughput
         using var output = new PooledBufferWriter(2 * CorpusLogText.Text.Length);
         var serial = Encoding.UTF8.GetBytes(CorpusLogText.Serial);
         var process = Process.GetCurrentProcess();
-        foreach (var (name, segmentLength) in new[] { ("single segment", int.MaxValue), ($"{LogScrubberBenchmarks.MultiSegmentLength}-byte segments", LogScrubberBenchmarks.MultiSegmentLength) })
+        var learned = LogScrubberBenchmarks.ThousandLearnedValues().Current;
+        foreach (var (name, segmentLength, site) in new[]
+        {
+            ("single segment", int.MaxValue, null),
+            ($"{LogScrubberBenchmarks.MultiSegmentLength}-byte segments", LogScrubberBenchmarks.MultiSegmentLength, null),
+            ("single segment, 1,000 learned values", int.MaxValue, learned),
+        })
         {
             var input = CorpusLogText.Sequence(segmentLength);
             var best = double.MaxValue;
@@ -39,7 +45,7 @@ public static class LogScrubberCpuThroughput
                 for (var i = 0; i < LogsPerRound; i++)
                 {
                     output.Reset();
-                    scrubber.Begin(serial, LogScrubRules.Default);
+                    scrubber.Begin(serial, LogScrubRules.Default, site);
                     if (scrubber.Process(input, isFinalBlock: true, output) != QuarantineReason.None)
                     {
                         throw new InvalidOperationException("The corpus log text was quarantined.");
