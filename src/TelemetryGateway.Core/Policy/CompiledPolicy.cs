@@ -91,16 +91,20 @@ public sealed class CompiledStream
 }
 
 /// <summary>
-/// One purpose of one stream: its tags (purpose, legal basis, categories, policy, retention),
-/// where its output goes and which fields it keeps, and how.
+/// One purpose entry of one stream: its name (the key in the stream's <c>purposes</c>), its tags (the notice's purpose,
+/// legal basis, categories, policy, retention), where its output goes and which fields it keeps, and how. Two entries of
+/// one stream may name the same purpose of the notice (with different legal bases, say); the entry name tells them apart
+/// wherever identity matters (records of processing, counters across reloads, HTTP routes), the purpose id is what the
+/// gates decide on and what the outputs are tagged with.
 /// </summary>
 public sealed class StreamPurpose
 {
     internal StreamPurpose(
-        string streamName, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
+        string streamName, string name, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
         TimeSpan retentionPeriod, OutputTopic topic, IFormatRules rules, string policyTag)
     {
         StreamName = streamName;
+        Name = name;
         Categories = categories;
         Purpose = purpose;
         LegalBasis = legalBasis;
@@ -114,6 +118,11 @@ public sealed class StreamPurpose
     }
 
     public string StreamName { get; }
+
+    /// <summary>The entry's name, its key in the stream's <c>purposes</c>; the purpose id when the entry names no other.</summary>
+    public string Name { get; }
+
+    /// <summary>The notice's purpose this entry processes for (the entry's <c>purpose</c>, by default its name).</summary>
     public Purpose Purpose { get; }
     public LegalBasis LegalBasis { get; }
     public DataCategory Categories { get; }
@@ -148,8 +157,8 @@ public sealed class StreamPurpose
     public Pipeline.OutputTags OutputTags { get; }
 
     /// <summary>
-    /// Records of processing for this stream and purpose: counts, never values. A reloaded policy takes over the
-    /// counters of the stream purposes that still exist (<see cref="PolicyGenerations"/>), so counts carry over.
+    /// Records of processing for this stream and purpose entry: counts, never values. A reloaded policy takes over the
+    /// counters of the entries that still exist (same stream and entry name, <see cref="PolicyGenerations"/>), so counts carry over.
     /// </summary>
     public ProcessingCounters Counters { get; private set; }
 

@@ -144,7 +144,7 @@ internal sealed partial class IngressRouteCatalog
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)
     {
-        var available = string.Join(", ", stream.Purposes.Select(p => p.Purpose.Id()));
+        var available = string.Join(", ", stream.Purposes.Select(p => p.Name));
         if (string.IsNullOrWhiteSpace(purposeId))
         {
             if (stream.Purposes.Count == 1)
@@ -154,7 +154,8 @@ internal sealed partial class IngressRouteCatalog
             errors.Add($"{path}:Metadata:{PurposeKey} is required: stream '{stream.Name}' has several purposes ({available}); one request is forwarded for one purpose");
             return null;
         }
-        var purpose = stream.Purposes.FirstOrDefault(p => p.Purpose.Id() == purposeId);
+        // A route names a purpose entry of the stream: its name, which is the purpose id unless two entries share one.
+        var purpose = stream.Purposes.FirstOrDefault(p => p.Name == purposeId);
         if (purpose is null)
         {
             errors.Add($"{path}:Metadata:{PurposeKey}: '{purposeId}' is not a purpose of stream '{stream.Name}' ({available})");
