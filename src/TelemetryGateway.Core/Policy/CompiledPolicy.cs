@@ -114,8 +114,33 @@ public sealed class StreamPurpose
         Rules = rules;
         PolicyTag = policyTag;
         Counters = new ProcessingCounters();
+        if (rules is Aggregation.AggregateRules aggregate)
+        {
+            Aggregator = new Aggregation.WindowAggregator(this, aggregate);
+        }
         OutputTags = new Pipeline.OutputTags(this);
     }
+
+    /// <summary>The entry's <c>aggregate</c>, when it releases anonymous aggregates instead of per-message outputs; else null.</summary>
+    public Aggregation.AggregateRules? Aggregate => Rules as Aggregation.AggregateRules;
+
+    /// <summary>The windows of an aggregate entry (null for the others): what its messages are folded into.</summary>
+    public Aggregation.WindowAggregator? Aggregator { get; private set; }
+
+    /// <summary>
+    /// Takes over <paramref name="previous"/>'s open windows when its aggregate is the same (window, groups, k, metrics,
+    /// noise, topic), so a reload does not cut a window short; only before this entry's policy is published.
+    /// </summary>
+    internal void CarryAggregatorFrom(StreamPurpose previous)
+    {
+        if (Aggregate is not null && previous.Aggregator is not null && previous.AggregateSpec == AggregateSpec)
+        {
+            Aggregator = previous.Aggregator;
+        }
+    }
+
+    /// <summary>The aggregate as the policy writes it (with the topic), to tell an unchanged one across a reload.</summary>
+    internal string? AggregateSpec { get; init; }
 
     public string StreamName { get; }
 

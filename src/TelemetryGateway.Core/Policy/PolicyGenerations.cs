@@ -136,6 +136,7 @@ public sealed class PolicyGenerations
                 if (counters.TryGetValue((stream.Name, purpose.Name, purpose.Purpose), out var old))
                 {
                     purpose.CarryCountersFrom(old);
+                    purpose.CarryAggregatorFrom(old);
                 }
             }
         }

@@ -46,10 +46,10 @@ public static class PolicyCompiler
         }
     }
 
-    private sealed class Compiler(List<PolicyError> errors, string contentHash)
+    internal sealed class Compiler(List<PolicyError> errors, string contentHash)
     {
         private static readonly string[] s_commonStreamProperties = ["topic", "format", "device", "categories", "purposes", "description"];
-        private static readonly string[] s_commonPurposeProperties = ["purpose", "legalBasis", "retention", "topic", "captures", "description"];
+        private static readonly string[] s_commonPurposeProperties = ["purpose", "aggregate", "legalBasis", "retention", "topic", "captures", "description"];
 
         private readonly PolicyReader _reader = new(errors);
         private string _policyTag = string.Empty;
@@ -198,7 +198,7 @@ public static class PolicyCompiler
                     {
                         continue;
                     }
-                    var compiled = CompilePurpose(name, property.Name, categories, rules, purpose, property.Value, purposePath, filter, deviceCapture);
+                    var compiled = CompilePurpose(name, property.Name, categories, format, rules, purpose, property.Value, purposePath, filter, deviceCapture);
                     if (compiled is null)
                     {
                         continue;
@@ -288,7 +288,7 @@ public static class PolicyCompiler
         }
 
         private StreamPurpose? CompilePurpose(
-            string streamName, string entryName, DataCategory categories, FormatRulesCompiler rules, Purpose purpose, JsonElement element, string path,
+            string streamName, string entryName, DataCategory categories, PayloadFormat format, FormatRulesCompiler rules, Purpose purpose, JsonElement element, string path,
             TopicFilter? filter, int deviceCapture)
         {
             if (!_reader.ExpectKind(element, path, JsonValueKind.Object))
@@ -325,7 +325,40 @@ public static class PolicyCompiler
             }
             var captureRules = TopicRulesCompiler.CompileCaptures(_reader, element, path, filter);
             var topic = TopicRulesCompiler.CompileOutputTopic(_reader, element, path, filter, captureRules);
-            var formatRules = rules.Compile(_reader, purpose, element, path);
+            IFormatRules? formatRules;
+            string? aggregateSpec = null;
+            if (element.TryGetProperty("aggregate", out var aggregateElement))
+            {
+                // An aggregate entry releases anonymous aggregates: no per-message rules, no personal category.
+                foreach (var property in rules.PurposeProperties)
+                {
+                    if (element.TryGetProperty(property, out _))
+                    {
+                        _reader.Error(PolicyReader.Child(path, property), "an aggregate entry sends no per-message output; name its fields under \"aggregate\".metrics");
+                    }
+                }
+                var aggregate = Aggregation.AggregateRulesCompiler.Compile(_reader, aggregateElement, PolicyReader.Child(path, "aggregate"), format, filter, deviceCapture);
+                if (aggregate is not null && topic is not null && filter is not null)
+                {
+                    foreach (var capture in captureRules)
+                    {
+                        if (topic.Template.Contains($"{{{capture.Key}}}", StringComparison.Ordinal)
+                            && (capture.Value != TransformKind.Keep || !aggregate.GroupBy.Contains(capture.Key)))
+                        {
+                            _reader.Error(PolicyReader.Child(path, "topic"), $"uses capture '{{{capture.Key}}}': an aggregate's topic may use only the captures it groups by, kept");
+                            aggregate = null;
+                            break;
+                        }
+                    }
+                }
+                formatRules = aggregate;
+                aggregateSpec = aggregateElement.GetRawText() + "\n" + topic?.Template;
+                categories = DataCategory.None;
+            }
+            else
+            {
+                formatRules = rules.Compile(_reader, purpose, element, path);
+            }
             var compiled = formatRules is not null;
             if (formatRules is { PseudonymizesDeviceInPayload: true } && filter is not null && deviceCapture >= 0
                 && captureRules.TryGetValue(filter.CaptureNames[deviceCapture], out var deviceRule)
@@ -338,7 +371,7 @@ public static class PolicyCompiler
             }
             return basis is null || retention is null || topic is null || !compiled
                 ? null
-                : new StreamPurpose(streamName, entryName, categories, purpose, basis.Value, retention, period, topic, formatRules!, _policyTag);
+                : new StreamPurpose(streamName, entryName, categories, purpose, basis.Value, retention, period, topic, formatRules!, _policyTag) { AggregateSpec = aggregateSpec };
         }
 
         private static string[] AllFormatStreamProperties()
@@ -375,7 +408,7 @@ public static class PolicyCompiler
             return own.ForStream(_reader, stream, path);
         }
 
-        private static bool TryParseRetention(string text, out TimeSpan period)
+        internal static bool TryParseRetention(string text, out TimeSpan period)
         {
             period = TimeSpan.Zero;
             if (text.Length < 3 || text[0] != 'P')
