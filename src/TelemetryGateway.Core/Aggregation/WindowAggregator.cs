@@ -54,6 +54,18 @@ public sealed class WindowAggregator
     /// <summary>Windows that ended while two others were still waiting to be released (dropped, never released).</summary>
     public long ClosedWindowOverflow => Interlocked.Read(ref _closedOverflow);
 
+    /// <summary>True when no window is open or waiting to be released (a replaced policy's aggregator may then be let go).</summary>
+    public bool IsIdle
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open is null && _closed.Count == 0;
+            }
+        }
+    }
+
     /// <summary>The start of the window <paramref name="now"/> falls in.</summary>
     public DateTimeOffset WindowStart(DateTimeOffset now)
     {
