@@ -221,9 +221,12 @@ public sealed class WindowAggregator
                     }
                 }
                 reader.Read();
-                if (metric >= 0 && reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var number) && double.IsFinite(number))
+                if (metric >= 0 && reader.TokenType == JsonTokenType.Number)
                 {
-                    _values[metric] = number;
+                    if (TryReadNumber(ref reader, out var number))
+                    {
+                        _values[metric] = number;
+                    }
                 }
                 else if (field >= 0 && reader.TokenType is JsonTokenType.String or JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
                 {
@@ -300,6 +303,29 @@ public sealed class WindowAggregator
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// A number token as a finite double, without allocating when it spans segments (the reader's own TryGetDouble
+    /// copies such a token to a new array).
+    /// </summary>
+    private static bool TryReadNumber(ref Utf8JsonReader reader, out double number)
+    {
+        number = 0;
+        if (!reader.HasValueSequence)
+        {
+            return reader.TryGetDouble(out number) && double.IsFinite(number);
+        }
+        const int MaxNumberBytes = 64;
+        var sequence = reader.ValueSequence;
+        if (sequence.Length > MaxNumberBytes)
+        {
+            return false;
+        }
+        Span<byte> bytes = stackalloc byte[MaxNumberBytes];
+        sequence.CopyTo(bytes);
+        var length = (int)sequence.Length;
+        return System.Buffers.Text.Utf8Parser.TryParse(bytes[..length], out number, out var consumed) && consumed == length && double.IsFinite(number);
     }
 
     private AggregateWindowReport ReleaseWindow(Window window, List<AggregateRelease> releases)

@@ -272,7 +272,7 @@ public sealed class AggregationTests
         for (var d = 0; d < 10; d++)
         {
             var payload = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
-                $$"""{"nested":{"battery_soc":1},"model":"F\u00fcnf","battery_soc":{{d}},"error_code":2}"""));
+                $$"""{"nested":{"battery_soc":1},"model":"F\u00fcnf","battery_soc":{{d}}.0e0,"error_code":2}"""));
             minimizer.Minimize($"dt/anker_power/A17C0/{Serial(d)}/status", Segments.Split(payload, segmentation));
         }
         clock.Advance(TimeSpan.FromSeconds(10));
