@@ -102,4 +102,10 @@ public static class EventIds
     public const int WorkerUnexpectedFault = 508;
     public const int WorkerConsuming = 510;
     public const int WorkerConnectionLost = 511;
+
+    // 600-619: anonymous aggregates (issue 18).
+    public const int AggregateWindowReleased = 600;
+    public const int AggregateDeliveryFailed = 601;
+    public const int AggregateWindowsDropped = 602;
+    public const int AggregatesFlushedAtStop = 603;
 }

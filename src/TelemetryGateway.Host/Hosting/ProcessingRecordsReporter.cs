@@ -61,7 +61,7 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
                         logger, stream.Name, purposeId, legalBasisId, forwarded, counters[ProcessingAction.Dropped],
                         counters[ProcessingAction.Hashed], counters[ProcessingAction.Coarsened], counters[ProcessingAction.Redacted],
                         counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent], counters[ProcessingAction.Withheld],
-                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted]);
+                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted], purpose.Name);
                 }
             }
         }
@@ -72,8 +72,8 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
     [LoggerMessage(EventId = EventIds.ProcessingRecords, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
         + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
-        + "withheld as nothing in them was for this purpose {Withheld}, objected to {Objected}, restricted away {Restricted}")]
+        + "withheld as nothing in them was for this purpose {Withheld}, objected to {Objected}, restricted away {Restricted}; purpose entry {Entry}")]
     private static partial void LogRecord(
         ILogger logger, string stream, string purpose, string legalBasis, long forwarded, long dropped, long hashed, long coarsened,
-        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted);
+        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted, string entry);
 }

@@ -18,7 +18,14 @@ public sealed record UpstreamMessage(
     string Retention,
     uint ExpirySeconds,
     string Stream = "",
-    string Device = "");
+    string Device = "",
+    AggregateTags? Aggregate = null);
+
+/// <summary>
+/// The tags an anonymous aggregate carries beside the others (issue 18): <c>anonymous: true</c>, its window
+/// (<c>{start}/{ISO-8601 length}</c>), <c>k</c> and <c>epsilon</c> (the budget per window and group, or <c>none</c>).
+/// </summary>
+public sealed record AggregateTags(string Window, int K, string Epsilon);
 
 /// <summary>
 /// An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order and the time its
@@ -44,6 +51,13 @@ internal static class UpstreamMessageMapping
             .WithUserProperty("categories", Utf8(message.Categories))
             .WithUserProperty("policy", Utf8(message.Policy))
             .WithUserProperty("retention", Utf8(message.Retention));
+        if (message.Aggregate is { } aggregate)
+        {
+            builder.WithUserProperty("anonymous", Utf8("true"))
+                .WithUserProperty("window", Utf8(aggregate.Window))
+                .WithUserProperty("k", Utf8(aggregate.K.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                .WithUserProperty("epsilon", Utf8(aggregate.Epsilon));
+        }
         if (message.ExpirySeconds > 0)
         {
             builder.WithMessageExpiryInterval(message.ExpirySeconds);
