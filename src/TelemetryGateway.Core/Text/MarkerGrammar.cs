@@ -851,13 +851,14 @@ internal static class MarkerGrammar
         return end > valueStart;
     }
 
-    // "-setairportnetwork en0 "Home Net" "pass"": the device, then the network, then its password (both as one value).
+    // Commands whose positional arguments are a device (or node), then the network, then its password (both taken as
+    // one value): macOS "networksetup -setairportnetwork en0 "Home Net" pass", and Matter's commissioning tool
+    // "chip-tool pairing ble-wifi <node-id> <ssid> <password> <setup-pin-code> <discriminator>" (and "code-wifi").
     private static bool MatchAirportNetwork(ReadOnlySpan<byte> s, int p, out ArgumentRole role, out int valueStart, out int end)
     {
         role = ArgumentRole.None;
         valueStart = end = p;
-        var option = "-setairportnetwork"u8;
-        if (p < option.Length || !Ascii.EqualsIgnoreCase(s[(p - option.Length)..p], option))
+        if (!IsNetworkArgumentsCommand(s, p))
         {
             return false;
         }
@@ -874,6 +875,14 @@ internal static class MarkerGrammar
         role = ArgumentRole.Secret;
         return true;
     }
+
+    // The word before p is one of the commands MatchAirportNetwork knows, standing alone.
+    private static bool IsNetworkArgumentsCommand(ReadOnlySpan<byte> s, int p) =>
+        EndsWithCommand(s, p, "-setairportnetwork"u8) || EndsWithCommand(s, p, "ble-wifi"u8) || EndsWithCommand(s, p, "code-wifi"u8);
+
+    private static bool EndsWithCommand(ReadOnlySpan<byte> s, int p, ReadOnlySpan<byte> command) =>
+        p >= command.Length && Ascii.EqualsIgnoreCase(s[(p - command.Length)..p], command)
+        && (p == command.Length || s[p - command.Length - 1] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'$');
 
     /// <summary>
     /// A quoted name at <paramref name="q"/> followed by a BSSID in brackets (<c>'Home Net' (00:11:22:33:44:55)</c>, as
@@ -956,8 +965,8 @@ internal static class MarkerGrammar
             return false;
         }
 
-        // macOS "networksetup -setairportnetwork ...".
-        if (e >= 18 && s[e - 18] == '-' && Ascii.EqualsIgnoreCase(s[(e - 17)..e], "setairportnetwork"u8))
+        // macOS "networksetup -setairportnetwork ...", Matter's "chip-tool pairing ble-wifi ...".
+        if (e == p && IsNetworkArgumentsCommand(s, p))
         {
             return true;
         }

@@ -89,6 +89,8 @@ public sealed class MarkerGrammarTests
     [InlineData("uart:~$ wifi connect -s \"Labor 3.OG\" -p \"f3rmi0n+Lab!\" -k 1", "uart:~$ wifi connect -s [ssid] -p [secret] -k 1")]
     [InlineData("uart:~$ wifi ap enable -s Setup-AP -c 6 -k 1 -p provision123", "uart:~$ wifi ap enable -s [ssid] -c 6 -k 1 -p [secret]")]
     [InlineData("$ networksetup -setairportnetwork en0 \"Tom's iPhone (2)\" \"hunter2-but-longer\"", "$ networksetup -setairportnetwork en0 [secret]")]
+    [InlineData("$ chip-tool pairing ble-wifi 0x12 \"Oak Street Mesh\" \"Ivy+Rose=2\" 20202021 3840", "$ chip-tool pairing ble-wifi 0x12 [secret] 20202021 3840")]
+    [InlineData("$ chip-tool pairing code-wifi 7 Attic_2G s3cret-Attic MT:Y.K90SO527JA0648G00", "$ chip-tool pairing code-wifi 7 [secret] MT:Y.K90SO527JA0648G00")]
     public void Replaces_wifi_names_and_passphrases_passed_by_position(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));

@@ -10,7 +10,8 @@ namespace TelemetryGateway.Core.Tests.Text;
 /// Logs written the way real firmware and network stacks write them (<c>testdata/logs/*.ndjson</c>: ESP-IDF,
 /// wpa_supplicant, NetworkManager and nmcli, iw, hostapd, systemd-networkd and iwd, OpenWrt, Android, MQTT and AMQP
 /// clients; ESP-AT, Arduino WiFiManager, Tasmota, ESPHome, Shelly, Zephyr, Windows netsh, macOS, Raspberry Pi and
-/// cloud-init, ConnMan, vendor SDKs, Tuya, container environments, brokers, OCPP chargers, LTE modems, Home Assistant),
+/// cloud-init, ConnMan, vendor SDKs, Tuya, container environments, brokers, OCPP chargers, LTE modems, Home Assistant;
+/// iwd, OpenWrt UCI, netplan, Particle, nRF Connect, Matter chip-tool, MikroTik, ESP-IDF provisioning, ESP8266, prose),
 /// with planted values: none survives the scrubber in any encoding, on every
 /// segmentation, and the non-personal text listed with each log is kept.
 /// </summary>
