@@ -23,6 +23,8 @@ public enum ProcessingAction
     Objected,
     /// <summary>The device's processing is restricted to other purposes (notice 9.4).</summary>
     Restricted,
+    /// <summary>An output was produced but no configured upstream lies in a region its purpose may go to (notice §7): not sent.</summary>
+    NoDestination,
 }
 
 /// <summary>

@@ -12,19 +12,40 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// <summary>
 /// Turns one minimized output into the message the upstream receives: topic <c>{prefix}/{purpose}/{output topic}</c>
 /// (<c>filtered/{purpose}/...</c> on the site broker when no upstream is configured), the tags, and either the
-/// <c>telemetry.v1.Envelope</c> or the minimized payload alone.
+/// <c>telemetry.v1.Envelope</c> or the minimized payload alone; once for each upstream whose region the output's purpose
+/// may go to (notice §7), tagged with that region and the transfer's safeguard.
 /// </summary>
-internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
+internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId, RegionRouting routing, bool remote)
 {
     public const string LocalPrefix = "filtered";
     public const string EnvelopeContentType = "application/x-protobuf; proto=telemetry.v1.Envelope";
 
-    private readonly string _prefix = options.IsConfigured ? options.TopicPrefix : LocalPrefix;
+    private readonly string _prefix = remote ? options.TopicPrefix : LocalPrefix;
     private readonly bool _envelope = options.Envelope == "protobuf";
     // Only the topic prefix is built here; the tags themselves are compiled with the policy (OutputTags).
     private readonly ConcurrentDictionary<StreamPurpose, string> _topicPrefixes = new();
 
-    public UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device = "")
+    /// <summary>
+    /// Adds to <paramref name="into"/> one message per upstream the output may go to, from the site's region (the
+    /// origin of the data); returns how many (0: no upstream lies in a region its purpose allows, so it is withheld).
+    /// </summary>
+    public int Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, List<UpstreamMessage> into)
+    {
+        var residency = output.Tags.Residency;
+        var origin = routing.SiteRegion;
+        var added = 0;
+        foreach (var region in routing.Regions)
+        {
+            if (residency.Allows(region, origin, out var safeguard))
+            {
+                into.Add(Encode(output, stream, receivedAt, device, region, safeguard));
+                added++;
+            }
+        }
+        return added;
+    }
+
+    private UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, string region, string safeguard)
     {
         var tags = output.Tags.OutputTags;
         var prefix = _topicPrefixes.GetOrAdd(output.Tags, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
@@ -43,6 +64,8 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
                 GatewayId = gatewayId,
                 ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
                 Stream = stream.Name,
+                DestinationRegion = region,
+                TransferSafeguard = safeguard,
             };
             envelope.Categories.AddRange(tags.CategoryList);
             payload = envelope.ToByteArray();
@@ -53,6 +76,6 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, region, safeguard);
     }
 }

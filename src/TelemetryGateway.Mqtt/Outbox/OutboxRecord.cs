@@ -9,15 +9,16 @@ namespace TelemetryGateway.Mqtt.Outbox;
 /// parameter instead of ten. Layout (version 2): version byte, expiry (u32), then topic, content type, purpose,
 /// legal basis, categories, policy, retention, stream as u16-length-prefixed UTF-8, then the payload as
 /// u32-length-prefixed bytes. Version 3 adds the device (the stream's device capture, for the data subject's rights) after
-/// the stream. Versions 1 (no stream) and 2 (no device) are still read.
+/// the stream; version 4 the destination region and the transfer safeguard after the device (notice §7). Versions 1 (no
+/// stream), 2 (no device) and 3 (no region) are still read.
 /// </summary>
 internal static class OutboxRecord
 {
-    private const byte Version = 3;
+    private const byte Version = 4;
 
     public static byte[] Encode(UpstreamMessage message)
     {
-        var strings = new[] { message.Topic, message.ContentType, message.Purpose, message.LegalBasis, message.Categories, message.Policy, message.Retention, message.Stream, message.Device };
+        var strings = new[] { message.Topic, message.ContentType, message.Purpose, message.LegalBasis, message.Categories, message.Policy, message.Retention, message.Stream, message.Device, message.Region, message.Safeguard };
         var size = 1 + 4 + 4 + message.Payload.Length;
         foreach (var text in strings)
         {
@@ -42,7 +43,7 @@ internal static class OutboxRecord
     /// <summary>Decodes a record; throws <see cref="InvalidDataException"/> for a record this version cannot read.</summary>
     public static UpstreamMessage Decode(ReadOnlySpan<byte> record)
     {
-        if (record.Length < 5 || record[0] is not (1 or 2 or Version))
+        if (record.Length < 5 || record[0] is not (1 or 2 or 3 or Version))
         {
             throw new InvalidDataException("Unknown outbox record version.");
         }
@@ -57,9 +58,11 @@ internal static class OutboxRecord
         var retention = ReadString(record, ref offset);
         var stream = record[0] >= 2 ? ReadString(record, ref offset) : "";
         var device = record[0] >= 3 ? ReadString(record, ref offset) : "";
+        var region = record[0] >= 4 ? ReadString(record, ref offset) : "";
+        var safeguard = record[0] >= 4 ? ReadString(record, ref offset) : "";
         var payloadLength = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(record[offset..]));
         var payload = record.Slice(offset + 4, payloadLength).ToArray();
-        return new UpstreamMessage(topic, payload, contentType, purpose, legalBasis, categories, policy, retention, expiry, stream, device);
+        return new UpstreamMessage(topic, payload, contentType, purpose, legalBasis, categories, policy, retention, expiry, stream, device, region, safeguard);
     }
 
     private static string ReadString(ReadOnlySpan<byte> record, ref int offset)

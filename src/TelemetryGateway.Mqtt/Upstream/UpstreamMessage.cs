@@ -4,7 +4,8 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// One output ready for the upstream: final topic, payload (an envelope or the minimized payload alone) and the tags
 /// that travel as MQTT 5 user properties, the policy stream it came from (for records and dead letters, not sent), and
 /// the device it is about (the stream's device capture, empty when none; kept so the data subject's rights reach
-/// outputs still waiting, never sent).
+/// outputs still waiting, never sent), the region of the upstream it goes to (its destination; one upstream per region)
+/// and the safeguard of that transfer (notice §7: <c>none</c> within the origin region, else <c>adequacy</c> or <c>scc</c>).
 /// This is what the outbox stores.
 /// </summary>
 public sealed record UpstreamMessage(
@@ -18,7 +19,9 @@ public sealed record UpstreamMessage(
     string Retention,
     uint ExpirySeconds,
     string Stream = "",
-    string Device = "");
+    string Device = "",
+    string Region = "",
+    string Safeguard = "");
 
 /// <summary>
 /// An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order and the time its
@@ -44,6 +47,10 @@ internal static class UpstreamMessageMapping
             .WithUserProperty("categories", Utf8(message.Categories))
             .WithUserProperty("policy", Utf8(message.Policy))
             .WithUserProperty("retention", Utf8(message.Retention));
+        if (message.Region.Length > 0)
+        {
+            builder.WithUserProperty("region", Utf8(message.Region)).WithUserProperty("safeguard", Utf8(message.Safeguard));
+        }
         if (message.ExpirySeconds > 0)
         {
             builder.WithMessageExpiryInterval(message.ExpirySeconds);
