@@ -106,6 +106,25 @@ public sealed class ResidencyTests
     }
 
     [Fact]
+    public void The_shipped_policy_keeps_an_eea_sites_data_in_the_eea_except_firmware_for_product_improvement_under_scc()
+    {
+        foreach (var stream in TestPolicies.Default.Streams)
+        {
+            foreach (var purpose in stream.Purposes)
+            {
+                Assert.True(purpose.Residency.Allows("eea", "eea", out _), $"{stream.Name}/{purpose.Purpose}");
+                Assert.False(purpose.Residency.Allows("cn", "eea", out _), $"{stream.Name}/{purpose.Purpose}");
+                var toUs = purpose.Residency.Allows("us", "eea", out var safeguard);
+                Assert.Equal(stream.Name == "firmware" && purpose.Purpose == Vocabulary.Purpose.ProductImprovement, toUs);
+                if (toUs)
+                {
+                    Assert.Equal("scc", safeguard);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Empty_or_missing_regions_are_errors()
     {
         var empty = TestPolicies.Compile(PolicyWith("""
