@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Host.Tests.Support;
-using TelemetryGateway.Mqtt;
 
 namespace TelemetryGateway.Host.Tests.Configuration;
 
