@@ -56,6 +56,20 @@ public sealed class ResidencyTests
         // What went to the US carries the pseudonym, never the serial.
         Assert.DoesNotContain(Serial, System.Text.Encoding.UTF8.GetString(transferred.Payload), StringComparison.Ordinal);
         Assert.DoesNotContain(Serial, transferred.Topic, StringComparison.Ordinal);
+
+        // The device report (notice 9.2) says to which regions, under which safeguard, each purpose would go.
+        await Loopback.WaitForListenerAsync(gateway.AdminPort, TimeSpan.FromSeconds(30), () => gateway.Output);
+        using var admin = gateway.AdminClient();
+        using var report = System.Text.Json.JsonDocument.Parse(await admin.GetStringAsync(new Uri($"/v1/devices/{Serial}", UriKind.Relative)));
+        Assert.Equal("eea", report.RootElement.GetProperty("siteRegion").GetString());
+        var destinations = report.RootElement.GetProperty("forwarding").EnumerateArray()
+            .Where(f => f.GetProperty("stream").GetString() == "firmware")
+            .ToDictionary(
+                f => f.GetProperty("purpose").GetString()!,
+                f => string.Join(",", f.GetProperty("destinations").EnumerateArray().Select(d => $"{d.GetProperty("region").GetString()}:{d.GetProperty("safeguard").GetString()}")));
+        Assert.Equal("eea:none,us:scc", destinations["product-improvement"]);
+        Assert.Equal("eea:none", destinations["after-sales-service"]);
+        Assert.Equal("eea:none", destinations["safety-recall"]);
     }
 
     [Fact]
