@@ -62,6 +62,11 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _destinationData = new(StringComparer.Ordinal);
     private long _count;
     private long _bytes;
+    // Recalls (the data subject's rights removing waiting outputs on another connection): how many began, and the
+    // lock a recall holds until its removal is committed, which the drainer takes to check an output again.
+    private long _recalls;
+    private readonly SemaphoreSlim _recall = new(1, 1);
+    private readonly SqliteCommand _stored;
     private long _dropped;
     private long _expired;
     private long _deadLettered;
@@ -169,6 +174,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             _reader, "SELECT seq, record, expires_at FROM outbox WHERE destination = $destination AND seq > $after ORDER BY seq LIMIT $max;",
             "$after", "$max", "$destination");
         _lastSequence = Prepare(_writer, "SELECT last_insert_rowid();");
+        _stored = Prepare(_reader, "SELECT EXISTS (SELECT 1 FROM outbox WHERE seq = $seq);", "$seq");
         _oldestSequence = Prepare(_reader, "SELECT MIN(seq) FROM outbox;");
         _openedAt = time.GetUtcNow();
         _sequenceAtOpen = Scalar(_writer, "SELECT IFNULL(MAX(seq), 0) FROM outbox;");
@@ -361,6 +367,61 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>Recalls begun so far: when it changed since the drainer read a batch, the batch's outputs are checked again before they are sent.</summary>
+    public long Recalls => Interlocked.Read(ref _recalls);
+
+    /// <summary>
+    /// Begins a recall (outputs removed on another connection for the data subject's rights): counted before anything is
+    /// removed, and holding the lock the drainer checks under until the returned handle is disposed (after the commit).
+    /// </summary>
+    public async Task<IDisposable> BeginRecallAsync(CancellationToken cancellationToken)
+    {
+        await _recall.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _recalls);
+        return new RecallHandle(_recall);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="publish"/> only if output <paramref name="sequence"/> is still stored, checked once no
+    /// recall is in progress; returns false (nothing started) when a recall removed it.
+    /// </summary>
+    public async Task<bool> PublishIfStillStoredAsync(long sequence, Action publish, CancellationToken cancellationToken)
+    {
+        await _recall.WaitAsync(cancellationToken);
+        try
+        {
+            bool stored;
+            lock (_readerLock)
+            {
+                _stored.Parameters[0].Value = sequence;
+                stored = Convert.ToInt64(_stored.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 1;
+            }
+            if (stored)
+            {
+                // Started under the lock: a recall that begins now finds the publish already under way.
+                publish();
+            }
+            return stored;
+        }
+        finally
+        {
+            _recall.Release();
+        }
+    }
+
+    private sealed class RecallHandle(SemaphoreSlim recall) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                recall.Release();
+            }
+        }
     }
 
     /// <summary>Waits until something was appended since the last wait, or the timeout passes.</summary>
@@ -784,6 +845,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         {
             _read.Dispose();
             _readDestination.Dispose();
+            _stored.Dispose();
             _oldestSequence.Dispose();
             _reader.Dispose();
         }
@@ -794,6 +856,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         _deadLetter.Dispose();
         _writer.Dispose();
         _dataAvailable.Dispose();
+        _recall.Dispose();
         foreach (var available in _destinationData.Values)
         {
             available.Dispose();

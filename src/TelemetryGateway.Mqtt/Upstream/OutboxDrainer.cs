@@ -28,6 +28,7 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
     private long _delivered;
     private long _rejected;
     private long _expiredCount;
+    private long _recalled;
     // The output suspected of making the upstream close the connection, and how often it did in a row.
     private long _suspect = -1;
     private int _strikes;
@@ -42,6 +43,9 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
 
     /// <summary>Outputs the upstream rejected since start (now dead letters).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Outputs already read for sending that a recall removed before their turn (not sent).</summary>
+    public long Recalled => Interlocked.Read(ref _recalled);
 
     /// <summary>Outputs found past their retention when their turn came (dropped, not sent).</summary>
     public long Expired => Interlocked.Read(ref _expiredCount);
@@ -109,6 +113,8 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                     window = new SemaphoreSlim(capacity, capacity);
                 }
                 await FlushAcknowledgementsAsync(hardStop);
+                // Read before the batch: a recall begun after it (the data subject's rights) has each output checked again.
+                var recalls = outbox.Recalls;
                 var batch = outbox.ReadAfter(destination, after, _probing ? 1 : capacity);
                 if (batch.Count == 0 && Interlocked.Read(ref _lowestFailed) != long.MaxValue)
                 {
@@ -147,7 +153,20 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                         break;
                     }
                     after = stored.Sequence;
-                    _ = PublishOneAsync(stored, now, window, hardStop);
+                    var recallsNow = outbox.Recalls;
+                    if (recallsNow == recalls)
+                    {
+                        _ = PublishOneAsync(stored, now, window, hardStop);
+                        continue;
+                    }
+                    // A recall began since the batch was read: send the output only if it is still stored.
+                    var started = await outbox.PublishIfStillStoredAsync(stored.Sequence, () => _ = PublishOneAsync(stored, now, window, hardStop), hardStop);
+                    if (!started)
+                    {
+                        _suspectSettled |= stored.Sequence == _suspect;
+                        Interlocked.Increment(ref _recalled);
+                        window.Release();
+                    }
                 }
                 if (_probing || Interlocked.Read(ref _lowestFailed) != long.MaxValue)
                 {
