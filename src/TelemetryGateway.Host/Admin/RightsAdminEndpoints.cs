@@ -8,8 +8,8 @@ using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Core.Vocabulary;
-using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Host.Cli;
+using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Registry;
 
 namespace TelemetryGateway.Host.Admin;
