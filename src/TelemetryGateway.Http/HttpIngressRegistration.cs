@@ -36,7 +36,9 @@ internal static class HttpIngressRegistration
         var options = configuration.GetSection(SectionName).Get<HttpIngressOptions>() ?? new HttpIngressOptions();
         var errors = options.Validate(SectionName).ToList();
         var reverseProxy = configuration.GetSection(IngressRouteCatalog.SectionName);
-        var (catalog, routeErrors) = IngressRouteCatalog.Build(reverseProxy, policy);
+        // The site's region (Gateway:Site:Region, validated with the gateway's options): routes are checked against it.
+        var siteRegion = configuration["Gateway:Site:Region"] ?? "eea";
+        var (catalog, routeErrors) = IngressRouteCatalog.Build(reverseProxy, policy, siteRegion);
         errors.AddRange(routeErrors);
         if (errors.Count == 0 && options.AcceptsApiKeys)
         {

@@ -30,7 +30,17 @@ public sealed record MqttGatewaySettings(
     /// <summary>Where messages come from: the site broker (the default) or a cluster, as one of N workers.</summary>
     public IngressOptions Ingress { get; init; } = new();
 
-    public DeliverySettings Delivery => new(Upstream, Outbox, DataDirectory, GatewayId);
+    /// <summary><c>Gateway:Site</c>: the site's region.</summary>
+    public SiteOptions Site { get; init; } = new();
+
+    /// <summary><c>Gateway:Upstreams</c>: one upstream per region; none: <see cref="Upstream"/> is the site region's.</summary>
+    public IReadOnlyDictionary<string, RegionalUpstreamOptions> Upstreams { get; init; } = new Dictionary<string, RegionalUpstreamOptions>();
+
+    public DeliverySettings Delivery => new(Upstream, Outbox, DataDirectory, GatewayId)
+    {
+        SiteRegion = Site.Region,
+        Routes = Residencies.Routes(Upstream, Upstreams, Site),
+    };
 }
 
 /// <summary>Registers the site broker and its ingress, with quarantine and delivery (each its own feature, composed here).</summary>

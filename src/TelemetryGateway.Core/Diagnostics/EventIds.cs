@@ -6,7 +6,7 @@ namespace TelemetryGateway.Core.Diagnostics;
 /// 100-119 MQTT ingress and quarantine, 200-229 upstream and delivery, 230-249 dead letters and retention,
 /// 300-309 credentials, 310-319 device security, 320-339 outbox, 340-359 consent and the data subject's rights,
 /// 400-409 admin listener, 410-419 policy reload,
-/// 420-429 learned values, 500-529 worker ingresses (mqtt-shared, amqp).
+/// 420-429 learned values, 500-529 worker ingresses (mqtt-shared, amqp), 620-639 residency (upstreams per region).
 /// </summary>
 public static class EventIds
 {
@@ -108,4 +108,6 @@ public static class EventIds
     public const int AggregateDeliveryFailed = 601;
     public const int AggregateWindowsDropped = 602;
     public const int AggregatesFlushedAtStop = 603;
+    public const int RegionalUpstreamConfigured = 620;
+    public const int PurposeWithoutDestination = 621;
 }

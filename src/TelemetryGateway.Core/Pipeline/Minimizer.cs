@@ -327,6 +327,16 @@ public sealed class Minimizer : IDisposable
         _bodyState = BodyState.None;
     }
 
+    /// <summary>
+    /// Counts an output of <paramref name="purpose"/> that delivery withheld because no configured upstream lies in a
+    /// region the purpose may go to (notice §7); called while this minimizer is rented, like its own counts.
+    /// </summary>
+    public void RecordNoDestination(StreamPurpose purpose)
+    {
+        ArgumentNullException.ThrowIfNull(purpose);
+        Shard(purpose)[(int)ProcessingAction.NoDestination]++;
+    }
+
     /// <summary>The counter index of the first gate that refuses <paramref name="purpose"/> for <paramref name="device"/>; -1 when all allow it.</summary>
     private int Refusal(StreamPurpose purpose, ReadOnlySpan<char> device)
     {

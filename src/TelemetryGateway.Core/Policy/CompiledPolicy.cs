@@ -178,6 +178,9 @@ public sealed class StreamPurpose
 
     public string PolicyTag { get; }
 
+    /// <summary>The regions this purpose's outputs may go to, and the safeguard of a transfer (notice §7).</summary>
+    public Residency Residency { get; internal init; } = Residency.OriginOnly;
+
     /// <summary>The tags of this purpose's outputs, compiled once (text and UTF-8).</summary>
     public Pipeline.OutputTags OutputTags { get; }
 

@@ -9,6 +9,7 @@ using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Core.Vocabulary;
 using TelemetryGateway.Host.Cli;
+using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Registry;
 
 namespace TelemetryGateway.Host.Admin;
@@ -22,7 +23,7 @@ namespace TelemetryGateway.Host.Admin;
 /// (notice 9.6). PUT takes <c>{"noticeVersion": "...", "purposes": [...]}</c> (purposes for the restriction only), DELETE
 /// <c>?noticeVersion=</c>. Errors are RFC 9457 problem details that never repeat the serial.
 /// </summary>
-internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenerations generations, PseudonymizationKey key) : IAdminEndpoints
+internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenerations generations, PseudonymizationKey key, GatewayOptions options) : IAdminEndpoints
 {
     private const int MaxBodyBytes = 4096;
     private const string AllLegitimateInterest = "legitimate-interest";
@@ -180,7 +181,10 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
         return (noticeVersion, purposes, errors);
     }
 
-    /// <summary>Notice 9.2: the device's choices, history and pseudonym, what the running policy would forward for it, and its waiting outputs.</summary>
+    /// <summary>
+    /// Notice 9.2: the device's choices, history and pseudonym, what the running policy would forward for it and to which
+    /// regions under which safeguard (§7), and its waiting outputs.
+    /// </summary>
     private object Report(string sn)
     {
         var report = registry.Report(sn);
@@ -190,6 +194,7 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
             ConsentCommand.WriteReport(json, report, registry.PseudonymOf(sn), key.Id);
         }
         var forwarding = new List<object>();
+        var routes = options.Routes;
         foreach (var stream in generations.Current.Policy.Streams)
         {
             if (stream.DeviceCapture < 0)
@@ -199,6 +204,19 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
             foreach (var purpose in stream.Purposes)
             {
                 var refusal = report.Choices.Refusal(purpose.Purpose, purpose.LegalBasis);
+                // Notice §7: the configured upstreams' regions this purpose may go to from the site's region, and the safeguard.
+                var destinations = new List<object>();
+                foreach (var route in routes)
+                {
+                    if (purpose.Residency.Allows(route.Region, options.Site.Region, out var safeguard))
+                    {
+                        destinations.Add(new { region = route.Region, safeguard });
+                    }
+                }
+                if (refusal is null && destinations.Count == 0)
+                {
+                    refusal = ProcessingAction.NoDestination;
+                }
                 forwarding.Add(new
                 {
                     stream = stream.Name,
@@ -211,13 +229,15 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
                         ProcessingAction.NoConsent => "no-consent",
                         ProcessingAction.Objected => "objected",
                         ProcessingAction.Restricted => "restricted",
+                        ProcessingAction.NoDestination => "no-destination",
                         _ => null,
                     },
+                    destinations,
                 });
             }
         }
         using var document = JsonDocument.Parse(buffer.ToArray());
-        return new { record = document.RootElement.Clone(), policy = generations.Current.Policy.Tag, forwarding };
+        return new { record = document.RootElement.Clone(), policy = generations.Current.Policy.Tag, siteRegion = options.Site.Region, forwarding };
     }
 
     private static IResult WithDevice(string sn, Func<IResult> handler) => DeviceProblem(sn) ?? handler();

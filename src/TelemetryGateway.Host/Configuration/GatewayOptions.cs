@@ -26,6 +26,12 @@ public sealed record GatewayOptions
     public PseudonymizationOptions Pseudonymization { get; init; } = new();
     public SiteBrokerOptions Mqtt { get; init; } = new();
     public UpstreamOptions Upstream { get; init; } = new();
+
+    /// <summary><c>Gateway:Upstreams:{name}</c>: one upstream per region (notice §7); none: <see cref="Upstream"/> is the site region's.</summary>
+    public Dictionary<string, RegionalUpstreamOptions> Upstreams { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary><c>Gateway:Site</c>: the site's region.</summary>
+    public SiteOptions Site { get; init; } = new();
     public OutboxOptions Outbox { get; init; } = new();
     public SecurityOptions Security { get; init; } = new();
     public QuarantineOptions Quarantine { get; init; } = new();
@@ -35,7 +41,10 @@ public sealed record GatewayOptions
     /// <summary><c>Gateway:Ingress</c>: the site broker (default) or a worker of a cluster (<c>mqtt-shared</c>, <c>amqp</c>).</summary>
     public IngressOptions Ingress { get; init; } = new();
 
-    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress };
+    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress, Site = Site, Upstreams = Upstreams };
+
+    /// <summary>The upstreams outputs may go to, one per region (the single <c>Gateway:Upstream</c> as the site region's when none is named).</summary>
+    public IReadOnlyList<UpstreamRoute> Routes => Residencies.Routes(Upstream, Upstreams, Site);
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -75,6 +84,7 @@ public sealed record GatewayOptions
         }
         errors.AddRange(Mqtt.Validate("Gateway:Mqtt"));
         errors.AddRange(Upstream.Validate("Gateway:Upstream"));
+        errors.AddRange(Residencies.Validate(Upstream, Upstreams, Site));
         errors.AddRange(Outbox.Validate("Gateway:Outbox"));
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
@@ -84,7 +94,7 @@ public sealed record GatewayOptions
         {
             errors.Add("Gateway:Policy:WatchInterval must not be negative (00:00:00 turns the file watch off)");
         }
-        errors.AddRange(Ingress.Validate("Gateway:Ingress", Upstream.IsConfigured));
+        errors.AddRange(Ingress.Validate("Gateway:Ingress", Upstream.IsConfigured || Upstreams.Count > 0));
         if (!Ingress.IsSiteBroker && Pseudonymization.KeyFile is null)
         {
             // A key generated per worker would give one device a different pseudonym on each worker.

@@ -27,7 +27,7 @@ internal static class GatewayHealthChecks
             .Add(Check("policy", [HealthAdminEndpoints.Ready], sp => Policy(sp.GetRequiredService<PolicyGenerations>())))
             .Add(Check("listeners", [HealthAdminEndpoints.Ready], sp => ReceiveLoop(sp.GetRequiredService<IReceiveLoop>())))
             .Add(Check("outbox", [HealthAdminEndpoints.Ready], sp => Outbox(sp.GetRequiredService<SqliteOutbox>())))
-            .Add(Check("upstream", [HealthAdminEndpoints.Ready], sp => Upstream(sp.GetRequiredService<IUpstream>(), sp.GetRequiredService<SqliteOutbox>())));
+            .Add(Check("upstream", [HealthAdminEndpoints.Ready], sp => Upstream(sp.GetRequiredService<Destinations>(), sp.GetRequiredService<SqliteOutbox>())));
         return services;
     }
 
@@ -59,6 +59,19 @@ internal static class GatewayHealthChecks
         upstream.IsConnected ? HealthCheckResult.Healthy("connected")
         : outbox.IsWritable ? HealthCheckResult.Healthy("not connected; the outbox keeps outputs for later")
         : HealthCheckResult.Unhealthy("not connected, and the outbox cannot take outputs");
+
+    /// <summary>Every region's upstream (notice §7): healthy while each is connected or the outbox keeps what waits for it.</summary>
+    public static HealthCheckResult Upstream(Destinations destinations, SqliteOutbox outbox)
+    {
+        if (destinations.All.Count == 1)
+        {
+            return Upstream(destinations.All[0].Upstream, outbox);
+        }
+        var down = destinations.All.Where(d => !d.Upstream.IsConnected).Select(d => d.Region).ToList();
+        return down.Count == 0 ? HealthCheckResult.Healthy("connected (" + string.Join(", ", destinations.All.Select(d => d.Region)) + ")")
+            : outbox.IsWritable ? HealthCheckResult.Healthy("not connected: " + string.Join(", ", down) + "; the outbox keeps their outputs for later")
+            : HealthCheckResult.Unhealthy("not connected: " + string.Join(", ", down) + ", and the outbox cannot take outputs");
+    }
 
     private static HealthCheckRegistration Check(string name, string[] tags, Func<IServiceProvider, HealthCheckResult> check) =>
         new(name, sp => new DelegateCheck(() => check(sp)), HealthStatus.Unhealthy, tags);

@@ -9,6 +9,7 @@ using TelemetryGateway.Core.Diagnostics;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Learning;
 using TelemetryGateway.Core.Policy;
+using TelemetryGateway.Core.Vocabulary;
 using TelemetryGateway.Host.Admin;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Host.Health;
@@ -188,7 +189,7 @@ internal static class GatewayHost
         services.AddAdminEndpoints<PolicyAdminEndpoints>();
         services.AddAdminEndpoints<RightsAdminEndpoints>();
         services.AddGatewayHealthChecks();
-        services.AddGatewayMetrics(options.Upstream);
+        services.AddGatewayMetrics();
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
         services.AddDataSubjectRights(options.DataDirectory, key);
@@ -203,9 +204,18 @@ internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Pseudonymiz
     public Task StartAsync(CancellationToken cancellationToken)
     {
         LogPolicy(logger, policy.Tag, policy.Streams.Count, key.Id);
-        if (options.Upstream.IsConfigured)
+        if (options.Upstreams.Count > 0)
+        {
+            foreach (var route in options.Routes)
+            {
+                LogRegionalUpstream(logger, route.Name, route.Region, route.Options.Endpoint!.Host, options.Site.Region);
+            }
+            LogUnreachablePurposes(policy, options.Routes.Select(r => r.Region).ToList(), options.Site.Region);
+        }
+        else if (options.Upstream.IsConfigured)
         {
             LogUpstream(logger, options.Upstream.Endpoint!.Host, options.Upstream.TopicPrefix, options.Upstream.Envelope);
+            LogUnreachablePurposes(policy, [options.Site.Region], options.Site.Region);
         }
         else
         {
@@ -221,6 +231,28 @@ internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Pseudonymiz
 
     [LoggerMessage(EventId = EventIds.UpstreamConfigured, Level = LogLevel.Information, Message = "Outputs go upstream to {Host} under '{Prefix}/<purpose>/...' (envelope: {Envelope})")]
     private static partial void LogUpstream(ILogger logger, string host, string prefix, string envelope);
+
+    /// <summary>A purpose whose outputs no configured upstream may take is withheld whole: said once at start, not per message.</summary>
+    private void LogUnreachablePurposes(CompiledPolicy compiled, IReadOnlyList<string> regions, string siteRegion)
+    {
+        foreach (var stream in compiled.Streams)
+        {
+            foreach (var purpose in stream.Purposes)
+            {
+                if (!regions.Any(region => purpose.Residency.Allows(region, siteRegion, out _)))
+                {
+                    LogPurposeWithoutDestination(logger, stream.Name, purpose.Purpose.Id(), siteRegion);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = EventIds.RegionalUpstreamConfigured, Level = LogLevel.Information, Message = "Upstream {Name} (region {Region}) is {Host}; the site's region is {SiteRegion}")]
+    private static partial void LogRegionalUpstream(ILogger logger, string name, string region, string host, string siteRegion);
+
+    [LoggerMessage(EventId = EventIds.PurposeWithoutDestination, Level = LogLevel.Warning, Message = "Stream {Stream}, purpose {Purpose}: no configured upstream lies in a region its residency allows "
+        + "from the site's region {SiteRegion}; its outputs are withheld (counted as no-destination)")]
+    private static partial void LogPurposeWithoutDestination(ILogger logger, string stream, string purpose, string siteRegion);
 
     [LoggerMessage(EventId = EventIds.LocalOnly, Level = LogLevel.Information, Message = "No upstream configured: outputs are published on this broker under 'filtered/<purpose>/...'")]
     private static partial void LogLocalOnly(ILogger logger);

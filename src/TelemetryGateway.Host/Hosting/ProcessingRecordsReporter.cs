@@ -50,7 +50,7 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
                     var unchanged = _lastForwarded.GetValueOrDefault(counters) == forwarded;
                     // A purpose that never had a message has nothing to record.
                     if ((onlyChanged && unchanged) || (forwarded == 0 && counters[ProcessingAction.NoConsent] == 0 && counters[ProcessingAction.Withheld] == 0
-                        && counters[ProcessingAction.Objected] == 0 && counters[ProcessingAction.Restricted] == 0))
+                        && counters[ProcessingAction.Objected] == 0 && counters[ProcessingAction.Restricted] == 0 && counters[ProcessingAction.NoDestination] == 0))
                     {
                         continue;
                     }
@@ -61,7 +61,7 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
                         logger, stream.Name, purposeId, legalBasisId, forwarded, counters[ProcessingAction.Dropped],
                         counters[ProcessingAction.Hashed], counters[ProcessingAction.Coarsened], counters[ProcessingAction.Redacted],
                         counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent], counters[ProcessingAction.Withheld],
-                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted], purpose.Name);
+                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted], counters[ProcessingAction.NoDestination], purpose.Name);
                 }
             }
         }
@@ -72,8 +72,9 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
     [LoggerMessage(EventId = EventIds.ProcessingRecords, Level = LogLevel.Information, Message = "Records of processing: stream {Stream}, purpose {Purpose} ({LegalBasis}): "
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
         + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
-        + "withheld as nothing in them was for this purpose {Withheld}, objected to {Objected}, restricted away {Restricted}; purpose entry {Entry}")]
+        + "withheld as nothing in them was for this purpose {Withheld}, objected to {Objected}, restricted away {Restricted}; "
+        + "outputs not sent as no upstream lies in a region the purpose may go to {NoDestination}; purpose entry {Entry}")]
     private static partial void LogRecord(
         ILogger logger, string stream, string purpose, string legalBasis, long forwarded, long dropped, long hashed, long coarsened,
-        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted, string entry);
+        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted, long noDestination, string entry);
 }

@@ -20,7 +20,10 @@ internal static class RightsRegistration
     public static IServiceCollection AddDataSubjectRights(this IServiceCollection services, string dataDirectory, PseudonymizationKey key)
     {
         services.AddSingleton(sp => ChoiceRegistry.Open(
-            dataDirectory, key, new OutboxWaitingOutputs(dataDirectory, token => sp.GetRequiredService<SqliteOutbox>().MaintainAsync(token)),
+            dataDirectory, key, new OutboxWaitingOutputs(
+                dataDirectory,
+                token => sp.GetRequiredService<SqliteOutbox>().MaintainAsync(token),
+                token => sp.GetRequiredService<SqliteOutbox>().BeginRecallAsync(token)),
             sp.GetService<LearnedSecrets>()));
         services.AddSingleton<IDataSubjectRights>(sp => sp.GetRequiredService<ChoiceRegistry>());
         services.AddSingleton<IChoicesSource>(sp => sp.GetRequiredService<ChoiceRegistry>());

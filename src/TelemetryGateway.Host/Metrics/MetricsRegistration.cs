@@ -3,7 +3,6 @@ using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using TelemetryGateway.Host.Admin;
-using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Diagnostics;
 
 namespace TelemetryGateway.Host.Metrics;
@@ -17,11 +16,11 @@ internal static class MetricsRegistration
 {
     public const string HttpMeterName = "TelemetryGateway.Http";
 
-    public static IServiceCollection AddGatewayMetrics(this IServiceCollection services, UpstreamOptions upstream)
+    public static IServiceCollection AddGatewayMetrics(this IServiceCollection services)
     {
         services.AddMetrics();
         services.AddSingleton<ProcessingMetrics>();
-        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<MqttObservations>(sp, upstream));
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<MqttObservations>(sp));
         services.AddHostedService<InstrumentsStartup>();
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("telemetry-gateway"))

@@ -29,6 +29,7 @@ internal sealed class ProcessingMetrics : IDisposable
     [
         (ProcessingAction.NoConsent, "no-consent"),
         (ProcessingAction.Withheld, "nothing-for-purpose"),
+        (ProcessingAction.NoDestination, "no-destination"),
     ];
 
     private readonly Meter _meter;

@@ -21,6 +21,7 @@ internal sealed class HttpIngressGenerations
     private readonly PseudonymizationKey _key;
     private readonly IReadOnlyList<IPurposeGate> _gates;
     private readonly LearnedSecrets? _learned;
+    private readonly string _siteRegion;
     private HttpIngressGeneration _current;
 
     /// <summary>Binds to <paramref name="generations"/>; bodies pass <paramref name="gates"/>, as messages do.</summary>
@@ -30,12 +31,13 @@ internal sealed class HttpIngressGenerations
     {
         ArgumentNullException.ThrowIfNull(generations);
         _reverseProxy = reverseProxy;
+        _siteRegion = routes.SiteRegion;
         _key = key;
         _gates = gates;
         _learned = learned;
         var policy = generations.Current;
         _current = new HttpIngressGeneration(policy, routes, new BodyMinimizers(policy.Policy, key, gates, learned));
-        generations.AddValidator(next => IngressRouteCatalog.Build(_reverseProxy, next).Errors.Select(e => "HTTP ingress: " + e));
+        generations.AddValidator(next => IngressRouteCatalog.Build(_reverseProxy, next, _siteRegion).Errors.Select(e => "HTTP ingress: " + e));
         generations.Swapped += Bind;
     }
 
@@ -44,7 +46,7 @@ internal sealed class HttpIngressGenerations
 
     private void Bind(PolicyGeneration generation)
     {
-        var (routes, _) = IngressRouteCatalog.Build(_reverseProxy, generation.Policy);
+        var (routes, _) = IngressRouteCatalog.Build(_reverseProxy, generation.Policy, _siteRegion);
         if (routes is null)
         {
             // The validator refused such a policy before the swap; nothing to bind to.

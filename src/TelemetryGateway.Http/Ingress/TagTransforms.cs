@@ -31,6 +31,11 @@ internal static class TagTransforms
             if (context.HttpContext.Features.Get<IngressRoute>() is { } route)
             {
                 AddTags(headers, route.Purpose.OutputTags);
+                if (route.Region.Length > 0)
+                {
+                    headers.TryAddWithoutValidation(IngressHeaders.DestinationRegion, route.Region);
+                    headers.TryAddWithoutValidation(IngressHeaders.TransferSafeguard, route.Safeguard);
+                }
             }
             if (context.ProxyRequest.Content is { } content)
             {

@@ -54,6 +54,12 @@ internal sealed class IngressRoute
     /// scrubber looks for, and the device the pipeline's gates decide for.
     /// </summary>
     public string DeviceRouteValue { get; }
+
+    /// <summary>The region of the route's cluster (notice §7), sent as <c>X-Destination-Region</c>.</summary>
+    public string Region { get; init; } = "";
+
+    /// <summary>The safeguard of the transfer to <see cref="Region"/> (<c>none</c> within the site's region), sent as <c>X-Transfer-Safeguard</c>.</summary>
+    public string Safeguard { get; init; } = "";
 }
 
 /// <summary>Header names of the HTTP ingress.</summary>
@@ -64,6 +70,8 @@ internal static class IngressHeaders
     public const string DataCategories = "X-Data-Categories";
     public const string Policy = "X-Policy";
     public const string Retention = "X-Retention";
+    public const string DestinationRegion = "X-Destination-Region";
+    public const string TransferSafeguard = "X-Transfer-Safeguard";
     public const string ApiKey = "X-Api-Key";
     public const string DeviceSerial = "X-Device-Serial";
 }

@@ -10,7 +10,9 @@ namespace TelemetryGateway.Http.Routing;
 /// <summary>
 /// The routes of YARP's <c>ReverseProxy</c> section, each resolved against the policy from its metadata
 /// (<c>TelemetryGateway.Stream</c>, <c>TelemetryGateway.Purpose</c>, <c>TelemetryGateway.MaxBodyBytes</c>,
-/// <c>TelemetryGateway.MaxGzipRatio</c>, <c>TelemetryGateway.MaxRequestSeconds</c>, <c>TelemetryGateway.DeviceRouteValue</c>).
+/// <c>TelemetryGateway.MaxGzipRatio</c>, <c>TelemetryGateway.MaxRequestSeconds</c>, <c>TelemetryGateway.DeviceRouteValue</c>,
+/// <c>TelemetryGateway.Region</c>: the region of the route's cluster, the site's by default; the purpose's residency
+/// must allow it from the site's region, notice §7).
 /// A route names only the stream it feeds: the policy decides the body's format and how it is minimized, so a route
 /// that tries to set either (<c>TelemetryGateway.BodyFormat</c>, <c>TelemetryGateway.Serial</c>) is an error. Built
 /// once per policy generation, with every error of every route reported at once; immutable afterwards.
@@ -24,6 +26,7 @@ internal sealed partial class IngressRouteCatalog
     public const string MaxBodyBytesKey = "TelemetryGateway.MaxBodyBytes";
     public const string DeviceRouteValueKey = "TelemetryGateway.DeviceRouteValue";
     public const string SerialKey = "TelemetryGateway.Serial";
+    public const string RegionKey = "TelemetryGateway.Region";
 
     /// <summary>Default limit of a body read whole before it is minimized (formats that do not stream: JSON, SOLIX, protobuf).</summary>
     public const long DefaultMaxJsonBytes = 1024 * 1024;
@@ -36,7 +39,14 @@ internal sealed partial class IngressRouteCatalog
 
     private readonly FrozenDictionary<string, IngressRoute> _routes;
 
-    private IngressRouteCatalog(Dictionary<string, IngressRoute> routes) => _routes = routes.ToFrozenDictionary(StringComparer.Ordinal);
+    private IngressRouteCatalog(Dictionary<string, IngressRoute> routes, string siteRegion)
+    {
+        _routes = routes.ToFrozenDictionary(StringComparer.Ordinal);
+        SiteRegion = siteRegion;
+    }
+
+    /// <summary>The site's region the routes were checked against (notice §7); a reloaded policy is checked against it too.</summary>
+    public string SiteRegion { get; }
 
     public int Count => _routes.Count;
 
@@ -45,7 +55,7 @@ internal sealed partial class IngressRouteCatalog
     public IngressRoute? Find(string routeId) => _routes.GetValueOrDefault(routeId);
 
     /// <summary>Reads and checks every route of <paramref name="reverseProxy"/>; the catalog is null when any has an error.</summary>
-    public static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(IConfigurationSection reverseProxy, CompiledPolicy policy)
+    public static (IngressRouteCatalog? Catalog, IReadOnlyList<string> Errors) Build(IConfigurationSection reverseProxy, CompiledPolicy policy, string siteRegion = "eea")
     {
         ArgumentNullException.ThrowIfNull(reverseProxy);
         ArgumentNullException.ThrowIfNull(policy);
@@ -60,16 +70,16 @@ internal sealed partial class IngressRouteCatalog
             {
                 errors.Add($"{path}:ClusterId must name a cluster of {SectionName}:Clusters");
             }
-            var route = BuildRoute(section, routeId, path, policy, errors);
+            var route = BuildRoute(section, routeId, path, policy, siteRegion, errors);
             if (route is not null)
             {
                 routes[routeId] = route;
             }
         }
-        return (errors.Count == 0 ? new IngressRouteCatalog(routes) : null, errors);
+        return (errors.Count == 0 ? new IngressRouteCatalog(routes, siteRegion) : null, errors);
     }
 
-    private static IngressRoute? BuildRoute(IConfigurationSection section, string routeId, string path, CompiledPolicy policy, List<string> errors)
+    private static IngressRoute? BuildRoute(IConfigurationSection section, string routeId, string path, CompiledPolicy policy, string siteRegion, List<string> errors)
     {
         var metadata = section.GetSection("Metadata");
         var errorCount = errors.Count;
@@ -138,12 +148,27 @@ internal sealed partial class IngressRouteCatalog
             errors.Add($"{path}:Metadata:{MaxRequestSecondsKey} must be a whole number of seconds between 1 and 86400");
         }
         var deviceRouteValue = metadata[DeviceRouteValueKey] ?? "sn";
+        var region = metadata[RegionKey] ?? siteRegion;
+        var safeguard = Residency.NoTransfer;
+        if (!Residency.IsRegionId(region))
+        {
+            errors.Add($"{path}:Metadata:{RegionKey} must be a region id (lower-case letters, digits and '-'; the notice's: {string.Join(", ", Residency.KnownRegions)})");
+        }
+        else if (purpose is not null && !purpose.Residency.Allows(region, siteRegion, out safeguard))
+        {
+            errors.Add($"{path}:Metadata:{RegionKey}: purpose '{purpose.Purpose.Id()}' of stream '{stream!.Name}' may not go to region '{region}' from the site's region '{siteRegion}' "
+                + "(its residency in the policy lists the regions, and a transfer needs a safeguard)");
+        }
         CheckForwardedPath(section, path, errors);
         if (errors.Count > errorCount)
         {
             return null;
         }
-        return new IngressRoute(routeId, stream!, purpose!, maxBodyBytes, deviceRouteValue, maxGzipRatio, TimeSpan.FromSeconds(maxRequestSeconds));
+        return new IngressRoute(routeId, stream!, purpose!, maxBodyBytes, deviceRouteValue, maxGzipRatio, TimeSpan.FromSeconds(maxRequestSeconds))
+        {
+            Region = region,
+            Safeguard = safeguard,
+        };
     }
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)

@@ -97,7 +97,12 @@ internal sealed partial class AggregateReleaser(
         }
         try
         {
-            await delivery.DeliverAsync([.. releases.Select(encoder.EncodeAggregate)], stopping);
+            var messages = new List<UpstreamMessage>(releases.Count);
+            foreach (var release in releases)
+            {
+                encoder.EncodeAggregate(release, messages);
+            }
+            await delivery.DeliverAsync(messages, stopping);
             Interlocked.Add(ref _released, releases.Count);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -14,19 +14,16 @@ internal sealed class MqttObservations
 {
     private static readonly DenialReason[] s_denialReasons = Enum.GetValues<DenialReason>();
 
-    public MqttObservations(
-        MqttInstruments instruments, SqliteOutbox outbox, IUpstream upstream, UpstreamDelivery delivery, OutboxDrainer drainer,
-        UpstreamOptions upstreamOptions, DeviceSecurity? security = null)
+    public MqttObservations(MqttInstruments instruments, SqliteOutbox outbox, Destinations destinations, DeviceSecurity? security = null)
     {
         ArgumentNullException.ThrowIfNull(instruments);
+        ArgumentNullException.ThrowIfNull(destinations);
         var meter = instruments.Meter;
-        var server = upstreamOptions.Endpoint?.Host ?? "site-broker";
-        var serverTag = new KeyValuePair<string, object?>("server.address", server);
 
         meter.CreateObservableCounter("telemetry_gateway.outputs.forwarded", () => new[]
         {
-            new Measurement<long>(delivery.DeliveredDirectly, new KeyValuePair<string, object?>("path", "direct")),
-            new Measurement<long>(drainer.Delivered, new KeyValuePair<string, object?>("path", "outbox")),
+            new Measurement<long>(destinations.DeliveredDirectly, new KeyValuePair<string, object?>("path", "direct")),
+            new Measurement<long>(destinations.DeliveredFromOutbox, new KeyValuePair<string, object?>("path", "outbox")),
         }, "{output}", "Outputs acknowledged by the upstream, sent directly or from the outbox");
         meter.CreateObservableCounter("telemetry_gateway.outputs.dropped", () => new[]
         {
@@ -42,11 +39,15 @@ internal sealed class MqttObservations
         meter.CreateObservableGauge("telemetry_gateway.outbox.size", () => outbox.Bytes, "By", "Bytes stored in the outbox");
         meter.CreateObservableGauge("telemetry_gateway.outbox.size.limit", () => outbox.Limits.MaxBytes, "By", "Bytes the outbox holds before it drops the oldest");
 
-        meter.CreateObservableGauge("telemetry_gateway.upstream.connected", () => new Measurement<int>(upstream.IsConnected ? 1 : 0, serverTag),
+        // Per upstream: its host and its region (notice §7), both from the configuration, never from a message.
+        meter.CreateObservableGauge("telemetry_gateway.upstream.connected", () => destinations.All.Select(d => new Measurement<int>(d.Upstream.IsConnected ? 1 : 0, Labels(d))),
             "{connection}", "1 while the upstream is connected, else 0");
-        if (upstream is MqttUpstream mqtt)
+        meter.CreateObservableGauge("telemetry_gateway.outbox.depth.region", () => destinations.All.Select(d => new Measurement<long>(outbox.CountFor(d.Region), Labels(d))),
+            "{output}", "Outputs stored in the outbox for one upstream's region, waiting for it");
+        if (destinations.All.Any(d => d.Upstream is MqttUpstream))
         {
-            meter.CreateObservableGauge("telemetry_gateway.upstream.in_flight", () => new Measurement<int>(mqtt.InFlight, serverTag),
+            meter.CreateObservableGauge("telemetry_gateway.upstream.in_flight",
+                () => destinations.All.Where(d => d.Upstream is MqttUpstream).Select(d => new Measurement<int>(((MqttUpstream)d.Upstream).InFlight, Labels(d))),
                 "{message}", "Publishes sent upstream and not yet acknowledged");
         }
 
@@ -60,6 +61,9 @@ internal sealed class MqttObservations
         meter.CreateObservableCounter("telemetry_gateway.connections.refused", () => Refusals(security), "{connection}", "MQTT connections refused, per reason");
         meter.CreateObservableCounter("telemetry_gateway.acl.denials", () => Denials(security), "{request}", "Publishes and subscriptions denied by the topic ACL and limits, per reason");
     }
+
+    private static KeyValuePair<string, object?>[] Labels(Destination destination) =>
+        [new("server.address", destination.Server), new("region", destination.Region)];
 
     private static IEnumerable<Measurement<long>> Refusals(DeviceSecurity security)
     {

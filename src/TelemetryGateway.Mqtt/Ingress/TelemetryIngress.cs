@@ -19,7 +19,7 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// is acknowledged upstream or committed to the outbox, because MQTTnet queues the PUBACK once this handler returns.
 /// </summary>
 internal sealed partial class TelemetryIngress(
-    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time,
+    MinimizerPool minimizers, UpstreamEncoder encoder, Destinations delivery, QuarantineLog quarantine, ILogger<TelemetryIngress> logger, TimeProvider time,
     MqttInstruments? instruments = null)
     : IDisposable
 {
@@ -92,7 +92,11 @@ internal sealed partial class TelemetryIngress(
             var device = result.Outputs.IsEmpty ? "" : topic[result.Device];
             foreach (var output in result.Outputs.Span)
             {
-                outputs.Add(encoder.Encode(output, result.Stream!, receivedAt, device));
+                if (encoder.Encode(output, result.Stream!, receivedAt, device, outputs) == 0)
+                {
+                    // No upstream lies in a region this purpose may go to: withheld, counted, never sent elsewhere.
+                    minimizer.RecordNoDestination(output.Tags);
+                }
             }
         }
         finally

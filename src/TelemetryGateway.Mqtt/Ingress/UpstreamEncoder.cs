@@ -13,19 +13,40 @@ namespace TelemetryGateway.Mqtt.Ingress;
 /// <summary>
 /// Turns one minimized output into the message the upstream receives: topic <c>{prefix}/{purpose}/{output topic}</c>
 /// (<c>filtered/{purpose}/...</c> on the site broker when no upstream is configured), the tags, and either the
-/// <c>telemetry.v1.Envelope</c> or the minimized payload alone.
+/// <c>telemetry.v1.Envelope</c> or the minimized payload alone; once for each upstream whose region the output's purpose
+/// may go to (notice §7), tagged with that region and the transfer's safeguard.
 /// </summary>
-internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
+internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId, RegionRouting routing, bool remote)
 {
     public const string LocalPrefix = "filtered";
     public const string EnvelopeContentType = "application/x-protobuf; proto=telemetry.v1.Envelope";
 
-    private readonly string _prefix = options.IsConfigured ? options.TopicPrefix : LocalPrefix;
+    private readonly string _prefix = remote ? options.TopicPrefix : LocalPrefix;
     private readonly bool _envelope = options.Envelope == "protobuf";
     // Only the topic prefix is built here; the tags themselves are compiled with the policy (OutputTags).
     private readonly ConcurrentDictionary<StreamPurpose, string> _topicPrefixes = new();
 
-    public UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device = "")
+    /// <summary>
+    /// Adds to <paramref name="into"/> one message per upstream the output may go to, from the site's region (the
+    /// origin of the data); returns how many (0: no upstream lies in a region its purpose allows, so it is withheld).
+    /// </summary>
+    public int Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, List<UpstreamMessage> into)
+    {
+        var residency = output.Tags.Residency;
+        var origin = routing.SiteRegion;
+        var added = 0;
+        foreach (var region in routing.Regions)
+        {
+            if (residency.Allows(region, origin, out var safeguard))
+            {
+                into.Add(Encode(output, stream, receivedAt, device, region, safeguard));
+                added++;
+            }
+        }
+        return added;
+    }
+
+    private UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, string region, string safeguard)
     {
         var tags = output.Tags.OutputTags;
         var prefix = _topicPrefixes.GetOrAdd(output.Tags, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
@@ -44,6 +65,8 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
                 GatewayId = gatewayId,
                 ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
                 Stream = stream.Name,
+                DestinationRegion = region,
+                TransferSafeguard = safeguard,
             };
             envelope.Categories.AddRange(tags.CategoryList);
             payload = envelope.ToByteArray();
@@ -54,17 +77,33 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, region, safeguard);
     }
 
     /// <summary>
-    /// Turns one released aggregate into the message the upstream receives, as any output is (topic
-    /// <c>{prefix}/{purpose}/{output topic}</c>, the entry's tags, the envelope when configured) plus the aggregate's
-    /// own tags: anonymous, window, k and epsilon. It is about no device.
+    /// Adds to <paramref name="into"/> one released aggregate as the upstreams receive it, as any output is (topic
+    /// <c>{prefix}/{purpose}/{output topic}</c>, the entry's tags, the envelope when configured, once for each upstream
+    /// whose region its purpose may go to) plus the aggregate's own tags: anonymous, window, k and epsilon. It is about
+    /// no device. Returns how many messages were added (0: no upstream lies in a region its purpose allows).
     /// </summary>
-    public UpstreamMessage EncodeAggregate(AggregateRelease release)
+    public int EncodeAggregate(AggregateRelease release, List<UpstreamMessage> into)
     {
         ArgumentNullException.ThrowIfNull(release);
+        ArgumentNullException.ThrowIfNull(into);
+        var added = 0;
+        foreach (var region in routing.Regions)
+        {
+            if (release.Entry.Residency.Allows(region, routing.SiteRegion, out var safeguard))
+            {
+                into.Add(EncodeAggregate(release, region, safeguard));
+                added++;
+            }
+        }
+        return added;
+    }
+
+    private UpstreamMessage EncodeAggregate(AggregateRelease release, string region, string safeguard)
+    {
         var entry = release.Entry;
         var tags = entry.OutputTags;
         var aggregate = new AggregateTags(
@@ -87,6 +126,8 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
                 GatewayId = gatewayId,
                 ReceivedAt = Timestamp.FromDateTimeOffset(release.WindowEnd),
                 Stream = entry.StreamName,
+                DestinationRegion = region,
+                TransferSafeguard = safeguard,
                 Anonymous = true,
                 Window = aggregate.Window,
                 K = (uint)aggregate.K,
@@ -100,6 +141,6 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId)
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : ContentType, tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, "", aggregate);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, "", region, safeguard, aggregate);
     }
 }

@@ -41,8 +41,8 @@ public static class DeadLetterArchive
         command.Transaction = transaction;
         var filter = id is null ? "record IS NOT NULL" : "record IS NOT NULL AND id = $id";
         command.CommandText = $"""
-            INSERT INTO outbox (record, expires_at, device, purpose, legal_basis)
-              SELECT record, expires_at, device, purpose, legal_basis FROM dead_letters WHERE {filter} ORDER BY id;
+            INSERT INTO outbox (record, expires_at, device, purpose, legal_basis, destination)
+              SELECT record, expires_at, device, purpose, legal_basis, destination FROM dead_letters WHERE {filter} ORDER BY id;
             DELETE FROM dead_letters WHERE {filter};
             """;
         if (id is { } single)

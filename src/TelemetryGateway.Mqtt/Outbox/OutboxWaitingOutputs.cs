@@ -8,9 +8,12 @@ namespace TelemetryGateway.Mqtt.Outbox;
 /// The data subject's rights over the outputs of one device still in the outbox file (notice 9.4, 9.6, 9.7, 9.8): those
 /// its new choices refuse are deleted, an erasure deletes them all and its dead letters. Works on its own connection,
 /// while the gateway runs (SQLite WAL; the running outbox recounts when told, or at its next maintenance) or is stopped
-/// (the CLI). An output the drainer already took into its in-flight window is not recalled.
+/// (the CLI). With <paramref name="beginRecall"/> (the running outbox's), a removal is a recall: outputs the drainer already
+/// read but has not yet handed to the upstream are checked again and not sent; only a publish already under way when
+/// the removal began can still go out (at most the upstream's in-flight window).
 /// </summary>
-public sealed class OutboxWaitingOutputs(string dataDirectory, Func<CancellationToken, Task>? afterChange = null) : IWaitingOutputs
+public sealed class OutboxWaitingOutputs(
+    string dataDirectory, Func<CancellationToken, Task>? afterChange = null, Func<CancellationToken, Task<IDisposable>>? beginRecall = null) : IWaitingOutputs
 {
     public async Task<int> RemoveRefusedAsync(string device, DeviceChoices choices, CancellationToken cancellationToken)
     {
@@ -20,6 +23,7 @@ public sealed class OutboxWaitingOutputs(string dataDirectory, Func<Cancellation
             return 0;
         }
         int removed;
+        using (await BeginRecallAsync(cancellationToken))
         using (var connection = DeadLetterArchive.Connect(dataDirectory))
         using (var transaction = connection.BeginTransaction())
         {
@@ -70,6 +74,7 @@ public sealed class OutboxWaitingOutputs(string dataDirectory, Func<Cancellation
         }
         int outputs;
         int deadLetters;
+        using (await BeginRecallAsync(cancellationToken))
         using (var connection = DeadLetterArchive.Connect(dataDirectory))
         {
             using (var secure = connection.CreateCommand())
@@ -107,6 +112,9 @@ public sealed class OutboxWaitingOutputs(string dataDirectory, Func<Cancellation
         count.Parameters.AddWithValue("$device", device);
         return Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    private async Task<IDisposable?> BeginRecallAsync(CancellationToken cancellationToken) =>
+        beginRecall is null ? null : await beginRecall(cancellationToken);
 
     private bool Exists => File.Exists(Path.Combine(dataDirectory, SqliteOutbox.FileName));
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -14,14 +15,16 @@ namespace TelemetryGateway.Mqtt.Outbox;
 /// dead letters and drops outputs past their retention; an exception fails only the batch it was writing, and a full
 /// disk fails appends until space returns, without any other intervention. The drainer reads on its own connection.
 /// Bounded: past the limits the oldest outputs are dropped, counted and logged without payloads. Delivery order is
-/// insertion order, so each device's outputs drain in the order they were accepted.
+/// insertion order, so each device's outputs drain in the order they were accepted. Each output names its destination
+/// (the region of the upstream it goes to, notice §7); each destination's drainer reads only its own outputs, and counts
+/// and wake-ups are kept per destination, so an upstream that is down holds back only what waits for it.
 /// </summary>
 internal sealed partial class SqliteOutbox : IAsyncDisposable
 {
     public const string FileName = "outbox.db";
 
-    /// <summary>The table layout this code reads and writes (SQLite's user_version); versions 1 and 2 are upgraded in place.</summary>
-    internal const int FormatVersion = 3;
+    /// <summary>The table layout this code reads and writes (SQLite's user_version); versions 1 to 3 are upgraded in place.</summary>
+    internal const int FormatVersion = 4;
 
     private const int SqliteFull = 13;
 
@@ -35,6 +38,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     private readonly SqliteCommand _dropOldest;
     private readonly SqliteCommand _deadLetter;
     private readonly SqliteCommand _read;
+    private readonly SqliteCommand _readDestination;
     private readonly SqliteCommand _lastSequence;
     private readonly SqliteCommand _oldestSequence;
     // When outputs were appended, as (last sequence of the batches of one second, Unix ms): the oldest waiting output's
@@ -53,8 +57,16 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     private readonly Task _maintenanceLoop;
     private readonly CancellationTokenSource _closing = new();
     private readonly SemaphoreSlim _dataAvailable = new(0);
+    // Per destination: outputs waiting, and a wake-up for its drainer (made on first use; a handful of regions).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox<long>> _waiting = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _destinationData = new(StringComparer.Ordinal);
     private long _count;
     private long _bytes;
+    // Recalls (the data subject's rights removing waiting outputs on another connection): how many began, and the
+    // lock a recall holds until its removal is committed, which the drainer takes to check an output again.
+    private long _recalls;
+    private readonly SemaphoreSlim _recall = new(1, 1);
+    private readonly SqliteCommand _stored;
     private long _dropped;
     private long _expired;
     private long _deadLettered;
@@ -62,7 +74,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     private long _dataVersion;
     private bool _diskFull;
 
-    private SqliteOutbox(string path, OutboxOptions options, ILogger logger, TimeProvider time)
+    private SqliteOutbox(string path, OutboxOptions options, ILogger logger, TimeProvider time, string earlierDestination)
     {
         _options = options;
         _logger = logger;
@@ -82,7 +94,8 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
               expires_at INTEGER NOT NULL DEFAULT 0,
               device TEXT NOT NULL DEFAULT '',
               purpose TEXT NOT NULL DEFAULT '',
-              legal_basis TEXT NOT NULL DEFAULT ''
+              legal_basis TEXT NOT NULL DEFAULT '',
+              destination TEXT NOT NULL DEFAULT ''
             );
             CREATE TABLE IF NOT EXISTS dead_letters (
               id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,7 +107,8 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
               expires_at INTEGER NOT NULL DEFAULT 0,
               record BLOB,
               device TEXT NOT NULL DEFAULT '',
-              legal_basis TEXT NOT NULL DEFAULT ''
+              legal_basis TEXT NOT NULL DEFAULT '',
+              destination TEXT NOT NULL DEFAULT ''
             );
             """);
         if (existing == 1)
@@ -115,6 +129,23 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                 }
             }
         }
+        if (existing is 1 or 2 or 3)
+        {
+            // Format 4 names each output's destination (the region of its upstream). Outputs stored before were all
+            // headed to the one upstream there was, which is the upstream of the site's region.
+            foreach (var table in new[] { "outbox", "dead_letters" })
+            {
+                if (Scalar(_writer, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = 'destination';") == 0)
+                {
+                    Execute(_writer, $"ALTER TABLE {table} ADD COLUMN destination TEXT NOT NULL DEFAULT '';");
+                }
+                using var assign = _writer.CreateCommand();
+                assign.CommandText = $"UPDATE {table} SET destination = $destination WHERE destination = '';";
+                assign.Parameters.AddWithValue("$destination", earlierDestination);
+                assign.ExecuteNonQuery();
+            }
+        }
+        Execute(_writer, "CREATE INDEX IF NOT EXISTS outbox_destination ON outbox (destination, seq);");
         Execute(_writer, "CREATE INDEX IF NOT EXISTS outbox_device ON outbox (device) WHERE device <> '';");
         Execute(_writer, "CREATE INDEX IF NOT EXISTS dead_letters_device ON dead_letters (device) WHERE device <> '';");
         Execute(_writer, $"PRAGMA user_version={FormatVersion};");
@@ -127,19 +158,23 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         Recount();
         _insert = Prepare(
             _writer,
-            "INSERT INTO outbox (record, expires_at, device, purpose, legal_basis) VALUES ($record, $expires, $device, $purpose, $basis);",
-            "$record", "$expires", "$device", "$purpose", "$basis");
-        _deleteRange = Prepare(_writer, "DELETE FROM outbox WHERE seq BETWEEN $first AND $last RETURNING LENGTH(record);", "$first", "$last");
-        _dropOldest = Prepare(_writer, "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox) RETURNING LENGTH(record);");
+            "INSERT INTO outbox (record, expires_at, device, purpose, legal_basis, destination) VALUES ($record, $expires, $device, $purpose, $basis, $destination);",
+            "$record", "$expires", "$device", "$purpose", "$basis", "$destination");
+        _deleteRange = Prepare(_writer, "DELETE FROM outbox WHERE seq BETWEEN $first AND $last RETURNING LENGTH(record), destination;", "$first", "$last");
+        _dropOldest = Prepare(_writer, "DELETE FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox) RETURNING LENGTH(record), destination;");
         _deadLetter = Prepare(
             _writer,
-            "INSERT INTO dead_letters (time, reason, stream, purpose, size, expires_at, record, device, legal_basis) "
-                + "VALUES ($time, $reason, $stream, $purpose, $size, $expires, $record, $device, $basis);",
-            "$time", "$reason", "$stream", "$purpose", "$size", "$expires", "$record", "$device", "$basis");
+            "INSERT INTO dead_letters (time, reason, stream, purpose, size, expires_at, record, device, legal_basis, destination) "
+                + "VALUES ($time, $reason, $stream, $purpose, $size, $expires, $record, $device, $basis, $destination);",
+            "$time", "$reason", "$stream", "$purpose", "$size", "$expires", "$record", "$device", "$basis", "$destination");
         _reader = new SqliteConnection(connectionString);
         _reader.Open();
         _read = Prepare(_reader, "SELECT seq, record, expires_at FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max;", "$after", "$max");
+        _readDestination = Prepare(
+            _reader, "SELECT seq, record, expires_at FROM outbox WHERE destination = $destination AND seq > $after ORDER BY seq LIMIT $max;",
+            "$after", "$max", "$destination");
         _lastSequence = Prepare(_writer, "SELECT last_insert_rowid();");
+        _stored = Prepare(_reader, "SELECT EXISTS (SELECT 1 FROM outbox WHERE seq = $seq);", "$seq");
         _oldestSequence = Prepare(_reader, "SELECT MIN(seq) FROM outbox;");
         _openedAt = time.GetUtcNow();
         _sequenceAtOpen = Scalar(_writer, "SELECT IFNULL(MAX(seq), 0) FROM outbox;");
@@ -149,10 +184,35 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         {
             _dataAvailable.Release();
         }
+        foreach (var (destination, waiting) in _waiting)
+        {
+            if (waiting.Value > 0)
+            {
+                SignalData(destination);
+            }
+        }
     }
 
     /// <summary>Outputs stored and not yet acknowledged.</summary>
     public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Outputs stored for <paramref name="destination"/> (the region of an upstream) and not yet acknowledged.</summary>
+    public long CountFor(string destination) => _waiting.TryGetValue(destination, out var count) ? Interlocked.Read(ref count.Value) : 0;
+
+    private void AddWaiting(string destination, long delta)
+    {
+        var count = _waiting.GetOrAdd(destination, static _ => new StrongBox<long>());
+        Interlocked.Add(ref count.Value, delta);
+    }
+
+    private void SignalData(string destination)
+    {
+        var available = _destinationData.GetOrAdd(destination, static _ => new SemaphoreSlim(0));
+        if (available.CurrentCount == 0)
+        {
+            available.Release();
+        }
+    }
 
     /// <summary>Bytes of the outputs stored (payloads with their topic and tags).</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
@@ -235,7 +295,11 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     /// <summary>Write batches that failed (their requests were refused; the writer went on).</summary>
     public long FailedBatches => Interlocked.Read(ref _failedBatches);
 
-    public static SqliteOutbox Open(string dataDirectory, OutboxOptions options, ILogger logger, TimeProvider? time = null)
+    /// <summary>
+    /// Opens (or creates) the outbox in <paramref name="dataDirectory"/>. <paramref name="earlierDestination"/> is the
+    /// destination of outputs an earlier format stored without one: the site region's upstream, the only one there was.
+    /// </summary>
+    public static SqliteOutbox Open(string dataDirectory, OutboxOptions options, ILogger logger, TimeProvider? time = null, string earlierDestination = "")
     {
         PrivateFiles.CreateDirectory(dataDirectory);
         var path = Path.Combine(dataDirectory, FileName);
@@ -244,7 +308,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         PrivateFiles.EnsureFile(path);
         PrivateFiles.Narrow(path + "-wal");
         PrivateFiles.Narrow(path + "-shm");
-        return new SqliteOutbox(path, options, logger, time ?? TimeProvider.System);
+        return new SqliteOutbox(path, options, logger, time ?? TimeProvider.System, earlierDestination);
     }
 
     /// <summary>
@@ -277,15 +341,24 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     public Task MaintainAsync(CancellationToken cancellationToken) =>
         SubmitAsync(new WriteRequest(RequestKind.Maintain), cancellationToken);
 
-    /// <summary>Up to <paramref name="max"/> stored outputs after <paramref name="afterSequence"/>, oldest first.</summary>
-    public List<StoredMessage> ReadAfter(long afterSequence, int max)
+    /// <summary>Up to <paramref name="max"/> stored outputs after <paramref name="afterSequence"/>, oldest first, whatever their destination.</summary>
+    public List<StoredMessage> ReadAfter(long afterSequence, int max) => Read(_read, afterSequence, max, null);
+
+    /// <summary>Up to <paramref name="max"/> outputs stored for <paramref name="destination"/> after <paramref name="afterSequence"/>, oldest first.</summary>
+    public List<StoredMessage> ReadAfter(string destination, long afterSequence, int max) => Read(_readDestination, afterSequence, max, destination);
+
+    private List<StoredMessage> Read(SqliteCommand command, long afterSequence, int max, string? destination)
     {
         var result = new List<StoredMessage>(Math.Min(max, 256));
         lock (_readerLock)
         {
-            _read.Parameters[0].Value = afterSequence;
-            _read.Parameters[1].Value = max;
-            using var reader = _read.ExecuteReader();
+            command.Parameters[0].Value = afterSequence;
+            command.Parameters[1].Value = max;
+            if (destination is not null)
+            {
+                command.Parameters[2].Value = destination;
+            }
+            using var reader = command.ExecuteReader();
             while (reader.Read())
             {
                 var expiresAt = reader.GetInt64(2);
@@ -296,8 +369,67 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         return result;
     }
 
+    /// <summary>Recalls begun so far: when it changed since the drainer read a batch, the batch's outputs are checked again before they are sent.</summary>
+    public long Recalls => Interlocked.Read(ref _recalls);
+
+    /// <summary>
+    /// Begins a recall (outputs removed on another connection for the data subject's rights): counted before anything is
+    /// removed, and holding the lock the drainer checks under until the returned handle is disposed (after the commit).
+    /// </summary>
+    public async Task<IDisposable> BeginRecallAsync(CancellationToken cancellationToken)
+    {
+        await _recall.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _recalls);
+        return new RecallHandle(_recall);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="publish"/> only if output <paramref name="sequence"/> is still stored, checked once no
+    /// recall is in progress; returns false (nothing started) when a recall removed it.
+    /// </summary>
+    public async Task<bool> PublishIfStillStoredAsync(long sequence, Action publish, CancellationToken cancellationToken)
+    {
+        await _recall.WaitAsync(cancellationToken);
+        try
+        {
+            bool stored;
+            lock (_readerLock)
+            {
+                _stored.Parameters[0].Value = sequence;
+                stored = Convert.ToInt64(_stored.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 1;
+            }
+            if (stored)
+            {
+                // Started under the lock: a recall that begins now finds the publish already under way.
+                publish();
+            }
+            return stored;
+        }
+        finally
+        {
+            _recall.Release();
+        }
+    }
+
+    private sealed class RecallHandle(SemaphoreSlim recall) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                recall.Release();
+            }
+        }
+    }
+
     /// <summary>Waits until something was appended since the last wait, or the timeout passes.</summary>
     public Task<bool> WaitForDataAsync(TimeSpan timeout, CancellationToken cancellationToken) => _dataAvailable.WaitAsync(timeout, cancellationToken);
+
+    /// <summary>Waits until something was appended for <paramref name="destination"/> since its last wait, or the timeout passes.</summary>
+    public Task<bool> WaitForDataAsync(string destination, TimeSpan timeout, CancellationToken cancellationToken) =>
+        _destinationData.GetOrAdd(destination, static _ => new SemaphoreSlim(0)).WaitAsync(timeout, cancellationToken);
 
     private async Task SubmitAsync(WriteRequest request, CancellationToken cancellationToken)
     {
@@ -408,6 +540,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                     {
                         removed++;
                         bytesDelta -= deleted.GetInt64(0);
+                        AddWaiting(deleted.GetString(1), -1);
                     }
                 }
                 countDelta -= removed;
@@ -447,13 +580,14 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         using (var expire = _writer.CreateCommand())
         {
             expire.Transaction = transaction;
-            expire.CommandText = "DELETE FROM outbox WHERE expires_at BETWEEN 1 AND $now RETURNING LENGTH(record);";
+            expire.CommandText = "DELETE FROM outbox WHERE expires_at BETWEEN 1 AND $now RETURNING LENGTH(record), destination;";
             expire.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
             using var deleted = expire.ExecuteReader();
             while (deleted.Read())
             {
                 count++;
                 bytes += deleted.GetInt64(0);
+                AddWaiting(deleted.GetString(1), -1);
             }
         }
         using (var forget = _writer.CreateCommand())
@@ -484,6 +618,13 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         {
             _dataAvailable.Release();
         }
+        foreach (var (destination, waiting) in _waiting)
+        {
+            if (Interlocked.Read(ref waiting.Value) > 0)
+            {
+                SignalData(destination);
+            }
+        }
     }
 
     private void Recount()
@@ -494,11 +635,29 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         reader.Read();
         Interlocked.Exchange(ref _count, reader.GetInt64(0));
         Interlocked.Exchange(ref _bytes, reader.GetInt64(1));
+        reader.Close();
+        command.CommandText = "SELECT destination, COUNT(*) FROM outbox GROUP BY destination;";
+        var counted = new HashSet<string>(StringComparer.Ordinal);
+        using var perDestination = command.ExecuteReader();
+        while (perDestination.Read())
+        {
+            var destination = perDestination.GetString(0);
+            counted.Add(destination);
+            Interlocked.Exchange(ref _waiting.GetOrAdd(destination, static _ => new StrongBox<long>()).Value, perDestination.GetInt64(1));
+        }
+        foreach (var (destination, waiting) in _waiting)
+        {
+            if (!counted.Contains(destination))
+            {
+                Interlocked.Exchange(ref waiting.Value, 0);
+            }
+        }
     }
 
     private void CommitStores(List<WriteRequest> requests)
     {
         var appended = false;
+        HashSet<string>? appendedFor = null;
         long countDelta = 0;
         long bytesDelta = 0;
         long deadLettered = 0;
@@ -522,7 +681,9 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                         _insert.Parameters[2].Value = message.Device;
                         _insert.Parameters[3].Value = message.Purpose;
                         _insert.Parameters[4].Value = message.LegalBasis;
+                        _insert.Parameters[5].Value = message.Region;
                         _insert.ExecuteNonQuery();
+                        (appendedFor ??= new HashSet<string>(StringComparer.Ordinal)).Add(message.Region);
                         countDelta++;
                         bytesDelta += record.Length;
                         appended = true;
@@ -543,6 +704,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                         }
                         countDelta--;
                         bytesDelta -= deleted.GetInt64(0);
+                        AddWaiting(deleted.GetString(1), -1);
                     }
                     var message = deadLetter.Message;
                     _deadLetter.Parameters[0].Value = now.ToUnixTimeMilliseconds();
@@ -554,6 +716,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                     _deadLetter.Parameters[6].Value = OutboxRecord.Encode(message);
                     _deadLetter.Parameters[7].Value = message.Device;
                     _deadLetter.Parameters[8].Value = message.LegalBasis;
+                    _deadLetter.Parameters[9].Value = message.Region;
                     _deadLetter.ExecuteNonQuery();
                     deadLettered++;
                 }
@@ -573,6 +736,19 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
                 NoteAppended(lastSequence, now.ToUnixTimeMilliseconds());
             }
         }
+        if (appendedFor is not null)
+        {
+            foreach (var request in requests)
+            {
+                if (request.Kind == RequestKind.Append)
+                {
+                    foreach (var message in request.Messages!)
+                    {
+                        AddWaiting(message.Region, 1);
+                    }
+                }
+            }
+        }
         Interlocked.Add(ref _count, countDelta);
         Interlocked.Add(ref _bytes, bytesDelta);
         Interlocked.Add(ref _deadLettered, deadLettered);
@@ -584,6 +760,10 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         if (appended && _dataAvailable.CurrentCount == 0)
         {
             _dataAvailable.Release();
+        }
+        foreach (var destination in appendedFor ?? [])
+        {
+            SignalData(destination);
         }
     }
 
@@ -616,9 +796,15 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
     {
         long dropped = 0;
         long droppedBytes = 0;
-        while ((count - dropped > _options.MaxMessages || bytes - droppedBytes > _options.MaxBytes) && _dropOldest.ExecuteScalar() is long length)
+        while (count - dropped > _options.MaxMessages || bytes - droppedBytes > _options.MaxBytes)
         {
-            droppedBytes += length;
+            using var deleted = _dropOldest.ExecuteReader();
+            if (!deleted.Read())
+            {
+                break;
+            }
+            droppedBytes += deleted.GetInt64(0);
+            AddWaiting(deleted.GetString(1), -1);
             dropped++;
         }
         Interlocked.Add(ref _dropped, dropped);
@@ -658,6 +844,8 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         lock (_readerLock)
         {
             _read.Dispose();
+            _readDestination.Dispose();
+            _stored.Dispose();
             _oldestSequence.Dispose();
             _reader.Dispose();
         }
@@ -668,6 +856,11 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
         _deadLetter.Dispose();
         _writer.Dispose();
         _dataAvailable.Dispose();
+        _recall.Dispose();
+        foreach (var available in _destinationData.Values)
+        {
+            available.Dispose();
+        }
         _closing.Dispose();
     }
 
@@ -697,7 +890,7 @@ internal sealed partial class SqliteOutbox : IAsyncDisposable
             return 0;
         }
         var format = reader.GetInt64(0);
-        if (format is not (1 or 2 or FormatVersion))
+        if (format is not (1 or 2 or 3 or FormatVersion))
         {
             throw new OutboxUnavailableException($"The outbox has format {format}; this gateway reads formats 1 to {FormatVersion}.", null);
         }

@@ -6,10 +6,10 @@ using TelemetryGateway.Mqtt.Outbox;
 namespace TelemetryGateway.Mqtt.Upstream;
 
 /// <summary>
-/// Runs the outbox drainer for the gateway's lifetime. Registered before the site broker, so it starts first and stops
+/// Runs the outbox drainers (one per upstream's region, side by side) for the gateway's lifetime. Registered before the site broker, so it starts first and stops
 /// last: by the time it stops, no device can hand over more work, and it flushes what it can for up to 10 seconds.
 /// </summary>
-internal sealed partial class DeliveryService(OutboxDrainer drainer, UpstreamDelivery delivery, SqliteOutbox outbox, ILogger<DeliveryService> logger)
+internal sealed partial class DeliveryService(Destinations destinations, SqliteOutbox outbox, ILogger<DeliveryService> logger)
     : IHostedService, IDisposable
 {
     private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(10);
@@ -21,7 +21,7 @@ internal sealed partial class DeliveryService(OutboxDrainer drainer, UpstreamDel
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _draining = Task.Run(() => drainer.RunAsync(s_flushTimeout, _stopping.Token), CancellationToken.None);
+        _draining = Task.WhenAll(destinations.All.Select(d => Task.Run(() => d.Drainer.RunAsync(s_flushTimeout, _stopping.Token), CancellationToken.None)));
         return Task.CompletedTask;
     }
 
@@ -33,7 +33,7 @@ internal sealed partial class DeliveryService(OutboxDrainer drainer, UpstreamDel
             await _draining;
         }
         LogStopped(
-            logger, delivery.DeliveredDirectly + drainer.Delivered, outbox.Count, delivery.Rejected + drainer.Rejected, outbox.Expired, outbox.Dropped);
+            logger, destinations.DeliveredDirectly + destinations.DeliveredFromOutbox, outbox.Count, destinations.Rejected, outbox.Expired, outbox.Dropped);
     }
 
     public void Dispose() => _stopping.Dispose();

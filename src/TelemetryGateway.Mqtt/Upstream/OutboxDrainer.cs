@@ -11,9 +11,10 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// transient failure the drainer resumes from the oldest unacknowledged output, so delivery is at least once and in
 /// order per device; while connected it backs off with jitter first. After the connection is lost, the oldest
 /// unacknowledged output is sent alone; an output on which the upstream closes the connection three times in a row is
-/// rejected (<c>connection-closed</c>).
+/// rejected (<c>connection-closed</c>). One drainer per destination (the region of its upstream) reads only the outputs
+/// stored for it, so an upstream that is down holds back no other.
 /// </summary>
-internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstream, ILogger logger, DrainerSettings? settings = null)
+internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstream, ILogger logger, DrainerSettings? settings = null, string destination = "")
 {
     /// <summary>Connection losses on the same output, alone on the wire, after which it is rejected.</summary>
     public const int ConnectionClosedStrikes = 3;
@@ -27,6 +28,7 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
     private long _delivered;
     private long _rejected;
     private long _expiredCount;
+    private long _recalled;
     // The output suspected of making the upstream close the connection, and how often it did in a row.
     private long _suspect = -1;
     private int _strikes;
@@ -41,6 +43,9 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
 
     /// <summary>Outputs the upstream rejected since start (now dead letters).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Outputs already read for sending that a recall removed before their turn (not sent).</summary>
+    public long Recalled => Interlocked.Read(ref _recalled);
 
     /// <summary>Outputs found past their retention when their turn came (dropped, not sent).</summary>
     public long Expired => Interlocked.Read(ref _expiredCount);
@@ -108,7 +113,9 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                     window = new SemaphoreSlim(capacity, capacity);
                 }
                 await FlushAcknowledgementsAsync(hardStop);
-                var batch = outbox.ReadAfter(after, _probing ? 1 : capacity);
+                // Read before the batch: a recall begun after it (the data subject's rights) has each output checked again.
+                var recalls = outbox.Recalls;
+                var batch = outbox.ReadAfter(destination, after, _probing ? 1 : capacity);
                 if (batch.Count == 0 && Interlocked.Read(ref _lowestFailed) != long.MaxValue)
                 {
                     // A publish failed after everything stored was sent: go back for it.
@@ -121,7 +128,7 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                     {
                         break;
                     }
-                    await outbox.WaitForDataAsync(s_idleWait, hardStop);
+                    await outbox.WaitForDataAsync(destination, s_idleWait, hardStop);
                     continue;
                 }
                 var now = _settings.Time.GetUtcNow();
@@ -146,7 +153,20 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
                         break;
                     }
                     after = stored.Sequence;
-                    _ = PublishOneAsync(stored, now, window, hardStop);
+                    var recallsNow = outbox.Recalls;
+                    if (recallsNow == recalls)
+                    {
+                        _ = PublishOneAsync(stored, now, window, hardStop);
+                        continue;
+                    }
+                    // A recall began since the batch was read: send the output only if it is still stored.
+                    var started = await outbox.PublishIfStillStoredAsync(stored.Sequence, () => _ = PublishOneAsync(stored, now, window, hardStop), hardStop);
+                    if (!started)
+                    {
+                        _suspectSettled |= stored.Sequence == _suspect;
+                        Interlocked.Increment(ref _recalled);
+                        window.Release();
+                    }
                 }
                 if (_probing || Interlocked.Read(ref _lowestFailed) != long.MaxValue)
                 {
@@ -227,7 +247,7 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
     /// <summary>Moves the output the upstream closed the connection on three times to the dead letters.</summary>
     private async Task<bool> RejectClosingOutputAsync(long sequence, CancellationToken cancellationToken)
     {
-        var stored = outbox.ReadAfter(sequence - 1, 1);
+        var stored = outbox.ReadAfter(destination, sequence - 1, 1);
         if (stored.Count == 0 || stored[0].Sequence != sequence)
         {
             return false;

@@ -10,9 +10,10 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// including the upstream client's own 10-second acknowledgement timeout) into the durable outbox; an output the
 /// upstream rejects is recorded as a dead letter. Either way every output is acknowledged upstream or stored before
 /// this returns. Per-device order holds because the broker hands a client's publishes over one at a time, and a
-/// message goes direct only while the outbox is empty, that is, after everything stored before it was acknowledged.
+/// message goes direct only while nothing waits in the outbox for its destination, that is, after everything stored
+/// before it for that upstream was acknowledged. One per destination (the region of its upstream).
 /// </summary>
-internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger)
+internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger, string destination = "")
 {
     private long _direct;
     private long _rejected;
@@ -24,7 +25,7 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
 
     public async Task DeliverAsync(IReadOnlyList<UpstreamMessage> outputs, CancellationToken cancellationToken)
     {
-        if (!upstream.IsConnected || outbox.Count > 0)
+        if (!upstream.IsConnected || outbox.CountFor(destination) > 0)
         {
             await StoreAsync(outputs);
             return;

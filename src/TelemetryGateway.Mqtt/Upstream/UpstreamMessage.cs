@@ -4,7 +4,9 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// One output ready for the upstream: final topic, payload (an envelope or the minimized payload alone) and the tags
 /// that travel as MQTT 5 user properties, the policy stream it came from (for records and dead letters, not sent), and
 /// the device it is about (the stream's device capture, empty when none; kept so the data subject's rights reach
-/// outputs still waiting, never sent).
+/// outputs still waiting, never sent), the region of the upstream it goes to (its destination; one upstream per region)
+/// and the safeguard of that transfer (notice §7: <c>none</c> within the origin region, else <c>adequacy</c> or <c>scc</c>),
+/// and an anonymous aggregate's tags (null for a per-device output).
 /// This is what the outbox stores.
 /// </summary>
 public sealed record UpstreamMessage(
@@ -19,6 +21,8 @@ public sealed record UpstreamMessage(
     uint ExpirySeconds,
     string Stream = "",
     string Device = "",
+    string Region = "",
+    string Safeguard = "",
     AggregateTags? Aggregate = null);
 
 /// <summary>
@@ -51,6 +55,10 @@ internal static class UpstreamMessageMapping
             .WithUserProperty("categories", Utf8(message.Categories))
             .WithUserProperty("policy", Utf8(message.Policy))
             .WithUserProperty("retention", Utf8(message.Retention));
+        if (message.Region.Length > 0)
+        {
+            builder.WithUserProperty("region", Utf8(message.Region)).WithUserProperty("safeguard", Utf8(message.Safeguard));
+        }
         if (message.Aggregate is { } aggregate)
         {
             builder.WithUserProperty("anonymous", Utf8("true"))

@@ -30,12 +30,12 @@ internal enum WorkerOutcome
 
 /// <summary>
 /// The site broker's pipeline for a message consumed from a cluster: classify, gate, minimize, tag (the shared
-/// <see cref="MinimizerPool"/>), encode, then deliver through the same <see cref="UpstreamDelivery"/> (upstream or
-/// outbox). Returns only once the outputs are safe; throws <see cref="OutboxUnavailableException"/> or
+/// <see cref="MinimizerPool"/>), encode, then deliver through the same <see cref="Destinations"/> (each region's upstream
+/// or the outbox). Returns only once the outputs are safe; throws <see cref="OutboxUnavailableException"/> or
 /// <see cref="OperationCanceledException"/> when they are not, and the message must then not be acknowledged.
 /// </summary>
 internal sealed partial class WorkerPipeline(
-    MinimizerPool minimizers, UpstreamEncoder encoder, UpstreamDelivery delivery, QuarantineLog quarantine, ILogger<WorkerPipeline> logger, TimeProvider time)
+    MinimizerPool minimizers, UpstreamEncoder encoder, Destinations delivery, QuarantineLog quarantine, ILogger<WorkerPipeline> logger, TimeProvider time)
 {
     private long _delivered;
     private long _unmatched;
@@ -76,7 +76,11 @@ internal sealed partial class WorkerPipeline(
             outputs = new List<UpstreamMessage>(result.Outputs.Length);
             foreach (var output in result.Outputs.Span)
             {
-                outputs.Add(encoder.Encode(output, result.Stream!, receivedAt));
+                if (encoder.Encode(output, result.Stream!, receivedAt, "", outputs) == 0)
+                {
+                    // No upstream lies in a region this purpose may go to: withheld, counted, never sent elsewhere.
+                    minimizer.RecordNoDestination(output.Tags);
+                }
             }
         }
         finally

@@ -46,6 +46,9 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         Assert.Equal("account,network,device,owner", request.Header("X-Data-Categories"));
         Assert.StartsWith("solix-default@", request.Header("X-Policy"), StringComparison.Ordinal);
         Assert.Equal("P5Y", request.Header("X-Retention"));
+        // Notice §7: the cluster is in the site's region (eea, by default), so no transfer and no safeguard.
+        Assert.Equal("eea", request.Header("X-Destination-Region"));
+        Assert.Equal("none", request.Header("X-Transfer-Safeguard"));
         Assert.StartsWith("application/json", request.Header("Content-Type"), StringComparison.Ordinal);
     }
 

@@ -48,6 +48,32 @@ public sealed class IngressRouteCatalogTests
     }
 
     [Fact]
+    public void A_route_goes_to_the_sites_region_unless_its_metadata_names_a_region_its_purposes_residency_allows()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:f:Match:Path", "/f"), ("Routes:f:Metadata:TelemetryGateway.Stream", "firmware"),
+            ("Routes:f:Metadata:TelemetryGateway.Purpose", "product-improvement"), ("Routes:f:Metadata:TelemetryGateway.Region", "us"));
+
+        Assert.Empty(errors);
+        Assert.Equal(("eea", "none"), (catalog!.Find("a")!.Region, catalog.Find("a")!.Safeguard));
+        Assert.Equal(("us", "scc"), (catalog.Find("f")!.Region, catalog.Find("f")!.Safeguard));
+    }
+
+    [Fact]
+    public void Rejects_a_route_to_a_region_its_purpose_may_not_go_to()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:a:Metadata:TelemetryGateway.Region", "us"),
+            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.Region", "US!"));
+
+        Assert.Null(catalog);
+        Assert.Equal(2, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("ReverseProxy:Routes:a:Metadata:TelemetryGateway.Region: purpose 'after-sales-service' of stream 'commissioning' may not go to region 'us'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("ReverseProxy:Routes:b:Metadata:TelemetryGateway.Region must be a region id", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Rejects_an_unknown_stream_and_lists_the_streams()
     {
         var (catalog, errors) = Build(("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "nope"));

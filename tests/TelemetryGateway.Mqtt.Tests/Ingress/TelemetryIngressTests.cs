@@ -138,13 +138,16 @@ public sealed class TelemetryIngressTests : IDisposable
         Assert.Equal(0, ingress.Unmatched);
     }
 
-    private TelemetryIngress Ingress(IUpstream upstream) => new(
-        _minimizers,
-        new UpstreamEncoder(new UpstreamOptions { Url = "mqtt://127.0.0.1:1", Envelope = "none" }, "gateway-1"),
-        new UpstreamDelivery(upstream, _outbox, NullLogger<UpstreamDelivery>.Instance),
-        _quarantine,
-        _logger,
-        TimeProvider.System);
+    private TelemetryIngress Ingress(IUpstream upstream)
+    {
+        var options = new UpstreamOptions { Url = "mqtt://127.0.0.1:1", Envelope = "none" };
+        var destinations = new Destinations("eea", [new Destination(
+            new UpstreamRoute("upstream", "eea", options),
+            upstream,
+            new UpstreamDelivery(upstream, _outbox, NullLogger<UpstreamDelivery>.Instance, "eea"),
+            new OutboxDrainer(_outbox, upstream, NullLogger.Instance, destination: "eea"))]);
+        return new(_minimizers, new UpstreamEncoder(options, "gateway-1", destinations.Routing, remote: true), destinations, _quarantine, _logger, TimeProvider.System);
+    }
 
     private static async Task<ScriptedUpstream> ConnectedAsync(ScriptedAnswer answer)
     {

@@ -49,7 +49,7 @@ public static class PolicyCompiler
     internal sealed class Compiler(List<PolicyError> errors, string contentHash)
     {
         private static readonly string[] s_commonStreamProperties = ["topic", "format", "device", "categories", "purposes", "description"];
-        private static readonly string[] s_commonPurposeProperties = ["purpose", "aggregate", "legalBasis", "retention", "topic", "captures", "description"];
+        private static readonly string[] s_commonPurposeProperties = ["purpose", "aggregate", "legalBasis", "retention", "topic", "captures", "residency", "description"];
 
         private readonly PolicyReader _reader = new(errors);
         private string _policyTag = string.Empty;
@@ -323,6 +323,7 @@ public static class PolicyCompiler
                 _reader.Error(PolicyReader.Child(path, "retention"), $"'{retention}' is not a positive ISO-8601 duration such as P30D, P2Y or PT12H");
                 retention = null;
             }
+            var residency = CompileResidency(element, path, out var residencyValid);
             var captureRules = TopicRulesCompiler.CompileCaptures(_reader, element, path, filter);
             var topic = TopicRulesCompiler.CompileOutputTopic(_reader, element, path, filter, captureRules);
             IFormatRules? formatRules;
@@ -369,9 +370,87 @@ public static class PolicyCompiler
                     "must be 'pseudonymize-same-length' (or 'drop'): this purpose pseudonymizes the serial in its payload, and its topic must carry the same pseudonym");
                 compiled = false;
             }
-            return basis is null || retention is null || topic is null || !compiled
+            return basis is null || retention is null || topic is null || !compiled || !residencyValid
                 ? null
-                : new StreamPurpose(streamName, entryName, categories, purpose, basis.Value, retention, period, topic, formatRules!, _policyTag) { AggregateSpec = aggregateSpec };
+                : new StreamPurpose(streamName, entryName, categories, purpose, basis.Value, retention, period, topic, formatRules!, _policyTag) { AggregateSpec = aggregateSpec, Residency = residency };
+        }
+
+        /// <summary>
+        /// <c>"residency": {"regions": ["eea", "us"], "safeguard": "scc"}</c>: the regions this purpose's outputs may go
+        /// to, and the safeguard of a transfer out of the origin region (notice §7.2). Absent: the origin region only.
+        /// </summary>
+        private Residency CompileResidency(JsonElement purpose, string purposePath, out bool valid)
+        {
+            valid = true;
+            if (!purpose.TryGetProperty("residency", out var element))
+            {
+                return Residency.OriginOnly;
+            }
+            var path = PolicyReader.Child(purposePath, "residency");
+            var errorsBefore = _reader.ErrorCount;
+            if (!_reader.ExpectKind(element, path, JsonValueKind.Object))
+            {
+                valid = false;
+                return Residency.OriginOnly;
+            }
+            _reader.CheckProperties(element, path, "regions", "safeguard", "description");
+            var regions = new List<string>();
+            var regionsPath = PolicyReader.Child(path, "regions");
+            if (!element.TryGetProperty("regions", out var regionsElement))
+            {
+                _reader.Error(regionsPath, "is required: the regions this purpose's outputs may go to");
+            }
+            else if (_reader.ExpectKind(regionsElement, regionsPath, JsonValueKind.Array))
+            {
+                var i = 0;
+                foreach (var item in regionsElement.EnumerateArray())
+                {
+                    var itemPath = $"{regionsPath}[{i++}]";
+                    if (!_reader.ExpectKind(item, itemPath, JsonValueKind.String))
+                    {
+                        continue;
+                    }
+                    var region = item.GetString()!;
+                    if (!Residency.IsRegionId(region))
+                    {
+                        _reader.Error(itemPath, $"'{region}' is not a region id (lower-case letters, digits and '-', 2 to 32 characters; the notice's: {string.Join(", ", Residency.KnownRegions)})");
+                    }
+                    else if (regions.Contains(region))
+                    {
+                        _reader.Error(itemPath, $"duplicate region '{region}'");
+                    }
+                    else
+                    {
+                        regions.Add(region);
+                    }
+                }
+                if (i == 0)
+                {
+                    _reader.Error(regionsPath, "is empty: name at least one region (leave residency out to keep the outputs in their origin region)");
+                }
+            }
+            string? safeguard = null;
+            if (element.TryGetProperty("safeguard", out var safeguardElement))
+            {
+                var safeguardPath = PolicyReader.Child(path, "safeguard");
+                if (_reader.ExpectKind(safeguardElement, safeguardPath, JsonValueKind.String))
+                {
+                    safeguard = safeguardElement.GetString();
+                    if (!Residency.Safeguards.Contains(safeguard))
+                    {
+                        _reader.Error(safeguardPath, $"unknown safeguard '{safeguard}'; known: {string.Join(", ", Residency.Safeguards)}");
+                    }
+                    else if (safeguard == Residency.Adequacy)
+                    {
+                        foreach (var region in regions.Where(Residency.WithoutAdequacyDecision.Contains))
+                        {
+                            _reader.Error(safeguardPath, $"'adequacy' cannot cover a transfer to '{region}': the privacy notice (§7.2) says there is no adequacy decision for it; use 'scc'");
+                        }
+                    }
+                }
+            }
+            valid = _reader.ErrorCount == errorsBefore;
+            return valid ? new Residency(regions, safeguard) : Residency.OriginOnly;
         }
 
         private static string[] AllFormatStreamProperties()
