@@ -16,7 +16,7 @@ namespace TelemetryGateway.Mqtt.Aggregation;
 /// that meets k goes out, the others are dropped.
 /// </summary>
 internal sealed partial class AggregateReleaser(
-    PolicyGenerations generations, UpstreamEncoder encoder, UpstreamDelivery delivery, TimeProvider time, ILogger<AggregateReleaser> logger)
+    PolicyGenerations generations, UpstreamEncoder encoder, Destinations delivery, TimeProvider time, ILogger<AggregateReleaser> logger)
     : IHostedService, IDisposable
 {
     private static readonly TimeSpan s_longestTick = TimeSpan.FromSeconds(1);
