@@ -102,4 +102,8 @@ public static class EventIds
     public const int WorkerUnexpectedFault = 508;
     public const int WorkerConsuming = 510;
     public const int WorkerConnectionLost = 511;
+
+    // Site broker toward its clients, MQTT 5 behaviour MQTTnet lacks (640-659).
+    public const int SubscriberDeliveryTotals = 640;
+    public const int PacketTooLargeDisconnect = 641;
 }

@@ -52,12 +52,20 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
                 args.ReasonCode = MQTTnet.Protocol.MqttConnectReasonCode.ClientIdentifierNotValid;
                 return;
             }
+            if (args.CleanSession == false && !string.IsNullOrEmpty(args.ClientId))
+            {
+                // MQTTnet would resume a session past its expiry. Deleted before the security checks, which own the
+                // client id for the session this connection gets.
+                await Security.DiscardExpiredSessionAsync(_server, args.ClientId);
+            }
             await Security.ValidateConnectionAsync(args);
             if (args.ReasonCode != MQTTnet.Protocol.MqttConnectReasonCode.Success)
             {
                 return;
             }
-            ingress.ClientProtocols[string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId] = args.ProtocolVersion;
+            var clientId = string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId;
+            ingress.ClientProtocols[clientId] = args.ProtocolVersion;
+            Subscribers.OnConnectionAccepted(clientId, args.MaximumPacketSize);
         };
         _server.ClientConnectedAsync += args =>
         {
@@ -67,6 +75,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.ClientDisconnectedAsync += args =>
         {
             Security.OnDisconnected(args);
+            Subscribers.OnDisconnected(args);
             if (args.DisconnectType != MqttClientDisconnectType.Takeover)
             {
                 ingress.ClientProtocols.TryRemove(args.ClientId, out _);
@@ -88,11 +97,18 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.InterceptingOutboundPacketAsync += args =>
         {
             PublishAcknowledgements.OnOutboundPacket(args);
+            Subscribers.OnOutboundPacket(args);
             return Security.OnOutboundPacketAsync(args);
         };
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
         // The ingress classifies the topic once and the security check decides with that classification.
         Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;
+        // First: when a message with an expiry arrived (whatever the next handler decides about it).
+        _server.InterceptingPublishAsync += args =>
+        {
+            Subscribers.OnPublish(args.ApplicationMessage);
+            return Task.CompletedTask;
+        };
         if (consent is null)
         {
             _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
@@ -148,6 +164,9 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
     public DeviceSecurity Security { get; }
     public TelemetryIngress Ingress { get; }
 
+    /// <summary>Message expiry and the client's Maximum Packet Size on what the broker sends its subscribers.</summary>
+    public SubscriberDelivery Subscribers { get; } = new(TimeProvider.System);
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _server.StartAsync();
@@ -181,6 +200,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
 
         LogStopped(_logger, Ingress.Unmatched, _quarantine.Count);
         LogSecurityTotals(_logger, Security.RefusedConnections, Security.TotalDenials);
+        LogSubscriberTotals(_logger, Subscribers.Expired, Subscribers.TooLarge);
     }
 
     [LoggerMessage(EventId = EventIds.SiteBrokerListening, Level = LogLevel.Information, Message = "Site broker listening on {Address}:{Port} ({Transport}); {Stored} outputs waiting in the outbox")]
@@ -201,6 +221,10 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
 
     [LoggerMessage(EventId = EventIds.SessionsExpired, Level = LogLevel.Information, Message = "{Sessions} disconnected sessions expired (MaxSessionExpiry or the client's own expiry)")]
     private static partial void LogSessionsExpired(ILogger logger, int sessions);
+
+    [LoggerMessage(EventId = EventIds.SubscriberDeliveryTotals, Level = LogLevel.Information, Message = "Site broker: {Expired} queued messages expired before delivery (Message Expiry Interval), "
+        + "{TooLarge} not sent because they exceeded the subscriber's Maximum Packet Size")]
+    private static partial void LogSubscriberTotals(ILogger logger, long expired, long tooLarge);
 
     [LoggerMessage(EventId = EventIds.SecurityTotals, Level = LogLevel.Information, Message = "Security: {Refused} connections refused, {Denied} publishes or subscriptions denied")]
     private static partial void LogSecurityTotals(ILogger logger, long refused, long denied);

@@ -36,6 +36,7 @@ internal sealed partial class DeviceSecurity : IDisposable
     private const string IdentityItem = DeviceSecurityItems.Identity;
     private const string SubscriptionsItem = "telemetry-gateway.subscriptions";
     private const string OversizedSubscribeItem = "telemetry-gateway.oversized-subscribe";
+    private const string SessionExpiryItem = "telemetry-gateway.session-expiry";
 
     private readonly SecurityOptions _options;
     private readonly ILogger _logger;
@@ -46,6 +47,8 @@ internal sealed partial class DeviceSecurity : IDisposable
     private readonly Func<string, MqttDisconnectReasonCode, Task> _disconnect;
     private readonly ConcurrentDictionary<string, string> _rateKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, uint> _grantedExpiry = new(StringComparer.Ordinal);
+    // The session expiry each accepted CONNECT asked for, until the client is connected (then it is a session item).
+    private readonly ConcurrentDictionary<string, uint> _askedExpiry = new(StringComparer.Ordinal);
     private readonly Lock _owners = new();
     private readonly Dictionary<(string Name, IdentityRole Role), int> _sessionsPerIdentity = [];
     private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
@@ -194,6 +197,8 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
         // Accepted (this is the last check): released when MQTTnet reports the client disconnected.
         _connecting[clientId] = identity;
+        // MQTT 3.1.1 persistent sessions ask for nothing: they get MaxSessionExpiry.
+        _askedExpiry[clientId] = mqtt5 ? args.SessionExpiryInterval : uint.MaxValue;
         _rateKeys[clientId] = identity.Role == IdentityRole.Anonymous
             ? "anonymous@" + ((args.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?")
             : RoleNames.Of(identity.Role) + ":" + identity.Name;
@@ -353,11 +358,23 @@ internal sealed partial class DeviceSecurity : IDisposable
         {
             args.SessionItems[IdentityItem] = identity;
         }
+        // MQTTnet keeps the expiry of the CONNECT that created the session; a later CONNECT's counts (MQTT 5 §3.1.2.11.2).
+        if (_askedExpiry.TryRemove(args.ClientId, out var asked))
+        {
+            args.SessionItems[SessionExpiryItem] = asked;
+        }
     }
 
     public void OnDisconnected(ClientDisconnectedEventArgs args)
     {
         _grantedExpiry.TryRemove(args.ClientId, out _);
+        _askedExpiry.TryRemove(args.ClientId, out _);
+        if (args.DisconnectType == MqttClientDisconnectType.Clean && args.SessionExpiryInterval > 0 && args.SessionItems is { } items)
+        {
+            // The DISCONNECT's Session Expiry Interval replaces the CONNECT's (MQTT 5 §3.14.2.2.2). MQTTnet decodes an
+            // absent one as 0, so an explicit 0 cannot be told from none: the CONNECT's stays then.
+            items[SessionExpiryItem] = args.SessionExpiryInterval;
+        }
         if (args.DisconnectType != MqttClientDisconnectType.Takeover && _rateKeys.TryRemove(args.ClientId, out var rateKey))
         {
             // On a takeover the same client id is connected again. A bucket shared by the identity's other connections (or
@@ -400,8 +417,8 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     /// <summary>
     /// Deletes disconnected sessions older than they may live: what the client asked for, at most MaxSessionExpiry
-    /// (MQTT 3.1.1 persistent sessions, which ask for nothing, get MaxSessionExpiry). MQTTnet itself only expires a
-    /// session when its client id connects again.
+    /// (MQTT 3.1.1 persistent sessions, which ask for nothing, get MaxSessionExpiry). MQTTnet 5.2 itself never expires
+    /// a disconnected session, not even when its client id connects again (see <see cref="DiscardExpiredSessionAsync"/>).
     /// </summary>
     public async Task<int> ExpireSessionsAsync(MqttServer server)
     {
@@ -409,19 +426,52 @@ internal sealed partial class DeviceSecurity : IDisposable
         var deleted = 0;
         foreach (var session in await server.GetSessionsAsync())
         {
-            if (session.DisconnectedTimestamp is not { } disconnected)
-            {
-                continue;
-            }
-            var asked = session.ExpiryInterval is 0 or uint.MaxValue ? uint.MaxValue : session.ExpiryInterval;
-            var lifetime = TimeSpan.FromSeconds(Math.Min(asked, MaxSessionExpirySeconds));
-            if (now - disconnected >= lifetime)
+            if (HasExpired(session, now))
             {
                 await session.DeleteAsync();
                 deleted++;
             }
         }
         return deleted;
+    }
+
+    /// <summary>
+    /// Before a client resumes a session (clean start off): a session past its expiry is deleted first, so that the
+    /// client starts afresh (CONNACK session present 0), however long ago the last sweep ran. False when there was none
+    /// or it is still valid.
+    /// </summary>
+    public async Task<bool> DiscardExpiredSessionAsync(MqttServer server, string clientId)
+    {
+        MqttSessionStatus session;
+        try
+        {
+            session = await server.GetSessionAsync(clientId);
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // No session of that id.
+        }
+        if (!HasExpired(session, DateTime.UtcNow))
+        {
+            return false;
+        }
+        await session.DeleteAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// A disconnected session's lifetime: what its last CONNECT asked for, or its DISCONNECT, at most MaxSessionExpiry
+    /// (0xFFFFFFFF, "never", included).
+    /// </summary>
+    private bool HasExpired(MqttSessionStatus session, DateTime now)
+    {
+        if (session.DisconnectedTimestamp is not { } disconnected)
+        {
+            return false;
+        }
+        var asked = session.Items[SessionExpiryItem] is uint item ? item : session.ExpiryInterval is 0 or uint.MaxValue ? uint.MaxValue : session.ExpiryInterval;
+        var lifetime = TimeSpan.FromSeconds(Math.Min(asked, MaxSessionExpirySeconds));
+        return now - disconnected >= lifetime;
     }
 
     /// <summary>How often <see cref="ExpireSessionsAsync"/> runs: a quarter of MaxSessionExpiry, between 0.2 s and 30 s.</summary>
