@@ -105,5 +105,6 @@ public static class EventIds
 
     // Site broker toward its clients, MQTT 5 behaviour MQTTnet lacks (640-659).
     public const int SubscriberDeliveryTotals = 640;
-    public const int PacketTooLargeDisconnect = 641;
+    public const int ConnectionClosedWithReason = 641;
+    public const int ConnectionClosedWithoutDisconnect = 642;
 }

@@ -49,6 +49,12 @@ internal sealed partial class DeviceSecurity : IDisposable
     private readonly ConcurrentDictionary<string, uint> _grantedExpiry = new(StringComparer.Ordinal);
     // The session expiry each accepted CONNECT asked for, until the client is connected (then it is a session item).
     private readonly ConcurrentDictionary<string, uint> _askedExpiry = new(StringComparer.Ordinal);
+    // The client id of each accepted connection by its remote end point: the packet guard, which sees bytes and not
+    // clients, closes a connection through MQTTnet with a reason code (a DISCONNECT MQTTnet sends in order).
+    private readonly ConcurrentDictionary<EndPoint, string> _clientsByEndPoint = new();
+    // The topic aliases each connection has set (they last as long as the connection, MQTT 5 §3.3.2.3.4); read and
+    // written by that connection's receive loop only.
+    private readonly ConcurrentDictionary<string, bool[]> _topicAliases = new(StringComparer.Ordinal);
     private readonly Lock _owners = new();
     private readonly Dictionary<(string Name, IdentityRole Role), int> _sessionsPerIdentity = [];
     private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
@@ -99,10 +105,52 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     public void CountRefusedConnection(string reason, string reasonId = "connection-limit")
     {
+        if (CountAndMayLog(reason, reasonId))
+        {
+            LogConnectionRefused(_logger, reason);
+        }
+    }
+
+    /// <summary>
+    /// A connection the gateway closed with a DISCONNECT reason code (MQTT 5: 0x95 for a packet over the limit, 0x94 for
+    /// topic alias 0; an MQTT 3.1.1 client is closed without one). Counted with the refusals, per reason id.
+    /// </summary>
+    public void CountClosedConnection(string reason, string reasonId, MqttDisconnectReasonCode? sent)
+    {
+        if (CountAndMayLog(reason, reasonId))
+        {
+            if (sent is { } code)
+            {
+                LogConnectionClosed(_logger, (int)code, code, reason);
+            }
+            else
+            {
+                LogConnectionClosedWithoutDisconnect(_logger, reason);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection from <paramref name="endPoint"/> through MQTTnet with a DISCONNECT of <paramref name="code"/>
+    /// (MQTT 5 clients; MQTTnet sends none to others). False when no accepted client has that end point (the CONNECT
+    /// itself was refused) or the client is gone.
+    /// </summary>
+    public async Task<bool> DisconnectAsync(EndPoint? endPoint, MqttDisconnectReasonCode code)
+    {
+        if (endPoint is null || !_clientsByEndPoint.TryGetValue(endPoint, out var clientId) || !_isMqtt5(clientId))
+        {
+            return false;
+        }
+        await _disconnect(clientId, code);
+        return true;
+    }
+
+    // Every refusal is counted; at most ten lines a second per reason are logged: a client looping CONNECT must not flood
+    // the log, nor spend the CPU that logging every refusal costs.
+    private bool CountAndMayLog(string reason, string reasonId)
+    {
         Interlocked.Increment(ref _refusedConnections);
         _refusalsByReason.AddOrUpdate(reasonId, 1, static (_, n) => n + 1);
-        // At most ten lines a second per reason (every refusal is counted): a client looping CONNECT must not flood the
-        // log, nor spend the CPU that logging every refusal costs.
         var now = _time.GetTimestamp();
         var suppressed = 0L;
         var log = false;
@@ -124,14 +172,11 @@ internal sealed partial class DeviceSecurity : IDisposable
                 _refusalLog[reason] = (entry.Start, entry.Logged, entry.Suppressed + 1);
             }
         }
-        if (log)
+        if (log && suppressed > 0)
         {
-            if (suppressed > 0)
-            {
-                LogConnectionsRefused(_logger, suppressed, reason);
-            }
-            LogConnectionRefused(_logger, reason);
+            LogConnectionsRefused(_logger, suppressed, reason);
         }
+        return log;
     }
 
     /// <summary>CONNECT: decides the identity, or sets a refusal reason code on <paramref name="args"/>.</summary>
@@ -199,6 +244,10 @@ internal sealed partial class DeviceSecurity : IDisposable
         _connecting[clientId] = identity;
         // MQTT 3.1.1 persistent sessions ask for nothing: they get MaxSessionExpiry.
         _askedExpiry[clientId] = mqtt5 ? args.SessionExpiryInterval : uint.MaxValue;
+        if (args.RemoteEndPoint is { } endPoint)
+        {
+            _clientsByEndPoint[endPoint] = clientId;
+        }
         _rateKeys[clientId] = identity.Role == IdentityRole.Anonymous
             ? "anonymous@" + ((args.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?")
             : RoleNames.Of(identity.Role) + ":" + identity.Name;
@@ -359,6 +408,7 @@ internal sealed partial class DeviceSecurity : IDisposable
             args.SessionItems[IdentityItem] = identity;
         }
         // MQTTnet keeps the expiry of the CONNECT that created the session; a later CONNECT's counts (MQTT 5 §3.1.2.11.2).
+        _topicAliases[args.ClientId] = new bool[_options.Limits.TopicAliasMaximum + 1];
         if (_askedExpiry.TryRemove(args.ClientId, out var asked))
         {
             args.SessionItems[SessionExpiryItem] = asked;
@@ -369,6 +419,14 @@ internal sealed partial class DeviceSecurity : IDisposable
     {
         _grantedExpiry.TryRemove(args.ClientId, out _);
         _askedExpiry.TryRemove(args.ClientId, out _);
+        if (args.RemoteEndPoint is { } endPoint)
+        {
+            _clientsByEndPoint.TryRemove(endPoint, out _);
+        }
+        if (args.DisconnectType != MqttClientDisconnectType.Takeover)
+        {
+            _topicAliases.TryRemove(args.ClientId, out _);
+        }
         if (args.DisconnectType == MqttClientDisconnectType.Clean && args.SessionExpiryInterval > 0 && args.SessionItems is { } items)
         {
             // The DISCONNECT's Session Expiry Interval replaces the CONNECT's (MQTT 5 §3.14.2.2.2). MQTTnet decodes an
@@ -498,6 +556,21 @@ internal sealed partial class DeviceSecurity : IDisposable
                 if (!string.IsNullOrEmpty(publish.Topic) && TopicNames.CheckName(publish.Topic, _options.Limits) is not null)
                 {
                     publish.TopicAlias = 0;
+                    break;
+                }
+                if (_topicAliases.TryGetValue(args.ClientId, out var aliases))
+                {
+                    if (!string.IsNullOrEmpty(publish.Topic))
+                    {
+                        aliases[publish.TopicAlias] = true;
+                    }
+                    else if (!aliases[publish.TopicAlias])
+                    {
+                        // An alias this connection never set: a protocol error (MQTT 5 §3.3.4); MQTTnet would only log it.
+                        args.ProcessPacket = false;
+                        Deny(IdentityOf(args.SessionItems), "publish", DenialReason.TopicAliasInvalid, "");
+                        return _disconnect(args.ClientId, MqttDisconnectReasonCode.ProtocolError);
+                    }
                 }
                 break;
             case MqttSubscribePacket subscribe:
@@ -673,6 +746,12 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     [LoggerMessage(EventId = EventIds.AccessDenied, Level = LogLevel.Warning, Message = "Denied {Action} by a {Role} client: {Reason} (topic under '{FirstLevel}/', digest {TopicDigest})")]
     private static partial void LogDenied(ILogger logger, string role, string action, DenialReason reason, string firstLevel, string topicDigest);
+
+    [LoggerMessage(EventId = EventIds.ConnectionClosedWithReason, Level = LogLevel.Warning, Message = "Connection closed with DISCONNECT 0x{Code:X2} {ReasonCode}: {Reason}")]
+    private static partial void LogConnectionClosed(ILogger logger, int code, MqttDisconnectReasonCode reasonCode, string reason);
+
+    [LoggerMessage(EventId = EventIds.ConnectionClosedWithoutDisconnect, Level = LogLevel.Warning, Message = "Connection closed (MQTT 3.1.1 or before CONNECT was accepted, no DISCONNECT reason code): {Reason}")]
+    private static partial void LogConnectionClosedWithoutDisconnect(ILogger logger, string reason);
 
     [LoggerMessage(EventId = EventIds.ConnectionRefused, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
     private static partial void LogConnectionRefused(ILogger logger, string reason);
