@@ -66,6 +66,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
             var clientId = string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId;
             ingress.ClientProtocols[clientId] = args.ProtocolVersion;
             Subscribers.OnConnectionAccepted(clientId, args.MaximumPacketSize);
+            Wills.OnConnectionAccepted(clientId, args);
         };
         _server.ClientConnectedAsync += args =>
         {
@@ -85,6 +86,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.SessionDeletedAsync += args =>
         {
             Security.OnSessionDeleted(args);
+            Wills.OnSessionDeleted(args.Id);
             return Task.CompletedTask;
         };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
@@ -92,7 +94,10 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.InterceptingInboundPacketAsync += args =>
         {
             PublishAcknowledgements.OnInboundPacket(args);
-            return Security.OnInboundPacketAsync(args);
+            var checking = Security.OnInboundPacketAsync(args);
+            // After the security check, which may refuse the packet (then MQTTnet does not dispatch it).
+            Wills.OnInboundPacket(args);
+            return checking;
         };
         _server.InterceptingOutboundPacketAsync += args =>
         {
@@ -103,23 +108,29 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
         // The ingress classifies the topic once and the security check decides with that classification.
         Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;
-        // First: when a message with an expiry arrived (whatever the next handler decides about it).
-        _server.InterceptingPublishAsync += args =>
+        Wills.Publish = (clientId, will, sessionItems) =>
+            _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(will) { SenderClientId = clientId, CustomSessionItems = sessionItems });
+        Func<InterceptingPublishEventArgs, Task> route = args => ingress.OnPublishAsync(args, authorize);
+        if (consent is not null)
         {
-            Subscribers.OnPublish(args.ApplicationMessage);
-            return Task.CompletedTask;
-        };
-        if (consent is null)
-        {
-            _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
-            return;
+            // Consent messages have their own ingress (their own topic, never routed); results are published as the gateway.
+            consent.Publish = message => _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = Upstream.SiteBrokerUpstream.SenderClientId });
+            route = args =>
+                args.ClientId != Upstream.SiteBrokerUpstream.SenderClientId && Mqtt.Security.Authorization.TopicAcl.IsConsentTopic(args.ApplicationMessage.Topic ?? "")
+                    ? consent.OnPublishAsync(args, authorize, ingress.IsMqtt5(args.ClientId))
+                    : ingress.OnPublishAsync(args, authorize);
         }
-        // Consent messages have their own ingress (their own topic, never routed); results are published as the gateway.
-        consent.Publish = message => _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = Upstream.SiteBrokerUpstream.SenderClientId });
         _server.InterceptingPublishAsync += args =>
-            args.ClientId != Upstream.SiteBrokerUpstream.SenderClientId && Mqtt.Security.Authorization.TopicAcl.IsConsentTopic(args.ApplicationMessage.Topic ?? "")
-                ? consent.OnPublishAsync(args, authorize, ingress.IsMqtt5(args.ClientId))
-                : ingress.OnPublishAsync(args, authorize);
+        {
+            // A will with a delay comes back through here when it is due.
+            if (Wills.TryHold(args))
+            {
+                return Task.CompletedTask;
+            }
+            // When a message with an expiry arrived, whatever the ingress decides about it.
+            Subscribers.OnPublish(args.ApplicationMessage);
+            return route(args);
+        };
     }
 
     private readonly CancellationTokenSource _stopping = new();
@@ -138,7 +149,11 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         }
     };
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        Wills.Dispose();
+    }
 
     private async Task ExpireSessionsAsync(CancellationToken stopping)
     {
@@ -166,6 +181,9 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
 
     /// <summary>Message expiry and the client's Maximum Packet Size on what the broker sends its subscribers.</summary>
     public SubscriberDelivery Subscribers { get; } = new(TimeProvider.System);
+
+    /// <summary>Wills held for their Will Delay Interval.</summary>
+    public WillDelays Wills { get; } = new(TimeProvider.System);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

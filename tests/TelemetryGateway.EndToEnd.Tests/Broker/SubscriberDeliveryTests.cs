@@ -94,6 +94,42 @@ public sealed class SubscriberDeliveryTests
         Assert.False(await ConnectAndDisconnectAsync(gateway.Port, cleanStart: false, connectExpiry: 60));
     }
 
+    [Fact]
+    public async Task A_will_waits_for_its_delay_and_is_dropped_when_the_client_returns_in_time()
+    {
+        using var temp = new TempDirectory();
+        await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory);
+        await using var watcher = await Client.ConnectAsync(gateway.Port, "will-watcher");
+        await watcher.SubscribeAsync("site/will/#");
+
+        // Will delay 3 s, session expiry 60 s: lost connection, nothing for 1.5 s, the will within 3 + 5 s.
+        var delayed = await Client.ConnectAsync(gateway.Port, "will-delayed", configure: b => b.WithSessionExpiryInterval(60)
+            .WithWillTopic("site/will/delayed").WithWillPayload("gone").WithWillDelayInterval(3));
+        var lost = DateTime.UtcNow;
+        delayed.Abort();
+        await Task.Delay(1500);
+        Assert.Empty(watcher.Messages);
+        var wills = await watcher.WaitForAsync(1, TimeSpan.FromSeconds(8));
+        Assert.Equal("site/will/delayed", Assert.Single(wills).Topic);
+        Assert.InRange((DateTime.UtcNow - lost).TotalSeconds, 2.5, 10);
+
+        // The client is back within the delay: no will at all.
+        var returning = await Client.ConnectAsync(gateway.Port, "will-returning", configure: b => b.WithSessionExpiryInterval(60)
+            .WithWillTopic("site/will/returning").WithWillPayload("gone").WithWillDelayInterval(3));
+        returning.Abort();
+        await Task.Delay(500);
+        await using var back = await Client.ConnectAsync(gateway.Port, "will-returning", cleanSession: false);
+        await Task.Delay(4500);
+        Assert.Single(watcher.Messages);
+
+        // Session expiry 0 is shorter than the will delay: the will goes out when the connection (and session) ends.
+        var shortSession = await Client.ConnectAsync(gateway.Port, "will-short-session", configure: b => b.WithSessionExpiryInterval(0)
+            .WithWillTopic("site/will/short").WithWillPayload("gone").WithWillDelayInterval(30));
+        shortSession.Abort();
+        var all = await watcher.WaitForAsync(2, TimeSpan.FromSeconds(5));
+        Assert.Equal(["site/will/delayed", "site/will/short"], all.Select(m => m.Topic));
+    }
+
     /// <summary>Connects the one client id of the test and disconnects; returns the CONNACK's session present flag.</summary>
     private static async Task<bool> ConnectAndDisconnectAsync(int port, bool cleanStart, uint connectExpiry, uint disconnectExpiry = 0)
     {
