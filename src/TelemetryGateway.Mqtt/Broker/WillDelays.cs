@@ -27,6 +27,7 @@ internal sealed class WillDelays(TimeProvider time) : IDisposable
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _held = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private long _dropped;
+    private int _disposed;
 
     /// <summary>Publishes a will that is due (set by the broker: an injection into its server).</summary>
     public Func<string, MqttApplicationMessage, System.Collections.IDictionary, Task>? Publish { get; set; }
@@ -78,6 +79,11 @@ internal sealed class WillDelays(TimeProvider time) : IDisposable
             connection.PublishReceived = false;
             return false;
         }
+        if (args.ApplicationMessage.Topic is not { Length: > 0 } topic || topic.AsSpan().IndexOfAny('+', '#') >= 0)
+        {
+            // A will MQTTnet could not inject later: it goes on now, to be refused by the topic checks.
+            return false;
+        }
         if (!_connections.TryRemove(new KeyValuePair<string, Connection>(args.ClientId, connection)))
         {
             return false;
@@ -121,10 +127,19 @@ internal sealed class WillDelays(TimeProvider time) : IDisposable
         {
             // The server stopped meanwhile.
         }
+        catch (MQTTnet.Exceptions.MqttProtocolViolationException)
+        {
+            // Refused by MQTTnet's topic validation (checked before holding; kept so that nothing is left unobserved).
+        }
     }
 
     public void Dispose()
     {
+        // The broker is disposed once per registration it has in DI (itself and as a hosted service).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stopping.Cancel();
         _stopping.Dispose();
     }
