@@ -110,4 +110,8 @@ public static class EventIds
     public const int AggregatesFlushedAtStop = 603;
     public const int RegionalUpstreamConfigured = 620;
     public const int PurposeWithoutDestination = 621;
+    // Site broker toward its clients, MQTT 5 behaviour MQTTnet lacks (640-659).
+    public const int SubscriberDeliveryTotals = 640;
+    public const int ConnectionClosedWithReason = 641;
+    public const int ConnectionClosedWithoutDisconnect = 642;
 }

@@ -16,6 +16,10 @@ internal static class Usage
                                                            writes one NDJSON line per output or quarantined input (--text: text
                                                            payloads as payloadText); inputs matching no stream are counted on
                                                            standard error
+          telemetry-gateway tail [--host H] [--port P] [--filter F] [--count N] [--timeout SECONDS]
+                                                           subscribe to the gateway's local outputs (filtered/# on 127.0.0.1:1883 by
+                                                           default) and print each as one JSON line: topic, tags, stream, payload
+                                                           (envelopes decoded); ends after N outputs or SECONDS (exit 1 if fewer)
           telemetry-gateway users add NAME [--role device|installer|cloud] [--serial SERIAL] [--min-length N] [--file FILE]
                                                            add or replace a user of the credentials file (default: users.json in the
                                                            default data directory); the password (at least 12 characters unless

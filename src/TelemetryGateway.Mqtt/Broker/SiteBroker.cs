@@ -52,12 +52,21 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
                 args.ReasonCode = MQTTnet.Protocol.MqttConnectReasonCode.ClientIdentifierNotValid;
                 return;
             }
+            if (args.CleanSession == false && !string.IsNullOrEmpty(args.ClientId))
+            {
+                // MQTTnet would resume a session past its expiry. Deleted before the security checks, which own the
+                // client id for the session this connection gets.
+                await Security.DiscardExpiredSessionAsync(_server, args.ClientId);
+            }
             await Security.ValidateConnectionAsync(args);
             if (args.ReasonCode != MQTTnet.Protocol.MqttConnectReasonCode.Success)
             {
                 return;
             }
-            ingress.ClientProtocols[string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId] = args.ProtocolVersion;
+            var clientId = string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId;
+            ingress.ClientProtocols[clientId] = args.ProtocolVersion;
+            Subscribers.OnConnectionAccepted(clientId, args.MaximumPacketSize);
+            Wills.OnConnectionAccepted(clientId, args);
         };
         _server.ClientConnectedAsync += args =>
         {
@@ -67,6 +76,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.ClientDisconnectedAsync += args =>
         {
             Security.OnDisconnected(args);
+            Subscribers.OnDisconnected(args);
             if (args.DisconnectType != MqttClientDisconnectType.Takeover)
             {
                 ingress.ClientProtocols.TryRemove(args.ClientId, out _);
@@ -76,6 +86,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.SessionDeletedAsync += args =>
         {
             Security.OnSessionDeleted(args);
+            Wills.OnSessionDeleted(args.Id);
             return Task.CompletedTask;
         };
         _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
@@ -83,27 +94,43 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _server.InterceptingInboundPacketAsync += args =>
         {
             PublishAcknowledgements.OnInboundPacket(args);
-            return Security.OnInboundPacketAsync(args);
+            var checking = Security.OnInboundPacketAsync(args);
+            // After the security check, which may refuse the packet (then MQTTnet does not dispatch it).
+            Wills.OnInboundPacket(args);
+            return checking;
         };
         _server.InterceptingOutboundPacketAsync += args =>
         {
             PublishAcknowledgements.OnOutboundPacket(args);
+            Subscribers.OnOutboundPacket(args);
             return Security.OnOutboundPacketAsync(args);
         };
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
         // The ingress classifies the topic once and the security check decides with that classification.
         Func<InterceptingPublishEventArgs, Core.Policy.CompiledStream?, bool> authorize = Security.AuthorizePublish;
-        if (consent is null)
+        Wills.Publish = (clientId, will, sessionItems) =>
+            _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(will) { SenderClientId = clientId, CustomSessionItems = sessionItems });
+        Func<InterceptingPublishEventArgs, Task> route = args => ingress.OnPublishAsync(args, authorize);
+        if (consent is not null)
         {
-            _server.InterceptingPublishAsync += args => ingress.OnPublishAsync(args, authorize);
-            return;
+            // Consent messages have their own ingress (their own topic, never routed); results are published as the gateway.
+            consent.Publish = message => _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = Upstream.SiteBrokerUpstream.SenderClientId });
+            route = args =>
+                args.ClientId != Upstream.SiteBrokerUpstream.SenderClientId && Mqtt.Security.Authorization.TopicAcl.IsConsentTopic(args.ApplicationMessage.Topic ?? "")
+                    ? consent.OnPublishAsync(args, authorize, ingress.IsMqtt5(args.ClientId))
+                    : ingress.OnPublishAsync(args, authorize);
         }
-        // Consent messages have their own ingress (their own topic, never routed); results are published as the gateway.
-        consent.Publish = message => _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = Upstream.SiteBrokerUpstream.SenderClientId });
         _server.InterceptingPublishAsync += args =>
-            args.ClientId != Upstream.SiteBrokerUpstream.SenderClientId && Mqtt.Security.Authorization.TopicAcl.IsConsentTopic(args.ApplicationMessage.Topic ?? "")
-                ? consent.OnPublishAsync(args, authorize, ingress.IsMqtt5(args.ClientId))
-                : ingress.OnPublishAsync(args, authorize);
+        {
+            // A will with a delay comes back through here when it is due.
+            if (Wills.TryHold(args))
+            {
+                return Task.CompletedTask;
+            }
+            // When a message with an expiry arrived, whatever the ingress decides about it.
+            Subscribers.OnPublish(args.ApplicationMessage);
+            return route(args);
+        };
     }
 
     private readonly CancellationTokenSource _stopping = new();
@@ -122,7 +149,11 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         }
     };
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        Wills.Dispose();
+    }
 
     private async Task ExpireSessionsAsync(CancellationToken stopping)
     {
@@ -147,6 +178,12 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
     public MqttServer Server => _server;
     public DeviceSecurity Security { get; }
     public TelemetryIngress Ingress { get; }
+
+    /// <summary>Message expiry and the client's Maximum Packet Size on what the broker sends its subscribers.</summary>
+    public SubscriberDelivery Subscribers { get; } = new(TimeProvider.System);
+
+    /// <summary>Wills held for their Will Delay Interval.</summary>
+    public WillDelays Wills { get; } = new(TimeProvider.System);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -181,6 +218,7 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
 
         LogStopped(_logger, Ingress.Unmatched, _quarantine.Count);
         LogSecurityTotals(_logger, Security.RefusedConnections, Security.TotalDenials);
+        LogSubscriberTotals(_logger, Subscribers.Expired, Subscribers.TooLarge);
     }
 
     [LoggerMessage(EventId = EventIds.SiteBrokerListening, Level = LogLevel.Information, Message = "Site broker listening on {Address}:{Port} ({Transport}); {Stored} outputs waiting in the outbox")]
@@ -201,6 +239,10 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
 
     [LoggerMessage(EventId = EventIds.SessionsExpired, Level = LogLevel.Information, Message = "{Sessions} disconnected sessions expired (MaxSessionExpiry or the client's own expiry)")]
     private static partial void LogSessionsExpired(ILogger logger, int sessions);
+
+    [LoggerMessage(EventId = EventIds.SubscriberDeliveryTotals, Level = LogLevel.Information, Message = "Site broker: {Expired} queued messages expired before delivery (Message Expiry Interval), "
+        + "{TooLarge} not sent because they exceeded the subscriber's Maximum Packet Size")]
+    private static partial void LogSubscriberTotals(ILogger logger, long expired, long tooLarge);
 
     [LoggerMessage(EventId = EventIds.SecurityTotals, Level = LogLevel.Information, Message = "Security: {Refused} connections refused, {Denied} publishes or subscriptions denied")]
     private static partial void LogSecurityTotals(ILogger logger, long refused, long denied);

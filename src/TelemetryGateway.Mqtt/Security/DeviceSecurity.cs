@@ -36,6 +36,7 @@ internal sealed partial class DeviceSecurity : IDisposable
     private const string IdentityItem = DeviceSecurityItems.Identity;
     private const string SubscriptionsItem = "telemetry-gateway.subscriptions";
     private const string OversizedSubscribeItem = "telemetry-gateway.oversized-subscribe";
+    private const string SessionExpiryItem = "telemetry-gateway.session-expiry";
 
     private readonly SecurityOptions _options;
     private readonly ILogger _logger;
@@ -46,6 +47,14 @@ internal sealed partial class DeviceSecurity : IDisposable
     private readonly Func<string, MqttDisconnectReasonCode, Task> _disconnect;
     private readonly ConcurrentDictionary<string, string> _rateKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, uint> _grantedExpiry = new(StringComparer.Ordinal);
+    // The session expiry each accepted CONNECT asked for, until the client is connected (then it is a session item).
+    private readonly ConcurrentDictionary<string, uint> _askedExpiry = new(StringComparer.Ordinal);
+    // The client id of each accepted connection by its remote end point: the packet guard, which sees bytes and not
+    // clients, closes a connection through MQTTnet with a reason code (a DISCONNECT MQTTnet sends in order).
+    private readonly ConcurrentDictionary<EndPoint, string> _clientsByEndPoint = new();
+    // The topic aliases each connection has set (they last as long as the connection, MQTT 5 §3.3.2.3.4); read and
+    // written by that connection's receive loop only.
+    private readonly ConcurrentDictionary<string, bool[]> _topicAliases = new(StringComparer.Ordinal);
     private readonly Lock _owners = new();
     private readonly Dictionary<(string Name, IdentityRole Role), int> _sessionsPerIdentity = [];
     private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
@@ -96,10 +105,52 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     public void CountRefusedConnection(string reason, string reasonId = "connection-limit")
     {
+        if (CountAndMayLog(reason, reasonId))
+        {
+            LogConnectionRefused(_logger, reason);
+        }
+    }
+
+    /// <summary>
+    /// A connection the gateway closed with a DISCONNECT reason code (MQTT 5: 0x95 for a packet over the limit, 0x94 for
+    /// topic alias 0; an MQTT 3.1.1 client is closed without one). Counted with the refusals, per reason id.
+    /// </summary>
+    public void CountClosedConnection(string reason, string reasonId, MqttDisconnectReasonCode? sent)
+    {
+        if (CountAndMayLog(reason, reasonId))
+        {
+            if (sent is { } code)
+            {
+                LogConnectionClosed(_logger, (int)code, code, reason);
+            }
+            else
+            {
+                LogConnectionClosedWithoutDisconnect(_logger, reason);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection from <paramref name="endPoint"/> through MQTTnet with a DISCONNECT of <paramref name="code"/>
+    /// (MQTT 5 clients; MQTTnet sends none to others). False when no accepted client has that end point (the CONNECT
+    /// itself was refused) or the client is gone.
+    /// </summary>
+    public async Task<bool> DisconnectAsync(EndPoint? endPoint, MqttDisconnectReasonCode code)
+    {
+        if (endPoint is null || !_clientsByEndPoint.TryGetValue(endPoint, out var clientId) || !_isMqtt5(clientId))
+        {
+            return false;
+        }
+        await _disconnect(clientId, code);
+        return true;
+    }
+
+    // Every refusal is counted; at most ten lines a second per reason are logged: a client looping CONNECT must not flood
+    // the log, nor spend the CPU that logging every refusal costs.
+    private bool CountAndMayLog(string reason, string reasonId)
+    {
         Interlocked.Increment(ref _refusedConnections);
         _refusalsByReason.AddOrUpdate(reasonId, 1, static (_, n) => n + 1);
-        // At most ten lines a second per reason (every refusal is counted): a client looping CONNECT must not flood the
-        // log, nor spend the CPU that logging every refusal costs.
         var now = _time.GetTimestamp();
         var suppressed = 0L;
         var log = false;
@@ -121,14 +172,11 @@ internal sealed partial class DeviceSecurity : IDisposable
                 _refusalLog[reason] = (entry.Start, entry.Logged, entry.Suppressed + 1);
             }
         }
-        if (log)
+        if (log && suppressed > 0)
         {
-            if (suppressed > 0)
-            {
-                LogConnectionsRefused(_logger, suppressed, reason);
-            }
-            LogConnectionRefused(_logger, reason);
+            LogConnectionsRefused(_logger, suppressed, reason);
         }
+        return log;
     }
 
     /// <summary>CONNECT: decides the identity, or sets a refusal reason code on <paramref name="args"/>.</summary>
@@ -194,6 +242,12 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
         // Accepted (this is the last check): released when MQTTnet reports the client disconnected.
         _connecting[clientId] = identity;
+        // MQTT 3.1.1 persistent sessions ask for nothing: they get MaxSessionExpiry.
+        _askedExpiry[clientId] = mqtt5 ? args.SessionExpiryInterval : uint.MaxValue;
+        if (args.RemoteEndPoint is { } endPoint)
+        {
+            _clientsByEndPoint[endPoint] = clientId;
+        }
         _rateKeys[clientId] = identity.Role == IdentityRole.Anonymous
             ? "anonymous@" + ((args.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?")
             : RoleNames.Of(identity.Role) + ":" + identity.Name;
@@ -353,11 +407,32 @@ internal sealed partial class DeviceSecurity : IDisposable
         {
             args.SessionItems[IdentityItem] = identity;
         }
+        // MQTTnet keeps the expiry of the CONNECT that created the session; a later CONNECT's counts (MQTT 5 §3.1.2.11.2).
+        _topicAliases[args.ClientId] = new bool[_options.Limits.TopicAliasMaximum + 1];
+        if (_askedExpiry.TryRemove(args.ClientId, out var asked))
+        {
+            args.SessionItems[SessionExpiryItem] = asked;
+        }
     }
 
     public void OnDisconnected(ClientDisconnectedEventArgs args)
     {
         _grantedExpiry.TryRemove(args.ClientId, out _);
+        _askedExpiry.TryRemove(args.ClientId, out _);
+        if (args.RemoteEndPoint is { } endPoint)
+        {
+            _clientsByEndPoint.TryRemove(endPoint, out _);
+        }
+        if (args.DisconnectType != MqttClientDisconnectType.Takeover)
+        {
+            _topicAliases.TryRemove(args.ClientId, out _);
+        }
+        if (args.DisconnectType == MqttClientDisconnectType.Clean && args.SessionExpiryInterval > 0 && args.SessionItems is { } items)
+        {
+            // The DISCONNECT's Session Expiry Interval replaces the CONNECT's (MQTT 5 §3.14.2.2.2). MQTTnet decodes an
+            // absent one as 0, so an explicit 0 cannot be told from none: the CONNECT's stays then.
+            items[SessionExpiryItem] = args.SessionExpiryInterval;
+        }
         if (args.DisconnectType != MqttClientDisconnectType.Takeover && _rateKeys.TryRemove(args.ClientId, out var rateKey))
         {
             // On a takeover the same client id is connected again. A bucket shared by the identity's other connections (or
@@ -400,8 +475,8 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     /// <summary>
     /// Deletes disconnected sessions older than they may live: what the client asked for, at most MaxSessionExpiry
-    /// (MQTT 3.1.1 persistent sessions, which ask for nothing, get MaxSessionExpiry). MQTTnet itself only expires a
-    /// session when its client id connects again.
+    /// (MQTT 3.1.1 persistent sessions, which ask for nothing, get MaxSessionExpiry). MQTTnet 5.2 itself never expires
+    /// a disconnected session, not even when its client id connects again (see <see cref="DiscardExpiredSessionAsync"/>).
     /// </summary>
     public async Task<int> ExpireSessionsAsync(MqttServer server)
     {
@@ -409,19 +484,52 @@ internal sealed partial class DeviceSecurity : IDisposable
         var deleted = 0;
         foreach (var session in await server.GetSessionsAsync())
         {
-            if (session.DisconnectedTimestamp is not { } disconnected)
-            {
-                continue;
-            }
-            var asked = session.ExpiryInterval is 0 or uint.MaxValue ? uint.MaxValue : session.ExpiryInterval;
-            var lifetime = TimeSpan.FromSeconds(Math.Min(asked, MaxSessionExpirySeconds));
-            if (now - disconnected >= lifetime)
+            if (HasExpired(session, now))
             {
                 await session.DeleteAsync();
                 deleted++;
             }
         }
         return deleted;
+    }
+
+    /// <summary>
+    /// Before a client resumes a session (clean start off): a session past its expiry is deleted first, so that the
+    /// client starts afresh (CONNACK session present 0), however long ago the last sweep ran. False when there was none
+    /// or it is still valid.
+    /// </summary>
+    public async Task<bool> DiscardExpiredSessionAsync(MqttServer server, string clientId)
+    {
+        MqttSessionStatus session;
+        try
+        {
+            session = await server.GetSessionAsync(clientId);
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // No session of that id.
+        }
+        if (!HasExpired(session, DateTime.UtcNow))
+        {
+            return false;
+        }
+        await session.DeleteAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// A disconnected session's lifetime: what its last CONNECT asked for, or its DISCONNECT, at most MaxSessionExpiry
+    /// (0xFFFFFFFF, "never", included).
+    /// </summary>
+    private bool HasExpired(MqttSessionStatus session, DateTime now)
+    {
+        if (session.DisconnectedTimestamp is not { } disconnected)
+        {
+            return false;
+        }
+        var asked = session.Items[SessionExpiryItem] is uint item ? item : session.ExpiryInterval is 0 or uint.MaxValue ? uint.MaxValue : session.ExpiryInterval;
+        var lifetime = TimeSpan.FromSeconds(Math.Min(asked, MaxSessionExpirySeconds));
+        return now - disconnected >= lifetime;
     }
 
     /// <summary>How often <see cref="ExpireSessionsAsync"/> runs: a quarter of MaxSessionExpiry, between 0.2 s and 30 s.</summary>
@@ -448,6 +556,21 @@ internal sealed partial class DeviceSecurity : IDisposable
                 if (!string.IsNullOrEmpty(publish.Topic) && TopicNames.CheckName(publish.Topic, _options.Limits) is not null)
                 {
                     publish.TopicAlias = 0;
+                    break;
+                }
+                if (_topicAliases.TryGetValue(args.ClientId, out var aliases))
+                {
+                    if (!string.IsNullOrEmpty(publish.Topic))
+                    {
+                        aliases[publish.TopicAlias] = true;
+                    }
+                    else if (!aliases[publish.TopicAlias])
+                    {
+                        // An alias this connection never set: a protocol error (MQTT 5 §3.3.4); MQTTnet would only log it.
+                        args.ProcessPacket = false;
+                        Deny(IdentityOf(args.SessionItems), "publish", DenialReason.TopicAliasInvalid, "");
+                        return _disconnect(args.ClientId, MqttDisconnectReasonCode.ProtocolError);
+                    }
                 }
                 break;
             case MqttSubscribePacket subscribe:
@@ -623,6 +746,12 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     [LoggerMessage(EventId = EventIds.AccessDenied, Level = LogLevel.Warning, Message = "Denied {Action} by a {Role} client: {Reason} (topic under '{FirstLevel}/', digest {TopicDigest})")]
     private static partial void LogDenied(ILogger logger, string role, string action, DenialReason reason, string firstLevel, string topicDigest);
+
+    [LoggerMessage(EventId = EventIds.ConnectionClosedWithReason, Level = LogLevel.Warning, Message = "Connection closed with DISCONNECT 0x{Code:X2} {ReasonCode}: {Reason}")]
+    private static partial void LogConnectionClosed(ILogger logger, int code, MqttDisconnectReasonCode reasonCode, string reason);
+
+    [LoggerMessage(EventId = EventIds.ConnectionClosedWithoutDisconnect, Level = LogLevel.Warning, Message = "Connection closed (MQTT 3.1.1 or before CONNECT was accepted, no DISCONNECT reason code): {Reason}")]
+    private static partial void LogConnectionClosedWithoutDisconnect(ILogger logger, string reason);
 
     [LoggerMessage(EventId = EventIds.ConnectionRefused, Level = LogLevel.Warning, Message = "Connection refused: {Reason}")]
     private static partial void LogConnectionRefused(ILogger logger, string reason);

@@ -79,8 +79,12 @@ internal static class SecurityRegistration
     {
         var security = services.GetRequiredService<DeviceSecurity>();
         var limit = security.MaxPacketBytes;
-        var guard = new PacketSizeGuard(
-            context.Transport.Input, limit, context, reason => security.CountRefusedConnection(reason, PacketRefusalId(reason)));
+        var guard = new PacketSizeGuard(context.Transport.Input, limit, context, async (reason, code) =>
+        {
+            // MQTTnet sends the DISCONNECT (MQTT 5 clients whose CONNECT was accepted); the log says which was sent.
+            var sent = await security.DisconnectAsync(context.RemoteEndPoint, code);
+            security.CountClosedConnection(reason, PacketRefusalId(reason), sent ? code : null);
+        });
         context.Transport = new GuardedTransport(context.Transport, guard);
         return next(context);
     }

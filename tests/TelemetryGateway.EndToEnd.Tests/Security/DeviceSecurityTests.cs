@@ -319,7 +319,8 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
             "-t", OwnTopic, "-f", large);
 
         Assert.True(publish.ExitCode != 0, publish.Output);
-        Assert.True(await site.OutputContainsAsync("Connection refused: packet too large"), site.Output);
+        // MQTT 3.1.1 has no DISCONNECT from the server: the log says the connection was closed without a reason code.
+        Assert.True(await site.OutputContainsAsync("no DISCONNECT reason code): packet too large"), site.Output);
     }
 
     [Fact]

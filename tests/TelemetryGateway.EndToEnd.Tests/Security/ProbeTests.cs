@@ -197,8 +197,9 @@ public sealed class ProbeTests(ProbeGateway site, ITestOutputHelper output) : IC
             Assert.True(withAlias is < 0x80, $"alias 1: {withAlias}");
 
             Assert.Null(await client.PublishAsync(s_ownTopic, """{"sn":"x"}""", topicAlias: 0));
+            Assert.Equal(TopicAliasInvalid, client.DisconnectReason);
         }
-        Assert.True(await site.OutputContainsAsync("Connection refused: topic alias 0"), site.Output);
+        Assert.True(await site.OutputContainsAsync("Connection closed with DISCONNECT 0x94 TopicAliasInvalid: topic alias 0"), site.Output);
     }
 
     [Fact]

@@ -50,7 +50,11 @@ public sealed class PacketSizeGuardTests
         var pipe = new Pipe();
         var aborted = false;
         await using var connection = new RecordingConnection();
-        var guard = new PacketSizeGuard(pipe.Reader, Limit, connection, _ => aborted = true);
+        var guard = new PacketSizeGuard(pipe.Reader, Limit, connection, (_, _) =>
+        {
+            aborted = true;
+            return Task.CompletedTask;
+        });
         var sizes = writes switch { Writes.OneWrite => [bytes.Length], Writes.Uneven => new[] { 7, 3, 13, 1, 29, 5 }, _ => [1] };
         var writing = Task.Run(async () =>
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
+using MQTTnet.Protocol;
 
 namespace TelemetryGateway.Mqtt.Security.Limits;
 
@@ -11,9 +12,16 @@ namespace TelemetryGateway.Mqtt.Security.Limits;
 /// On an MQTT 5 connection (the CONNECT's protocol level) it also reads each PUBLISH's properties and closes the
 /// connection on a Topic Alias of 0, a protocol error (MQTT 5 §3.3.2.3.4) that MQTTnet cannot see: it decodes 0 as "no
 /// alias". Sits between Kestrel's transport (after TLS) and MQTTnet's connection handler.
+/// A connection is closed through <paramref name="close"/> first, which has MQTTnet send an MQTT 5 client a DISCONNECT
+/// with the reason code (0x95 Packet too large, 0x94 Topic Alias invalid, 0x81 Malformed packet) in order with the
+/// packets it is sending (a write here could interleave with MQTTnet's own); the bytes of the offending packet are
+/// never handed to MQTTnet. Then the connection is aborted, whatever the close did.
 /// </summary>
-internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength, ConnectionContext connection, Action<string> onRefused) : PipeReader
+internal sealed class PacketSizeGuard(
+    PipeReader inner, long maxRemainingLength, ConnectionContext connection, Func<string, MqttDisconnectReasonCode, Task> close) : PipeReader
 {
+    private static readonly TimeSpan s_closeTimeout = TimeSpan.FromSeconds(5);
+
     private enum Protocol
     {
         AwaitingConnect,
@@ -33,6 +41,7 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
     private long _pendingBodyStart = -1; // stream offset of the body of a packet whose start is still to be inspected
     private long _pendingBodyEnd;
     private ReadOnlySequence<byte> _last;
+    private (string Reason, MqttDisconnectReasonCode Code)? _refusal;
     private long _lastStart;   // stream offset of the first byte of the last buffer handed out
     private long _nextPacket;  // stream offset of the next packet's first byte
 
@@ -44,7 +53,7 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
         {
             var result = pending.Result;
             Inspect(result.Buffer);
-            return new ValueTask<ReadResult>(result);
+            return _refusal is null ? new ValueTask<ReadResult>(result) : CloseAsync();
         }
         return InspectWhenReadAsync(pending);
     }
@@ -54,7 +63,7 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
     {
         var result = await pending.ConfigureAwait(false);
         Inspect(result.Buffer);
-        return result;
+        return _refusal is null ? result : await CloseAsync().ConfigureAwait(false);
     }
 
     public override bool TryRead(out ReadResult result)
@@ -64,7 +73,32 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
             return false;
         }
         Inspect(result.Buffer);
+        if (_refusal is not null)
+        {
+            // MQTTnet's reader awaits ReadAsync; a synchronous caller gets the connection closed at once.
+            _ = CloseAsync().AsTask();
+            throw new ConnectionAbortedException(_refusal.Value.Reason);
+        }
         return true;
+    }
+
+    /// <summary>
+    /// Closes the connection: the DISCONNECT through MQTTnet (bounded in time), then the abort. MQTTnet's reader, waiting
+    /// here, sees the connection aborted; the offending packet is never returned to it.
+    /// </summary>
+    private async ValueTask<ReadResult> CloseAsync()
+    {
+        var (reason, code) = _refusal!.Value;
+        try
+        {
+            await close(reason, code).WaitAsync(s_closeTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The abort below closes it anyway.
+        }
+        connection.Abort(new ConnectionAbortedException(reason));
+        throw new ConnectionAbortedException(reason);
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
@@ -84,6 +118,10 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
     private void Inspect(ReadOnlySequence<byte> buffer)
     {
         _last = buffer;
+        if (_refusal is not null)
+        {
+            return;
+        }
         var end = _lastStart + buffer.Length;
         if (_pendingBodyStart >= 0 && !InspectPendingBody(buffer, end))
         {
@@ -115,13 +153,14 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
             {
                 if (reader.Consumed == 5)
                 {
-                    Abort("malformed remaining length");
+                    Refuse("malformed remaining length", MqttDisconnectReasonCode.MalformedPacket);
                 }
                 return;
             }
             if (remaining > maxRemainingLength)
             {
-                Abort("packet too large");
+                Refuse("packet too large", MqttDisconnectReasonCode.PacketTooLarge);
+                return;
             }
             var bodyStart = _nextPacket + reader.Consumed;
             _nextPacket = bodyStart + remaining;
@@ -165,7 +204,8 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
         _pendingBodyStart = -1;
         if (check == BodyCheck.TopicAliasZero)
         {
-            Abort("topic alias 0");
+            Refuse("topic alias 0", MqttDisconnectReasonCode.TopicAliasInvalid);
+            return false;
         }
         return true;
     }
@@ -262,12 +302,7 @@ internal sealed class PacketSizeGuard(PipeReader inner, long maxRemainingLength,
         return false;
     }
 
-    private void Abort(string reason)
-    {
-        onRefused(reason);
-        connection.Abort(new ConnectionAbortedException(reason));
-        throw new ConnectionAbortedException(reason);
-    }
+    private void Refuse(string reason, MqttDisconnectReasonCode code) => _refusal ??= (reason, code);
 }
 
 /// <summary>The connection's transport with its input behind a <see cref="PacketSizeGuard"/>.</summary>
