@@ -102,4 +102,7 @@ public static class EventIds
     public const int WorkerUnexpectedFault = 508;
     public const int WorkerConsuming = 510;
     public const int WorkerConnectionLost = 511;
+    public const int WorkerDeliveryLimit = 512;
+    public const int WorkerResubscribed = 513;
+    public const int WorkerResubscribeFailed = 514;
 }

@@ -31,6 +31,13 @@ public sealed record IngressOptions
     /// <summary>Messages handed to this worker and not yet acknowledged, at most (MQTT Receive Maximum, AMQP prefetch).</summary>
     public int Prefetch { get; init; } = 64;
 
+    /// <summary>
+    /// amqp: how many times one message may be delivered while its outputs cannot be stored (the outbox unavailable)
+    /// before it is rejected to the dead-letter exchange instead of requeued; counted by the quorum queue's
+    /// <c>x-delivery-count</c> header, so the bound holds across workers and restarts.
+    /// </summary>
+    public int MaxDeliveries { get; init; } = 20;
+
     /// <summary>How long the broker keeps the worker's session, and the messages queued for it, while it is away (mqtt-shared).</summary>
     public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromHours(1);
 
@@ -113,6 +120,10 @@ public sealed record IngressOptions
         if (Prefetch is < 1 or > 65535)
         {
             yield return $"{path}:Prefetch must be between 1 and 65535";
+        }
+        if (MaxDeliveries is < 1 or > 1000)
+        {
+            yield return $"{path}:MaxDeliveries must be between 1 and 1000";
         }
         if (SessionExpiry < TimeSpan.Zero || SessionExpiry.TotalSeconds > uint.MaxValue)
         {
