@@ -125,6 +125,58 @@ public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_message_the_killed_worker_held_unacknowledged_waits_in_its_session_and_arrives_when_it_returns()
+    {
+        const int Held = 5;
+        using var temp = new TempDirectory();
+        await using var site = await Mosquitto.StartAsync();
+        await using var upstream = await Mosquitto.StartAsync();
+        await using var relay = new HeldRelay(upstream.Port);
+        await using var cloud = await Client.ConnectAsync(upstream.Port, "cloud-ingest");
+        await cloud.SubscribeAsync("telemetry/#");
+        // Worker 0 reaches the cloud through the relay, worker 1 directly; worker 1 joins the group only after the kill.
+        await using var held = await GatewayProcess.StartWorkerAsync(temp.Combine("worker-0"), ReadyLine, WorkerSettings(0, site.Port, relay.Port, temp.KeyFile));
+        Assert.True(await Loopback.EventuallyAsync(() => held.Output.Contains("Upstream 127.0.0.1", StringComparison.Ordinal), s_delivery), held.Output);
+
+        // Held: worker 0's publishes get no PUBACK and reach nobody, so it cannot acknowledge what the broker handed it.
+        relay.Hold();
+        await using (var device = await Client.ConnectAsync(site.Port, "A17C0-device", MqttProtocolVersion.V311))
+        {
+            for (var i = 0; i < Held; i++)
+            {
+                Assert.True((await device.PublishAsync(Topic(i), Payload(i))).IsSuccess);
+            }
+        }
+        // Killed inside the upstream's 10 s publish timeout (after it, the outputs would go to the outbox and be acknowledged).
+        Assert.True(await Loopback.EventuallyAsync(() => relay.HeldBytes > 0, TimeSpan.FromSeconds(5)), "worker 0 published nothing: " + held.Output);
+        await Task.Delay(500);
+        await held.KillAsync();
+        relay.Release();
+
+        // Another member of the group: mosquitto keeps the killed member's in-flight messages in that member's session and
+        // does not hand them to the group.
+        await using var other = await GatewayProcess.StartWorkerAsync(temp.Combine("worker-1"), ReadyLine, WorkerSettings(1, site.Port, upstream.Port, temp.KeyFile));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var beforeReturn = cloud.Messages.Count;
+        output.WriteLine($"outputs that arrived through the other member while the killed one was away: {beforeReturn}");
+        Assert.Equal(0, beforeReturn);
+
+        // Worker 0 back under its client id: its session is present and the broker hands the held messages over again.
+        await held.StartAsync();
+        await cloud.WaitForAsync(Held * Purposes, s_delivery);
+        await Task.Delay(500);
+        var sequences = cloud.Messages.Select(m => Envelope.Parser.ParseFrom(m.Payload)).Where(e => e.Purpose == "safety-recall")
+            .Select(e => System.Text.Json.JsonDocument.Parse(e.Payload.ToStringUtf8()).RootElement.GetProperty("sw_version").GetString()).ToHashSet();
+        Assert.Equal(Held, sequences.Count);
+        Assert.Contains("session present: True", held.Output, StringComparison.Ordinal);
+        Assert.Equal(0, await held.StopAsync());
+        Assert.Equal(0, await other.StopAsync());
+        Assert.Equal(Held, LastAcknowledged(held.Output));
+        Assert.Equal(0, LastAcknowledged(other.Output));
+        output.WriteLine($"after worker 0 returned: {cloud.Messages.Count} outputs for {Held * Purposes} expected, all acknowledged by worker 0");
+    }
+
     private static long LastAcknowledged(string log)
     {
         var match = System.Text.RegularExpressions.Regex.Matches(log, @"Worker stopped: (\d+) acknowledged").LastOrDefault();
