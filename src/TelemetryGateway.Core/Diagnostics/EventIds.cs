@@ -105,4 +105,6 @@ public static class EventIds
     public const int WorkerDeliveryLimit = 512;
     public const int WorkerResubscribed = 513;
     public const int WorkerResubscribeFailed = 514;
+    public const int WorkerUpstreamConnected = 515;
+    public const int WorkerUpstreamUnreachable = 516;
 }

@@ -205,7 +205,8 @@ internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Pseudonymiz
         LogPolicy(logger, policy.Tag, policy.Streams.Count, key.Id);
         if (options.Upstream.IsConfigured)
         {
-            LogUpstream(logger, options.Upstream.Endpoint!.Host, options.Upstream.TopicPrefix, options.Upstream.Envelope);
+            var host = options.Upstream.IsAmqp ? options.Upstream.AmqpEndpoints[0].Host : options.Upstream.Endpoint!.Host;
+            LogUpstream(logger, host, options.Upstream.TopicPrefix, options.Upstream.Envelope);
         }
         else
         {

@@ -75,6 +75,28 @@ public sealed record IngressOptions
     /// <summary>The client id the worker uses: the configured one, else the gateway id.</summary>
     public string EffectiveClientId(string gatewayId) => string.IsNullOrWhiteSpace(ClientId) ? gatewayId : ClientId;
 
+    /// <summary>
+    /// A worker's upstream client id: the configured one, or, left at the default (<c>telemetry-gateway</c>), the
+    /// worker's own client id with <c>-upstream</c>. Two workers under one upstream client id would take each other's
+    /// session over on the cloud broker, each disconnecting the other in turn.
+    /// </summary>
+    public string UpstreamClientId(string configured, string gatewayId) =>
+        configured == s_defaultUpstreamClientId ? $"{EffectiveClientId(gatewayId)}-upstream" : configured;
+
+    /// <summary>
+    /// An upstream client id set explicitly for a worker must contain the worker's own client id, which is distinct per
+    /// worker: one id copied into every worker's configuration is the mistake this catches.
+    /// </summary>
+    public string? UpstreamClientIdError(string configured, string gatewayId)
+    {
+        var own = EffectiveClientId(gatewayId);
+        return configured == s_defaultUpstreamClientId || configured.Contains(own, StringComparison.Ordinal)
+            ? null
+            : $"Gateway:Upstream:ClientId must contain the worker's own client id (Gateway:Ingress:ClientId, else Gateway:GatewayId) so that workers do not take each other's upstream session; leave it unset to use '{own}-upstream'";
+    }
+
+    private static readonly string s_defaultUpstreamClientId = new TelemetryGateway.Mqtt.UpstreamOptions().ClientId;
+
     /// <summary>Every problem at once; <paramref name="upstreamConfigured"/>: the worker modes need an upstream, having no broker of their own.</summary>
     public IEnumerable<string> Validate(string path, bool upstreamConfigured)
     {

@@ -31,6 +31,7 @@ public sealed class OneRabbitNodeCollection : ICollectionFixture<SingleRabbitNod
 public sealed class AmqpDeliveryTests(SingleRabbitNode rabbit, ITestOutputHelper output)
 {
     private static readonly TimeSpan s_delivery = TimeSpan.FromSeconds(60);
+    private static readonly string[] s_tags = ["purpose", "legal-basis", "categories", "policy", "retention"];
 
     [Fact]
     public async Task A_delivery_the_killed_worker_held_unacknowledged_is_redelivered_to_another_worker_and_arrives()
@@ -171,6 +172,69 @@ public sealed class AmqpDeliveryTests(SingleRabbitNode rabbit, ITestOutputHelper
         Assert.Equal(0, worker.Requeued);
         Assert.Equal(0, worker.Acknowledged);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
+    [Fact]
+    public async Task Outputs_published_to_an_exchange_on_the_cluster_arrive_minimized_with_their_tags_as_headers()
+    {
+        const int Messages = 30;
+        var cluster = rabbit.Cluster;
+        var node = cluster.Nodes[0];
+        var topology = await Topology.DeclareAsync(node, "exchange-out");
+        // The operator's output side: an exchange, and the cloud's queue bound to every output topic under 'telemetry'.
+        const string Outputs = "exchange-out.outputs", Cloud = "exchange-out.cloud";
+        await using (var connection = await new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{node.AmqpPort}/") }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(Outputs, ExchangeType.Topic, durable: true);
+            await channel.QueueDeclareAsync(Cloud, durable: true, exclusive: false, autoDelete: false,
+                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+            await channel.QueueBindAsync(Cloud, Outputs, "telemetry.#");
+        }
+        using var temp = new TempDirectory();
+        await using var worker = await GatewayProcess.StartWorkerAsync(temp.Combine("worker-0"), AmqpScenario.ReadyLine,
+        [
+            "--Gateway:Ingress:Mode=amqp",
+            $"--Gateway:Ingress:Url={cluster.AmqpUrls}",
+            $"--Gateway:Ingress:Queue={topology.Queue}",
+            "--Gateway:Ingress:ClientId=worker-0",
+            "--Gateway:GatewayId=worker-0",
+            $"--Gateway:Upstream:Url={cluster.AmqpUrls}",
+            $"--Gateway:Upstream:Exchange={Outputs}",
+            $"--Gateway:Pseudonymization:KeyFile={temp.KeyFile}",
+        ]);
+
+        await topology.PublishAsync(Messages);
+
+        var received = new List<Received>();
+        await using (var connection = await new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{node.AmqpPort}/") }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var deadline = DateTime.UtcNow + s_delivery;
+            while (received.Count < Messages * AmqpScenario.Purposes && DateTime.UtcNow < deadline)
+            {
+                var message = await channel.BasicGetAsync(Cloud, autoAck: true);
+                if (message is null)
+                {
+                    await Task.Delay(100);
+                    continue;
+                }
+                var headers = message.BasicProperties.Headers!;
+                Assert.Equal(DeliveryModes.Persistent, message.BasicProperties.DeliveryMode);
+                Assert.Equal("application/x-protobuf; proto=telemetry.v1.Envelope", message.BasicProperties.ContentType);
+                // The tags, as headers; the routing key is the output topic with '/' as '.', as the MQTT plugin maps it.
+                var properties = s_tags.ToDictionary(h => h, h => Encoding.UTF8.GetString((byte[])headers[h]!), StringComparer.Ordinal);
+                var ttl = ulong.Parse(message.BasicProperties.Expiration!, System.Globalization.CultureInfo.InvariantCulture);
+                received.Add(new Received(AmqpQueueWorker.TopicOf(message.RoutingKey), message.Body.ToArray(), properties, message.BasicProperties.ContentType, (uint)(ttl / 1000)));
+            }
+        }
+        Assert.Equal(0, await worker.StopAsync());
+        var duplicates = AmqpScenario.AssertAllArrived(received, Messages, worker.Output);
+        Assert.All(received, r => Assert.StartsWith($"telemetry/{r.Properties["purpose"]}/", r.Topic, StringComparison.Ordinal));
+        // The message TTL is the output's retention, as the MQTT message expiry is.
+        Assert.All(received, r => Assert.True(r.ExpirySeconds > 0, "no message TTL from the retention"));
+        Assert.Contains("Upstream exchange reached", worker.Output, StringComparison.Ordinal);
+        output.WriteLine($"{received.Count} outputs from {Messages} messages through the exchange, {duplicates} duplicates");
     }
 
     /// <summary>
