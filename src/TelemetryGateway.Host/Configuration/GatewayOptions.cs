@@ -41,7 +41,8 @@ public sealed record GatewayOptions
     /// </summary>
     public MqttGatewaySettings MqttSettings => new(
         Mqtt, Ingress.IsSiteBroker ? Upstream : Upstream with { ClientId = Ingress.UpstreamClientId(Upstream.ClientId, GatewayId) },
-        Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress };
+        Outbox, DataDirectory, GatewayId, Security, Quarantine)
+    { Ingress = Ingress };
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
