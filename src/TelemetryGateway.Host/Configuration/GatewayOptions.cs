@@ -39,10 +39,10 @@ public sealed record GatewayOptions
     /// The settings the MQTT side runs with; a worker's upstream client id is derived from its ingress client id when
     /// left at the default, so that N workers never share one upstream session (<see cref="IngressOptions.UpstreamClientId"/>).
     /// </summary>
-    public MqttGatewaySettings MqttSettings => new(
-        Mqtt, Ingress.IsSiteBroker ? Upstream : Upstream with { ClientId = Ingress.UpstreamClientId(Upstream.ClientId, GatewayId) },
-        Outbox, DataDirectory, GatewayId, Security, Quarantine)
-    { Ingress = Ingress };
+    public MqttGatewaySettings MqttSettings => new(Mqtt, EffectiveUpstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress };
+
+    private UpstreamOptions EffectiveUpstream =>
+        Ingress.IsSiteBroker ? Upstream : Upstream with { ClientId = Ingress.UpstreamClientId(Upstream.ClientId, GatewayId) };
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
