@@ -13,6 +13,12 @@ internal enum ScenarioKind
 
     /// <summary>Devices → the gateway → its upstream client → cloud mosquitto.</summary>
     Gateway,
+
+    /// <summary>
+    /// Devices (MQTT 3.1.1) → a 3-node RabbitMQ cluster's MQTT plugin → its quorum queue → N gateway workers (ingress
+    /// mode amqp) → cloud mosquitto; run once for each count of <see cref="LoadTestOptions.WorkerCounts"/>.
+    /// </summary>
+    Workers,
 }
 
 /// <summary>How the mosquitto brokers of a run (cloud, bridging site broker) are configured.</summary>
@@ -34,6 +40,9 @@ internal sealed record LoadTestOptions
     public int MessagesPerDevice { get; init; } = 200;
     public IReadOnlyList<byte> QosLevels { get; init; } = [0, 1];
     public IReadOnlyList<ScenarioKind> Scenarios { get; init; } = [ScenarioKind.Baseline, ScenarioKind.Gateway];
+
+    /// <summary>The numbers of workers the <c>workers</c> scenario runs with, in this order.</summary>
+    public IReadOnlyList<int> WorkerCounts { get; init; } = [1, 2, 3];
 
     /// <summary>The broker configurations to run every scenario behind, in this order.</summary>
     public IReadOnlyList<BrokerTuning> Brokers { get; init; } = [BrokerTuning.Default, BrokerTuning.Tuned];
@@ -90,7 +99,9 @@ internal sealed record LoadTestOptions
           --devices N                 simulated devices, one MQTT connection each (100)
           --messages-per-device N     status messages each device publishes (200)
           --qos 0,1                   QoS levels to run (0,1)
-          --scenarios LIST            baseline,gateway (default); add 'direct' for the generator's own ceiling
+          --scenarios LIST            baseline,gateway (default); add 'direct' for the generator's own ceiling;
+                                      'workers': gateway workers (ingress mode amqp) on a 3-node RabbitMQ cluster
+          --workers LIST              worker counts of the 'workers' scenario (1,2,3)
           --brokers LIST              default,tuned (default): mosquitto as installed (Nagle on), and with set_tcp_nodelay true
           --window N                  QoS 1 publishes in flight per device (32); 1 = one message at a time, as most
                                       device SDKs publish: adds the round trip per message and its targets
@@ -114,7 +125,7 @@ internal sealed record LoadTestOptions
     [
         "--devices", "--idle-devices", "--messages-per-device", "--qos", "--scenarios", "--brokers", "--window", "--rate-per-device", "--gateway-dll",
         "--gateway-endpoint", "--upstream-port", "--gateway-outputs", "--duration-limit", "--drain-timeout", "--report", "--warmup",
-        "--gateway-setting",
+        "--gateway-setting", "--workers",
     ];
 
     private static string Setting(string value, List<string> errors)
@@ -161,6 +172,7 @@ internal sealed record LoadTestOptions
                 "--messages-per-device" => options with { MessagesPerDevice = Int(name, value, 1, 1_000_000, errors) },
                 "--qos" => options with { QosLevels = QosList(value, errors) },
                 "--scenarios" => options with { Scenarios = ScenarioList(value, errors) },
+                "--workers" => options with { WorkerCounts = WorkerList(value, errors) },
                 "--brokers" => options with { Brokers = BrokerList(value, errors) },
                 "--window" => options with { Window = Int(name, value, 1, 1_000, errors) },
                 "--rate-per-device" => options with { RatePerDevice = Seconds(name, value, 0, 100_000, errors) },
@@ -255,7 +267,7 @@ internal sealed record LoadTestOptions
             }
             else
             {
-                errors.Add($"--scenarios: '{item}' is not one of direct, baseline, gateway");
+                errors.Add($"--scenarios: '{item}' is not one of direct, baseline, gateway, workers");
             }
         }
         if (kinds.Count == 0)
@@ -263,6 +275,27 @@ internal sealed record LoadTestOptions
             errors.Add("--scenarios: no scenario given");
         }
         return [.. kinds.Distinct().Order()];
+    }
+
+    private static int[] WorkerList(string value, List<string> errors)
+    {
+        var counts = new List<int>();
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 16)
+            {
+                counts.Add(count);
+            }
+            else
+            {
+                errors.Add($"--workers: '{item}' is not a number of workers from 1 to 16");
+            }
+        }
+        if (counts.Count == 0)
+        {
+            errors.Add("--workers: no worker count given");
+        }
+        return [.. counts.Distinct()];
     }
 
     private static BrokerTuning[] BrokerList(string value, List<string> errors)

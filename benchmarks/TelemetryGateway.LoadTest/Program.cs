@@ -31,7 +31,8 @@ if (machine.MosquittoVersion == "unknown")
     progress.WriteLine("load test: mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)");
     return 3;
 }
-if (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is null && !File.Exists(options.ResolveGatewayDll()))
+if ((options.Scenarios.Contains(ScenarioKind.Workers) || (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is null))
+    && !File.Exists(options.ResolveGatewayDll()))
 {
     progress.WriteLine($"load test: the gateway is not built: '{options.ResolveGatewayDll()}' does not exist "
         + "(dotnet build -c Release src/TelemetryGateway.Host, or pass --gateway-dll PATH, or leave it out with --scenarios baseline)");
@@ -57,12 +58,17 @@ try
         {
             foreach (var kind in options.Scenarios)
             {
-                // With idle devices, each scenario runs without them first: the throughput to compare against.
-                foreach (var idle in options.IdleDevices > 0 ? [0, options.IdleDevices] : new[] { 0 })
+                // With idle devices, each scenario runs without them first: the throughput to compare against. The workers
+                // scenario runs once per worker count instead (with no idle devices).
+                int[] idleCounts = options.IdleDevices > 0 ? [0, options.IdleDevices] : [0];
+                var runs = kind == ScenarioKind.Workers
+                    ? options.WorkerCounts.Select(w => (Idle: 0, Workers: w))
+                    : idleCounts.Select(i => (Idle: i, Workers: 0));
+                foreach (var (idle, workers) in runs)
                 {
-                    var name = $"{LoadReport.Name(kind)}, {LoadReport.Name(brokers)}";
+                    var name = workers > 0 ? $"{LoadReport.Name(kind)} ×{workers}, {LoadReport.Name(brokers)}" : $"{LoadReport.Name(kind)}, {LoadReport.Name(brokers)}";
                     progress.WriteLine($"{name}, QoS {qos}: {options.Devices} devices × {options.MessagesPerDevice} messages, {idle} idle devices");
-                    var (result, description) = await ScenarioRunner.RunAsync(kind, brokers, qos, idle, options, templates, progress);
+                    var (result, description) = await ScenarioRunner.RunAsync(kind, brokers, qos, idle, options, templates, progress, workers);
                     results.Add(result);
                     setups.TryAdd(name, description);
                     progress.WriteLine(LoadReport.Summary(result));
@@ -91,6 +97,10 @@ try
 catch (StartFailedException e)
 {
     abortReason = e.Message;
+}
+finally
+{
+    await WorkerCluster.StopSharedAsync();
 }
 
 var report = LoadReport.Render(options, machine, results, setups, abortReason);

@@ -45,8 +45,15 @@ public sealed record SiteBrokerOptions
 /// <summary><c>Gateway:Upstream</c>: the cloud broker the minimized outputs go to.</summary>
 public sealed record UpstreamOptions
 {
-    /// <summary><c>mqtt://host:port</c> or <c>mqtts://host:port</c>; unset: outputs go to the site broker under <c>filtered/...</c>.</summary>
+    /// <summary>
+    /// <c>mqtt://host:port</c> or <c>mqtts://host:port</c>; unset: outputs go to the site broker under <c>filtered/...</c>.
+    /// An <c>amqp</c> worker may instead publish to <see cref="Exchange"/> on its cluster: one or more
+    /// <c>amqp://user:pass@host:port/vhost</c> (or <c>amqps://</c>) URLs, comma-separated.
+    /// </summary>
     public string? Url { get; init; }
+
+    /// <summary>With an <c>amqp://</c> URL: the exchange the outputs are published to (publisher confirms, tags as headers).</summary>
+    public string? Exchange { get; init; }
 
     public string TopicPrefix { get; init; } = "telemetry";
     public string ClientId { get; init; } = "telemetry-gateway";
@@ -78,9 +85,46 @@ public sealed record UpstreamOptions
 
     public bool UseTls => Endpoint?.Scheme == "mqtts";
 
+    /// <summary>True when the outputs go to an AMQP exchange (an <c>amqp://</c> or <c>amqps://</c> URL).</summary>
+    public bool IsAmqp => IsConfigured && (Url!.TrimStart().StartsWith("amqp://", StringComparison.OrdinalIgnoreCase) || Url.TrimStart().StartsWith("amqps://", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The AMQP URLs, in failover order (empty unless every entry parses as amqp:// or amqps://).</summary>
+    public IReadOnlyList<Uri> AmqpEndpoints
+    {
+        get
+        {
+            var endpoints = new List<Uri>();
+            foreach (var part in (Url ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!Uri.TryCreate(part, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps") || string.IsNullOrEmpty(uri.Host))
+                {
+                    return [];
+                }
+                endpoints.Add(uri);
+            }
+            return endpoints;
+        }
+    }
+
     public IEnumerable<string> Validate(string path)
     {
-        if (IsConfigured)
+        if (IsAmqp)
+        {
+            // The URL itself is not echoed: an AMQP URL carries a password.
+            if (AmqpEndpoints.Count == 0)
+            {
+                yield return $"{path}:Url: every entry must look like amqp://user:pass@host:port/vhost or amqps://...";
+            }
+            if (string.IsNullOrWhiteSpace(Exchange) || Exchange.Length > 255)
+            {
+                yield return $"{path}:Exchange is required with an amqp:// URL (the exchange outputs are published to, at most 255 characters)";
+            }
+            if (Username is not null || Password is not null)
+            {
+                yield return $"{path}:Username and Password are not used with an amqp:// URL; its credentials are part of the URL";
+            }
+        }
+        else if (IsConfigured)
         {
             var endpoint = Endpoint;
             if (endpoint is null || endpoint.Scheme is not ("mqtt" or "mqtts") || string.IsNullOrEmpty(endpoint.Host))
@@ -90,6 +134,10 @@ public sealed record UpstreamOptions
             else if (!string.IsNullOrEmpty(endpoint.UserInfo))
             {
                 yield return $"{path}:Url must not carry credentials; use {path}:Username and {path}:Password";
+            }
+            if (Exchange is not null)
+            {
+                yield return $"{path}:Exchange needs an amqp:// URL";
             }
         }
         if (string.IsNullOrWhiteSpace(TopicPrefix) || TopicPrefix.AsSpan().IndexOfAny("+#") >= 0 || TopicPrefix.StartsWith('/') || TopicPrefix.EndsWith('/'))

@@ -78,6 +78,25 @@ internal static class LoadReport
             Line(report, $"| {Name(r.Kind)}{Idle(r)} | {Name(r.Brokers)} | {r.Qos} | {Us(relay)} | {Us(cloud)} | {Us(relay + cloud)} | {Us(r.CpuMicrosPerMessage(CpuRole.Generator))} |");
         }
 
+        var workers = results.Where(r => r.Kind == ScenarioKind.Workers).ToArray();
+        if (workers.Length > 0)
+        {
+            Line(report);
+            Line(report, "## Workers on a RabbitMQ cluster");
+            Line(report);
+            Line(report, "Devices publish to one node's MQTT plugin; the quorum queue (replicated on the 3 nodes) is consumed by N workers (ingress mode amqp, prefetch 64), which publish to the cloud mosquitto. CPU time per device message delivered (µs):");
+            Line(report);
+            Line(report, "| workers | QoS | delivered msg/s | workers (one message, in whichever worker took it) | each worker's CPU s | RabbitMQ cluster (3 nodes) | cloud mosquitto | devices + subscriber |");
+            Line(report, "|---:|---:|---:|---:|---|---:|---:|---:|");
+            foreach (var r in workers)
+            {
+                var each = string.Join(" / ", r.WorkerCpu.Select(c => c.TotalSeconds.ToString("0.00", Invariant)));
+                Line(report, $"| {r.Workers} | {r.Qos} | {r.DeliveredMessagesPerSecond:N0} | {Us(r.CpuMicrosPerMessage(CpuRole.Relay))} | {each} | {Us(r.CpuMicrosPerMessage(CpuRole.Cluster))} | {Us(r.CpuMicrosPerMessage(CpuRole.CloudBroker))} | {Us(r.CpuMicrosPerMessage(CpuRole.Generator))} |");
+            }
+            Line(report);
+            Line(report, "workers: the CPU time of all workers together per message delivered; each message is processed by one worker, so this is what a message costs in a worker, whichever took it. Each worker's CPU seconds over the run show how evenly the queue dealt the messages. All processes share this machine's cores, so more workers cannot add capacity beyond them.");
+        }
+
         var notes = results.Where(r => r.Notes.Count > 0).ToArray();
         if (notes.Length > 0)
         {
@@ -271,6 +290,7 @@ internal static class LoadReport
         ScenarioKind.Direct => "direct (generator ceiling)",
         ScenarioKind.Baseline => "baseline – mosquitto bridge",
         ScenarioKind.Gateway => "gateway",
+        ScenarioKind.Workers => "workers (amqp, 3-node RabbitMQ)",
         _ => kind.ToString(),
     };
 
@@ -306,7 +326,8 @@ internal static class LoadReport
         return comparisons;
     }
 
-    private static string Idle(ScenarioResult r) => r.IdleDevices > 0 ? string.Create(Invariant, $" + {r.IdleDevices} idle") : "";
+    private static string Idle(ScenarioResult r) =>
+        (r.Workers > 0 ? string.Create(Invariant, $" ×{r.Workers}") : "") + (r.IdleDevices > 0 ? string.Create(Invariant, $" + {r.IdleDevices} idle") : "");
 
     private static double Ratio(double a, double b) => b > 0 ? a / b : double.NaN;
 

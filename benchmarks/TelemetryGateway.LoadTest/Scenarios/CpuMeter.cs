@@ -13,6 +13,9 @@ internal enum CpuRole
 
     /// <summary>This benchmark's own process: the simulated devices and the cloud subscriber.</summary>
     Generator,
+
+    /// <summary>The RabbitMQ nodes the devices publish to and the workers consume from (the <c>workers</c> scenario).</summary>
+    Cluster,
 }
 
 /// <summary>Reads one process's CPU time (user and system, all threads).</summary>

@@ -10,6 +10,12 @@ internal sealed record ScenarioResult
     public required BrokerTuning Brokers { get; init; }
     public required byte Qos { get; init; }
 
+    /// <summary>Gateway workers of the <c>workers</c> scenario; 0 in the others.</summary>
+    public int Workers { get; init; }
+
+    /// <summary>CPU time of each worker (the <c>workers</c> scenario), in the order they were started.</summary>
+    public IReadOnlyList<TimeSpan> WorkerCpu { get; init; } = [];
+
     /// <summary>Publishes the devices were asked to make.</summary>
     public required long MessagesPlanned { get; init; }
 

@@ -16,9 +16,10 @@ internal static class ScenarioRunner
     private static readonly TimeSpan WarmUpTimeout = TimeSpan.FromSeconds(20);
 
     public static async Task<(ScenarioResult Result, IReadOnlyList<string> Description)> RunAsync(
-        ScenarioKind kind, BrokerTuning brokers, byte qos, int idleDevices, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress)
+        ScenarioKind kind, BrokerTuning brokers, byte qos, int idleDevices, LoadTestOptions options, IReadOnlyList<StatusMessageTemplate> templates, TextWriter progress,
+        int workers = 0)
     {
-        await using var setup = await ScenarioSetup.StartAsync(kind, brokers, options);
+        await using var setup = await ScenarioSetup.StartAsync(kind, brokers, options, workers, progress);
         var devices = Enumerable.Range(0, options.Devices).Select(i => new SimulatedDevice(i, templates[i % templates.Count])).ToArray();
         var planned = (long)options.Devices * options.MessagesPerDevice;
         var subscriber = new CloudSubscriber((int)Math.Min(planned * setup.OutputsPerMessage, 10_000_000));
@@ -36,6 +37,7 @@ internal static class ScenarioRunner
             await WarmUpAsync(devices, clients, subscriber, qos, options);
 
             var cpu = CpuUsage.Start(setup.CpuMeters);
+            var workerCpuStart = setup.WorkerCpu.Select(read => read()).ToArray();
             var clock = MeasurementClock.StartNow();
             subscriber.StartMeasurement(clock);
             publishing.CancelAfter(options.DurationLimit);
@@ -47,6 +49,7 @@ internal static class ScenarioRunner
 
             var timedOut = await DrainAsync(subscriber, messagesIn * setup.OutputsPerMessage, clock, options);
             var cpuUsed = cpu.Stop();
+            var workerCpu = setup.WorkerCpu.Select((read, i) => read() - workerCpuStart[i]).ToArray();
             await subscriber.StopAsync();
 
             var notes = new List<string>();
@@ -87,6 +90,8 @@ internal static class ScenarioRunner
                 Kind = kind,
                 Brokers = brokers,
                 Qos = qos,
+                Workers = workers,
+                WorkerCpu = workerCpu,
                 MessagesPlanned = planned,
                 MessagesIn = messagesIn,
                 PublishElapsed = Stopwatch.GetElapsedTime(clock.OriginTimestamp, publishEnd),

@@ -43,7 +43,10 @@ internal sealed class ScenarioSetup : IAsyncDisposable
     /// <summary>Configs and command lines, for the report's appendix.</summary>
     public List<string> Description { get; } = [];
 
-    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, BrokerTuning brokers, LoadTestOptions options)
+    /// <summary>Each worker's CPU time now (the <c>workers</c> scenario), in the order they were started.</summary>
+    public List<Func<TimeSpan>> WorkerCpu { get; } = [];
+
+    public static async Task<ScenarioSetup> StartAsync(ScenarioKind kind, BrokerTuning brokers, LoadTestOptions options, int workers = 0, TextWriter? progress = null)
     {
         var setup = new ScenarioSetup(kind, brokers);
         try
@@ -98,6 +101,42 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                             setup.RelayWorkingSet = () => gateway.WorkingSet;
                             setup.Description.Add($"gateway: `{gateway.CommandLine}`");
                         }
+                        break;
+                    }
+                case ScenarioKind.Workers:
+                    {
+                        var cloud = await setup.StartCloudAsync(options.UpstreamPort);
+                        setup.SubscriberEndpoint = cloud.Endpoint;
+                        setup.TopicFilter = options.UpstreamTopicPrefix + "/#";
+                        setup.OutputsPerMessage = options.GatewayOutputsPerMessage;
+                        var cluster = await WorkerCluster.SharedAsync(progress ?? TextWriter.Null);
+                        await cluster.PurgeAsync();
+                        setup.DeviceEndpoint = Loopback.Endpoint(cluster.DeviceMqttPort);
+                        setup._cpu.Add(new CpuMeter(CpuRole.Cluster, cluster.CpuTime));
+                        var started = new List<GatewayProcess>();
+                        for (var i = 0; i < workers; i++)
+                        {
+                            // A worker opens no MQTT listener: it is up once its admin listener accepts connections.
+                            var adminPort = Loopback.FreePort();
+                            var worker = await setup.OwnAsync(GatewayProcess.StartAsync(options.ResolveGatewayDll(), adminPort, cloud.Port, options.UpstreamTopicPrefix,
+                            [
+                                .. options.GatewaySettings,
+                                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:Mqtt:Port={Loopback.FreePort()}"),
+                                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:Admin:Port={adminPort}"),
+                                "Gateway:Ingress:Mode=amqp",
+                                $"Gateway:Ingress:Url={cluster.AmqpUrls}",
+                                $"Gateway:Ingress:Queue={WorkerCluster.Queue}",
+                                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:Ingress:ClientId=load-worker-{i}"),
+                                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:GatewayId=load-worker-{i}"),
+                                $"Gateway:Pseudonymization:KeyFile={cluster.KeyFile}",
+                            ]));
+                            started.Add(worker);
+                            setup._health.Add(() => worker.Failure);
+                            setup.WorkerCpu.Add(() => worker.CpuTime);
+                            setup.Description.Add($"worker {i}: `{worker.CommandLine.Replace(cluster.AmqpUrls, "AMQP-URLS", StringComparison.Ordinal)}`");
+                        }
+                        setup._cpu.Insert(0, new CpuMeter(CpuRole.Relay, () => started.Aggregate(TimeSpan.Zero, (sum, w) => sum + w.CpuTime)));
+                        setup.Description.Add($"RabbitMQ: {cluster.Cluster.Nodes.Count} nodes clustered on this machine, rabbitmq_mqtt; quorum queue '{WorkerCluster.Queue}' bound to amq.topic 'dt.#'; devices on node 0's MQTT port");
                         break;
                     }
                 default:

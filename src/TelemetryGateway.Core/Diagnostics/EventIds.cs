@@ -102,6 +102,11 @@ public static class EventIds
     public const int WorkerUnexpectedFault = 508;
     public const int WorkerConsuming = 510;
     public const int WorkerConnectionLost = 511;
+    public const int WorkerDeliveryLimit = 512;
+    public const int WorkerResubscribed = 513;
+    public const int WorkerResubscribeFailed = 514;
+    public const int WorkerUpstreamConnected = 515;
+    public const int WorkerUpstreamUnreachable = 516;
 
     // 600-619: anonymous aggregates (issue 18).
     public const int AggregateWindowReleased = 600;

@@ -41,10 +41,17 @@ public sealed record GatewayOptions
     /// <summary><c>Gateway:Ingress</c>: the site broker (default) or a worker of a cluster (<c>mqtt-shared</c>, <c>amqp</c>).</summary>
     public IngressOptions Ingress { get; init; } = new();
 
-    public MqttGatewaySettings MqttSettings => new(Mqtt, Upstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress, Site = Site, Upstreams = Upstreams };
+    /// <summary>
+    /// The settings the MQTT side runs with; a worker's upstream client id is derived from its ingress client id when
+    /// left at the default, so that N workers never share one upstream session (<see cref="IngressOptions.UpstreamClientId"/>).
+    /// </summary>
+    public MqttGatewaySettings MqttSettings => new(Mqtt, EffectiveUpstream, Outbox, DataDirectory, GatewayId, Security, Quarantine) { Ingress = Ingress, Site = Site, Upstreams = Upstreams };
 
     /// <summary>The upstreams outputs may go to, one per region (the single <c>Gateway:Upstream</c> as the site region's when none is named).</summary>
-    public IReadOnlyList<UpstreamRoute> Routes => Residencies.Routes(Upstream, Upstreams, Site);
+    public IReadOnlyList<UpstreamRoute> Routes => Residencies.Routes(EffectiveUpstream, Upstreams, Site);
+
+    private UpstreamOptions EffectiveUpstream =>
+        Ingress.IsSiteBroker ? Upstream : Upstream with { ClientId = Ingress.UpstreamClientId(Upstream.ClientId, GatewayId) };
 
     public static string DefaultDataDirectory { get; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "telemetry-gateway");
@@ -99,6 +106,14 @@ public sealed record GatewayOptions
         {
             // A key generated per worker would give one device a different pseudonym on each worker.
             errors.Add($"Gateway:Pseudonymization:KeyFile is required in ingress mode '{Ingress.Mode}': every worker must use the same key");
+        }
+        if (Upstream.IsAmqp && Ingress.Mode != IngressOptions.Amqp)
+        {
+            errors.Add($"Gateway:Upstream:Url: an amqp:// upstream (an exchange on the cluster) needs ingress mode '{IngressOptions.Amqp}'");
+        }
+        if (!Ingress.IsSiteBroker && Ingress.UpstreamClientIdError(Upstream.ClientId, GatewayId) is { } clientIdError)
+        {
+            errors.Add(clientIdError);
         }
         return errors;
     }

@@ -214,7 +214,8 @@ internal sealed partial class PolicyAnnouncer(CompiledPolicy policy, Pseudonymiz
         }
         else if (options.Upstream.IsConfigured)
         {
-            LogUpstream(logger, options.Upstream.Endpoint!.Host, options.Upstream.TopicPrefix, options.Upstream.Envelope);
+            var host = options.Upstream.IsAmqp ? options.Upstream.AmqpEndpoints[0].Host : options.Upstream.Endpoint!.Host;
+            LogUpstream(logger, host, options.Upstream.TopicPrefix, options.Upstream.Envelope);
             LogUnreachablePurposes(policy, [options.Site.Region], options.Site.Region);
         }
         else

@@ -47,6 +47,15 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IReceiveLoop, IA
         _time = time;
     }
 
+    /// <summary>Deliveries acknowledged to the queue.</summary>
+    public long Acknowledged => Interlocked.Read(ref _acknowledged);
+
+    /// <summary>Deliveries rejected without requeue (to the dead-letter exchange).</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Deliveries returned to the queue because their outputs could not be stored.</summary>
+    public long Requeued => Interlocked.Read(ref _requeued);
+
     /// <summary>
     /// The MQTT topic of an <c>amq.topic</c> routing key: the MQTT plugin swaps <c>/</c> and <c>.</c>, so swapping them
     /// back gives the topic the device published to (and the policy's filters match).
@@ -170,6 +179,16 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IReceiveLoop, IA
         }
         catch (Exception e) when (e is OutboxUnavailableException or OperationCanceledException)
         {
+            var deliveries = DeliveryCount(delivery.BasicProperties.Headers) + 1;
+            if (deliveries >= _options.MaxDeliveries)
+            {
+                // Bounded: a message that could not be stored this many times goes to the dead-letter exchange, where an
+                // operator can replay it, instead of circling among workers whose outboxes are all failing.
+                LogDeliveryLimit(_logger, e.GetType().Name, deliveries);
+                Interlocked.Increment(ref _rejected);
+                await RejectQuietlyAsync(channel, delivery.DeliveryTag);
+                return;
+            }
             LogNotStored(_logger, e.GetType().Name);
             Interlocked.Increment(ref _requeued);
             // Not stored: returned to the queue, after a pause so that a worker whose outbox is failing does not spin on it.
@@ -194,6 +213,23 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IReceiveLoop, IA
             Interlocked.Decrement(ref _processing);
         }
     }
+
+    /// <summary>
+    /// How often the message was delivered before and returned to the queue: a quorum queue's <c>x-delivery-count</c>
+    /// header (absent on the first delivery; classic queues never set it, so they are not bounded here).
+    /// </summary>
+    internal static long DeliveryCount(IDictionary<string, object?>? headers) =>
+        headers is not null && headers.TryGetValue("x-delivery-count", out var value) ? value switch
+        {
+            long l => l,
+            int i => i,
+            short s => s,
+            byte b => b,
+            sbyte sb => sb,
+            ushort us => us,
+            uint ui => ui,
+            _ => 0,
+        } : 0;
 
     private async Task RejectQuietlyAsync(IChannel channel, ulong deliveryTag)
     {
@@ -287,6 +323,9 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IReceiveLoop, IA
 
     [LoggerMessage(EventId = EventIds.WorkerNotStored, Level = LogLevel.Error, Message = "A consumed message was not stored ({Error}); returned to the queue")]
     private static partial void LogNotStored(ILogger logger, string error);
+
+    [LoggerMessage(EventId = EventIds.WorkerDeliveryLimit, Level = LogLevel.Error, Message = "A consumed message was not stored ({Error}) on its delivery {Deliveries}, the bound (Gateway:Ingress:MaxDeliveries); rejected to the dead-letter exchange")]
+    private static partial void LogDeliveryLimit(ILogger logger, string error, long deliveries);
 
     [LoggerMessage(EventId = EventIds.WorkerAckFailed, Level = LogLevel.Warning, Message = "Acknowledgement not sent ({Error}); the broker requeues the delivery (a duplicate upstream)")]
     private static partial void LogAckFailed(ILogger logger, string error);

@@ -31,6 +31,13 @@ public sealed record IngressOptions
     /// <summary>Messages handed to this worker and not yet acknowledged, at most (MQTT Receive Maximum, AMQP prefetch).</summary>
     public int Prefetch { get; init; } = 64;
 
+    /// <summary>
+    /// amqp: how many times one message may be delivered while its outputs cannot be stored (the outbox unavailable)
+    /// before it is rejected to the dead-letter exchange instead of requeued; counted by the quorum queue's
+    /// <c>x-delivery-count</c> header, so the bound holds across workers and restarts.
+    /// </summary>
+    public int MaxDeliveries { get; init; } = 20;
+
     /// <summary>How long the broker keeps the worker's session, and the messages queued for it, while it is away (mqtt-shared).</summary>
     public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromHours(1);
 
@@ -67,6 +74,28 @@ public sealed record IngressOptions
 
     /// <summary>The client id the worker uses: the configured one, else the gateway id.</summary>
     public string EffectiveClientId(string gatewayId) => string.IsNullOrWhiteSpace(ClientId) ? gatewayId : ClientId;
+
+    /// <summary>
+    /// A worker's upstream client id: the configured one, or, left at the default (<c>telemetry-gateway</c>), the
+    /// worker's own client id with <c>-upstream</c>. Two workers under one upstream client id would take each other's
+    /// session over on the cloud broker, each disconnecting the other in turn.
+    /// </summary>
+    public string UpstreamClientId(string configured, string gatewayId) =>
+        configured == s_defaultUpstreamClientId ? $"{EffectiveClientId(gatewayId)}-upstream" : configured;
+
+    /// <summary>
+    /// An upstream client id set explicitly for a worker must contain the worker's own client id, which is distinct per
+    /// worker: one id copied into every worker's configuration is the mistake this catches.
+    /// </summary>
+    public string? UpstreamClientIdError(string configured, string gatewayId)
+    {
+        var own = EffectiveClientId(gatewayId);
+        return configured == s_defaultUpstreamClientId || configured.Contains(own, StringComparison.Ordinal)
+            ? null
+            : $"Gateway:Upstream:ClientId must contain the worker's own client id (Gateway:Ingress:ClientId, else Gateway:GatewayId) so that workers do not take each other's upstream session; leave it unset to use '{own}-upstream'";
+    }
+
+    private static readonly string s_defaultUpstreamClientId = new TelemetryGateway.Mqtt.UpstreamOptions().ClientId;
 
     /// <summary>Every problem at once; <paramref name="upstreamConfigured"/>: the worker modes need an upstream, having no broker of their own.</summary>
     public IEnumerable<string> Validate(string path, bool upstreamConfigured)
@@ -113,6 +142,10 @@ public sealed record IngressOptions
         if (Prefetch is < 1 or > 65535)
         {
             yield return $"{path}:Prefetch must be between 1 and 65535";
+        }
+        if (MaxDeliveries is < 1 or > 1000)
+        {
+            yield return $"{path}:MaxDeliveries must be between 1 and 1000";
         }
         if (SessionExpiry < TimeSpan.Zero || SessionExpiry.TotalSeconds > uint.MaxValue)
         {

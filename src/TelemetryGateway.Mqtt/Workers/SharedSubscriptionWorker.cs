@@ -34,6 +34,9 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IReceiv
     // Stops taking new messages; the deliveries already running go on until _deliveries is cancelled.
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _deliveries = new();
+    // Subscribing on connect and re-subscribing after a policy reload take turns, so each diffs against what is subscribed.
+    private readonly SemaphoreSlim _subscribing = new(1, 1);
+    private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
     private TaskCompletionSource _disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Acknowledgements belong to the connection that received the message; a later connection is redelivered it instead.
     private int _connection;
@@ -58,6 +61,7 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IReceiv
             _disconnected.TrySetResult();
             return Task.CompletedTask;
         };
+        _generations.Swapped += OnPolicySwapped;
     }
 
     /// <summary>Messages acknowledged to the broker.</summary>
@@ -119,14 +123,8 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IReceiv
                 }
                 else
                 {
-                    var filters = SubscriptionFilters(_generations.Current.Policy, _options.Group);
-                    var subscribe = new MqttClientSubscribeOptionsBuilder();
-                    foreach (var filter in filters)
-                    {
-                        subscribe.WithTopicFilter(f => f.WithTopic(filter).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
-                    }
-                    await _client.SubscribeAsync(subscribe.Build(), cancellationToken);
-                    LogSubscribed(_logger, uri.Host, _options.Group, filters.Count, result.IsSessionPresent, _options.Prefetch);
+                    var filters = await SubscribeAsync(result.IsSessionPresent, cancellationToken);
+                    LogSubscribed(_logger, uri.Host, _options.Group, filters, result.IsSessionPresent, _options.Prefetch);
                     delay = _options.ReconnectMinDelay;
                     attempt = 0;
                     await _disconnected.Task.WaitAsync(cancellationToken);
@@ -157,6 +155,102 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IReceiv
             }
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
         }
+    }
+
+    /// <summary>
+    /// On a new connection: subscribes every filter of the running policy (again: a broker may have lost the session),
+    /// and, when the session was kept, unsubscribes the filters this process subscribed that the policy no longer has.
+    /// Returns the number of filters.
+    /// </summary>
+    private async Task<int> SubscribeAsync(bool sessionPresent, CancellationToken cancellationToken)
+    {
+        await _subscribing.WaitAsync(cancellationToken);
+        try
+        {
+            var filters = SubscriptionFilters(_generations.Current.Policy, _options.Group);
+            var subscribe = new MqttClientSubscribeOptionsBuilder();
+            foreach (var filter in filters)
+            {
+                subscribe.WithTopicFilter(f => f.WithTopic(filter).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
+            }
+            await _client.SubscribeAsync(subscribe.Build(), cancellationToken);
+            var stale = _subscribed.Except(filters, StringComparer.Ordinal).ToList();
+            if (sessionPresent && stale.Count > 0)
+            {
+                await _client.UnsubscribeAsync(Unsubscribe(stale), cancellationToken);
+            }
+            _subscribed.Clear();
+            _subscribed.UnionWith(filters);
+            return filters.Count;
+        }
+        finally
+        {
+            _subscribing.Release();
+        }
+    }
+
+    private void OnPolicySwapped(PolicyGeneration generation) => _ = ResubscribeAsync(generation);
+
+    /// <summary>
+    /// After a policy reload: subscribes the filters of streams the new policy added and unsubscribes those it removed.
+    /// Not connected, or failing: the next connection subscribes the running policy's filters anyway.
+    /// </summary>
+    private async Task ResubscribeAsync(PolicyGeneration generation)
+    {
+        try
+        {
+            await _subscribing.WaitAsync(_stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        try
+        {
+            if (!_client.IsConnected || _generations.Current != generation)
+            {
+                // Not connected (the connection subscribes), or a later reload follows and does it.
+                return;
+            }
+            var filters = SubscriptionFilters(generation.Policy, _options.Group);
+            var added = filters.Where(f => !_subscribed.Contains(f)).ToList();
+            var removed = _subscribed.Except(filters, StringComparer.Ordinal).ToList();
+            if (added.Count > 0)
+            {
+                var subscribe = new MqttClientSubscribeOptionsBuilder();
+                foreach (var filter in added)
+                {
+                    subscribe.WithTopicFilter(f => f.WithTopic(filter).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce));
+                }
+                await _client.SubscribeAsync(subscribe.Build(), _stopping.Token);
+                _subscribed.UnionWith(added);
+            }
+            if (removed.Count > 0)
+            {
+                await _client.UnsubscribeAsync(Unsubscribe(removed), _stopping.Token);
+                _subscribed.ExceptWith(removed);
+            }
+            LogResubscribed(_logger, added.Count, removed.Count, _subscribed.Count);
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException
+            or OperationCanceledException or InvalidOperationException)
+        {
+            LogResubscribeFailed(_logger, e.GetType().Name);
+        }
+        finally
+        {
+            _subscribing.Release();
+        }
+    }
+
+    private static MqttClientUnsubscribeOptions Unsubscribe(IEnumerable<string> filters)
+    {
+        var unsubscribe = new MqttClientUnsubscribeOptionsBuilder();
+        foreach (var filter in filters)
+        {
+            unsubscribe.WithTopicFilter(filter);
+        }
+        return unsubscribe.Build();
     }
 
     private MqttClientOptions ClientOptions(Uri uri)
@@ -307,7 +401,9 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IReceiv
 
     public void Dispose()
     {
+        _generations.Swapped -= OnPolicySwapped;
         _client.Dispose();
+        _subscribing.Dispose();
         _window.Dispose();
         _stopping.Dispose();
         _deliveries.Dispose();
@@ -315,6 +411,12 @@ internal sealed partial class SharedSubscriptionWorker : IHostedService, IReceiv
 
     [LoggerMessage(EventId = EventIds.WorkerSubscribed, Level = LogLevel.Information, Message = "Worker subscribed on {Host} in group {Group}: {Filters} shared filters (session present: {SessionPresent}, receive maximum {Prefetch})")]
     private static partial void LogSubscribed(ILogger logger, string host, string group, int filters, bool sessionPresent, int prefetch);
+
+    [LoggerMessage(EventId = EventIds.WorkerResubscribed, Level = LogLevel.Information, Message = "Policy reloaded: {Added} shared filters subscribed, {Removed} unsubscribed ({Filters} now)")]
+    private static partial void LogResubscribed(ILogger logger, int added, int removed, int filters);
+
+    [LoggerMessage(EventId = EventIds.WorkerResubscribeFailed, Level = LogLevel.Warning, Message = "Policy reloaded but the subscriptions were not changed ({Error}); the next connection subscribes the running policy's filters")]
+    private static partial void LogResubscribeFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = EventIds.WorkerUnreachable, Level = LogLevel.Warning, Message = "Ingress broker {Host} unreachable ({Error}); trying the next URL with backoff (now up to {DelayMs} ms)")]
     private static partial void LogUnreachable(ILogger logger, string host, string error, double delayMs);

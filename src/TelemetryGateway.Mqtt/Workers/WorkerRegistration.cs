@@ -23,6 +23,12 @@ internal static class WorkerRegistration
         }
         MqttGatewayRegistration.AddPipeline(services);
         services.AddQuarantine(settings.DataDirectory, settings.Quarantine, settings.Security.Limits.QuarantineAggregationInterval);
+        if (settings.Upstream.IsAmqp)
+        {
+            // Before delivery registers the MQTT upstream: the outputs go to an exchange on the cluster instead.
+            services.TryAddSingleton<IUpstream>(sp => new AmqpExchangeUpstream(
+                settings.Upstream, sp.GetRequiredService<ILogger<AmqpExchangeUpstream>>(), sp.GetRequiredService<TimeProvider>()));
+        }
         services.AddDelivery(settings.Delivery);
         services.TryAddSingleton<WorkerPipeline>();
         switch (settings.Ingress.Mode)

@@ -35,11 +35,11 @@ internal static class AmqpScenario
         await channel.QueueBindAsync(Queue, "amq.topic", "dt.#");
     }
 
-    public static string[] WorkerSettings(int worker, string amqpUrls, int upstreamPort, string keyFile) =>
+    public static string[] WorkerSettings(int worker, string amqpUrls, int upstreamPort, string keyFile, string queue = Queue) =>
     [
         "--Gateway:Ingress:Mode=amqp",
         $"--Gateway:Ingress:Url={amqpUrls}",
-        $"--Gateway:Ingress:Queue={Queue}",
+        $"--Gateway:Ingress:Queue={queue}",
         $"--Gateway:Ingress:ClientId=worker-{worker}",
         "--Gateway:Ingress:Prefetch=16",
         $"--Gateway:GatewayId=worker-{worker}",
@@ -139,19 +139,19 @@ internal static class AmqpScenario
     }
 
     /// <summary>Ready and unacknowledged messages of the queue, from rabbitmqctl.</summary>
-    public static async Task<(long Ready, long Unacknowledged)> QueueDepthAsync(RabbitCluster cluster, RabbitNode node)
+    public static async Task<(long Ready, long Unacknowledged)> QueueDepthAsync(RabbitCluster cluster, RabbitNode node, string queue = Queue)
     {
         var lines = (await cluster.CtlAsync(node, "list_queues", "--quiet", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var line in lines)
         {
             var columns = line.Split('\t', StringSplitOptions.TrimEntries);
-            if (columns.Length == 3 && columns[0] == Queue)
+            if (columns.Length == 3 && columns[0] == queue)
             {
                 return (long.Parse(columns[1], CultureInfo.InvariantCulture), long.Parse(columns[2], CultureInfo.InvariantCulture));
             }
         }
-        throw new InvalidOperationException($"queue {Queue} not listed: {string.Join(" | ", lines)}");
+        throw new InvalidOperationException($"queue {queue} not listed: {string.Join(" | ", lines)}");
     }
 
     public static long Counted(string log, string pattern)

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace TelemetryGateway.EndToEnd.Tests.Workers;
 
-/// <summary>One RabbitMQ node (rabbitmq_mqtt), started once for the class.</summary>
+/// <summary>One RabbitMQ node (rabbitmq_mqtt), started once for the classes of <see cref="OneRabbitNodeCollection"/>.</summary>
 public sealed class SingleRabbitNode() : RabbitNodes(1);
 
 /// <summary>RabbitMQ nodes of this machine clustered together (rabbitmq_mqtt on every node), with the queue topology declared.</summary>
@@ -33,7 +33,8 @@ public abstract class RabbitNodes(int nodes) : IAsyncLifetime
 /// Ingress mode <c>amqp</c> against a real RabbitMQ node: devices publish MQTT 3.1.1 QoS 1 to its MQTT plugin, three
 /// workers consume the quorum queue; one worker is killed mid-run and restarted; nothing is lost and the queue drains.
 /// </summary>
-public sealed class AmqpSingleNodeTests(SingleRabbitNode rabbit, ITestOutputHelper output) : IClassFixture<SingleRabbitNode>
+[Collection(OneRabbitNodeCollection.Name)]
+public sealed class AmqpSingleNodeTests(SingleRabbitNode rabbit, ITestOutputHelper output)
 {
     private const int Workers = 3;
     private const int Messages = 300;

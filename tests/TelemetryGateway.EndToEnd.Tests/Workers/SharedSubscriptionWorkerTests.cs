@@ -125,6 +125,112 @@ public sealed class SharedSubscriptionWorkerTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_message_the_killed_worker_held_unacknowledged_waits_in_its_session_and_arrives_when_it_returns()
+    {
+        const int Held = 5;
+        using var temp = new TempDirectory();
+        await using var site = await Mosquitto.StartAsync();
+        await using var upstream = await Mosquitto.StartAsync();
+        await using var relay = new HeldRelay(upstream.Port);
+        await using var cloud = await Client.ConnectAsync(upstream.Port, "cloud-ingest");
+        await cloud.SubscribeAsync("telemetry/#");
+        // Worker 0 reaches the cloud through the relay, worker 1 directly; worker 1 joins the group only after the kill.
+        await using var held = await GatewayProcess.StartWorkerAsync(temp.Combine("worker-0"), ReadyLine, WorkerSettings(0, site.Port, relay.Port, temp.KeyFile));
+        Assert.True(await Loopback.EventuallyAsync(() => held.Output.Contains("Upstream 127.0.0.1", StringComparison.Ordinal), s_delivery), held.Output);
+
+        // Held: worker 0's publishes get no PUBACK and reach nobody, so it cannot acknowledge what the broker handed it.
+        relay.Hold();
+        await using (var device = await Client.ConnectAsync(site.Port, "A17C0-device", MqttProtocolVersion.V311))
+        {
+            for (var i = 0; i < Held; i++)
+            {
+                Assert.True((await device.PublishAsync(Topic(i), Payload(i))).IsSuccess);
+            }
+        }
+        // Killed inside the upstream's 10 s publish timeout (after it, the outputs would go to the outbox and be acknowledged).
+        Assert.True(await Loopback.EventuallyAsync(() => relay.HeldBytes > 0, TimeSpan.FromSeconds(5)), "worker 0 published nothing: " + held.Output);
+        await Task.Delay(500);
+        await held.KillAsync();
+        relay.Release();
+
+        // Another member of the group: mosquitto keeps the killed member's in-flight messages in that member's session and
+        // does not hand them to the group.
+        await using var other = await GatewayProcess.StartWorkerAsync(temp.Combine("worker-1"), ReadyLine, WorkerSettings(1, site.Port, upstream.Port, temp.KeyFile));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var beforeReturn = cloud.Messages.Count;
+        output.WriteLine($"outputs that arrived through the other member while the killed one was away: {beforeReturn}");
+        Assert.Equal(0, beforeReturn);
+
+        // Worker 0 back under its client id: its session is present and the broker hands the held messages over again.
+        await held.StartAsync();
+        await cloud.WaitForAsync(Held * Purposes, s_delivery);
+        await Task.Delay(500);
+        var sequences = cloud.Messages.Select(m => Envelope.Parser.ParseFrom(m.Payload)).Where(e => e.Purpose == "safety-recall")
+            .Select(e => System.Text.Json.JsonDocument.Parse(e.Payload.ToStringUtf8()).RootElement.GetProperty("sw_version").GetString()).ToHashSet();
+        Assert.Equal(Held, sequences.Count);
+        Assert.Contains("session present: True", held.Output, StringComparison.Ordinal);
+        Assert.Equal(0, await held.StopAsync());
+        Assert.Equal(0, await other.StopAsync());
+        Assert.Equal(Held, LastAcknowledged(held.Output));
+        Assert.Equal(0, LastAcknowledged(other.Output));
+        output.WriteLine($"after worker 0 returned: {cloud.Messages.Count} outputs for {Held * Purposes} expected, all acknowledged by worker 0");
+    }
+
+    [Fact]
+    public async Task A_reloaded_policy_subscribes_the_filter_of_a_new_stream_and_unsubscribes_a_removed_one()
+    {
+        using var temp = new TempDirectory();
+        var policy = temp.Combine("policy.json");
+        var withoutFirmware = WithoutStream(File.ReadAllText(GatewayProcess.Policy), "firmware");
+        File.WriteAllText(policy, withoutFirmware);
+        await using var site = await Mosquitto.StartAsync();
+        await using var upstream = await Mosquitto.StartAsync();
+        await using var cloud = await Client.ConnectAsync(upstream.Port, "cloud-ingest");
+        await cloud.SubscribeAsync("telemetry/#");
+        await using var worker = await GatewayProcess.StartWorkerAsync(temp.Combine("worker-0"), ReadyLine,
+            [.. WorkerSettings(0, site.Port, upstream.Port, temp.KeyFile), $"--Gateway:Policy:Path={policy}", "--Gateway:Policy:WatchInterval=00:00:00"]);
+        Assert.True(await Loopback.EventuallyAsync(() => worker.Output.Contains("Upstream 127.0.0.1", StringComparison.Ordinal), s_delivery), worker.Output);
+        await using var device = await Client.ConnectAsync(site.Port, "A17C0-device", MqttProtocolVersion.V311);
+        using var admin = worker.AdminClient();
+
+        // No firmware stream: its topics are not subscribed, so the broker hands the worker none of them.
+        Assert.True((await device.PublishAsync(Topic(0), Payload(0))).IsSuccess);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Empty(cloud.Messages);
+
+        // Reloaded with the stream: its filter is subscribed at once, without a reconnect.
+        File.Copy(GatewayProcess.Policy, policy, overwrite: true);
+        var reload = await admin.PostAsync("admin/reload", null);
+        Assert.True(reload.IsSuccessStatusCode, await reload.Content.ReadAsStringAsync());
+        Assert.True(await Loopback.EventuallyAsync(() => worker.Output.Contains("Policy reloaded: 1 shared filters subscribed, 0 unsubscribed", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), worker.Output);
+        Assert.True((await device.PublishAsync(Topic(1), Payload(1))).IsSuccess);
+        await cloud.WaitForAsync(Purposes, s_delivery);
+
+        // Reloaded without it again: unsubscribed, so the broker stops handing those messages over (none comes unmatched).
+        File.WriteAllText(policy, withoutFirmware);
+        reload = await admin.PostAsync("admin/reload", null);
+        Assert.True(reload.IsSuccessStatusCode, await reload.Content.ReadAsStringAsync());
+        Assert.True(await Loopback.EventuallyAsync(() => worker.Output.Contains("Policy reloaded: 0 shared filters subscribed, 1 unsubscribed", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), worker.Output);
+        Assert.True((await device.PublishAsync(Topic(2), Payload(2))).IsSuccess);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(Purposes, cloud.Messages.Count);
+        Assert.All(cloud.Messages, m => Assert.Contains("\"sw_version\":\"v1\"", Envelope.Parser.ParseFrom(m.Payload).Payload.ToStringUtf8(), StringComparison.Ordinal));
+        Assert.Equal(0, await worker.StopAsync());
+        Assert.Contains("1 acknowledged, 0 not stored, 0 unmatched", worker.Output, StringComparison.Ordinal);
+        Assert.Contains("Policy reloaded", worker.Output, StringComparison.Ordinal);
+        output.WriteLine("subscribed on the reload that added the stream, unsubscribed on the one that removed it");
+    }
+
+    /// <summary>The policy (JSON with comments) without one of its streams.</summary>
+    private static string WithoutStream(string policy, string stream)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(policy, documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        Assert.True(root["streams"]!.AsObject().Remove(stream), $"no stream {stream} in the policy");
+        return root.ToJsonString();
+    }
+
     private static long LastAcknowledged(string log)
     {
         var match = System.Text.RegularExpressions.Regex.Matches(log, @"Worker stopped: (\d+) acknowledged").LastOrDefault();

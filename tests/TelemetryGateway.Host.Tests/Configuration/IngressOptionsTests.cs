@@ -94,6 +94,82 @@ public sealed class IngressOptionsTests
     }
 
     [Fact]
+    public void An_amqp_worker_may_publish_to_an_exchange_on_its_cluster()
+    {
+        var options = Options(AmqpWorker("worker-2"), upstream: "amqp://worker:s3cret@10.0.0.1:5672/%2f, amqp://worker:s3cret@10.0.0.2:5672/%2f") with
+        {
+            Upstream = new UpstreamOptions { Url = "amqp://worker:s3cret@10.0.0.1:5672/%2f, amqp://worker:s3cret@10.0.0.2:5672/%2f", Exchange = "telemetry.out" },
+        };
+
+        Assert.Empty(options.Validate());
+        Assert.True(options.Upstream.IsAmqp);
+        Assert.Equal(2, options.Upstream.AmqpEndpoints.Count);
+    }
+
+    [Fact]
+    public void An_amqp_upstream_needs_an_exchange_and_the_amqp_ingress_and_never_echoes_its_password()
+    {
+        var options = Options(new IngressOptions { Mode = "mqtt-shared", Url = "mqtt://127.0.0.1:1883", ClientId = "worker-1" }) with
+        {
+            Upstream = new UpstreamOptions { Url = "amqp://worker:s3cret@10.0.0.1:5672/%2f", Username = "u" },
+        };
+
+        var errors = options.Validate();
+
+        Assert.Equal(3, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Gateway:Upstream:Exchange is required", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Gateway:Upstream:Username and Password are not used", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("needs ingress mode 'amqp'", StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.DoesNotContain("s3cret", e, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_exchange_with_an_mqtt_upstream_is_an_error()
+    {
+        var options = Options(AmqpWorker("worker-1")) with { Upstream = new UpstreamOptions { Url = "mqtt://127.0.0.1:1883", Exchange = "x" } };
+
+        Assert.Equal(["Gateway:Upstream:Exchange needs an amqp:// URL"], options.Validate());
+    }
+
+    [Fact]
+    public void A_workers_upstream_client_id_left_at_the_default_is_derived_from_its_own_client_id()
+    {
+        var first = Options(AmqpWorker("worker-1"));
+        var second = Options(AmqpWorker("worker-2"));
+
+        Assert.Empty(first.Validate());
+        Assert.Equal("worker-1-upstream", first.MqttSettings.Upstream.ClientId);
+        Assert.Equal("worker-2-upstream", second.MqttSettings.Upstream.ClientId);
+        // Without an ingress client id, the gateway id is the worker's own.
+        Assert.Equal("gw-9-upstream", (Options(new IngressOptions { Mode = "mqtt-shared", Url = "mqtt://127.0.0.1:1883" }) with { GatewayId = "gw-9" }).MqttSettings.Upstream.ClientId);
+        // The site broker keeps its configured (default) id.
+        Assert.Equal("telemetry-gateway", Options(new IngressOptions(), keyFile: false).MqttSettings.Upstream.ClientId);
+    }
+
+    [Fact]
+    public void A_workers_upstream_client_id_set_without_its_own_client_id_is_an_error()
+    {
+        var copied = Options(AmqpWorker("worker-1")) with { Upstream = new UpstreamOptions { Url = "mqtt://127.0.0.1:1883", ClientId = "regional-tier" } };
+        var own = Options(AmqpWorker("worker-1")) with { Upstream = new UpstreamOptions { Url = "mqtt://127.0.0.1:1883", ClientId = "eu-worker-1-cloud" } };
+
+        var error = Assert.Single(copied.Validate());
+        Assert.StartsWith("Gateway:Upstream:ClientId must contain the worker's own client id", error, StringComparison.Ordinal);
+        Assert.Empty(own.Validate());
+        Assert.Equal("eu-worker-1-cloud", own.MqttSettings.Upstream.ClientId);
+    }
+
+    [Fact]
+    public void The_redelivery_bound_is_validated()
+    {
+        var errors = Options(AmqpWorker("worker-1") with { MaxDeliveries = 0 }).Validate();
+
+        Assert.Equal(["Gateway:Ingress:MaxDeliveries must be between 1 and 1000"], errors);
+    }
+
+    private static IngressOptions AmqpWorker(string clientId) =>
+        new() { Mode = "amqp", Url = "amqp://worker:secret@127.0.0.1:5672/%2f", Queue = "telemetry", ClientId = clientId };
+
+    [Fact]
     public void An_amqp_url_is_never_echoed_in_an_error_as_it_carries_a_password()
     {
         var errors = Options(new IngressOptions { Mode = "amqp", Url = "http://worker:s3cret@127.0.0.1", Queue = "q" }).Validate();

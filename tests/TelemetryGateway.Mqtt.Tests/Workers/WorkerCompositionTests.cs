@@ -74,9 +74,26 @@ public sealed class WorkerCompositionTests : IDisposable
         Assert.Equal(0, services.GetRequiredService<SqliteOutbox>().Count);
     }
 
+    [Fact]
+    public async Task An_amqp_upstream_is_the_exchange_publisher_and_outputs_keep_the_upstream_topic_prefix()
+    {
+        var upstream = new UpstreamOptions { Url = "amqp://worker:secret@127.0.0.1:1/", Exchange = "telemetry.outputs" };
+        await using var services = Compose("amqp", upstream: null, upstream).BuildServiceProvider();
+
+        Assert.IsType<AmqpExchangeUpstream>(services.GetRequiredService<IUpstream>());
+        // Not connected (nothing listens): the outputs wait in the outbox, under the upstream's topic prefix, not 'filtered'.
+        var outcome = await services.GetRequiredService<WorkerPipeline>().ProcessAsync(
+            "dt/anker_power/A17C0/SERIALCANARY0001/firmware", Bytes("""{"sn":"SERIALCANARY0001","sw_version":"v1"}"""), CancellationToken.None);
+
+        Assert.Equal(WorkerOutcome.Delivered, outcome);
+        var stored = services.GetRequiredService<SqliteOutbox>().ReadAfter(0, 10);
+        Assert.Equal(3, stored.Count);
+        Assert.All(stored, m => Assert.StartsWith("telemetry/", m.Message.Topic, StringComparison.Ordinal));
+    }
+
     private static ReadOnlySequence<byte> Bytes(string text) => new(Encoding.UTF8.GetBytes(text));
 
-    private ServiceCollection Compose(string mode, IUpstream? upstream)
+    private ServiceCollection Compose(string mode, IUpstream? upstream, UpstreamOptions? upstreamOptions = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -88,7 +105,7 @@ public sealed class WorkerCompositionTests : IDisposable
         }
         var settings = new MqttGatewaySettings(
             new SiteBrokerOptions(),
-            new UpstreamOptions { Url = "mqtt://127.0.0.1:1", Envelope = "none" },
+            upstreamOptions ?? new UpstreamOptions { Url = "mqtt://127.0.0.1:1", Envelope = "none" },
             new OutboxOptions(),
             _directory,
             "worker-1",
