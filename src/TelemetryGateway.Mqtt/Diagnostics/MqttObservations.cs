@@ -20,11 +20,9 @@ internal sealed class MqttObservations
         ArgumentNullException.ThrowIfNull(destinations);
         var meter = instruments.Meter;
 
-        meter.CreateObservableCounter("telemetry_gateway.outputs.forwarded", () => new[]
-        {
-            new Measurement<long>(destinations.DeliveredDirectly, new KeyValuePair<string, object?>("path", "direct")),
-            new Measurement<long>(destinations.DeliveredFromOutbox, new KeyValuePair<string, object?>("path", "outbox")),
-        }, "{output}", "Outputs acknowledged by the upstream, sent directly or from the outbox");
+        // Per path and purpose (the notice's purpose ids: a bounded label).
+        meter.CreateObservableCounter("telemetry_gateway.outputs.forwarded", () => Forwarded(destinations),
+            "{output}", "Outputs acknowledged by the upstream, sent directly or from the outbox, per purpose");
         meter.CreateObservableCounter("telemetry_gateway.outputs.dropped", () => new[]
         {
             new Measurement<long>(outbox.Dropped, new KeyValuePair<string, object?>("reason", "outbox-full")),
@@ -60,6 +58,17 @@ internal sealed class MqttObservations
         meter.CreateObservableGauge("telemetry_gateway.connections.current", () => security.Connections.Open, "{connection}", "MQTT connections open on the site broker");
         meter.CreateObservableCounter("telemetry_gateway.connections.refused", () => Refusals(security), "{connection}", "MQTT connections refused, per reason");
         meter.CreateObservableCounter("telemetry_gateway.acl.denials", () => Denials(security), "{request}", "Publishes and subscriptions denied by the topic ACL and limits, per reason");
+    }
+
+    private static IEnumerable<Measurement<long>> Forwarded(Destinations destinations)
+    {
+        foreach (var (path, direct) in new[] { ("direct", true), ("outbox", false) })
+        {
+            foreach (var (purpose, count) in destinations.DeliveredPerPurpose(direct))
+            {
+                yield return new Measurement<long>(count, new KeyValuePair<string, object?>("path", path), new KeyValuePair<string, object?>("purpose", purpose));
+            }
+        }
     }
 
     private static KeyValuePair<string, object?>[] Labels(Destination destination) =>

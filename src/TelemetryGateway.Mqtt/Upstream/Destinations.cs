@@ -51,6 +51,10 @@ internal sealed class Destinations : IAsyncDisposable
     /// <summary>Outputs acknowledged upstream from the outbox, over every region.</summary>
     public long DeliveredFromOutbox => _all.Sum(d => d.Drainer.Delivered);
 
+    /// <summary>Outputs acknowledged upstream, per purpose, on a direct publish (<paramref name="direct"/>) or from the outbox.</summary>
+    public IEnumerable<KeyValuePair<string, long>> DeliveredPerPurpose(bool direct) =>
+        DeliveredOutputs.Sum(_all.Select(d => direct ? d.Delivery.Direct : d.Drainer.FromOutbox));
+
     /// <summary>Outputs rejected by an upstream (dead letters), over every region.</summary>
     public long Rejected => _all.Sum(d => d.Delivery.Rejected + d.Drainer.Rejected);
 

@@ -25,7 +25,6 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
     private readonly List<long> _expired = [];
     private readonly Lock _acknowledgedLock = new();
     private long _lowestFailed = long.MaxValue;
-    private long _delivered;
     private long _rejected;
     private long _expiredCount;
     private long _recalled;
@@ -39,7 +38,10 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
     private volatile bool _anyAcknowledged;
 
     /// <summary>Outputs acknowledged by the upstream since start.</summary>
-    public long Delivered => Interlocked.Read(ref _delivered);
+    public long Delivered => FromOutbox.Total;
+
+    /// <summary>Outputs acknowledged upstream from the outbox.</summary>
+    public DeliveredOutputs FromOutbox { get; } = new();
 
     /// <summary>Outputs the upstream rejected since start (now dead letters).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
@@ -300,7 +302,7 @@ internal sealed partial class OutboxDrainer(SqliteOutbox outbox, IUpstream upstr
         if (result.Outcome == PublishOutcome.Acknowledged)
         {
             _anyAcknowledged = true;
-            Interlocked.Increment(ref _delivered);
+            FromOutbox.Add(stored.Message);
             lock (_acknowledgedLock)
             {
                 _acknowledged.Add(stored.Sequence);

@@ -15,10 +15,12 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// </summary>
 internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox outbox, ILogger<UpstreamDelivery> logger, string destination = "")
 {
-    private long _direct;
     private long _rejected;
 
-    public long DeliveredDirectly => Interlocked.Read(ref _direct);
+    /// <summary>Outputs acknowledged upstream on a direct publish.</summary>
+    public DeliveredOutputs Direct { get; } = new();
+
+    public long DeliveredDirectly => Direct.Total;
 
     /// <summary>Outputs rejected on a direct publish (now dead letters).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
@@ -44,7 +46,7 @@ internal sealed partial class UpstreamDelivery(IUpstream upstream, SqliteOutbox 
             switch (results[i].Outcome)
             {
                 case PublishOutcome.Acknowledged:
-                    Interlocked.Increment(ref _direct);
+                    Direct.Add(outputs[i]);
                     break;
                 case PublishOutcome.Rejected:
                     (rejected ??= []).Add(new DeadLetter(null, outputs[i], results[i].Reason));

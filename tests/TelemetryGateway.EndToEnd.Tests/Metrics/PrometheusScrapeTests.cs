@@ -30,6 +30,8 @@ public sealed class PrometheusScrapeTests(ScrapedWorkload workload) : IClassFixt
         Assert.Equal(Good, await _prometheus.EventuallyAsync(
             "telemetry_gateway_outputs_produced_total{stream=\"firmware\",purpose=\"after-sales-service\"}", Good, s_wait));
         Assert.Equal(Good * FirmwarePurposes, await _prometheus.EventuallyAsync("sum(telemetry_gateway_outputs_forwarded_total)", Good * FirmwarePurposes, s_wait));
+        Assert.Equal(Good, await _prometheus.EventuallyAsync(
+            "sum(telemetry_gateway_outputs_forwarded_total{purpose=\"after-sales-service\"})", Good, s_wait));
         Assert.Equal(Good * FirmwarePurposes, await _prometheus.EventuallyAsync("sum(telemetry_gateway_upstream_ack_duration_seconds_count)", Good * FirmwarePurposes, s_wait));
         // Each message's "wifi" field is named by no purpose's rules: dropped once per purpose.
         Assert.Equal(Good * FirmwarePurposes, await _prometheus.EventuallyAsync(
