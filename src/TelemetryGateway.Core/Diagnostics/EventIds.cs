@@ -103,6 +103,14 @@ public static class EventIds
     public const int WorkerConsuming = 510;
     public const int WorkerConnectionLost = 511;
 
+    // 600-619: anonymous aggregates (issue 18).
+    public const int AggregateWindowReleased = 600;
+    public const int AggregateDeliveryFailed = 601;
+    public const int AggregateWindowsDropped = 602;
+    public const int AggregatesFlushedAtStop = 603;
+
+    // 620-639: residency (upstreams per region, notice §7).
     public const int RegionalUpstreamConfigured = 620;
     public const int PurposeWithoutDestination = 621;
+    public const int AggregatesWithoutDestination = 622;
 }

@@ -31,6 +31,7 @@ public sealed class Minimizer : IDisposable
     // One rewriter per payload format the policy uses, indexed by format; made on first use.
     private readonly IPayloadMinimizer?[] _rewriters = new IPayloadMinimizer?[Enum.GetValues<PayloadFormat>().Length];
     private readonly StreamPurpose[] _purposes;
+    private readonly StreamPurpose[] _aggregating;
     private readonly int[] _purposeIndexes;
     private readonly MinimizedOutput[] _outputs;
     private readonly TopicRoute?[] _routes = new TopicRoute?[RouteSlots];
@@ -67,6 +68,7 @@ public sealed class Minimizer : IDisposable
         _gates = [.. gates];
         _pseudonymizer = new Pseudonymizer(key);
         _purposes = new StreamPurpose[policy.MaxPurposesPerStream];
+        _aggregating = new StreamPurpose[policy.MaxPurposesPerStream];
         _purposeIndexes = new int[policy.MaxPurposesPerStream];
         _outputs = new MinimizedOutput[policy.MaxPurposesPerStream];
         _longTopicRoute = new TopicRoute(policy);
@@ -105,6 +107,7 @@ public sealed class Minimizer : IDisposable
         var deviceRange = stream.DeviceCapture >= 0 ? route.Captures[stream.DeviceCapture] : default;
         var device = topic[deviceRange];
         var active = 0;
+        var aggregating = 0;
         var streamPurposes = stream.PurposeArray;
         for (var p = 0; p < streamPurposes.Length; p++)
         {
@@ -112,6 +115,12 @@ public sealed class Minimizer : IDisposable
             if (Refusal(purpose, device) is var refusal && refusal >= 0)
             {
                 Shard(purpose)[refusal]++;
+                continue;
+            }
+            if (purpose.Aggregator is not null)
+            {
+                // An aggregate entry takes the message after the gates, into its window, once the message is known good.
+                _aggregating[aggregating++] = purpose;
                 continue;
             }
             _purposeIndexes[active] = p;
@@ -135,6 +144,13 @@ public sealed class Minimizer : IDisposable
             return MinimizationResult.Quarantine(stream, reason);
         }
         _learned?.Learn(stream, rewriter, device, payload, _policy.Limits.MaxDepth);
+        for (var a = 0; a < aggregating; a++)
+        {
+            var entry = _aggregating[a];
+            Shard(entry)[(int)(entry.Aggregator!.Fold(topic, route.Captures, device, payload, _policy.Limits.MaxDepth)
+                ? ProcessingAction.Aggregated
+                : ProcessingAction.Withheld)]++;
+        }
         var outputs = 0;
         for (var i = 0; i < active; i++)
         {
@@ -171,6 +187,10 @@ public sealed class Minimizer : IDisposable
         if (Array.IndexOf(stream.PurposeArray, purpose) < 0 || !ReferenceEquals(_policy.Streams[stream.Index], stream))
         {
             throw new ArgumentException($"purpose '{purpose.Purpose.Id()}' of stream '{stream.Name}' is not of this minimizer's policy", nameof(purpose));
+        }
+        if (purpose.Aggregator is not null)
+        {
+            throw new ArgumentException($"purpose entry '{purpose.Name}' of stream '{stream.Name}' releases aggregates; a body is not folded into them", nameof(purpose));
         }
         _bodyState = BodyState.None;
         if (Refusal(purpose, device) is var refusal && refusal >= 0)

@@ -25,7 +25,29 @@ public sealed class OutputTags
         CategoriesUtf8 = Encoding.UTF8.GetBytes(Categories);
         PolicyUtf8 = Encoding.UTF8.GetBytes(Policy);
         RetentionUtf8 = Encoding.UTF8.GetBytes(Retention);
+        if (purpose.Aggregate is { } aggregate)
+        {
+            Anonymous = true;
+            Window = aggregate.WindowText;
+            K = aggregate.MinDevices;
+            Epsilon = aggregate.EpsilonText;
+        }
     }
+
+    /// <summary>
+    /// True for the outputs of an aggregate entry: anonymous aggregates over at least <see cref="K"/> devices, no
+    /// per-device record (their <see cref="CategoryList"/> is empty: none of the notice's personal categories).
+    /// </summary>
+    public bool Anonymous { get; }
+
+    /// <summary>An aggregate's window length (ISO-8601 duration); its start travels with each release. Null otherwise.</summary>
+    public string? Window { get; }
+
+    /// <summary>An aggregate's k (the fewest distinct devices of a released group); 0 otherwise.</summary>
+    public int K { get; }
+
+    /// <summary>An aggregate's privacy budget per window and group, or <c>none</c> without noise; null otherwise.</summary>
+    public string? Epsilon { get; }
 
     /// <summary>The purpose id, e.g. <c>product-improvement</c>.</summary>
     public string Purpose { get; }

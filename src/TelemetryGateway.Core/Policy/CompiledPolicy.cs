@@ -91,16 +91,20 @@ public sealed class CompiledStream
 }
 
 /// <summary>
-/// One purpose of one stream: its tags (purpose, legal basis, categories, policy, retention),
-/// where its output goes and which fields it keeps, and how.
+/// One purpose entry of one stream: its name (the key in the stream's <c>purposes</c>), its tags (the notice's purpose,
+/// legal basis, categories, policy, retention), where its output goes and which fields it keeps, and how. Two entries of
+/// one stream may name the same purpose of the notice (with different legal bases, say); the entry name tells them apart
+/// wherever identity matters (records of processing, counters across reloads, HTTP routes), the purpose id is what the
+/// gates decide on and what the outputs are tagged with.
 /// </summary>
 public sealed class StreamPurpose
 {
     internal StreamPurpose(
-        string streamName, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
+        string streamName, string name, DataCategory categories, Purpose purpose, LegalBasis legalBasis, string retention,
         TimeSpan retentionPeriod, OutputTopic topic, IFormatRules rules, string policyTag)
     {
         StreamName = streamName;
+        Name = name;
         Categories = categories;
         Purpose = purpose;
         LegalBasis = legalBasis;
@@ -110,10 +114,40 @@ public sealed class StreamPurpose
         Rules = rules;
         PolicyTag = policyTag;
         Counters = new ProcessingCounters();
+        if (rules is Aggregation.AggregateRules aggregate)
+        {
+            Aggregator = new Aggregation.WindowAggregator(this, aggregate);
+        }
         OutputTags = new Pipeline.OutputTags(this);
     }
 
+    /// <summary>The entry's <c>aggregate</c>, when it releases anonymous aggregates instead of per-message outputs; else null.</summary>
+    public Aggregation.AggregateRules? Aggregate => Rules as Aggregation.AggregateRules;
+
+    /// <summary>The windows of an aggregate entry (null for the others): what its messages are folded into.</summary>
+    public Aggregation.WindowAggregator? Aggregator { get; private set; }
+
+    /// <summary>
+    /// Takes over <paramref name="previous"/>'s open windows when its aggregate is the same (window, groups, k, metrics,
+    /// noise, topic), so a reload does not cut a window short; only before this entry's policy is published.
+    /// </summary>
+    internal void CarryAggregatorFrom(StreamPurpose previous)
+    {
+        if (Aggregate is not null && previous.Aggregator is not null && previous.AggregateSpec == AggregateSpec)
+        {
+            Aggregator = previous.Aggregator;
+        }
+    }
+
+    /// <summary>The aggregate as the policy writes it (with the topic), to tell an unchanged one across a reload.</summary>
+    internal string? AggregateSpec { get; init; }
+
     public string StreamName { get; }
+
+    /// <summary>The entry's name, its key in the stream's <c>purposes</c>; the purpose id when the entry names no other.</summary>
+    public string Name { get; }
+
+    /// <summary>The notice's purpose this entry processes for (the entry's <c>purpose</c>, by default its name).</summary>
     public Purpose Purpose { get; }
     public LegalBasis LegalBasis { get; }
     public DataCategory Categories { get; }
@@ -151,8 +185,8 @@ public sealed class StreamPurpose
     public Pipeline.OutputTags OutputTags { get; }
 
     /// <summary>
-    /// Records of processing for this stream and purpose: counts, never values. A reloaded policy takes over the
-    /// counters of the stream purposes that still exist (<see cref="PolicyGenerations"/>), so counts carry over.
+    /// Records of processing for this stream and purpose entry: counts, never values. A reloaded policy takes over the
+    /// counters of the entries that still exist (same stream and entry name, <see cref="PolicyGenerations"/>), so counts carry over.
     /// </summary>
     public ProcessingCounters Counters { get; private set; }
 

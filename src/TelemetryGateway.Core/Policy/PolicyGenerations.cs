@@ -23,7 +23,7 @@ public sealed record PolicyReload(bool Succeeded, PolicyGeneration Current, IRea
 /// <see cref="Reload()"/> reads, validates and compiles off the hot path, then swaps; a policy that fails validation
 /// leaves the current generation running and reports every error. Work that took a generation finishes under it (a
 /// minimizer keeps the policy it was made for), new work takes the new one. The counters of stream purposes that
-/// still exist (same stream name and purpose) carry over into the new generation.
+/// still exist (same stream, entry name and purpose) carry over into the new generation.
 /// </summary>
 public sealed class PolicyGenerations
 {
@@ -119,21 +119,24 @@ public sealed class PolicyGenerations
 
     private static void CarryCounters(CompiledPolicy previous, CompiledPolicy next)
     {
-        var counters = new Dictionary<(string Stream, Vocabulary.Purpose Purpose), StreamPurpose>();
+        // Keyed by entry, not by purpose id: two entries of one stream may share a purpose. An entry that now names another
+        // purpose of the notice starts afresh, so no count is recorded under a purpose it was not made for.
+        var counters = new Dictionary<(string Stream, string Entry, Vocabulary.Purpose Purpose), StreamPurpose>();
         foreach (var stream in previous.Streams)
         {
             foreach (var purpose in stream.Purposes)
             {
-                counters[(stream.Name, purpose.Purpose)] = purpose;
+                counters[(stream.Name, purpose.Name, purpose.Purpose)] = purpose;
             }
         }
         foreach (var stream in next.Streams)
         {
             foreach (var purpose in stream.Purposes)
             {
-                if (counters.TryGetValue((stream.Name, purpose.Purpose), out var old))
+                if (counters.TryGetValue((stream.Name, purpose.Name, purpose.Purpose), out var old))
                 {
                     purpose.CarryCountersFrom(old);
+                    purpose.CarryAggregatorFrom(old);
                 }
             }
         }

@@ -23,6 +23,8 @@ public enum ProcessingAction
     Objected,
     /// <summary>The device's processing is restricted to other purposes (notice 9.4).</summary>
     Restricted,
+    /// <summary>A message was folded into an aggregate entry's open window (no per-message output; issue 18).</summary>
+    Aggregated,
     /// <summary>An output was produced but no configured upstream lies in a region its purpose may go to (notice §7): not sent.</summary>
     NoDestination,
 }

@@ -221,6 +221,7 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
                 {
                     stream = stream.Name,
                     purpose = purpose.Purpose.Id(),
+                    entry = purpose.Name,
                     legalBasis = purpose.LegalBasis.Id(),
                     forwarded = refusal is null,
                     refusal = refusal switch

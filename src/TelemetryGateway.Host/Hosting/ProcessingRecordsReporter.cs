@@ -61,7 +61,7 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
                         logger, stream.Name, purposeId, legalBasisId, forwarded, counters[ProcessingAction.Dropped],
                         counters[ProcessingAction.Hashed], counters[ProcessingAction.Coarsened], counters[ProcessingAction.Redacted],
                         counters[ProcessingAction.TypeMismatch], counters[ProcessingAction.NoConsent], counters[ProcessingAction.Withheld],
-                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted], counters[ProcessingAction.NoDestination]);
+                        counters[ProcessingAction.Objected], counters[ProcessingAction.Restricted], counters[ProcessingAction.NoDestination], purpose.Name);
                 }
             }
         }
@@ -73,8 +73,8 @@ internal sealed partial class ProcessingRecordsReporter(PolicyGenerations genera
         + "{Forwarded} outputs; fields dropped {Dropped}, hashed {Hashed}, coarsened {Coarsened}, redacted {Redacted}, "
         + "dropped for a type mismatch {TypeMismatch}; messages skipped for missing consent {NoConsent}, "
         + "withheld as nothing in them was for this purpose {Withheld}, objected to {Objected}, restricted away {Restricted}; "
-        + "outputs not sent as no upstream lies in a region the purpose may go to {NoDestination}")]
+        + "outputs not sent as no upstream lies in a region the purpose may go to {NoDestination}; purpose entry {Entry}")]
     private static partial void LogRecord(
         ILogger logger, string stream, string purpose, string legalBasis, long forwarded, long dropped, long hashed, long coarsened,
-        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted, long noDestination);
+        long redacted, long typeMismatch, long noConsent, long withheld, long objected, long restricted, long noDestination, string entry);
 }

@@ -58,15 +58,18 @@ internal sealed class ProcessingMetrics : IDisposable
         var measurements = new List<Measurement<long>>();
         foreach (var stream in generations.Current.Policy.Streams)
         {
-            foreach (var purpose in stream.Purposes)
+            // One series per stream and purpose of the notice: entries of one stream that share a purpose (different
+            // legal bases, say) are summed, so the label values stay the notice's bounded vocabulary.
+            foreach (var entries in stream.Purposes.GroupBy(p => p.Purpose))
             {
                 var streamTag = new KeyValuePair<string, object?>("stream", stream.Name);
-                var purposeTag = new KeyValuePair<string, object?>("purpose", purpose.Purpose.Id());
+                var purposeTag = new KeyValuePair<string, object?>("purpose", entries.Key.Id());
                 foreach (var (action, id) in actions)
                 {
+                    var count = entries.Sum(entry => entry.Counters[action]);
                     measurements.Add(label is null
-                        ? new Measurement<long>(purpose.Counters[action], streamTag, purposeTag)
-                        : new Measurement<long>(purpose.Counters[action], streamTag, purposeTag, new KeyValuePair<string, object?>(label, id)));
+                        ? new Measurement<long>(count, streamTag, purposeTag)
+                        : new Measurement<long>(count, streamTag, purposeTag, new KeyValuePair<string, object?>(label, id)));
                 }
             }
         }

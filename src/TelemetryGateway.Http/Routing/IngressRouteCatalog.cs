@@ -98,7 +98,11 @@ internal sealed partial class IngressRouteCatalog
             }
         }
         var purpose = stream is null ? null : ResolvePurpose(stream, metadata[PurposeKey], path, errors);
-        if (purpose?.LegalBasis == LegalBasis.Consent)
+        if (purpose?.Aggregate is not null)
+        {
+            errors.Add($"{path}:Metadata:{PurposeKey}: purpose entry '{purpose.Name}' of stream '{stream!.Name}' releases anonymous aggregates, which are fed over MQTT only");
+        }
+        else if (purpose?.LegalBasis == LegalBasis.Consent)
         {
             // Consent is recorded per device; an upload carries no device identity the gateway could check it against.
             errors.Add($"{path}:Metadata:{PurposeKey}: purpose '{purpose.Purpose.Id()}' of stream '{stream!.Name}' is consent-based, which the HTTP ingress does not support");
@@ -169,7 +173,7 @@ internal sealed partial class IngressRouteCatalog
 
     private static StreamPurpose? ResolvePurpose(CompiledStream stream, string? purposeId, string path, List<string> errors)
     {
-        var available = string.Join(", ", stream.Purposes.Select(p => p.Purpose.Id()));
+        var available = string.Join(", ", stream.Purposes.Select(p => p.Name));
         if (string.IsNullOrWhiteSpace(purposeId))
         {
             if (stream.Purposes.Count == 1)
@@ -179,7 +183,8 @@ internal sealed partial class IngressRouteCatalog
             errors.Add($"{path}:Metadata:{PurposeKey} is required: stream '{stream.Name}' has several purposes ({available}); one request is forwarded for one purpose");
             return null;
         }
-        var purpose = stream.Purposes.FirstOrDefault(p => p.Purpose.Id() == purposeId);
+        // A route names a purpose entry of the stream: its name, which is the purpose id unless two entries share one.
+        var purpose = stream.Purposes.FirstOrDefault(p => p.Name == purposeId);
         if (purpose is null)
         {
             errors.Add($"{path}:Metadata:{PurposeKey}: '{purposeId}' is not a purpose of stream '{stream.Name}' ({available})");

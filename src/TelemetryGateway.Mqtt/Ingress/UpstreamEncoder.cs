@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using TelemetryGateway.Core.Aggregation;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Mqtt.Upstream;
@@ -76,6 +77,70 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, region, safeguard);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, Region: region, Safeguard: safeguard);
+    }
+
+    /// <summary>
+    /// Turns one released aggregate into the message the upstream receives, as any output is (topic
+    /// <c>{prefix}/{purpose}/{output topic}</c>, the entry's tags, the envelope when configured) plus the aggregate's
+    /// own tags: anonymous, window, k and epsilon. It is about no device. Like any output, once for each upstream whose
+    /// region the entry may go to from the site's region (notice §7); returns how many (0: withheld).
+    /// </summary>
+    public int EncodeAggregate(AggregateRelease release, List<UpstreamMessage> into)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        ArgumentNullException.ThrowIfNull(into);
+        var added = 0;
+        foreach (var region in routing.Regions)
+        {
+            if (release.Entry.Residency.Allows(region, routing.SiteRegion, out var safeguard))
+            {
+                into.Add(EncodeAggregate(release, region, safeguard));
+                added++;
+            }
+        }
+        return added;
+    }
+
+    private UpstreamMessage EncodeAggregate(AggregateRelease release, string region, string safeguard)
+    {
+        var entry = release.Entry;
+        var tags = entry.OutputTags;
+        var aggregate = new AggregateTags(
+            $"{release.WindowStart.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture)}/{tags.Window}",
+            tags.K, tags.Epsilon!);
+        var prefix = _topicPrefixes.GetOrAdd(entry, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
+        var topic = string.Concat(prefix, release.Topic);
+        const string ContentType = "application/json";
+        byte[] payload;
+        if (_envelope)
+        {
+            var envelope = new Envelope
+            {
+                Purpose = tags.Purpose,
+                LegalBasis = tags.LegalBasis,
+                Policy = tags.Policy,
+                Retention = tags.Retention,
+                ContentType = ContentType,
+                Payload = ByteString.CopyFrom(release.Payload),
+                GatewayId = gatewayId,
+                ReceivedAt = Timestamp.FromDateTimeOffset(release.WindowEnd),
+                Stream = entry.StreamName,
+                Anonymous = true,
+                Window = aggregate.Window,
+                K = (uint)aggregate.K,
+                Epsilon = aggregate.Epsilon,
+                DestinationRegion = region,
+                TransferSafeguard = safeguard,
+            };
+            payload = envelope.ToByteArray();
+        }
+        else
+        {
+            payload = release.Payload;
+        }
+        return new UpstreamMessage(
+            topic, payload, _envelope ? EnvelopeContentType : ContentType, tags.Purpose, tags.LegalBasis, tags.Categories,
+            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, "", aggregate, region, safeguard);
     }
 }

@@ -64,6 +64,10 @@ public static class DeliveryRegistration
             settings.Upstream, settings.GatewayId, sp.GetRequiredService<Destinations>().Routing, settings.IsRemote));
         services.TryAddSingleton<DeliveryService>();
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryService>());
+        // After delivery, so it stops before delivery does (its last windows are flushed into a running delivery); it
+        // needs the pipeline's policy generations, which every ingress registers before delivery.
+        services.TryAddSingleton<Aggregation.AggregateReleaser>();
+        services.AddHostedService(sp => sp.GetRequiredService<Aggregation.AggregateReleaser>());
         return services;
     }
 

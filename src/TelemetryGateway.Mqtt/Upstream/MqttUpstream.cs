@@ -177,6 +177,11 @@ internal sealed partial class MqttUpstream : IUpstream
         size += System.Text.Encoding.UTF8.GetByteCount(message.Purpose) + System.Text.Encoding.UTF8.GetByteCount(message.LegalBasis)
             + System.Text.Encoding.UTF8.GetByteCount(message.Categories) + System.Text.Encoding.UTF8.GetByteCount(message.Policy)
             + System.Text.Encoding.UTF8.GetByteCount(message.Retention);
+        if (message.Aggregate is { } aggregate)
+        {
+            size += (4 * 5) + "anonymous".Length + "true".Length + "window".Length + "k".Length + "epsilon".Length + 11
+                + System.Text.Encoding.UTF8.GetByteCount(aggregate.Window) + System.Text.Encoding.UTF8.GetByteCount(aggregate.Epsilon);
+        }
         return size + message.Payload.Length;
     }
 

@@ -20,8 +20,15 @@ public sealed record UpstreamMessage(
     uint ExpirySeconds,
     string Stream = "",
     string Device = "",
+    AggregateTags? Aggregate = null,
     string Region = "",
     string Safeguard = "");
+
+/// <summary>
+/// The tags an anonymous aggregate carries beside the others (issue 18): <c>anonymous: true</c>, its window
+/// (<c>{start}/{ISO-8601 length}</c>), <c>k</c> and <c>epsilon</c> (the budget per window and group, or <c>none</c>).
+/// </summary>
+public sealed record AggregateTags(string Window, int K, string Epsilon);
 
 /// <summary>
 /// An <see cref="UpstreamMessage"/> as stored in the outbox, with its position in the delivery order and the time its
@@ -50,6 +57,13 @@ internal static class UpstreamMessageMapping
         if (message.Region.Length > 0)
         {
             builder.WithUserProperty("region", Utf8(message.Region)).WithUserProperty("safeguard", Utf8(message.Safeguard));
+        }
+        if (message.Aggregate is { } aggregate)
+        {
+            builder.WithUserProperty("anonymous", Utf8("true"))
+                .WithUserProperty("window", Utf8(aggregate.Window))
+                .WithUserProperty("k", Utf8(aggregate.K.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                .WithUserProperty("epsilon", Utf8(aggregate.Epsilon));
         }
         if (message.ExpirySeconds > 0)
         {

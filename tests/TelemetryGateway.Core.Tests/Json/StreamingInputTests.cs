@@ -23,8 +23,10 @@ public sealed class StreamingInputTests
         foreach (var message in Support.Corpus.Messages.Where(m => !m.IsBad && m.ContentType == "application/json"))
         {
             var stream = TestPolicies.Default.Match(message.Topic, new Range[4])!;
-            var whole = Minimize(stream.PurposeArray, message.Payload, message.Payload.Length);
-            var chunked = Minimize(stream.PurposeArray, message.Payload, chunkSize);
+            // The JSON rewriter's purposes: an aggregate entry is folded into its windows, never rewritten (Minimizer).
+            var purposes = stream.PurposeArray.Where(p => p.Aggregate is null).ToArray();
+            var whole = Minimize(purposes, message.Payload, message.Payload.Length);
+            var chunked = Minimize(purposes, message.Payload, chunkSize);
             Assert.Equal(whole, chunked);
         }
     }

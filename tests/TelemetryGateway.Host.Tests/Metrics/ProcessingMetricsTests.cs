@@ -36,6 +36,43 @@ public sealed class ProcessingMetricsTests
         Assert.DoesNotContain(measured.Keys, key => key.Labels.Contains("SN1", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Entries_of_one_stream_that_share_a_purpose_are_one_series_summed()
+    {
+        var bytes = Encoding.UTF8.GetBytes("""
+            { "id": "p", "version": "1", "streams": { "s": { "topic": "t/{sn}", "categories": ["device", "owner"], "purposes": {
+              "after-sales-service": { "legalBasis": "contract", "retention": "P1D", "topic": "o", "fields": { "a": "keep" } },
+              "after-sales-owner-contact": { "purpose": "after-sales-service", "legalBasis": "consent", "retention": "P1D", "topic": "c", "fields": { "a": "keep" } },
+              "diagnostics": { "legalBasis": "contract", "retention": "P1D", "topic": "d", "fields": { "a": "keep" } } } } } }
+            """);
+        var path = Path.Combine(Path.GetTempPath(), $"entries-{Guid.NewGuid():N}.json");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var generations = new PolicyGenerations(PolicyCompiler.Compile(bytes).Policy!, path);
+            var reloader = new PolicyReloader(generations, path, bytes, TimeProvider.System, NullLogger<PolicyReloader>.Instance);
+            using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            using var metrics = new ProcessingMetrics(services.GetRequiredService<IMeterFactory>(), generations, reloader);
+            var minimizer = new Minimizer(generations.Current.Policy, PseudonymizationKey.FromBytes(new byte[32]), [new ConsentGate(new EveryConsent())]);
+            minimizer.Minimize("t/SN1", new System.Buffers.ReadOnlySequence<byte>("""{"a":1}"""u8.ToArray()));
+
+            var measured = Collect(services.GetRequiredService<IMeterFactory>(), ProcessingMetrics.MeterName);
+
+            Assert.Equal(2, measured[("telemetry_gateway.outputs.produced", "stream=s,purpose=after-sales-service")]);
+            Assert.Equal(1, measured[("telemetry_gateway.outputs.produced", "stream=s,purpose=diagnostics")]);
+            Assert.Equal(2, measured.Keys.Count(k => k.Instrument == "telemetry_gateway.outputs.produced"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private sealed class EveryConsent : IConsentRegistry
+    {
+        public bool HasConsent(Core.Vocabulary.Purpose purpose, ReadOnlySpan<char> device) => true;
+    }
+
     private static Dictionary<(string Instrument, string Labels), long> Collect(IMeterFactory factory, string meterName)
     {
         var measured = new Dictionary<(string, string), long>();

@@ -46,10 +46,10 @@ public static class PolicyCompiler
         }
     }
 
-    private sealed class Compiler(List<PolicyError> errors, string contentHash)
+    internal sealed class Compiler(List<PolicyError> errors, string contentHash)
     {
         private static readonly string[] s_commonStreamProperties = ["topic", "format", "device", "categories", "purposes", "description"];
-        private static readonly string[] s_commonPurposeProperties = ["legalBasis", "retention", "topic", "captures", "residency", "description"];
+        private static readonly string[] s_commonPurposeProperties = ["purpose", "aggregate", "legalBasis", "retention", "topic", "captures", "residency", "description"];
 
         private readonly PolicyReader _reader = new(errors);
         private string _policyTag = string.Empty;
@@ -177,25 +177,40 @@ public static class PolicyCompiler
             }
             else if (_reader.ExpectKind(purposesElement, PolicyReader.Child(path, "purposes"), JsonValueKind.Object))
             {
-                var seen = new HashSet<Purpose>();
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                // Entries that share a purpose id are published under one topic prefix ({prefix}/{purpose}/...), so
+                // their output topics must differ.
+                var topics = new Dictionary<(Purpose Purpose, string Template), string>();
                 foreach (var property in purposesElement.EnumerateObject())
                 {
                     var purposePath = PolicyReader.Child(PolicyReader.Child(path, "purposes"), property.Name);
-                    if (!PrivacyVocabulary.TryParsePurpose(property.Name, out var purpose))
+                    if (!seen.Add(property.Name))
                     {
-                        _reader.Error(purposePath, $"unknown purpose '{property.Name}'; known: {string.Join(", ", PrivacyVocabulary.PurposeIds)}");
+                        _reader.Error(purposePath, $"duplicate purpose entry '{property.Name}'");
                         continue;
                     }
-                    if (!seen.Add(purpose))
+                    if (property.Name.Length == 0 || !PolicyReader.IsIdentifier(property.Name))
                     {
-                        _reader.Error(purposePath, $"duplicate purpose '{property.Name}'");
+                        _reader.Error(purposePath, "a purpose entry's name must be non-empty letters, digits, '.', '_' or '-'");
                         continue;
                     }
-                    var compiled = CompilePurpose(name, categories, rules, purpose, property.Value, purposePath, filter, deviceCapture);
-                    if (compiled is not null)
+                    if (!TryEntryPurpose(property.Name, property.Value, purposePath, out var purpose))
                     {
-                        purposes.Add(compiled);
+                        continue;
                     }
+                    var compiled = CompilePurpose(name, property.Name, categories, format, rules, purpose, property.Value, purposePath, filter, deviceCapture);
+                    if (compiled is null)
+                    {
+                        continue;
+                    }
+                    if (topics.TryGetValue((purpose, compiled.Topic.Template), out var other))
+                    {
+                        _reader.Error(PolicyReader.Child(purposePath, "topic"),
+                            $"entry '{other}' of this stream has the same purpose '{purpose.Id()}' and the same output topic; their outputs would collide");
+                        continue;
+                    }
+                    topics.Add((purpose, compiled.Topic.Template), property.Name);
+                    purposes.Add(compiled);
                 }
                 if (seen.Count == 0)
                 {
@@ -243,8 +258,37 @@ public static class PolicyCompiler
             return categories;
         }
 
+        /// <summary>
+        /// The notice's purpose of a purpose entry: its <c>purpose</c> property, or its name when it has none (so a
+        /// stream keyed by purpose ids reads as before).
+        /// </summary>
+        private bool TryEntryPurpose(string entryName, JsonElement element, string path, out Purpose purpose)
+        {
+            purpose = default;
+            if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("purpose", out var purposeElement))
+            {
+                var purposePath = PolicyReader.Child(path, "purpose");
+                if (!_reader.ExpectKind(purposeElement, purposePath, JsonValueKind.String))
+                {
+                    return false;
+                }
+                if (!PrivacyVocabulary.TryParsePurpose(purposeElement.GetString()!, out purpose))
+                {
+                    _reader.Error(purposePath, $"unknown purpose '{purposeElement.GetString()}'; known: {string.Join(", ", PrivacyVocabulary.PurposeIds)}");
+                    return false;
+                }
+                return true;
+            }
+            if (!PrivacyVocabulary.TryParsePurpose(entryName, out purpose))
+            {
+                _reader.Error(path, $"unknown purpose '{entryName}'; known: {string.Join(", ", PrivacyVocabulary.PurposeIds)} (an entry of another name says which with \"purpose\")");
+                return false;
+            }
+            return true;
+        }
+
         private StreamPurpose? CompilePurpose(
-            string streamName, DataCategory categories, FormatRulesCompiler rules, Purpose purpose, JsonElement element, string path,
+            string streamName, string entryName, DataCategory categories, PayloadFormat format, FormatRulesCompiler rules, Purpose purpose, JsonElement element, string path,
             TopicFilter? filter, int deviceCapture)
         {
             if (!_reader.ExpectKind(element, path, JsonValueKind.Object))
@@ -282,7 +326,40 @@ public static class PolicyCompiler
             var residency = CompileResidency(element, path, out var residencyValid);
             var captureRules = TopicRulesCompiler.CompileCaptures(_reader, element, path, filter);
             var topic = TopicRulesCompiler.CompileOutputTopic(_reader, element, path, filter, captureRules);
-            var formatRules = rules.Compile(_reader, purpose, element, path);
+            IFormatRules? formatRules;
+            string? aggregateSpec = null;
+            if (element.TryGetProperty("aggregate", out var aggregateElement))
+            {
+                // An aggregate entry releases anonymous aggregates: no per-message rules, no personal category.
+                foreach (var property in rules.PurposeProperties)
+                {
+                    if (element.TryGetProperty(property, out _))
+                    {
+                        _reader.Error(PolicyReader.Child(path, property), "an aggregate entry sends no per-message output; name its fields under \"aggregate\".metrics");
+                    }
+                }
+                var aggregate = Aggregation.AggregateRulesCompiler.Compile(_reader, aggregateElement, PolicyReader.Child(path, "aggregate"), format, filter, deviceCapture);
+                if (aggregate is not null && topic is not null && filter is not null)
+                {
+                    foreach (var capture in captureRules)
+                    {
+                        if (topic.Template.Contains($"{{{capture.Key}}}", StringComparison.Ordinal)
+                            && (capture.Value != TransformKind.Keep || !aggregate.GroupBy.Contains(capture.Key)))
+                        {
+                            _reader.Error(PolicyReader.Child(path, "topic"), $"uses capture '{{{capture.Key}}}': an aggregate's topic may use only the captures it groups by, kept");
+                            aggregate = null;
+                            break;
+                        }
+                    }
+                }
+                formatRules = aggregate;
+                aggregateSpec = aggregateElement.GetRawText() + "\n" + topic?.Template;
+                categories = DataCategory.None;
+            }
+            else
+            {
+                formatRules = rules.Compile(_reader, purpose, element, path);
+            }
             var compiled = formatRules is not null;
             if (formatRules is { PseudonymizesDeviceInPayload: true } && filter is not null && deviceCapture >= 0
                 && captureRules.TryGetValue(filter.CaptureNames[deviceCapture], out var deviceRule)
@@ -295,7 +372,7 @@ public static class PolicyCompiler
             }
             return basis is null || retention is null || topic is null || !compiled || !residencyValid
                 ? null
-                : new StreamPurpose(streamName, categories, purpose, basis.Value, retention, period, topic, formatRules!, _policyTag) { Residency = residency };
+                : new StreamPurpose(streamName, entryName, categories, purpose, basis.Value, retention, period, topic, formatRules!, _policyTag) { AggregateSpec = aggregateSpec, Residency = residency };
         }
 
         /// <summary>
@@ -410,7 +487,7 @@ public static class PolicyCompiler
             return own.ForStream(_reader, stream, path);
         }
 
-        private static bool TryParseRetention(string text, out TimeSpan period)
+        internal static bool TryParseRetention(string text, out TimeSpan period)
         {
             period = TimeSpan.Zero;
             if (text.Length < 3 || text[0] != 'P')
