@@ -113,9 +113,13 @@ public static class EventIds
     public const int AggregateDeliveryFailed = 601;
     public const int AggregateWindowsDropped = 602;
     public const int AggregatesFlushedAtStop = 603;
+
+    // 620-639: residency (upstreams per region, notice §7).
     public const int RegionalUpstreamConfigured = 620;
     public const int PurposeWithoutDestination = 621;
-    // Site broker toward its clients, MQTT 5 behaviour MQTTnet lacks (640-659).
+    public const int AggregatesWithoutDestination = 622;
+
+    // 640-659: the site broker toward its clients, MQTT 5 behaviour MQTTnet lacks.
     public const int SubscriberDeliveryTotals = 640;
     public const int ConnectionClosedWithReason = 641;
     public const int ConnectionClosedWithoutDisconnect = 642;

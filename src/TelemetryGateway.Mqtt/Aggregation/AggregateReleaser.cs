@@ -27,9 +27,13 @@ internal sealed partial class AggregateReleaser(
     private readonly Dictionary<WindowAggregator, long> _droppedReported = [];
     private Task? _running;
     private long _released;
+    private long _withheld;
 
     /// <summary>Aggregates released so far (groups that met k).</summary>
     public long Released => Interlocked.Read(ref _released);
+
+    /// <summary>Released aggregates no configured upstream may take (notice §7): withheld, not sent.</summary>
+    public long WithheldWithoutDestination => Interlocked.Read(ref _withheld);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -97,13 +101,26 @@ internal sealed partial class AggregateReleaser(
         }
         try
         {
-            var messages = new List<UpstreamMessage>(releases.Count);
+            var outputs = new List<UpstreamMessage>(releases.Count);
+            var withheld = 0;
             foreach (var release in releases)
             {
-                encoder.EncodeAggregate(release, messages);
+                if (encoder.EncodeAggregate(release, outputs) == 0)
+                {
+                    withheld++;
+                }
             }
-            await delivery.DeliverAsync(messages, stopping);
-            Interlocked.Add(ref _released, releases.Count);
+            if (withheld > 0)
+            {
+                // No configured upstream lies in a region this entry may go to (notice §7): withheld, never sent elsewhere.
+                Interlocked.Add(ref _withheld, withheld);
+                LogWithoutDestination(logger, aggregator.Entry.StreamName, aggregator.Entry.Name, withheld);
+            }
+            if (outputs.Count > 0)
+            {
+                await delivery.DeliverAsync(outputs, stopping);
+            }
+            Interlocked.Add(ref _released, releases.Count - withheld);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -173,6 +190,10 @@ internal sealed partial class AggregateReleaser(
 
     [LoggerMessage(EventId = EventIds.AggregateWindowsDropped, Level = LogLevel.Warning, Message = "Aggregate windows of stream {Stream}, entry {Entry} dropped unreleased so far: {Count} (more windows ended than were released)")]
     private static partial void LogWindowsDropped(ILogger logger, string stream, string entry, long count);
+
+    [LoggerMessage(EventId = EventIds.AggregatesWithoutDestination, Level = LogLevel.Warning, Message = "Aggregates of stream {Stream}, entry {Entry}: {Count} withheld, "
+        + "as no configured upstream lies in a region the entry's residency allows from the site's region")]
+    private static partial void LogWithoutDestination(ILogger logger, string stream, string entry, int count);
 
     [LoggerMessage(EventId = EventIds.AggregatesFlushedAtStop, Level = LogLevel.Information, Message = "Aggregates at stop: {Released} groups of open windows released (those under k dropped)")]
     private static partial void LogFlushedAtStop(ILogger logger, int released);

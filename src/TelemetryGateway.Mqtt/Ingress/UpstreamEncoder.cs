@@ -77,14 +77,14 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, region, safeguard);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, Region: region, Safeguard: safeguard);
     }
 
     /// <summary>
-    /// Adds to <paramref name="into"/> one released aggregate as the upstreams receive it, as any output is (topic
-    /// <c>{prefix}/{purpose}/{output topic}</c>, the entry's tags, the envelope when configured, once for each upstream
-    /// whose region its purpose may go to) plus the aggregate's own tags: anonymous, window, k and epsilon. It is about
-    /// no device. Returns how many messages were added (0: no upstream lies in a region its purpose allows).
+    /// Turns one released aggregate into the message the upstream receives, as any output is (topic
+    /// <c>{prefix}/{purpose}/{output topic}</c>, the entry's tags, the envelope when configured) plus the aggregate's
+    /// own tags: anonymous, window, k and epsilon. It is about no device. Like any output, once for each upstream whose
+    /// region the entry may go to from the site's region (notice §7); returns how many (0: withheld).
     /// </summary>
     public int EncodeAggregate(AggregateRelease release, List<UpstreamMessage> into)
     {
@@ -126,12 +126,12 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
                 GatewayId = gatewayId,
                 ReceivedAt = Timestamp.FromDateTimeOffset(release.WindowEnd),
                 Stream = entry.StreamName,
-                DestinationRegion = region,
-                TransferSafeguard = safeguard,
                 Anonymous = true,
                 Window = aggregate.Window,
                 K = (uint)aggregate.K,
                 Epsilon = aggregate.Epsilon,
+                DestinationRegion = region,
+                TransferSafeguard = safeguard,
             };
             payload = envelope.ToByteArray();
         }
@@ -141,6 +141,6 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
         }
         return new UpstreamMessage(
             topic, payload, _envelope ? EnvelopeContentType : ContentType, tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, "", region, safeguard, aggregate);
+            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, "", aggregate, region, safeguard);
     }
 }

@@ -5,8 +5,7 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// that travel as MQTT 5 user properties, the policy stream it came from (for records and dead letters, not sent), and
 /// the device it is about (the stream's device capture, empty when none; kept so the data subject's rights reach
 /// outputs still waiting, never sent), the region of the upstream it goes to (its destination; one upstream per region)
-/// and the safeguard of that transfer (notice §7: <c>none</c> within the origin region, else <c>adequacy</c> or <c>scc</c>),
-/// and an anonymous aggregate's tags (null for a per-device output).
+/// and the safeguard of that transfer (notice §7: <c>none</c> within the origin region, else <c>adequacy</c> or <c>scc</c>).
 /// This is what the outbox stores.
 /// </summary>
 public sealed record UpstreamMessage(
@@ -21,9 +20,9 @@ public sealed record UpstreamMessage(
     uint ExpirySeconds,
     string Stream = "",
     string Device = "",
+    AggregateTags? Aggregate = null,
     string Region = "",
-    string Safeguard = "",
-    AggregateTags? Aggregate = null);
+    string Safeguard = "");
 
 /// <summary>
 /// The tags an anonymous aggregate carries beside the others (issue 18): <c>anonymous: true</c>, its window

@@ -85,7 +85,7 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         var request = Assert.Single(fixture.Sink.Requests);
         // Only what the route names: its tags and the body's own headers (and the connection's Host).
         string[] named = ["host", "content-type", "content-length", "content-encoding", "transfer-encoding",
-            "x-purpose", "x-legal-basis", "x-data-categories", "x-policy", "x-retention"];
+            "x-purpose", "x-legal-basis", "x-data-categories", "x-policy", "x-retention", "x-destination-region", "x-transfer-safeguard"];
         Assert.All(request.Headers.Keys, name => Assert.Contains(name, named));
         Assert.DoesNotContain("Hunter2-canary", string.Join('\n', request.Headers.Values), StringComparison.Ordinal);
     }

@@ -126,7 +126,7 @@ public sealed class RegionalDeliveryTests : IDisposable
 
     private static UpstreamMessage Message(string topic, string region) =>
         new(topic, [0x7B, 0x7D], "application/json", "diagnostics", "legitimate-interest", "device", "p@1", "P1D", 86400, "status", "",
-            region, region is "" or "eea" ? "none" : "scc");
+            Region: region, Safeguard: region is "" or "eea" ? "none" : "scc");
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
