@@ -67,7 +67,8 @@ public sealed class JsonNodeMinimizer
         var purposes = new List<StreamPurpose>(stream.Purposes.Count);
         foreach (var purpose in stream.Purposes)
         {
-            if (purpose.LegalBasis != LegalBasis.Consent)
+            // Aggregate entries produce no per-message output (the engine folds them into their windows).
+            if (purpose.LegalBasis != LegalBasis.Consent && purpose.Aggregate is null)
             {
                 purposes.Add(purpose);
             }

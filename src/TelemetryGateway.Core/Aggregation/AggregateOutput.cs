@@ -12,6 +12,9 @@ namespace TelemetryGateway.Core.Aggregation;
 /// device count (sensitivity 1, and the suppression decision reads the noised count), each metric's count of devices
 /// with a value (1), its sum in whole resolution steps (the larger magnitude of the clipping bounds), its histogram
 /// (1: a device is in one bin). A mean is the noised sum over the noised count, clamped to the bounds (post-processing).
+/// A group is released only when its exact and its noised distinct-device counts both reach k: the exact floor keeps
+/// every group under k back; deciding on it is outside the epsilon guarantee at the threshold (whether a group has k
+/// devices or k - 1 shows in whether it appears), the usual delta of thresholded releases.
 /// </summary>
 internal static class AggregateOutput
 {
@@ -21,7 +24,9 @@ internal static class AggregateOutput
         var epsilon = rules.EpsilonPerQuery;
         var noised = rules.Epsilon is not null;
         var releasedDevices = noised ? devices + DiscreteLaplace.Sample(noise, 1 / epsilon) : devices;
-        if (releasedDevices < rules.MinDevices)
+        // Both counts decide: the exact one, so that no group under k is ever released (the noise could lift a group of
+        // one device over k), and the noised one, so that a group just at k is not always released.
+        if (devices < rules.MinDevices || releasedDevices < rules.MinDevices)
         {
             return null;
         }

@@ -275,7 +275,7 @@ internal static class AggregateRulesCompiler
                 metrics.Add(metric);
             }
         }
-        if (metrics.Count == 0 && reader.ErrorCount == 0)
+        if (!metricsElement.EnumerateObject().Any())
         {
             reader.Error(metricsPath, "names no metric");
         }

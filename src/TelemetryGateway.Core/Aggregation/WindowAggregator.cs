@@ -178,7 +178,9 @@ public sealed class WindowAggregator
         var bytes = _deviceBytes.AsSpan(0, Math.Min(_deviceBytes.Length, Encoding.UTF8.GetMaxByteCount(Math.Min(device.Length, _deviceBytes.Length / 3))));
         var length = Encoding.UTF8.GetBytes(device[..Math.Min(device.Length, _deviceBytes.Length / 3)], bytes);
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(window.Key, bytes[..length], mac);
+        // One keyed HMAC instance per window, reused under the lock: the key schedule is not redone per message.
+        window.Hmac.AppendData(bytes[..length]);
+        window.Hmac.GetHashAndReset(mac);
         return MemoryMarshal.Read<UInt128>(mac);
     }
 
@@ -349,12 +351,21 @@ public sealed class WindowAggregator
         return report;
     }
 
-    private sealed class Window(DateTimeOffset start)
+    private sealed class Window
     {
-        public DateTimeOffset Start { get; } = start;
+        public Window(DateTimeOffset start)
+        {
+            Start = start;
+            Hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Key);
+        }
+
+        public DateTimeOffset Start { get; }
 
         /// <summary>The digest key of this window only; cleared when it is released, so its digests cannot be recomputed.</summary>
         public byte[] Key { get; } = RandomNumberGenerator.GetBytes(32);
+
+        /// <summary>HMAC-SHA-256 under <see cref="Key"/>; disposed with the window.</summary>
+        public IncrementalHash Hmac { get; }
 
         public Dictionary<string, Group> Groups { get; } = new(StringComparer.Ordinal);
         public int Devices { get; set; }
@@ -365,6 +376,7 @@ public sealed class WindowAggregator
         public void Forget()
         {
             CryptographicOperations.ZeroMemory(Key);
+            Hmac.Dispose();
             Groups.Clear();
         }
     }

@@ -116,6 +116,27 @@ public sealed class AggregateNoiseTests
         Assert.Equal(metric.SumSensitivity, atBound.SumSteps - full.SumSteps);
     }
 
+    [Fact]
+    public void With_noise_a_group_under_k_is_never_released_however_the_noise_falls()
+    {
+        var (policy, clock, minimizer) = AggregationTests.Start(Noised.Replace("\"minDevices\": 2", "\"minDevices\": 5", StringComparison.Ordinal));
+        using var _ = minimizer;
+        var aggregator = policy.Streams[0].Purposes[0].Aggregator!;
+        aggregator.Noise = new SeededNoise(3);
+        var released = 0;
+        for (var w = 0; w < 300; w++)
+        {
+            for (var d = 0; d < 4; d++)
+            {
+                minimizer.Minimize($"dt/anker_power/A17C0/{AggregationTests.Serial(d)}/status", new ReadOnlySequence<byte>("""{"battery_soc":1}"""u8.ToArray()));
+            }
+            clock.Advance(TimeSpan.FromSeconds(10));
+            released += aggregator.ReleaseEnded().Count;
+        }
+
+        Assert.Equal(0, released);
+    }
+
     [Theory]
     [InlineData("\"groupBy\": [\"pn\"]", "\"groupBy\": [\"sn\"]", "$.streams.status.purposes.agg.aggregate.groupBy[0]")]
     [InlineData("\"groupBy\": [\"pn\"]", "\"groupBy\": [\"pn\", \"wifi_name\"]", "$.streams.status.purposes.agg.aggregate.groupBy[1]")]

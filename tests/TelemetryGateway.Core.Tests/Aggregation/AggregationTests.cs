@@ -284,6 +284,24 @@ public sealed class AggregationTests
         Assert.Equal(45, json.RootElement.GetProperty("metrics").GetProperty("battery_soc").GetProperty("sum").GetDouble());
     }
 
+    [Fact]
+    public void Every_corpus_status_message_folds_into_the_shipped_aggregate_entries()
+    {
+        var policy = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
+        using var minimizer = new Minimizer(policy, TestPolicies.Key);
+        var messages = Support.Corpus.Messages.Where(m => !m.IsBad && m.Topic.EndsWith("/status", StringComparison.Ordinal)).ToList();
+
+        foreach (var message in messages)
+        {
+            Assert.False(minimizer.Minimize(message.Topic, new ReadOnlySequence<byte>(message.Payload)).IsQuarantined);
+        }
+
+        var entries = policy.Streams.Single(s => s.Name == "status").Purposes.Where(p => p.Aggregate is not null).ToList();
+        Assert.Equal(["product-improvement-aggregate", "business-performance-aggregate"], entries.Select(e => e.Name));
+        Assert.All(entries, e => Assert.Equal(messages.Count, e.Counters[ProcessingAction.Aggregated]));
+        Assert.All(entries, e => Assert.Equal(0, e.Counters[ProcessingAction.Withheld]));
+    }
+
     internal static (CompiledPolicy Policy, ManualClock Clock, Minimizer Minimizer) Start(string json)
     {
         var policy = TestPolicies.CompileValid(json);
