@@ -30,58 +30,11 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
     /// Adds to <paramref name="into"/> one message per upstream the output may go to, from the site's region (the
     /// origin of the data); returns how many (0: no upstream lies in a region its purpose allows, so it is withheld).
     /// </summary>
-    public int Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, List<UpstreamMessage> into)
-    {
-        var residency = output.Tags.Residency;
-        var origin = routing.SiteRegion;
-        var added = 0;
-        foreach (var region in routing.Regions)
-        {
-            if (residency.Allows(region, origin, out var safeguard))
-            {
-                into.Add(Encode(output, stream, receivedAt, device, region, safeguard));
-                added++;
-            }
-        }
-        return added;
-    }
-
-    private UpstreamMessage Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, string region, string safeguard)
-    {
-        var tags = output.Tags.OutputTags;
-        var prefix = _topicPrefixes.GetOrAdd(output.Tags, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
-        var topic = string.Concat(prefix, Encoding.UTF8.GetString(output.Topic.Span));
-        byte[] payload;
-        if (_envelope)
-        {
-            var envelope = new Envelope
-            {
-                Purpose = tags.Purpose,
-                LegalBasis = tags.LegalBasis,
-                Policy = tags.Policy,
-                Retention = tags.Retention,
-                ContentType = stream.Format.ContentType(),
-                Payload = ByteString.CopyFrom(output.Payload.Span),
-                GatewayId = gatewayId,
-                ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
-                Stream = stream.Name,
-                DestinationRegion = region,
-                TransferSafeguard = safeguard,
-            };
-            envelope.Categories.AddRange(tags.CategoryList);
-            payload = envelope.ToByteArray();
-        }
-        else
-        {
-            payload = output.Payload.ToArray();
-        }
-        return new UpstreamMessage(
-            topic, payload, _envelope ? EnvelopeContentType : stream.Format.ContentType(), tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, stream.Name, device, Region: region, Safeguard: safeguard);
-    }
+    public int Encode(in MinimizedOutput output, CompiledStream stream, DateTimeOffset receivedAt, string device, List<UpstreamMessage> into) =>
+        EncodePerRegion(output.Tags, Encoding.UTF8.GetString(output.Topic.Span), output.Payload.Span, stream.Format.ContentType(), receivedAt, device, null, into);
 
     /// <summary>
-    /// Turns one released aggregate into the message the upstream receives, as any output is (topic
+    /// Turns one released aggregate into the messages the upstreams receive, as any output is (topic
     /// <c>{prefix}/{purpose}/{output topic}</c>, the entry's tags, the envelope when configured) plus the aggregate's
     /// own tags: anonymous, window, k and epsilon. It is about no device. Like any output, once for each upstream whose
     /// region the entry may go to from the site's region (notice §7); returns how many (0: withheld).
@@ -89,29 +42,39 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
     public int EncodeAggregate(AggregateRelease release, List<UpstreamMessage> into)
     {
         ArgumentNullException.ThrowIfNull(release);
+        var tags = release.Entry.OutputTags;
+        var aggregate = new AggregateTags(
+            $"{release.WindowStart.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture)}/{tags.Window}",
+            tags.K, tags.Epsilon!);
+        return EncodePerRegion(release.Entry, release.Topic, release.Payload, AggregateContentType, release.WindowEnd, "", aggregate, into);
+    }
+
+    private const string AggregateContentType = "application/json";
+
+    private int EncodePerRegion(
+        StreamPurpose entry, string outputTopic, ReadOnlySpan<byte> payload, string contentType, DateTimeOffset receivedAt, string device,
+        AggregateTags? aggregate, List<UpstreamMessage> into)
+    {
         ArgumentNullException.ThrowIfNull(into);
         var added = 0;
         foreach (var region in routing.Regions)
         {
-            if (release.Entry.Residency.Allows(region, routing.SiteRegion, out var safeguard))
+            if (entry.Residency.Allows(region, routing.SiteRegion, out var safeguard))
             {
-                into.Add(EncodeAggregate(release, region, safeguard));
+                into.Add(Encode(entry, outputTopic, payload, contentType, receivedAt, device, aggregate, region, safeguard));
                 added++;
             }
         }
         return added;
     }
 
-    private UpstreamMessage EncodeAggregate(AggregateRelease release, string region, string safeguard)
+    private UpstreamMessage Encode(
+        StreamPurpose entry, string outputTopic, ReadOnlySpan<byte> minimized, string contentType, DateTimeOffset receivedAt, string device,
+        AggregateTags? aggregate, string region, string safeguard)
     {
-        var entry = release.Entry;
         var tags = entry.OutputTags;
-        var aggregate = new AggregateTags(
-            $"{release.WindowStart.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture)}/{tags.Window}",
-            tags.K, tags.Epsilon!);
         var prefix = _topicPrefixes.GetOrAdd(entry, static (purpose, prefix) => $"{prefix}/{purpose.OutputTags.Purpose}/", _prefix);
-        var topic = string.Concat(prefix, release.Topic);
-        const string ContentType = "application/json";
+        var topic = string.Concat(prefix, outputTopic);
         byte[] payload;
         if (_envelope)
         {
@@ -121,26 +84,30 @@ internal sealed class UpstreamEncoder(UpstreamOptions options, string gatewayId,
                 LegalBasis = tags.LegalBasis,
                 Policy = tags.Policy,
                 Retention = tags.Retention,
-                ContentType = ContentType,
-                Payload = ByteString.CopyFrom(release.Payload),
+                ContentType = contentType,
+                Payload = ByteString.CopyFrom(minimized),
                 GatewayId = gatewayId,
-                ReceivedAt = Timestamp.FromDateTimeOffset(release.WindowEnd),
+                ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
                 Stream = entry.StreamName,
-                Anonymous = true,
-                Window = aggregate.Window,
-                K = (uint)aggregate.K,
-                Epsilon = aggregate.Epsilon,
                 DestinationRegion = region,
                 TransferSafeguard = safeguard,
             };
+            envelope.Categories.AddRange(tags.CategoryList);
+            if (aggregate is not null)
+            {
+                envelope.Anonymous = true;
+                envelope.Window = aggregate.Window;
+                envelope.K = (uint)aggregate.K;
+                envelope.Epsilon = aggregate.Epsilon;
+            }
             payload = envelope.ToByteArray();
         }
         else
         {
-            payload = release.Payload;
+            payload = minimized.ToArray();
         }
         return new UpstreamMessage(
-            topic, payload, _envelope ? EnvelopeContentType : ContentType, tags.Purpose, tags.LegalBasis, tags.Categories,
-            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, "", aggregate, region, safeguard);
+            topic, payload, _envelope ? EnvelopeContentType : contentType, tags.Purpose, tags.LegalBasis, tags.Categories,
+            tags.Policy, tags.Retention, tags.ExpirySeconds, entry.StreamName, device, aggregate, region, safeguard);
     }
 }
