@@ -4,7 +4,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Core.Vocabulary;
@@ -23,7 +22,7 @@ namespace TelemetryGateway.Host.Admin;
 /// (notice 9.6). PUT takes <c>{"noticeVersion": "...", "purposes": [...]}</c> (purposes for the restriction only), DELETE
 /// <c>?noticeVersion=</c>. Errors are RFC 9457 problem details that never repeat the serial.
 /// </summary>
-internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenerations generations, PseudonymizationKey key, GatewayOptions options) : IAdminEndpoints
+internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenerations generations, DevicePseudonyms pseudonyms, GatewayOptions options) : IAdminEndpoints
 {
     private const int MaxBodyBytes = 4096;
     private const string AllLegitimateInterest = "legitimate-interest";
@@ -191,7 +190,7 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
-            ConsentCommand.WriteReport(json, report, registry.PseudonymOf(sn), key.Id);
+            ConsentCommand.WriteReport(json, report, pseudonyms.Of(sn));
         }
         var forwarding = new List<object>();
         var routes = options.Routes;

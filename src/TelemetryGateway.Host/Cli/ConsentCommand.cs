@@ -22,7 +22,7 @@ internal static class ConsentCommand
     private const string Synopsis =
         "expected: consent grant|withdraw|object|lift-objection|restrict|lift-restriction --device SERIAL [--purposes ID,ID] "
         + "[--all-legitimate-interest] --notice-version VERSION [--actor NAME] [--data-dir DIR] [--key-file FILE] | "
-        + "consent show|erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE]";
+        + "consent show|erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE] [--previous-key-file FILE ...]";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -32,6 +32,7 @@ internal static class ConsentCommand
         }
         var verb = args[0];
         string? device = null, noticeVersion = null, keyFile = null;
+        var previousKeyFiles = new List<string>();
         var actor = $"cli:{Environment.UserName}";
         var dataDirectory = GatewayOptions.DefaultDataDirectory;
         var purposes = PurposeSet.Empty;
@@ -55,6 +56,7 @@ internal static class ConsentCommand
                 case "--actor": actor = value; break;
                 case "--data-dir": dataDirectory = value; break;
                 case "--key-file": keyFile = value; break;
+                case "--previous-key-file": previousKeyFiles.Add(value); break;
                 case "--purposes":
                     foreach (var id in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
@@ -89,7 +91,7 @@ internal static class ConsentCommand
             switch (verb)
             {
                 case "show":
-                    WriteReport(output, registry.Report(device), registry.PseudonymOf(device), key.Id);
+                    WriteReport(output, registry.Report(device), new DevicePseudonyms(key, [.. previousKeyFiles.Select(PseudonymizationKey.FromFile)]).Of(device));
                     return Usage.Success;
                 case "erase":
                     var erased = registry.EraseAsync(device, actor, ChoiceSource.Cli, CancellationToken.None).GetAwaiter().GetResult();
@@ -131,26 +133,31 @@ internal static class ConsentCommand
     }
 
     /// <summary>The device's choices, history, pseudonym and waiting outputs as one JSON document (machine-readable, notice 9.2 and 9.5).</summary>
-    internal static void WriteReport(TextWriter output, DeviceReport report, string pseudonym, string keyId)
+    internal static void WriteReport(TextWriter output, DeviceReport report, IReadOnlyList<DevicePseudonym> pseudonyms)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
-            WriteReport(json, report, pseudonym, keyId);
+            WriteReport(json, report, pseudonyms);
         }
         output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    internal static void WriteReport(Utf8JsonWriter json, DeviceReport report, string pseudonym, string keyId)
+    internal static void WriteReport(Utf8JsonWriter json, DeviceReport report, IReadOnlyList<DevicePseudonym> pseudonyms)
     {
         var choices = report.Choices;
         json.WriteStartObject();
         json.WriteString("device", report.Device);
+        // Under the key in use first, then under each key rotated out: the cloud side finds the device's data by any.
         json.WriteStartArray("pseudonyms");
-        json.WriteStartObject();
-        json.WriteString("keyId", keyId);
-        json.WriteString("pseudonym", pseudonym);
-        json.WriteEndObject();
+        foreach (var pseudonym in pseudonyms)
+        {
+            json.WriteStartObject();
+            json.WriteString("keyId", pseudonym.KeyId);
+            json.WriteString("pseudonym", pseudonym.Pseudonym);
+            json.WriteBoolean("current", pseudonym.Current);
+            json.WriteEndObject();
+        }
         json.WriteEndArray();
         WriteIds(json, "consents", choices.Consented);
         WriteIds(json, "objections", choices.Objected);

@@ -36,7 +36,7 @@ internal static class Usage
                     [--purposes ID,ID] [--all-legitimate-interest] --notice-version VERSION [--actor NAME] [--data-dir DIR]
                                                            record a data subject's choice for a device (takes effect for its next
                                                            message; its waiting outputs the choice refuses are removed)
-          telemetry-gateway consent show|erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE]
+          telemetry-gateway consent show|erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE] [--previous-key-file FILE ...]
                                                            the device's choices, history, pseudonym and waiting outputs as JSON; or
                                                            erase its records, waiting outputs and dead letters (one audit entry stays)
         """;

@@ -85,6 +85,18 @@ public sealed record GatewayOptions
                 errors.Add($"Gateway:Pseudonymization:KeyFile: the key must be at least {PseudonymizationKey.MinimumLength} bytes");
             }
         }
+        for (var i = 0; i < Pseudonymization.PreviousKeyFiles.Length; i++)
+        {
+            var previous = Pseudonymization.PreviousKeyFiles[i];
+            if (!File.Exists(previous))
+            {
+                errors.Add($"Gateway:Pseudonymization:PreviousKeyFiles:{i}: file '{previous}' does not exist");
+            }
+            else if (new FileInfo(previous).Length < PseudonymizationKey.MinimumLength)
+            {
+                errors.Add($"Gateway:Pseudonymization:PreviousKeyFiles:{i}: the key must be at least {PseudonymizationKey.MinimumLength} bytes");
+            }
+        }
         if (string.IsNullOrWhiteSpace(GatewayId))
         {
             errors.Add("Gateway:GatewayId must not be empty");
@@ -119,6 +131,9 @@ public sealed record GatewayOptions
     }
 
     /// <summary>The configured key file, or the key generated once in the data directory.</summary>
+    /// <summary>The keys rotated out, in the order configured (<see cref="PseudonymizationOptions.PreviousKeyFiles"/>).</summary>
+    public IReadOnlyList<PseudonymizationKey> LoadPreviousKeys() => [.. Pseudonymization.PreviousKeyFiles.Select(PseudonymizationKey.FromFile)];
+
     public PseudonymizationKey LoadKey() =>
         Pseudonymization.KeyFile is { } keyFile ? PseudonymizationKey.FromFile(keyFile) : PseudonymizationKey.LoadOrCreate(DataDirectory);
 }
@@ -137,4 +152,10 @@ public sealed record PseudonymizationOptions
 {
     /// <summary>A file of at least 32 random bytes; when unset, a key is generated once in the data directory.</summary>
     public string? KeyFile { get; init; }
+
+    /// <summary>
+    /// Keys rotated out (files as <see cref="KeyFile"/>): nothing is pseudonymized with them any more, but a device's report
+    /// names its pseudonyms under them too, so the cloud side finds what was sent before the rotation.
+    /// </summary>
+    public string[] PreviousKeyFiles { get; init; } = [];
 }

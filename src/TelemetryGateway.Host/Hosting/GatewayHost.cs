@@ -63,9 +63,11 @@ internal static class GatewayHost
             return await InvalidAsync(errors);
         }
         PseudonymizationKey key;
+        IReadOnlyList<PseudonymizationKey> previousKeys;
         try
         {
             key = options.LoadKey();
+            previousKeys = options.LoadPreviousKeys();
         }
         catch (Exception e) when (e is KeyMaterialException or IOException or UnauthorizedAccessException)
         {
@@ -80,7 +82,7 @@ internal static class GatewayHost
             if (kestrelMqtt || http is not null)
             {
                 // Kestrel serves the MQTT listener (kestrel transport), the HTTP ingress listener, or both.
-                Register(webBuilder.Services, options, policy, policyBytes!, key, kestrelMqtt ? webBuilder.WebHost : null);
+                Register(webBuilder.Services, options, policy, policyBytes!, new DevicePseudonyms(key, previousKeys), key, kestrelMqtt ? webBuilder.WebHost : null);
                 if (http is not null)
                 {
                     webBuilder.Services.AddHttpIngress(http);
@@ -97,7 +99,7 @@ internal static class GatewayHost
             {
                 // MQTTnet's own listener and no HTTP routes: no Kestrel, so no HTTP port is opened either.
                 var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-                Register(builder.Services, options, policy, policyBytes!, key, webHost: null);
+                Register(builder.Services, options, policy, policyBytes!, new DevicePseudonyms(key, previousKeys), key, webHost: null);
                 using var host = builder.Build();
                 await host.RunAsync();
             }
@@ -155,8 +157,10 @@ internal static class GatewayHost
             .Select(stream => $"Gateway:Security:Limits:MaxPayloadBytesPerStream:{stream}: the policy has no stream of that name");
 
     private static void Register(
-        IServiceCollection services, GatewayOptions options, CompiledPolicy policy, byte[] policyBytes, PseudonymizationKey key, Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
+        IServiceCollection services, GatewayOptions options, CompiledPolicy policy, byte[] policyBytes, DevicePseudonyms pseudonyms, PseudonymizationKey key,
+        Microsoft.AspNetCore.Hosting.IWebHostBuilder? webHost)
     {
+        services.AddSingleton(pseudonyms);
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
         // Type=notify: READY=1 once started, STOPPING=1 on stop (only when systemd started the process).
         services.AddSystemd();

@@ -124,6 +124,35 @@ public sealed class ConsentCommandTests
     private static UpstreamMessage Message(string purpose, string basis) =>
         new($"t/{purpose}", [1, 2, 3], "application/json", purpose, basis, "settings", "x@1", "P1Y", 0, "settings", Device);
 
+    [Fact]
+    public void The_report_names_the_device_s_pseudonyms_under_the_current_and_each_previous_key()
+    {
+        using var directory = new TempDirectory();
+        var current = Path.Combine(directory.Path, "current.key");
+        var previous = Path.Combine(directory.Path, "previous.key");
+        File.WriteAllBytes(current, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        File.WriteAllBytes(previous, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        var (code, output, _) = RunCapturing(directory, "show", "--device", Device, "--key-file", current, "--previous-key-file", previous);
+
+        Assert.Equal(0, code);
+        var pseudonyms = JsonDocument.Parse(output).RootElement.GetProperty("pseudonyms").EnumerateArray().ToArray();
+        Assert.Equal(2, pseudonyms.Length);
+        foreach (var (element, file, isCurrent) in new[] { (pseudonyms[0], current, true), (pseudonyms[1], previous, false) })
+        {
+            // Each as the gateway wrote it under that key (the minimizer's pseudonymizer), named by that key's id.
+            var key = PseudonymizationKey.FromFile(file);
+            using var pseudonymizer = new TelemetryGateway.Core.Transforms.Pseudonymizer(key);
+            var expected = new byte[pseudonymizer.Length];
+            var length = pseudonymizer.Write(System.Text.Encoding.UTF8.GetBytes(Device), expected);
+            Assert.Equal(key.Id, element.GetProperty("keyId").GetString());
+            Assert.Equal(System.Text.Encoding.ASCII.GetString(expected, 0, length), element.GetProperty("pseudonym").GetString());
+            Assert.Equal(isCurrent, element.GetProperty("current").GetBoolean());
+        }
+        Assert.NotEqual(pseudonyms[0].GetProperty("pseudonym").GetString(), pseudonyms[1].GetProperty("pseudonym").GetString());
+        Assert.DoesNotContain(Device, string.Join(' ', pseudonyms.Select(p => p.GetProperty("pseudonym").GetString())), StringComparison.Ordinal);
+    }
+
     private static int Run(TempDirectory directory, params string[] args) => RunCapturing(directory, args).Code;
 
     private static (int Code, string Output, string Error) RunCapturing(TempDirectory directory, params string[] args)
