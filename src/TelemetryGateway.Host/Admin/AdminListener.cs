@@ -1,7 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,16 +28,40 @@ internal sealed partial class AdminListener(
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseKestrelCore();
+        if (options.UsesTls)
+        {
+            // The slim Kestrel leaves HTTPS out unless asked.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Parse(options.BindAddress), options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (options.UsesTls)
+                {
+                    listen.UseHttps(https =>
+                    {
+                        https.ServerCertificate = X509Certificate2.CreateFromPemFile(options.CertificateFile!, options.KeyFile);
+                        if (options.AcceptsClientCertificates)
+                        {
+                            // Optional in the handshake (a key may be used instead), but one that is sent must chain to the CA.
+                            var authority = X509Certificate2.CreateFromPem(File.ReadAllText(options.ClientCaFile!));
+                            https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                            https.ClientCertificateValidation = new ClientCertificates(authority).Validate;
+                        }
+                    });
+                }
+            });
         });
         builder.Services.AddRoutingCore();
         // The gateway's logging: admin events appear with the gateway's own, in its format.
         builder.Services.AddLogging();
         builder.Services.AddSingleton(loggerFactory);
-        builder.Services.AddSingleton(new AdminKeys(options.RequiresApiKey ? new ApiKeyAuthenticator(options.LoadApiKeyHashes()) : null));
+        var hashes = options.LoadApiKeyHashes();
+        builder.Services.AddSingleton(new AdminKeys(
+            options.RequiresCredentials, hashes.Count > 0 ? new ApiKeyAuthenticator(hashes) : null, options.AcceptsClientCertificates));
         var app = builder.Build();
         app.UseRouting();
         app.UseMiddleware<AdminAuthentication>();
@@ -45,7 +71,9 @@ internal sealed partial class AdminListener(
         }
         await app.StartAsync(cancellationToken);
         _app = app;
-        LogListening(logger, options.BindAddress, options.Port, options.RequiresApiKey ? "required" : "not required on loopback");
+        LogListening(
+            logger, options.UsesTls ? "https" : "http", options.BindAddress, options.Port,
+            !options.RequiresCredentials ? "not required on loopback" : options.AcceptsClientCertificates ? "a key or a client certificate" : "a key");
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -65,6 +93,6 @@ internal sealed partial class AdminListener(
         }
     }
 
-    [LoggerMessage(EventId = EventIds.AdminListening, Level = LogLevel.Information, Message = "Admin listener on {Address}:{Port} (key {KeyRequirement})")]
-    private static partial void LogListening(ILogger logger, string address, int port, string keyRequirement);
+    [LoggerMessage(EventId = EventIds.AdminListening, Level = LogLevel.Information, Message = "Admin listener on {Scheme}://{Address}:{Port} (credentials: {Credentials})")]
+    private static partial void LogListening(ILogger logger, string scheme, string address, int port, string credentials);
 }

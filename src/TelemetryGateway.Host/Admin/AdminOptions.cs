@@ -6,7 +6,8 @@ namespace TelemetryGateway.Host.Admin;
 /// <summary>
 /// <c>Gateway:Admin</c>: the admin listener (metrics, health, policy reload, and the APIs other features add through
 /// <see cref="IAdminEndpoints"/>). Loopback by default, where no key is needed; bound anywhere else, every request
-/// except the health probes needs an API key whose SHA-256 is configured here.
+/// except the health probes needs an API key whose SHA-256 is configured here, or a client certificate issued by
+/// <see cref="ClientCaFile"/> (over HTTPS, with <see cref="CertificateFile"/> and <see cref="KeyFile"/>).
 /// </summary>
 public sealed record AdminOptions
 {
@@ -26,10 +27,31 @@ public sealed record AdminOptions
     /// <summary>A file with one hex SHA-256 per line (blank lines and lines starting with # are skipped).</summary>
     public string? ApiKeysFile { get; init; }
 
+    /// <summary>The listener's certificate (PEM); with <see cref="KeyFile"/>, the admin listener speaks HTTPS only.</summary>
+    public string? CertificateFile { get; init; }
+
+    /// <summary>The private key of <see cref="CertificateFile"/> (PEM).</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>
+    /// A CA (PEM): a client certificate it issued for client authentication is accepted instead of an API key (for
+    /// every endpoint a key opens); a certificate it did not issue fails the TLS handshake. Needs HTTPS.
+    /// </summary>
+    public string? ClientCaFile { get; init; }
+
+    public bool UsesTls => CertificateFile is not null;
+
+    public bool AcceptsClientCertificates => ClientCaFile is not null;
+
     public bool IsLoopback => IPAddress.TryParse(BindAddress, out var address) && IPAddress.IsLoopback(address);
 
-    /// <summary>Off loopback a key is required; on loopback only when the operator configured one.</summary>
-    public bool RequiresApiKey => !IsLoopback || ApiKeySha256.Count > 0 || ApiKeysFile is not null;
+    /// <summary>
+    /// Whether a request needs credentials: off loopback always (an API key, or a client certificate when
+    /// <see cref="ClientCaFile"/> is set), on loopback only when the operator configured keys or a client CA.
+    /// </summary>
+    public bool RequiresCredentials => !IsLoopback || HasApiKeys || AcceptsClientCertificates;
+
+    private bool HasApiKeys => ApiKeySha256.Count > 0 || ApiKeysFile is not null;
 
     public IEnumerable<string> Validate(string path)
     {
@@ -45,7 +67,22 @@ public sealed record AdminOptions
         {
             yield return $"{path}:BindAddress must be an IP address such as 127.0.0.1 or 0.0.0.0";
         }
-        else if (RequiresApiKey)
+        if (CertificateFile is null != (KeyFile is null))
+        {
+            yield return $"{path}: HTTPS needs both {path}:CertificateFile and {path}:KeyFile";
+        }
+        if (AcceptsClientCertificates && !UsesTls)
+        {
+            yield return $"{path}:ClientCaFile needs HTTPS ({path}:CertificateFile and {path}:KeyFile)";
+        }
+        foreach (var (name, file) in new[] { ("CertificateFile", CertificateFile), ("KeyFile", KeyFile), ("ClientCaFile", ClientCaFile) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                yield return $"{path}:{name}: file '{file}' does not exist";
+            }
+        }
+        if (IPAddress.TryParse(BindAddress, out _) && RequiresCredentials && (HasApiKeys || !AcceptsClientCertificates))
         {
             // The same key rules as the HTTP ingress (hex SHA-256 values or a file of them, never a key itself).
             foreach (var error in AsIngressKeys().Validate(path))
@@ -56,7 +93,7 @@ public sealed record AdminOptions
     }
 
     /// <summary>The configured key hashes and those of the keys file, as bytes.</summary>
-    public IReadOnlyList<byte[]> LoadApiKeyHashes() => RequiresApiKey ? AsIngressKeys().LoadApiKeyHashes() : [];
+    public IReadOnlyList<byte[]> LoadApiKeyHashes() => HasApiKeys ? AsIngressKeys().LoadApiKeyHashes() : [];
 
     private HttpIngressOptions AsIngressKeys() => new() { ApiKeySha256 = ApiKeySha256, ApiKeysFile = ApiKeysFile };
 }

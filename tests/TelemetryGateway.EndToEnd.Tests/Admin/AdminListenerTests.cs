@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -90,4 +91,52 @@ public sealed class AdminListenerTests
         Assert.True(run.ExitCode == 2, run.Output);
         Assert.Contains("Gateway:Admin: a BindAddress off loopback needs Gateway:Admin:ApiKeySha256 or Gateway:Admin:ApiKeysFile", run.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Off_loopback_a_client_certificate_of_the_configured_CA_stands_in_for_a_key()
+    {
+        using var temp = new TempDirectory();
+        var certificates = new TestCertificates(temp.Path);
+        var (clientFile, clientKey) = certificates.Client("operator", "ops-dashboard");
+        var (otherFile, otherKey) = certificates.Client("stranger", "ops-dashboard", untrusted: true);
+        // Bound to every address (so off loopback by configuration); the test still talks to 127.0.0.1 only.
+        await using var gateway = await GatewayProcess.StartAsync(temp.DataDirectory,
+            "--Gateway:Admin:BindAddress=0.0.0.0",
+            $"--Gateway:Admin:CertificateFile={certificates.ServerCertificateFile}",
+            $"--Gateway:Admin:KeyFile={certificates.ServerKeyFile}",
+            $"--Gateway:Admin:ClientCaFile={certificates.CaFile}");
+        await Loopback.WaitForListenerAsync(gateway.AdminPort, TimeSpan.FromSeconds(30), () => gateway.Output);
+
+        using var withCertificate = Client(gateway.AdminPort, certificates, X509Certificate2.CreateFromPemFile(clientFile, clientKey));
+        using var without = Client(gateway.AdminPort, certificates, null);
+        using var withOther = Client(gateway.AdminPort, certificates, X509Certificate2.CreateFromPemFile(otherFile, otherKey));
+
+        using var policy = await withCertificate.GetAsync(new Uri("/admin/policy", UriKind.Relative));
+        using var refused = await without.GetAsync(new Uri("/admin/policy", UriKind.Relative));
+        using var probe = await without.GetAsync(new Uri("/healthz", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, policy.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
+        // A certificate of another CA fails the handshake itself: no request reaches the endpoints.
+        await Assert.ThrowsAsync<HttpRequestException>(() => withOther.GetAsync(new Uri("/admin/policy", UriKind.Relative)));
+        Assert.Contains("Admin listener on https://0.0.0.0", gateway.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_CA_without_HTTPS_is_a_configuration_error()
+    {
+        using var temp = new TempDirectory();
+        var certificates = new TestCertificates(temp.Path);
+
+        var run = await CommandLine.RunAsync("dotnet",
+            [GatewayProcess.Dll, $"--Gateway:Mqtt:Port={Loopback.FreePort()}", $"--Gateway:DataDirectory={temp.DataDirectory}",
+             "--Gateway:Admin:BindAddress=0.0.0.0", $"--Gateway:Admin:Port={Loopback.FreePort()}", $"--Gateway:Admin:ClientCaFile={certificates.CaFile}"]);
+
+        Assert.True(run.ExitCode == 2, run.Output);
+        Assert.Contains("Gateway:Admin:ClientCaFile needs HTTPS (Gateway:Admin:CertificateFile and Gateway:Admin:KeyFile)", run.Output, StringComparison.Ordinal);
+    }
+
+    private static HttpClient Client(int port, TestCertificates certificates, X509Certificate2? certificate) =>
+        TestCertificates.HttpsClient(new Uri($"https://127.0.0.1:{port}/"), certificates.Ca, certificate);
 }

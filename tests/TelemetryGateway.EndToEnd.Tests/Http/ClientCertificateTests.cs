@@ -80,29 +80,10 @@ public sealed class HttpsIngressGateway : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A client trusting the CA, presenting the certificate <paramref name="name"/> (<c>client</c>, <c>rogue-client</c>) or none.</summary>
-    public HttpClient Client(string? name)
-    {
-        var authority = X509Certificate2.CreateFromPem(System.IO.File.ReadAllText(File("ca.pem")));
-#pragma warning disable CA2000 // The handler is disposed with the client.
-        var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, server, _, _) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(authority);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return server is not null && chain.Build(server);
-            },
-        };
-#pragma warning restore CA2000
-        if (name is not null)
-        {
-            handler.ClientCertificateOptions = ClientCertificateOption.Manual;
-            handler.ClientCertificates.Add(X509Certificate2.CreateFromPemFile(File($"{name}.pem"), File($"{name}.key")));
-        }
-        return new HttpClient(handler, disposeHandler: true) { BaseAddress = new Uri($"https://127.0.0.1:{_httpPort}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
+    public HttpClient Client(string? name) => Security.TestCertificates.HttpsClient(
+        new Uri($"https://127.0.0.1:{_httpPort}/"),
+        X509Certificate2.CreateFromPem(System.IO.File.ReadAllText(File("ca.pem"))),
+        name is null ? null : X509Certificate2.CreateFromPemFile(File($"{name}.pem"), File($"{name}.key")));
 
     private string File(string name) => _temp.Combine(name);
 

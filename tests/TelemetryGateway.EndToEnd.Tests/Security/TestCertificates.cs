@@ -42,6 +42,33 @@ internal sealed class TestCertificates
         return (WritePem(name, certificate, null), WriteKey(name, key));
     }
 
+    /// <summary>
+    /// An HTTPS client of <paramref name="baseAddress"/> that trusts <paramref name="authority"/> alone and presents
+    /// <paramref name="certificate"/> (none when null).
+    /// </summary>
+    public static HttpClient HttpsClient(Uri baseAddress, X509Certificate2 authority, X509Certificate2? certificate)
+    {
+#pragma warning disable CA2000 // The handler is disposed with the client.
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, server, _, _) =>
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(authority);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return server is not null && chain.Build(server);
+            },
+        };
+#pragma warning restore CA2000
+        if (certificate is not null)
+        {
+            handler.ClientCertificateOptions = ClientCertificateOption.Manual;
+            handler.ClientCertificates.Add(certificate);
+        }
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
     private static (X509Certificate2, ECDsa) CreateCa(string name)
     {
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

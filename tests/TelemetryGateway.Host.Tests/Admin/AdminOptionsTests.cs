@@ -12,7 +12,7 @@ public sealed class AdminOptionsTests
 
         Assert.Empty(options.Validate(AdminOptions.SectionName));
         Assert.Equal(9464, options.Port);
-        Assert.False(options.RequiresApiKey);
+        Assert.False(options.RequiresCredentials);
         Assert.Empty(options.LoadApiKeyHashes());
     }
 
@@ -49,7 +49,7 @@ public sealed class AdminOptionsTests
         var options = new AdminOptions { BindAddress = "10.0.0.5", ApiKeysFile = file };
 
         Assert.Empty(options.Validate(AdminOptions.SectionName));
-        Assert.True(options.RequiresApiKey);
+        Assert.True(options.RequiresCredentials);
         Assert.Single(options.LoadApiKeyHashes());
     }
 }
