@@ -104,6 +104,40 @@ public sealed class OwnerContactConsentTests
         Assert.Equal(2, consentEntry.Counters[ProcessingAction.NoConsent]);
     }
 
+    [Fact]
+    public void With_the_learned_values_step_the_consent_entry_keeps_the_owner_contact_and_every_other_output_still_loses_it()
+    {
+        var message = Commissioning()[0];
+        var device = message.Topic[(message.Topic.LastIndexOf('/') + 1)..];
+        var ownerContact = OwnerContact(message.Payload);
+        var policy = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
+        var choices = new Choices(device);
+        choices.Record(ChoiceAction.Grant);
+        var learned = new Core.Learning.LearnedSecrets();
+        using var minimizer = new Minimizer(policy, TestPolicies.Key,
+            [new ConsentGate(new RecordedConsent(choices)), new ObjectionGate(choices), new RestrictionGate(choices)], learned);
+
+        var outputs = Run(minimizer, message, Segmentation.SingleSegment);
+        Assert.True(learned.Count >= ownerContact.Count, "the record's contact values were learned");
+        Assert.Equal([ContractEntry, ConsentEntry], outputs.Select(o => o.Entry));
+        Assert.All(ownerContact, value => Assert.True(CanaryScanner.Contains(outputs[1].Payload, value), $"{message.Id}: an owner contact field was scrubbed from the consent entry's output"));
+        foreach (var canary in message.Canaries.Where(c => c.IsNever && !ownerContact.Contains(c.Value)))
+        {
+            Assert.False(CanaryScanner.Contains(outputs[1].Payload, canary.Value), $"{message.Id}: a never-canary reached the consent entry's output");
+        }
+        Assert.DoesNotContain(ownerContact, value => CanaryScanner.Contains(outputs[0].Payload, value));
+        // Any output not on consent for them (no kept classes) still loses every one of them.
+        var scrubbed = new System.Buffers.ArrayBufferWriter<byte>();
+        Assert.True(learned.Current.Scrub(outputs[1].Payload, scrubbed, jsonStrings: true) >= ownerContact.Count);
+        Assert.DoesNotContain(ownerContact, value => CanaryScanner.Contains(scrubbed.WrittenSpan, value));
+        var consentEntry = policy.Streams.Single(s => s.Name == "commissioning").Purposes.Single(p => p.Name == ConsentEntry);
+        Assert.Equal(
+            Core.Learning.ConsentedContact.Bit(Core.Learning.LearnedClass.Name) | Core.Learning.ConsentedContact.Bit(Core.Learning.LearnedClass.Email)
+            | Core.Learning.ConsentedContact.Bit(Core.Learning.LearnedClass.Phone) | Core.Learning.ConsentedContact.Bit(Core.Learning.LearnedClass.Address),
+            consentEntry.ConsentedLearnedClasses);
+        Assert.All(policy.Streams.SelectMany(s => s.Purposes).Where(p => p != consentEntry), p => Assert.Equal(0, p.ConsentedLearnedClasses));
+    }
+
     private static List<CorpusMessage> Commissioning() =>
         [.. Support.Corpus.Messages.Where(m => m.Id.EndsWith("-commissioning", StringComparison.Ordinal))];
 
