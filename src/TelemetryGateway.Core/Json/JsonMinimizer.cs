@@ -65,7 +65,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
 
     /// <summary>Values are scrubbed inside strings (names and values) only, so the document stays valid.</summary>
     public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) =>
-        values.Scrub(Output(slot).Span, output, jsonStrings: true);
+        values.Scrub(Output(slot).Span, output, jsonStrings: true, _writers[slot].ConsentedLearnedClasses);
 
     /// <summary>A JSON message always has an output for each purpose: its rules name fields, and unnamed ones are dropped.</summary>
     public bool HasOutput(int slot) => true;
@@ -464,6 +464,9 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
                 _counts[i] = 0;
             }
         }
+
+        /// <summary>The contact classes of learned values the slot's entry keeps on consent (0 for most entries).</summary>
+        public int ConsentedLearnedClasses => _purpose?.ConsentedLearnedClasses ?? 0;
 
         public void Begin(StreamPurpose purpose)
         {

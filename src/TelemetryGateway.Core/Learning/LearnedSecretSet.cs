@@ -208,7 +208,14 @@ public sealed class LearnedSecretSet
     /// marker; with <paramref name="jsonStrings"/>, only inside the strings of a JSON document (names and values), so
     /// the document stays well formed. Returns how many values were replaced (nothing is written when none was).
     /// </summary>
-    public int Scrub(ReadOnlySpan<byte> input, IBufferWriter<byte> output, bool jsonStrings)
+    public int Scrub(ReadOnlySpan<byte> input, IBufferWriter<byte> output, bool jsonStrings) => Scrub(input, output, jsonStrings, keptClasses: 0);
+
+    /// <summary>
+    /// As <see cref="Scrub(ReadOnlySpan{byte}, IBufferWriter{byte}, bool)"/>, leaving values of the classes in
+    /// <paramref name="keptClasses"/> (a bit per <see cref="LearnedClass"/>) as they are: the contact data an entry on
+    /// consent keeps (<see cref="ConsentedContact"/>).
+    /// </summary>
+    internal int Scrub(ReadOnlySpan<byte> input, IBufferWriter<byte> output, bool jsonStrings, int keptClasses)
     {
         if (Entries.Length == 0)
         {
@@ -219,7 +226,7 @@ public sealed class LearnedSecretSet
         var emitted = 0;
         if (!jsonStrings)
         {
-            ScrubRange(input, 0, input.Length, output, ref emitted, ref replaced);
+            ScrubRange(input, 0, input.Length, output, keptClasses, ref emitted, ref replaced);
         }
         else
         {
@@ -234,7 +241,7 @@ public sealed class LearnedSecretSet
 
                 var start = i + open + 1;
                 var end = StringEnd(input, start);
-                ScrubRange(input, start, end, output, ref emitted, ref replaced);
+                ScrubRange(input, start, end, output, keptClasses, ref emitted, ref replaced);
                 i = end + 1;
             }
         }
@@ -247,12 +254,17 @@ public sealed class LearnedSecretSet
         return replaced;
     }
 
-    private void ScrubRange(ReadOnlySpan<byte> input, int start, int end, IBufferWriter<byte> output, ref int emitted, ref int replaced)
+    private void ScrubRange(ReadOnlySpan<byte> input, int start, int end, IBufferWriter<byte> output, int keptClasses, ref int emitted, ref int replaced)
     {
         var s = input[start..end];
         var at = 0;
         while ((at = Find(s, at, out var length, out var kind)) >= 0)
         {
+            if ((keptClasses & (1 << (int)kind)) != 0)
+            {
+                at += length;
+                continue;
+            }
             output.Write(input[emitted..(start + at)]);
             output.Write(LearnedClassMarkers.Of(kind));
             replaced++;

@@ -119,7 +119,14 @@ public sealed class StreamPurpose
             Aggregator = new Aggregation.WindowAggregator(this, aggregate);
         }
         OutputTags = new Pipeline.OutputTags(this);
+        ConsentedLearnedClasses = Learning.ConsentedContact.ClassesKeptBy(legalBasis, rules.Fields);
     }
+
+    /// <summary>
+    /// The contact classes of learned values this entry's output keeps (it is on consent and its rules keep them by
+    /// name; see <see cref="Learning.ConsentedContact"/>): a bit per <see cref="Learning.LearnedClass"/>, 0 for most entries.
+    /// </summary>
+    internal int ConsentedLearnedClasses { get; }
 
     /// <summary>The entry's <c>aggregate</c>, when it releases anonymous aggregates instead of per-message outputs; else null.</summary>
     public Aggregation.AggregateRules? Aggregate => Rules as Aggregation.AggregateRules;

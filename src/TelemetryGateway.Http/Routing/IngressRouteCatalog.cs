@@ -98,14 +98,11 @@ internal sealed partial class IngressRouteCatalog
             }
         }
         var purpose = stream is null ? null : ResolvePurpose(stream, metadata[PurposeKey], path, errors);
+        // A consent-based entry is allowed: the gates decide per request for the device the request names (its route
+        // value or X-Device-Serial header), and a request naming none has no consent on record, so it is refused (403).
         if (purpose?.Aggregate is not null)
         {
             errors.Add($"{path}:Metadata:{PurposeKey}: purpose entry '{purpose.Name}' of stream '{stream!.Name}' releases anonymous aggregates, which are fed over MQTT only");
-        }
-        else if (purpose?.LegalBasis == LegalBasis.Consent)
-        {
-            // Consent is recorded per device; an upload carries no device identity the gateway could check it against.
-            errors.Add($"{path}:Metadata:{PurposeKey}: purpose '{purpose.Purpose.Id()}' of stream '{stream!.Name}' is consent-based, which the HTTP ingress does not support");
         }
         if (metadata[FormatKey] is { } formatText)
         {

@@ -74,6 +74,7 @@ public sealed class HttpsIngressGateway : IAsyncLifetime, IDisposable
             "--ReverseProxy:Routes:commissioning:ClusterId=cloud",
             "--ReverseProxy:Routes:commissioning:Match:Path=/api/commissioning",
             "--ReverseProxy:Routes:commissioning:Metadata:TelemetryGateway.Stream=commissioning",
+            "--ReverseProxy:Routes:commissioning:Metadata:TelemetryGateway.Purpose=after-sales-service",
         ];
         _gateway = await GatewayProcess.StartAsync(_temp.DataDirectory, settings);
         await Loopback.WaitForListenerAsync(_httpPort, TimeSpan.FromSeconds(30), () => _gateway.Output);

@@ -7,7 +7,7 @@ namespace TelemetryGateway.EndToEnd.Tests.Http;
 /// <summary>
 /// A gateway process whose HTTP ingress has YARP routes to a <see cref="CloudSink"/>, each feeding a stream of the
 /// shipped policy, whose format decides how its bodies are minimized: commissioning records (JSON), installation photos
-/// (images), device logs (text, serial from the path), a commissioning route with a tiny limit and a log route with a
+/// (images), device logs (text, serial from the path), the commissioning record's owner contact (the consent entry), a commissioning route with a tiny limit and a log route with a
 /// 1 s time budget.
 /// </summary>
 public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
@@ -44,7 +44,12 @@ public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
         yield return $"--Gateway:Http:Port={httpPort}";
         yield return $"--Gateway:Http:ApiKeySha256:0={keyHash}";
         yield return $"--ReverseProxy:Clusters:cloud:Destinations:sink:Address={sinkAddress}";
-        foreach (var setting in Route("commissioning", "/api/commissioning", "/ingest/commissioning", "commissioning", null))
+        foreach (var setting in Route("commissioning", "/api/commissioning", "/ingest/commissioning", "commissioning", null, "after-sales-service"))
+        {
+            yield return setting;
+        }
+        // The same commissioning record's owner contact, for after-sales service with the owner's consent (the device from {sn}).
+        foreach (var setting in Route("owner-contact", "/api/owner-contact/{sn}", "/ingest/owner-contact", "commissioning", null, "after-sales-owner-contact"))
         {
             yield return setting;
         }
@@ -56,7 +61,7 @@ public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
         {
             yield return setting;
         }
-        foreach (var setting in Route("small", "/api/small", "/ingest/small", "commissioning", 64))
+        foreach (var setting in Route("small", "/api/small", "/ingest/small", "commissioning", 64, "after-sales-service"))
         {
             yield return setting;
         }
@@ -67,13 +72,17 @@ public sealed class HttpIngressGateway : IAsyncLifetime, IDisposable
         yield return "--ReverseProxy:Routes:slow:Metadata:TelemetryGateway.MaxRequestSeconds=1";
     }
 
-    private static IEnumerable<string> Route(string id, string path, string forwardedPath, string stream, long? maxBodyBytes)
+    private static IEnumerable<string> Route(string id, string path, string forwardedPath, string stream, long? maxBodyBytes, string? entry = null)
     {
         var prefix = $"--ReverseProxy:Routes:{id}";
         yield return $"{prefix}:ClusterId=cloud";
         yield return $"{prefix}:Match:Path={path}";
         yield return $"{prefix}:Transforms:0:PathSet={forwardedPath}";
         yield return $"{prefix}:Metadata:TelemetryGateway.Stream={stream}";
+        if (entry is not null)
+        {
+            yield return $"{prefix}:Metadata:TelemetryGateway.Purpose={entry}";
+        }
         if (maxBodyBytes is { } limit)
         {
             yield return $"{prefix}:Metadata:TelemetryGateway.MaxBodyBytes={limit}";

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using TelemetryGateway.Core.Tests.Images;
 using TelemetryGateway.Core.Tests.Support;
@@ -29,6 +30,43 @@ public sealed class HttpIngressTests(HttpIngressGateway fixture) : IClassFixture
         foreach (var canary in s_commissioning.SelectMany(m => m.Canaries).Where(c => c.IsNever))
         {
             Assert.DoesNotContain(received, r => CanaryScanner.Contains(r.Body, canary.Value) || CanaryScanner.Contains(Encoding.UTF8.GetBytes(string.Join('\n', r.Headers.Values)), canary.Value));
+        }
+    }
+
+    [Fact]
+    public async Task The_owner_contact_route_forwards_a_record_only_while_the_device_s_consent_for_after_sales_service_is_on_record()
+    {
+        var message = s_commissioning[0];
+        var serial = message.Topic[(message.Topic.LastIndexOf('/') + 1)..];
+        using var client = fixture.Client();
+        await Loopback.WaitForListenerAsync(fixture.Gateway.AdminPort, TimeSpan.FromSeconds(30), () => fixture.Gateway.Output);
+        using var admin = fixture.Gateway.AdminClient();
+        var consent = new Uri($"/v1/devices/{serial}/consents/after-sales-service", UriKind.Relative);
+
+        using var before = await client.PostAsync($"api/owner-contact/{serial}", Bodies.Json(message.Payload));
+        using var granted = await admin.PutAsJsonAsync(consent, new { noticeVersion = "2025-09-26" });
+        using var with = await client.PostAsync($"api/owner-contact/{serial}", Bodies.Json(message.Payload));
+        using var withdrawn = await admin.DeleteAsync(new Uri($"{consent}?noticeVersion=2025-09-26", UriKind.Relative));
+        using var after = await client.PostAsync($"api/owner-contact/{serial}", Bodies.Json(message.Payload));
+
+        Assert.Equal(HttpStatusCode.Forbidden, before.StatusCode);
+        Assert.Equal("purpose-refused", (await before.Content.ReadAsStringAsync()).Trim());
+        Assert.Equal(HttpStatusCode.OK, granted.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, with.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, withdrawn.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, after.StatusCode);
+        var request = Assert.Single(fixture.Sink.Requests);
+        Assert.Equal("/ingest/owner-contact", request.Path);
+        Assert.Equal("after-sales-service", request.Header("X-Purpose"));
+        Assert.Equal("consent", request.Header("X-Legal-Basis"));
+        using var owner = System.Text.Json.JsonDocument.Parse(message.Payload);
+        var ownerEmail = owner.RootElement.GetProperty("owner").GetProperty("email").GetString()!;
+        Assert.True(CanaryScanner.Contains(request.Body, ownerEmail), "the owner's e-mail must reach after-sales service with consent");
+        Assert.Null(request.Header("X-Device-Serial"));
+        var ownerContact = owner.RootElement.GetProperty("owner").EnumerateObject().Select(p => p.Value.ToString()).ToHashSet();
+        foreach (var canary in message.Canaries.Where(c => c.IsNever && !ownerContact.Any(v => v.Contains(c.Value, StringComparison.Ordinal))))
+        {
+            Assert.False(CanaryScanner.Contains(request.Body, canary.Value), "a never-canary other than the owner's contact reached the owner-contact route's request");
         }
     }
 

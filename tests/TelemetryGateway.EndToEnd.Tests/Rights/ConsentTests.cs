@@ -212,4 +212,59 @@ public sealed class ConsentTests(ConsentSite site) : IClassFixture<ConsentSite>
         Assert.Equal("marketing", received.Take(3).Single(r => r.Properties["purpose"] == "marketing").Properties["purpose"]);
         Assert.DoesNotContain(received.Skip(3).Take(2), r => r.Properties["purpose"] == "marketing");
     }
+
+    [Fact]
+    public async Task A_commissioning_record_s_owner_contact_reaches_after_sales_only_while_consent_for_it_is_granted()
+    {
+        const string Serial = "SNCONSENT0000010";
+        const string OwnerEmail = "owner-canary-10@example.net";
+        var record = $$$"""
+            {"device":{"sn":"{{{Serial}}}","pn":"T10"},
+             "installer":{"name":"INSTALLERCANARY","email":"installer-canary@example.net","phone":"+49 30 5550 0001","company":"Solar Example GmbH"},
+             "owner":{"name":"OWNERCANARY","email":"{{{OwnerEmail}}}","phone":"+49 30 5550 0010","address":{"street":"10 Canary Street","city":"Berlin","postal":"10117","country":"DE"}},
+             "wifi":{"ssid":"Canary-WLAN","password":"canary-pass-10"},
+             "install":{"latitude":52.51966,"longitude":13.405024,"position":"garage wall"}}
+            """;
+        await using var cloud = await Client.ConnectAsync(site.CloudPort, $"cloud-{Guid.NewGuid():N}");
+        await cloud.SubscribeAsync($"telemetry/after-sales-service/app/+/+/{Serial}");
+        await using var app = await InstallerAsync(site.Gateway.Port, "installer-1", InstallerPassword);
+        var commissioning = $"app/installer-1/commissioning/{Serial}";
+
+        await app.PublishAsync(commissioning, record);
+        await cloud.WaitForAsync(1, s_wait);
+        var grant = await ConsentAsync(app, "installer-1", Serial, ConsentBody("grant", "after-sales-service"));
+        await app.PublishAsync(commissioning, record);
+        await cloud.WaitForAsync(3, s_wait);
+        var withdraw = await ConsentAsync(app, "installer-1", Serial, ConsentBody("withdraw", "after-sales-service"));
+        await app.PublishAsync(commissioning, record);
+        await app.PublishAsync(commissioning, record);
+
+        Assert.Equal(MqttClientPublishReasonCode.Success, grant.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.Success, withdraw.ReasonCode);
+        var received = await cloud.WaitForAsync(1 + 2 + 2, s_wait);
+        Assert.Equal(5, received.Count);
+        // Each record's contract output first; the owner-contact output only for the record published while consent was on record.
+        Assert.Equal(
+            ["commissioning", "commissioning", "owner-contact", "commissioning", "commissioning"],
+            received.Select(r => r.Topic.Split('/')[^2]));
+        Assert.All(received, r => Assert.Equal("after-sales-service", r.Properties["purpose"]));
+        var contact = received[2];
+        Assert.Equal("consent", contact.Properties["legal-basis"]);
+        var contactText = Encoding.UTF8.GetString(contact.Payload);
+        foreach (var kept in new[] { "OWNERCANARY", OwnerEmail, "+49 30 5550 0010", "10 Canary Street" })
+        {
+            Assert.Contains(kept, contactText, StringComparison.Ordinal);
+        }
+        foreach (var output in received.Where(r => r != contact))
+        {
+            Assert.Equal("contract", output.Properties["legal-basis"]);
+            Assert.DoesNotContain("OWNERCANARY", Encoding.UTF8.GetString(output.Payload), StringComparison.Ordinal);
+            Assert.DoesNotContain(OwnerEmail, Encoding.UTF8.GetString(output.Payload), StringComparison.Ordinal);
+        }
+        foreach (var never in new[] { "INSTALLERCANARY", "installer-canary@example.net", "Canary-WLAN", "canary-pass-10", "garage wall", "52.51966" })
+        {
+            Assert.DoesNotContain(received, r => Encoding.UTF8.GetString(r.Payload).Contains(never, StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain(OwnerEmail, site.Gateway.Output, StringComparison.Ordinal);
+    }
 }

@@ -56,6 +56,7 @@ public sealed class HttpIngressGenerationsTests
                 new("ReverseProxy:Routes:c:ClusterId", "cloud"),
                 new("ReverseProxy:Routes:c:Match:Path", "/api/commissioning"),
                 new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"),
+                new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service"),
                 new("ReverseProxy:Clusters:cloud:Destinations:d:Address", "http://127.0.0.1:9/"),
             ])
             .Build();

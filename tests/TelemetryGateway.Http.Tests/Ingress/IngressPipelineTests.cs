@@ -116,6 +116,30 @@ public sealed class IngressPipelineTests
     }
 
     [Fact]
+    public async Task The_owner_contact_route_forwards_only_for_a_device_with_consent_for_after_sales_service_the_bytes_mqtt_gets()
+    {
+        var consent = new OneConsent();
+        var ingress = Ingress("commissioning", new ConsentGate(consent), "after-sales-owner-contact");
+
+        var refused = await ingress.SendAsync(s_commissioning, "application/json", gzip: false);
+
+        Assert.Equal(StatusCodes.Status403Forbidden, refused.Response.StatusCode);
+        Assert.Null(ingress.Forwarded);
+        Assert.Equal(1, ingress.Purpose.Counters[ProcessingAction.NoConsent]);
+
+        consent.Granted = true;
+        var forwarded = await ingress.SendAsync(s_commissioning, "application/json", gzip: false);
+
+        Assert.Equal(StatusCodes.Status200OK, forwarded.Response.StatusCode);
+        Assert.Equal($$$"""{"device":{"sn":"{{{Serial}}}","pn":"A17C0"},"owner":{"name":"y"}}""", Encoding.UTF8.GetString(ingress.Forwarded!));
+        Assert.Equal(1, ingress.Purpose.Counters[ProcessingAction.Forwarded]);
+        // The same record over MQTT with the same consent: its consent entry's output has the same bytes.
+        using var minimizer = new Minimizer(PolicyCompiler.CompileFile(s_policyPath), s_key, consent);
+        var outputs = minimizer.Minimize($"app/installer-1/commissioning/{Serial}", new ReadOnlySequence<byte>(s_commissioning)).Outputs.ToArray();
+        Assert.Equal(ingress.Forwarded, outputs.Single(o => o.Tags.Name == "after-sales-owner-contact").Payload.ToArray());
+    }
+
+    [Fact]
     public void The_forwarded_headers_are_the_purpose_s_compiled_output_tags()
     {
         var tags = PolicyCompiler.CompileFile(s_policyPath).Streams.Single(s => s.Name == "commissioning").Purposes[0].OutputTags;
@@ -168,8 +192,10 @@ public sealed class IngressPipelineTests
     }
 
     /// <summary>The ingress step for one route to <paramref name="stream"/> (device from <c>{sn}</c>), under a policy of its own.</summary>
-    private static TestIngress Ingress(string stream, IPurposeGate? gate = null)
+    private static TestIngress Ingress(string stream, IPurposeGate? gate = null, string? entry = null)
     {
+        // The commissioning stream has two entries (contract, and the owner's contact on consent): a route names one.
+        entry ??= stream == "commissioning" ? "after-sales-service" : null;
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(
             [
@@ -177,6 +203,7 @@ public sealed class IngressPipelineTests
                 new($"ReverseProxy:Routes:{stream}:Match:Path", "/api/{sn}"),
                 new($"ReverseProxy:Routes:{stream}:Transforms:0:PathSet", "/ingest"),
                 new($"ReverseProxy:Routes:{stream}:Metadata:TelemetryGateway.Stream", stream),
+                new($"ReverseProxy:Routes:{stream}:Metadata:TelemetryGateway.Purpose", entry),
                 new("ReverseProxy:Clusters:cloud:Destinations:d:Address", "http://127.0.0.1:9/"),
             ])
             .Build();
@@ -233,6 +260,15 @@ public sealed class IngressPipelineTests
         public ProcessingAction RefusalAction => ProcessingAction.Withheld;
 
         public bool Allows(StreamPurpose purpose, ReadOnlySpan<char> device) => false;
+    }
+
+    /// <summary>Consent for after-sales-service on record for the test's device once granted.</summary>
+    private sealed class OneConsent : IConsentRegistry
+    {
+        public bool Granted { get; set; }
+
+        public bool HasConsent(Core.Vocabulary.Purpose purpose, ReadOnlySpan<char> device) =>
+            Granted && purpose == Core.Vocabulary.Purpose.AfterSalesService && device.SequenceEqual(Serial);
     }
 
     private sealed class ProxyFeature(RouteModel route) : IReverseProxyFeature

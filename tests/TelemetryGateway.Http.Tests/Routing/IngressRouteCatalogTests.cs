@@ -11,22 +11,48 @@ public sealed class IngressRouteCatalogTests
     [Fact]
     public void Resolves_the_only_purpose_of_a_stream()
     {
-        var (catalog, errors) = Build(("Routes:c:Match:Path", "/api/commissioning"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"));
+        var (catalog, errors) = Build(("Routes:p:Match:Path", "/api/photos"), ("Routes:p:Metadata:TelemetryGateway.Stream", "installation-photos"));
 
         Assert.Empty(errors);
-        var route = catalog!.Find("c")!;
-        Assert.Equal("after-sales-service", route.PurposeId);
-        Assert.Equal(PayloadFormat.Json, route.Format);
-        Assert.False(route.Streams);
-        Assert.Equal(IngressRouteCatalog.DefaultMaxJsonBytes, route.MaxBodyBytes);
+        Assert.Equal("after-sales-service", catalog!.Find("p")!.PurposeId);
+    }
+
+    [Fact]
+    public void A_route_names_one_entry_of_the_commissioning_stream_the_contract_one_or_the_consent_one()
+    {
+        var (catalog, errors) = Build(
+            ("Routes:c:Match:Path", "/api/commissioning"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service"),
+            ("Routes:o:Match:Path", "/api/owner-contact/{sn}"), ("Routes:o:Transforms:0:PathSet", "/ingest/owner-contact"),
+            ("Routes:o:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:o:Metadata:TelemetryGateway.Purpose", "after-sales-owner-contact"));
+
+        Assert.Empty(errors);
+        var contract = catalog!.Find("c")!;
+        Assert.Equal(("after-sales-service", "after-sales-service", Core.Vocabulary.LegalBasis.Contract), (contract.Purpose.Name, contract.PurposeId, contract.Purpose.LegalBasis));
+        Assert.Equal(PayloadFormat.Json, contract.Format);
+        Assert.False(contract.Streams);
+        Assert.Equal(IngressRouteCatalog.DefaultMaxJsonBytes, contract.MaxBodyBytes);
+        // The consent entry: the gates decide per request for the device its route value names (403 without consent).
+        var owner = catalog.Find("o")!;
+        Assert.Equal(("after-sales-owner-contact", "after-sales-service", Core.Vocabulary.LegalBasis.Consent), (owner.Purpose.Name, owner.PurposeId, owner.Purpose.LegalBasis));
+        Assert.Equal("sn", owner.DeviceRouteValue);
+    }
+
+    [Fact]
+    public void A_commissioning_route_without_an_entry_is_an_error_listing_both_entries()
+    {
+        var (catalog, errors) = Build(("Routes:c:Match:Path", "/api/commissioning"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"));
+
+        Assert.Null(catalog);
+        Assert.Contains("TelemetryGateway.Purpose is required: stream 'commissioning' has several purposes (after-sales-service, after-sales-owner-contact)", Assert.Single(errors), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Routes_get_a_gzip_ratio_and_a_time_budget_by_default_or_from_their_metadata()
     {
         var (catalog, errors) = Build(
-            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"),
-            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:a:Metadata:TelemetryGateway.Purpose", "after-sales-service"),
+            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.Purpose", "after-sales-service"),
             ("Routes:b:Metadata:TelemetryGateway.MaxGzipRatio", "20"), ("Routes:b:Metadata:TelemetryGateway.MaxRequestSeconds", "5"));
 
         Assert.Empty(errors);
@@ -40,7 +66,7 @@ public sealed class IngressRouteCatalogTests
     public void Rejects_a_gzip_ratio_or_time_budget_out_of_range()
     {
         var (_, errors) = Build(
-            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:a:Metadata:TelemetryGateway.Purpose", "after-sales-service"),
             ("Routes:a:Metadata:TelemetryGateway.MaxGzipRatio", "1"), ("Routes:a:Metadata:TelemetryGateway.MaxRequestSeconds", "0"));
 
         Assert.Contains(errors, e => e.Contains("TelemetryGateway.MaxGzipRatio", StringComparison.Ordinal));
@@ -51,7 +77,7 @@ public sealed class IngressRouteCatalogTests
     public void A_route_goes_to_the_sites_region_unless_its_metadata_names_a_region_its_purposes_residency_allows()
     {
         var (catalog, errors) = Build(
-            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"),
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:a:Metadata:TelemetryGateway.Purpose", "after-sales-service"),
             ("Routes:f:Match:Path", "/f"), ("Routes:f:Metadata:TelemetryGateway.Stream", "firmware"),
             ("Routes:f:Metadata:TelemetryGateway.Purpose", "product-improvement"), ("Routes:f:Metadata:TelemetryGateway.Region", "us"));
 
@@ -64,8 +90,8 @@ public sealed class IngressRouteCatalogTests
     public void Rejects_a_route_to_a_region_its_purpose_may_not_go_to()
     {
         var (catalog, errors) = Build(
-            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:a:Metadata:TelemetryGateway.Region", "us"),
-            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.Region", "US!"));
+            ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:a:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:a:Metadata:TelemetryGateway.Region", "us"),
+            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:b:Metadata:TelemetryGateway.Region", "US!"));
 
         Assert.Null(catalog);
         Assert.Equal(2, errors.Count);
@@ -102,7 +128,7 @@ public sealed class IngressRouteCatalogTests
         var (_, errors) = Build(
             ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.Purpose", "marketing"));
 
-        Assert.Contains("'marketing' is not a purpose of stream 'commissioning' (after-sales-service)", Assert.Single(errors), StringComparison.Ordinal);
+        Assert.Contains("'marketing' is not a purpose of stream 'commissioning' (after-sales-service, after-sales-owner-contact)", Assert.Single(errors), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -110,8 +136,8 @@ public sealed class IngressRouteCatalogTests
     {
         var (_, errors) = Build(
             ("Routes:a:Match:Path", "/a"), ("Routes:a:Metadata:TelemetryGateway.Stream", "nope"),
-            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.MaxBodyBytes", "-1"),
-            ("Routes:c:Match:Path", "/c"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.MaxGzipRatio", "1"));
+            ("Routes:b:Match:Path", "/b"), ("Routes:b:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:b:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:b:Metadata:TelemetryGateway.MaxBodyBytes", "-1"),
+            ("Routes:c:Match:Path", "/c"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:c:Metadata:TelemetryGateway.MaxGzipRatio", "1"));
 
         Assert.Equal(3, errors.Count);
     }
@@ -139,7 +165,7 @@ public sealed class IngressRouteCatalogTests
     public void Rejects_a_limit_over_what_can_be_read_whole_for_a_format_that_does_not_stream()
     {
         var (_, errors) = Build(
-            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.MaxBodyBytes", "4294967296"));
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:c:Metadata:TelemetryGateway.MaxBodyBytes", "4294967296"));
 
         Assert.Contains("json bodies are read whole", Assert.Single(errors), StringComparison.Ordinal);
     }
@@ -148,7 +174,7 @@ public sealed class IngressRouteCatalogTests
     public void A_route_that_sets_a_body_format_is_an_error_naming_the_policy_s_format()
     {
         var (catalog, errors) = Build(
-            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "text"));
 
         Assert.Null(catalog);
         var error = Assert.Single(errors);
@@ -160,7 +186,7 @@ public sealed class IngressRouteCatalogTests
     public void A_route_that_sets_the_format_its_stream_already_has_is_still_an_error()
     {
         var (_, errors) = Build(
-            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "json"));
+            ("Routes:c:Match:Path", "/x"), ("Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"), ("Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service"), ("Routes:c:Metadata:TelemetryGateway.BodyFormat", "json"));
 
         Assert.Contains("TelemetryGateway.BodyFormat", Assert.Single(errors), StringComparison.Ordinal);
     }
@@ -181,7 +207,8 @@ public sealed class IngressRouteCatalogTests
     public void Rejects_a_route_without_a_configured_cluster()
     {
         var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection([new("ReverseProxy:Routes:c:ClusterId", "elsewhere"), new("ReverseProxy:Routes:c:Match:Path", "/x"), new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Stream", "commissioning")])
+            .AddInMemoryCollection([new("ReverseProxy:Routes:c:ClusterId", "elsewhere"), new("ReverseProxy:Routes:c:Match:Path", "/x"), new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Stream", "commissioning"),
+                new("ReverseProxy:Routes:c:Metadata:TelemetryGateway.Purpose", "after-sales-service")])
             .Build();
 
         var (_, errors) = IngressRouteCatalog.Build(configuration.GetSection("ReverseProxy"), s_policy);
