@@ -6,6 +6,9 @@ using TelemetryGateway.Core.Vocabulary;
 using TelemetryGateway.Host.Configuration;
 using TelemetryGateway.Host.Hosting;
 using TelemetryGateway.Host.Tests.Support;
+using TelemetryGateway.Mqtt;
+using TelemetryGateway.Mqtt.Outbox;
+using TelemetryGateway.Mqtt.Upstream;
 using TelemetryGateway.Registry;
 
 namespace TelemetryGateway.Host.Tests.Hosting;
@@ -109,6 +112,33 @@ public sealed class RegistryRetentionPassTests
             await pass.StopAsync(CancellationToken.None);
         }
     }
+
+    [Fact]
+    public async Task The_pass_removes_the_expired_device_s_waiting_outputs_that_needed_its_consent()
+    {
+        using var directory = new TempDirectory();
+        await using (var outbox = SqliteOutbox.Open(directory.Path, new OutboxOptions(), NullLogger.Instance))
+        {
+            await outbox.AppendAsync([Output("personalization", "consent"), Output("after-sales-service", "contract")], CancellationToken.None);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var clock = new SettableClock(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var waiting = new OutboxWaitingOutputs(directory.Path);
+        using var registry = ChoiceRegistry.Open(directory.Path, Key, waiting, time: clock);
+        await registry.RecordAsync(Grant(Device), default);
+        clock.Advance(TimeSpan.FromDays(3 * 365));
+        using var pass = new RegistryRetentionPass(registry, new RegistryOptions(), NullLogger<RegistryRetentionPass>.Instance, clock);
+        Assert.Equal(2, waiting.CountWaiting(Device));
+
+        await pass.RunOnceAsync(CancellationToken.None);
+
+        Assert.False(registry.HasConsent(Purpose.Personalization, Device));
+        // The contract output needs no consent and stays; the personalization one is gone.
+        Assert.Equal(1, waiting.CountWaiting(Device));
+    }
+
+    private static UpstreamMessage Output(string purpose, string basis) =>
+        new($"t/{purpose}", [1, 2, 3], "application/json", purpose, basis, "settings", "x@1", "P1Y", 0, "settings", Device);
 
     private static ChoiceRequest Grant(string device) =>
         new(device, ChoiceAction.Grant, PurposeSet.Of([Purpose.Personalization]), false, "2025-09-26", "installer:test", ChoiceSource.Cli);
