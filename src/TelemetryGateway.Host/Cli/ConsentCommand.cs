@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
-using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Learning;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Core.Vocabulary;
 using TelemetryGateway.Host.Admin;
