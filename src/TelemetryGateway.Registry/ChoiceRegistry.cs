@@ -165,6 +165,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
     public DeviceReport Report(string device)
     {
         var history = new List<ChoiceRecord>();
+        var expiries = new List<DateTimeOffset>();
         lock (_lock)
         {
             using var select = _connection.CreateCommand();
@@ -173,7 +174,11 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
             using var reader = select.ExecuteReader();
             while (reader.Read())
             {
-                if (ReadRecord(reader) is { } record)
+                if (reader.GetString(3) == ChoiceIds.Expire)
+                {
+                    expiries.Add(FromMilliseconds(reader.GetInt64(1)));
+                }
+                else if (ReadRecord(reader) is { } record)
                 {
                     history.Add(record);
                 }
@@ -188,7 +193,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         {
             waiting = ChoiceOutcome.WaitingOutputsUnreachable;
         }
-        return new DeviceReport(device, Current.Of(device), history, waiting);
+        return new DeviceReport(device, Current.Of(device), history, waiting, expiries);
     }
 
     /// <summary>

@@ -41,8 +41,10 @@ public sealed class RegistryRetentionTests : IDisposable
         Assert.Same(DeviceChoices.None, registry.Current.Of(Device));
         // The other device changed its choices a day before: they stand, the older grant included.
         Assert.True(registry.HasConsent(Purpose.Personalization, Other));
-        // The grant stays in the history (the audit record) until the audit retention.
+        // The grant stays in the history (the audit record) until the audit retention; the report says when it ended.
         Assert.Single(registry.Report(Device).History);
+        Assert.Equal([_clock.GetUtcNow()], registry.Report(Device).Expiries!);
+        Assert.Empty(registry.Report(Other).Expiries!);
         Assert.Equal([("grant", "installer:test"), ("expire", "retention")], Rows(Device).Select(r => (r.Action, r.Actor)));
 
         // A second pass changes nothing, and the registry opened again folds the same.

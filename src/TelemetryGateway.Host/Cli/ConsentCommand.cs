@@ -260,6 +260,13 @@ internal static class ConsentCommand
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        // Notice 8: when the registry's retention ended the device's choices (the history before it no longer counts).
+        json.WriteStartArray("expiries");
+        foreach (var expiry in report.Expiries ?? [])
+        {
+            json.WriteStringValue(expiry);
+        }
+        json.WriteEndArray();
         if (forwarding is not null)
         {
             json.WriteString("policy", forwarding.Policy);

@@ -104,8 +104,13 @@ public sealed class RegistryRetentionPassTests
             await WaitUntil(() => pass.Passes > before);
             Assert.False(registry.HasConsent(Purpose.Personalization, Other));
             Assert.Equal(0, registry.Current.Count);
-            // The grants are history, kept for the audit retention.
+            // The grants are history, kept for the audit retention; the report (CLI and admin API) says when they ended.
             Assert.Single(registry.Report(Other).History);
+            var output = new StringWriter();
+            Host.Cli.ConsentCommand.WriteReport(output, registry.Report(Other), registry.PseudonymOf(Other), Key.Id);
+            using var report = System.Text.Json.JsonDocument.Parse(output.ToString());
+            Assert.Equal([clock.GetUtcNow()], report.RootElement.GetProperty("expiries").EnumerateArray().Select(e => e.GetDateTimeOffset()));
+            Assert.Empty(report.RootElement.GetProperty("consents").EnumerateArray());
         }
         finally
         {
