@@ -1,12 +1,14 @@
+using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Core.Vocabulary;
+using Xunit.Abstractions;
 
 namespace TelemetryGateway.Registry.Tests;
 
 /// <summary>The registry's retention (notice 8) on a real SQLite file, with an injected clock.</summary>
-public sealed class RegistryRetentionTests : IDisposable
+public sealed class RegistryRetentionTests(ITestOutputHelper output) : IDisposable
 {
     private const string Device = "SERIALCANARY0001";
     private const string Other = "SERIALCANARY0002";
@@ -158,6 +160,32 @@ public sealed class RegistryRetentionTests : IDisposable
 
         Assert.True(cli.Refresh());
         Assert.False(cli.HasConsent(Purpose.Personalization, Device));
+    }
+
+    [Fact]
+    public async Task One_pass_ends_the_choices_of_2000_devices_and_deletes_their_entries_later()
+    {
+        const int devices = 2000;
+        using var registry = Open();
+        for (var i = 0; i < devices; i++)
+        {
+            await registry.RecordAsync(Request($"SERIALCANARY{i:D5}", ChoiceAction.Grant, Purpose.Personalization), default);
+        }
+        _clock.Advance(s_records);
+
+        var watch = Stopwatch.StartNew();
+        var expiry = await registry.ApplyRetentionAsync(s_records, s_audit, default);
+        var expiryTime = watch.Elapsed;
+        _clock.Advance(s_audit);
+        watch.Restart();
+        var deletion = await registry.ApplyRetentionAsync(s_records, s_audit, default);
+        var deletionTime = watch.Elapsed;
+
+        Assert.Equal((devices, 0, true), (expiry.ExpiredDevices, expiry.DeletedEntries, expiry.Complete));
+        Assert.Equal(0, registry.Current.Count);
+        Assert.Equal(2 * devices, deletion.DeletedEntries);
+        Assert.Empty(Rows("SERIALCANARY00000"));
+        output.WriteLine($"retention pass: {devices} devices expired in {expiryTime.TotalMilliseconds:F0} ms, {2 * devices} entries deleted in {deletionTime.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
