@@ -271,7 +271,8 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         {
             try
             {
-                removed += _waiting is null ? 0 : await _waiting.RemoveRefusedAsync(device, DeviceChoices.None, cancellationToken);
+                // The device's choices now (a choice recorded since the pass counts: its outputs are not removed).
+                removed += _waiting is null ? 0 : await _waiting.RemoveRefusedAsync(device, Current.Of(device), cancellationToken);
             }
             catch (Exception e) when (e is SqliteException or IOException or InvalidDataException)
             {
