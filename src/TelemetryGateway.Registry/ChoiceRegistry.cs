@@ -111,7 +111,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         lock (_lock)
         {
             var time = _time.GetUtcNow();
-            var sequence = Append(time, request.Device, request.Action.Id(), request.Purposes, request.AllLegitimateInterest, request.NoticeVersion, request.Actor, request.Source, "");
+            var sequence = Append(time, request.Device, request.Action.Id(), request.Purposes, request.AllLegitimateInterest, request.NoticeVersion, request.Actor, request.Source.Id(), "");
             record = new ChoiceRecord(sequence, FromMilliseconds(time.ToUnixTimeMilliseconds()), request);
             choices = Current.Of(request.Device).Apply(request);
             Volatile.Write(ref _current, Current.With(request.Device, choices));
@@ -150,7 +150,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
                 delete.Parameters.AddWithValue("$device", device);
                 removedRecords = delete.ExecuteNonQuery();
             }
-            _lastErasure = Append(_time.GetUtcNow(), "", ChoiceIds.Erase, PurposeSet.Empty, false, "", actor, source, pseudonym, transaction);
+            _lastErasure = Append(_time.GetUtcNow(), "", ChoiceIds.Erase, PurposeSet.Empty, false, "", actor, source.Id(), pseudonym, transaction);
             transaction.Commit();
             Volatile.Write(ref _current, Current.Without(device));
             // The deleted rows' old pages may still sit in the write-ahead log: copy it back and truncate it (best effort:
@@ -165,6 +165,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
     public DeviceReport Report(string device)
     {
         var history = new List<ChoiceRecord>();
+        var expiries = new List<DateTimeOffset>();
         lock (_lock)
         {
             using var select = _connection.CreateCommand();
@@ -173,7 +174,11 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
             using var reader = select.ExecuteReader();
             while (reader.Read())
             {
-                if (ReadRecord(reader) is { } record)
+                if (reader.GetString(3) == ChoiceIds.Expire)
+                {
+                    expiries.Add(FromMilliseconds(reader.GetInt64(1)));
+                }
+                else if (ReadRecord(reader) is { } record)
                 {
                     history.Add(record);
                 }
@@ -188,7 +193,109 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         {
             waiting = ChoiceOutcome.WaitingOutputsUnreachable;
         }
-        return new DeviceReport(device, Current.Of(device), history, waiting);
+        return new DeviceReport(device, Current.Of(device), history, waiting, expiries);
+    }
+
+    /// <summary>
+    /// The registry's retention (notice 8): the choices of every device whose last change is at least
+    /// <paramref name="records"/> old end (an <c>expire</c> entry is appended; the device is then one without records:
+    /// no consent, no objection, no restriction), and its waiting outputs the ended consent no longer covers are removed;
+    /// then entries at least <paramref name="audit"/> old are deleted when they are no longer in effect: the entries an
+    /// <c>expire</c> entry came after, the <c>expire</c> entries themselves once nothing before them is left, and the
+    /// audit entries of erasures. The entries of choices still in effect stay, however old: they are the record of those
+    /// choices. At most <see cref="MaxExpiriesPerPass"/> devices expire per pass (<see cref="RetentionOutcome.Complete"/>
+    /// false: the next pass goes on). This is the only deletion besides an erasure.
+    /// </summary>
+    public async Task<RetentionOutcome> ApplyRetentionAsync(TimeSpan records, TimeSpan audit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(records, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(audit, records);
+        var expired = new List<string>();
+        RetentionOutcome outcome;
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var nowMilliseconds = now.ToUnixTimeMilliseconds();
+            using var transaction = _connection.BeginTransaction();
+            using (var select = _connection.CreateCommand())
+            {
+                select.Transaction = transaction;
+                select.CommandText = """
+                    SELECT h.device FROM history h
+                    WHERE h.device <> '' AND h.action <> $expire AND h.time <= $cutoff
+                      AND h.seq = (SELECT MAX(seq) FROM history WHERE device = h.device)
+                    ORDER BY h.seq LIMIT $limit;
+                    """;
+                select.Parameters.AddWithValue("$expire", ChoiceIds.Expire);
+                select.Parameters.AddWithValue("$cutoff", nowMilliseconds - (long)records.TotalMilliseconds);
+                select.Parameters.AddWithValue("$limit", MaxExpiriesPerPass + 1);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    expired.Add(reader.GetString(0));
+                }
+            }
+            var complete = expired.Count <= MaxExpiriesPerPass;
+            if (!complete)
+            {
+                expired.RemoveAt(expired.Count - 1);
+            }
+            foreach (var device in expired)
+            {
+                Append(now, device, ChoiceIds.Expire, PurposeSet.Empty, false, "", ChoiceIds.Retention, ChoiceIds.Retention, "", transaction);
+            }
+            var auditCutoff = nowMilliseconds - (long)audit.TotalMilliseconds;
+            var deleted = Delete(transaction, auditCutoff, """
+                DELETE FROM history WHERE time <= $cutoff AND device <> '' AND action <> $expire
+                  AND EXISTS (SELECT 1 FROM history later WHERE later.device = history.device AND later.action = $expire AND later.seq > history.seq);
+                """);
+            deleted += Delete(transaction, auditCutoff, """
+                DELETE FROM history WHERE time <= $cutoff AND action = $expire
+                  AND NOT EXISTS (SELECT 1 FROM history earlier WHERE earlier.device = history.device AND earlier.action <> $expire AND earlier.seq < history.seq);
+                """);
+            deleted += Delete(transaction, auditCutoff, "DELETE FROM history WHERE time <= $cutoff AND action = $erase;");
+            transaction.Commit();
+            if (expired.Count > 0)
+            {
+                Reload();
+            }
+            if (deleted > 0)
+            {
+                // As after an erasure: the deleted rows' old pages should not linger in the write-ahead log.
+                Execute("PRAGMA wal_checkpoint(TRUNCATE);");
+            }
+            outcome = new RetentionOutcome(now, expired.Count, deleted, complete, 0);
+        }
+        var removed = 0;
+        foreach (var device in expired)
+        {
+            try
+            {
+                // The device's choices now (a choice recorded since the pass counts: its outputs are not removed).
+                removed += _waiting is null ? 0 : await _waiting.RemoveRefusedAsync(device, Current.Of(device), cancellationToken);
+            }
+            catch (Exception e) when (e is SqliteException or IOException or InvalidDataException)
+            {
+                // The expiry stands (the gates refuse from now on); the waiting outputs are left to their own retention.
+                removed = ChoiceOutcome.WaitingOutputsUnreachable;
+                break;
+            }
+        }
+        return outcome with { RemovedWaitingOutputs = removed };
+    }
+
+    /// <summary>The most devices one retention pass ends the records of.</summary>
+    internal const int MaxExpiriesPerPass = 10_000;
+
+    private int Delete(SqliteTransaction transaction, long cutoff, string sql)
+    {
+        using var delete = _connection.CreateCommand();
+        delete.Transaction = transaction;
+        delete.CommandText = sql;
+        delete.Parameters.AddWithValue("$cutoff", cutoff);
+        delete.Parameters.AddWithValue("$expire", ChoiceIds.Expire);
+        delete.Parameters.AddWithValue("$erase", ChoiceIds.Erase);
+        return delete.ExecuteNonQuery();
     }
 
     /// <summary>The audit entries of erasures: time, the erased device's pseudonym, actor and source.</summary>
@@ -273,7 +380,12 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
-                    if (ReadRecord(reader) is { } record)
+                    if (reader.GetString(3) == ChoiceIds.Expire)
+                    {
+                        // The retention ended the device's records: what came before is history only.
+                        devices.Remove(reader.GetString(2));
+                    }
+                    else if (ReadRecord(reader) is { } record)
                     {
                         var device = record.Request.Device;
                         devices[device] = devices.GetValueOrDefault(device, DeviceChoices.None).Apply(record.Request);
@@ -307,7 +419,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
 
     private long Append(
         DateTimeOffset time, string device, string action, PurposeSet purposes, bool allLegitimateInterest, string noticeVersion, string actor,
-        ChoiceSource source, string pseudonym, SqliteTransaction? transaction = null)
+        string source, string pseudonym, SqliteTransaction? transaction = null)
     {
         using var insert = _connection.CreateCommand();
         insert.Transaction = transaction;
@@ -322,7 +434,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         insert.Parameters.AddWithValue("$all", allLegitimateInterest ? 1 : 0);
         insert.Parameters.AddWithValue("$notice", noticeVersion);
         insert.Parameters.AddWithValue("$actor", actor);
-        insert.Parameters.AddWithValue("$source", source.Id());
+        insert.Parameters.AddWithValue("$source", source);
         insert.Parameters.AddWithValue("$pseudonym", pseudonym);
         return Convert.ToInt64(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
@@ -351,3 +463,10 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
         }
     }
 }
+
+/// <summary>
+/// What a retention pass did: when it ran, how many devices' records it ended, how many history entries it deleted,
+/// whether it reached every device due (false: more than <see cref="ChoiceRegistry.MaxExpiriesPerPass"/>), and how many
+/// waiting outputs it removed (-1: the outbox could not be reached).
+/// </summary>
+internal sealed record RetentionOutcome(DateTimeOffset Time, int ExpiredDevices, int DeletedEntries, bool Complete, int RemovedWaitingOutputs);

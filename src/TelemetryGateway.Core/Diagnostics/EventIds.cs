@@ -76,6 +76,8 @@ public static class EventIds
     public const int RegistryOpened = 345;
     public const int RegistryRefreshed = 346;
     public const int RegistryRefreshFailed = 347;
+    public const int RegistryRetentionApplied = 350;
+    public const int RegistryRetentionFailed = 351;
 
     public const int AdminListening = 401;
     public const int AdminRequestRejected = 402;

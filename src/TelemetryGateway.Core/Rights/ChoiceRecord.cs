@@ -49,6 +49,15 @@ public static class ChoiceIds
     /// <summary>The history action of an erasure (not a <see cref="ChoiceAction"/>: it ends the device's records).</summary>
     public const string Erase = "erase";
 
+    /// <summary>
+    /// The history action of the registry's retention (notice 8): the device's choices were not changed for the
+    /// configured retention and are no longer on record (not a <see cref="ChoiceAction"/>: no way in can append it).
+    /// </summary>
+    public const string Expire = "expire";
+
+    /// <summary>The actor and source the retention pass records its entries under.</summary>
+    public const string Retention = "retention";
+
     public static string Id(this ChoiceAction action) => s_actions[(int)action];
 
     public static string Id(this ChoiceSource source) => s_sources[(int)source];

@@ -32,8 +32,11 @@ public sealed record ChoiceOutcome(ChoiceRecord Record, DeviceChoices Choices, i
 /// <summary>What an erasure removed (records, waiting outputs, dead letters, learned values), and the pseudonym its audit entry names.</summary>
 public sealed record ErasureOutcome(string Pseudonym, int RemovedRecords, int RemovedWaitingOutputs, int RemovedDeadLetters, int ForgottenValues);
 
-/// <summary>A device's current choices, its history, and how many of its outputs wait in the outbox.</summary>
-public sealed record DeviceReport(string Device, DeviceChoices Choices, IReadOnlyList<ChoiceRecord> History, long WaitingOutputs);
+/// <summary>
+/// A device's current choices, its history, how many of its outputs wait in the outbox, and when the registry's retention
+/// ended its choices (notice 8: the history before such a time no longer counts for the current choices).
+/// </summary>
+public sealed record DeviceReport(string Device, DeviceChoices Choices, IReadOnlyList<ChoiceRecord> History, long WaitingOutputs, IReadOnlyList<DateTimeOffset>? Expiries = null);
 
 /// <summary>
 /// The outputs produced for a device and not yet transferred (the outbox), as far as the data subject's rights reach

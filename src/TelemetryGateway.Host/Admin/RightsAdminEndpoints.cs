@@ -192,49 +192,7 @@ internal sealed class RightsAdminEndpoints(ChoiceRegistry registry, PolicyGenera
         {
             ConsentCommand.WriteReport(json, report, pseudonyms.Of(sn));
         }
-        var forwarding = new List<object>();
-        var routes = options.Routes;
-        foreach (var stream in generations.Current.Policy.Streams)
-        {
-            if (stream.DeviceCapture < 0)
-            {
-                continue;
-            }
-            foreach (var purpose in stream.Purposes)
-            {
-                var refusal = report.Choices.Refusal(purpose.Purpose, purpose.LegalBasis);
-                // Notice §7: the configured upstreams' regions this purpose may go to from the site's region, and the safeguard.
-                var destinations = new List<object>();
-                foreach (var route in routes)
-                {
-                    if (purpose.Residency.Allows(route.Region, options.Site.Region, out var safeguard))
-                    {
-                        destinations.Add(new { region = route.Region, safeguard });
-                    }
-                }
-                if (refusal is null && destinations.Count == 0)
-                {
-                    refusal = ProcessingAction.NoDestination;
-                }
-                forwarding.Add(new
-                {
-                    stream = stream.Name,
-                    purpose = purpose.Purpose.Id(),
-                    entry = purpose.Name,
-                    legalBasis = purpose.LegalBasis.Id(),
-                    forwarded = refusal is null,
-                    refusal = refusal switch
-                    {
-                        ProcessingAction.NoConsent => "no-consent",
-                        ProcessingAction.Objected => "objected",
-                        ProcessingAction.Restricted => "restricted",
-                        ProcessingAction.NoDestination => "no-destination",
-                        _ => null,
-                    },
-                    destinations,
-                });
-            }
-        }
+        var forwarding = DeviceForwarding.Describe(generations.Current.Policy, report.Choices, options.Routes, options.Site.Region);
         using var document = JsonDocument.Parse(buffer.ToArray());
         return new { record = document.RootElement.Clone(), policy = generations.Current.Policy.Tag, siteRegion = options.Site.Region, forwarding };
     }

@@ -1,10 +1,14 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Learning;
+using TelemetryGateway.Core.Policy;
 using TelemetryGateway.Core.Rights;
 using TelemetryGateway.Core.Vocabulary;
+using TelemetryGateway.Host.Admin;
 using TelemetryGateway.Host.Configuration;
+using TelemetryGateway.Mqtt;
 using TelemetryGateway.Mqtt.Outbox;
 using TelemetryGateway.Registry;
 
@@ -22,7 +26,8 @@ internal static class ConsentCommand
     private const string Synopsis =
         "expected: consent grant|withdraw|object|lift-objection|restrict|lift-restriction --device SERIAL [--purposes ID,ID] "
         + "[--all-legitimate-interest] --notice-version VERSION [--actor NAME] [--data-dir DIR] [--key-file FILE] | "
-        + "consent show|erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE] [--previous-key-file FILE ...]";
+        + "consent show --device SERIAL [--config FILE] [--data-dir DIR] [--key-file FILE] [--previous-key-file FILE ...] | "
+        + "consent erase --device SERIAL [--actor NAME] [--data-dir DIR] [--key-file FILE]";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -31,7 +36,7 @@ internal static class ConsentCommand
             return Usage.Error(error, Synopsis);
         }
         var verb = args[0];
-        string? device = null, noticeVersion = null, keyFile = null;
+        string? device = null, noticeVersion = null, keyFile = null, configFile = null;
         var previousKeyFiles = new List<string>();
         var actor = $"cli:{Environment.UserName}";
         var dataDirectory = GatewayOptions.DefaultDataDirectory;
@@ -57,6 +62,7 @@ internal static class ConsentCommand
                 case "--data-dir": dataDirectory = value; break;
                 case "--key-file": keyFile = value; break;
                 case "--previous-key-file": previousKeyFiles.Add(value); break;
+                case "--config": configFile = value; break;
                 case "--purposes":
                     foreach (var id in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
@@ -91,7 +97,14 @@ internal static class ConsentCommand
             switch (verb)
             {
                 case "show":
-                    WriteReport(output, registry.Report(device), new DevicePseudonyms(key, [.. previousKeyFiles.Select(PseudonymizationKey.FromFile)]).Of(device));
+                    var report = registry.Report(device);
+                    var (forwarding, problems) = Forwarding(report.Choices, configFile);
+                    var pseudonyms = new DevicePseudonyms(key, [.. previousKeyFiles.Select(PseudonymizationKey.FromFile)]).Of(device);
+                    WriteReport(output, report, pseudonyms, forwarding);
+                    foreach (var problem in problems)
+                    {
+                        error.WriteLine($"telemetry-gateway: {problem}");
+                    }
                     return Usage.Success;
                 case "erase":
                     var erased = registry.EraseAsync(device, actor, ChoiceSource.Cli, CancellationToken.None).GetAwaiter().GetResult();
@@ -132,18 +145,86 @@ internal static class ConsentCommand
         }
     }
 
+    /// <summary>
+    /// What the gateway's configuration (<paramref name="configFile"/>, else <c>appsettings.json</c> next to the executable,
+    /// then <c>Gateway__*</c> environment variables, as the gateway reads them) and its policy would forward for a device
+    /// with <paramref name="choices"/>, and to which regions (<see cref="DeviceForwarding"/>, as the admin API's report);
+    /// null with the reasons when the configuration or the policy cannot be read (the record is shown all the same).
+    /// </summary>
+    private static (ForwardingReport? Report, List<string> Problems) Forwarding(DeviceChoices choices, string? configFile)
+    {
+        var builder = new ConfigurationBuilder();
+        if (configFile is null)
+        {
+            builder.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        }
+        else
+        {
+            builder.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+        }
+        IConfigurationSection gateway;
+        try
+        {
+            gateway = builder.AddEnvironmentVariables().Build().GetSection(GatewayOptions.SectionName);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException)
+        {
+            return (null, [$"--config: {e.Message}; what the policy would forward is not shown"]);
+        }
+        var problems = ConfigurationShape.Check(gateway).ToList();
+        GatewayOptions? options = null;
+        if (problems.Count == 0)
+        {
+            try
+            {
+                options = gateway.Get<GatewayOptions>() ?? new GatewayOptions();
+            }
+            catch (InvalidOperationException e)
+            {
+                problems.Add(e.Message);
+            }
+        }
+        if (options is not null)
+        {
+            problems.AddRange(Residencies.Validate(options.Upstream, options.Upstreams, options.Site));
+        }
+        CompiledPolicy? policy = null;
+        if (options is not null && problems.Count == 0)
+        {
+            try
+            {
+                var compilation = PolicyCompiler.Compile(File.ReadAllBytes(options.Policy.Path));
+                problems.AddRange(compilation.Errors.Select(e => $"Gateway:Policy:Path ({options.Policy.Path}) {e}"));
+                policy = compilation.Policy;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                problems.Add($"Gateway:Policy:Path: {e.Message}");
+            }
+        }
+        if (options is null || policy is null || problems.Count > 0)
+        {
+            problems.Add("what the policy would forward is not shown");
+            return (null, problems);
+        }
+        return (new ForwardingReport(policy.Tag, options.Site.Region, DeviceForwarding.Describe(policy, choices, options.Routes, options.Site.Region)), problems);
+    }
+
+    /// <summary>The policy (id@version), the site's region and what would be forwarded per stream purpose, and where.</summary>
+    internal sealed record ForwardingReport(string Policy, string SiteRegion, List<object> Forwarding);
+
     /// <summary>The device's choices, history, pseudonym and waiting outputs as one JSON document (machine-readable, notice 9.2 and 9.5).</summary>
-    internal static void WriteReport(TextWriter output, DeviceReport report, IReadOnlyList<DevicePseudonym> pseudonyms)
+    internal static void WriteReport(TextWriter output, DeviceReport report, IReadOnlyList<DevicePseudonym> pseudonyms, ForwardingReport? forwarding = null)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
-            WriteReport(json, report, pseudonyms);
+            WriteReport(json, report, pseudonyms, forwarding);
         }
         output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    internal static void WriteReport(Utf8JsonWriter json, DeviceReport report, IReadOnlyList<DevicePseudonym> pseudonyms)
+    internal static void WriteReport(Utf8JsonWriter json, DeviceReport report, IReadOnlyList<DevicePseudonym> pseudonyms, ForwardingReport? forwarding = null)
     {
         var choices = report.Choices;
         json.WriteStartObject();
@@ -187,6 +268,20 @@ internal static class ConsentCommand
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        // Notice 8: when the registry's retention ended the device's choices (the history before it no longer counts).
+        json.WriteStartArray("expiries");
+        foreach (var expiry in report.Expiries ?? [])
+        {
+            json.WriteStringValue(expiry);
+        }
+        json.WriteEndArray();
+        if (forwarding is not null)
+        {
+            json.WriteString("policy", forwarding.Policy);
+            json.WriteString("siteRegion", forwarding.SiteRegion);
+            json.WritePropertyName("forwarding");
+            JsonSerializer.Serialize(json, forwarding.Forwarding);
+        }
         json.WriteEndObject();
     }
 

@@ -36,6 +36,9 @@ public sealed record GatewayOptions
     public SecurityOptions Security { get; init; } = new();
     public QuarantineOptions Quarantine { get; init; } = new();
     public LearnedSecretsOptions LearnedSecrets { get; init; } = new();
+
+    /// <summary><c>Gateway:Registry</c>: the retention of the registry of the data subjects' choices (notice 8).</summary>
+    public RegistryOptions Registry { get; init; } = new();
     public AdminOptions Admin { get; init; } = new();
 
     /// <summary><c>Gateway:Ingress</c>: the site broker (default) or a worker of a cluster (<c>mqtt-shared</c>, <c>amqp</c>).</summary>
@@ -108,6 +111,7 @@ public sealed record GatewayOptions
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));
         errors.AddRange(LearnedSecrets.Validate("Gateway:LearnedSecrets"));
+        errors.AddRange(Registry.Validate(RegistryOptions.SectionName));
         errors.AddRange(Admin.Validate(AdminOptions.SectionName));
         if (Policy.WatchInterval < TimeSpan.Zero)
         {

@@ -196,7 +196,7 @@ internal static class GatewayHost
         services.AddGatewayMetrics();
         // Registered before the gateway, so that it stops after it and its last report counts everything.
         services.AddHostedService<ProcessingRecordsReporter>();
-        services.AddDataSubjectRights(options.DataDirectory, key);
+        services.AddDataSubjectRights(options.DataDirectory, key, options.Registry);
         services.AddMqttGateway(options.MqttSettings, webHost);
         services.AddHostedService<SystemdWatchdog>();
     }

@@ -121,6 +121,67 @@ public sealed class ConsentCommandTests
         Assert.Equal(0, root.GetProperty("consents").GetArrayLength());
     }
 
+    [Fact]
+    public void Show_lists_per_purpose_what_would_be_forwarded_and_to_which_regions()
+    {
+        using var directory = new TempDirectory();
+        var config = directory.File("gateway.json");
+        File.WriteAllText(config, """
+            {"Gateway": {"Upstreams": {
+              "eu": {"Url": "mqtt://127.0.0.1:1", "Region": "eea"},
+              "west": {"Url": "mqtt://127.0.0.1:2", "Region": "us"}}}}
+            """);
+
+        var before = Forwarding(RunCapturing(directory, "show", "--device", Device, "--config", config));
+        Assert.Equal("no-consent", before[("settings", "personalization")].Refusal);
+
+        Run(directory, "grant", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+        var (code, output, error) = RunCapturing(directory, "show", "--device", Device, "--config", config);
+
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        using (var report = JsonDocument.Parse(output))
+        {
+            Assert.Equal("eea", report.RootElement.GetProperty("siteRegion").GetString());
+            Assert.StartsWith("solix-default@", report.RootElement.GetProperty("policy").GetString(), StringComparison.Ordinal);
+        }
+        var after = Forwarding((code, output, error));
+        Assert.Equal((true, null, "eea:none"), after[("settings", "personalization")]);
+        // The policy lets product improvement go to the US under standard contractual clauses (notice §7).
+        Assert.Equal((true, null, "eea:none,us:scc"), after[("firmware", "product-improvement")]);
+    }
+
+    [Fact]
+    public void Show_still_shows_the_record_when_the_configuration_cannot_be_read_and_says_why()
+    {
+        using var directory = new TempDirectory();
+        var config = directory.File("gateway.json");
+        File.WriteAllText(config, """{"Gateway": {"Upstreams": {"eu": {"Url": "mqtt://127.0.0.1:1", "Regoin": "eea"}}}}""");
+        Run(directory, "grant", "--device", Device, "--purposes", "personalization", "--notice-version", "v1");
+
+        var (code, output, error) = RunCapturing(directory, "show", "--device", Device, "--config", config);
+
+        Assert.Equal(0, code);
+        using var report = JsonDocument.Parse(output);
+        Assert.Equal(["personalization"], report.RootElement.GetProperty("consents").EnumerateArray().Select(e => e.GetString()));
+        Assert.False(report.RootElement.TryGetProperty("forwarding", out _));
+        Assert.Contains("Gateway:Upstreams:eu:Regoin: unknown setting", error, StringComparison.Ordinal);
+        Assert.Contains("what the policy would forward is not shown", error, StringComparison.Ordinal);
+    }
+
+    private static Dictionary<(string Stream, string Purpose), (bool Forwarded, string? Refusal, string Destinations)> Forwarding((int Code, string Output, string Error) shown)
+    {
+        Assert.Equal(0, shown.Code);
+        using var report = JsonDocument.Parse(shown.Output);
+        // A purpose with several entries of a stream is listed once per entry; the first stands for it here.
+        return report.RootElement.GetProperty("forwarding").EnumerateArray()
+            .DistinctBy(f => (f.GetProperty("stream").GetString(), f.GetProperty("purpose").GetString()))
+            .ToDictionary(
+            f => (f.GetProperty("stream").GetString()!, f.GetProperty("purpose").GetString()!),
+            f => (f.GetProperty("forwarded").GetBoolean(), f.GetProperty("refusal").GetString(),
+                string.Join(",", f.GetProperty("destinations").EnumerateArray().Select(d => $"{d.GetProperty("region").GetString()}:{d.GetProperty("safeguard").GetString()}"))));
+    }
+
     private static UpstreamMessage Message(string purpose, string basis) =>
         new($"t/{purpose}", [1, 2, 3], "application/json", purpose, basis, "settings", "x@1", "P1Y", 0, "settings", Device);
 
