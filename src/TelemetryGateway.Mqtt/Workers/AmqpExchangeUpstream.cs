@@ -171,31 +171,9 @@ internal sealed partial class AmqpExchangeUpstream : IUpstream
 
     private async Task CloseAsync()
     {
-        try
-        {
-            if (_channel is { IsOpen: true })
-            {
-                await _channel.CloseAsync();
-            }
-            if (_connection is { IsOpen: true })
-            {
-                await _connection.CloseAsync();
-            }
-        }
-        catch (Exception e) when (e is AlreadyClosedException or OperationInterruptedException or IOException)
-        {
-            // Already gone.
-        }
-        if (_channel is not null)
-        {
-            await _channel.DisposeAsync();
-            _channel = null;
-        }
-        if (_connection is not null)
-        {
-            await _connection.DisposeAsync();
-            _connection = null;
-        }
+        await AmqpSession.CloseAsync(_channel, _connection);
+        _channel = null;
+        _connection = null;
     }
 
     public async ValueTask DisposeAsync()

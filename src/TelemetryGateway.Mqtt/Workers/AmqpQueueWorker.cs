@@ -278,31 +278,9 @@ internal sealed partial class AmqpQueueWorker : IHostedService, IReceiveLoop, IA
 
     private async Task CloseAsync()
     {
-        try
-        {
-            if (_channel is { IsOpen: true })
-            {
-                await _channel.CloseAsync();
-            }
-            if (_connection is { IsOpen: true })
-            {
-                await _connection.CloseAsync();
-            }
-        }
-        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException or IOException)
-        {
-            // Already gone: whatever was not acknowledged is back in the queue.
-        }
-        if (_channel is not null)
-        {
-            await _channel.DisposeAsync();
-            _channel = null;
-        }
-        if (_connection is not null)
-        {
-            await _connection.DisposeAsync();
-            _connection = null;
-        }
+        await AmqpSession.CloseAsync(_channel, _connection);
+        _channel = null;
+        _connection = null;
     }
 
     public async ValueTask DisposeAsync()
