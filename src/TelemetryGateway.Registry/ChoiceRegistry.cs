@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Microsoft.Data.Sqlite;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Pipeline;
@@ -317,13 +316,7 @@ internal sealed class ChoiceRegistry : IDataSubjectRights, IConsentRegistry, IDi
     }
 
     /// <summary>The keyed pseudonym of <paramref name="device"/> under the current key, as outputs carry it.</summary>
-    public string PseudonymOf(string device)
-    {
-        using var pseudonymizer = new Pseudonymizer(_key);
-        var input = Encoding.UTF8.GetBytes(device);
-        var output = new byte[pseudonymizer.Length];
-        return Encoding.ASCII.GetString(output, 0, pseudonymizer.Write(input, output));
-    }
+    public string PseudonymOf(string device) => Pseudonymizer.Of(_key, device);
 
     /// <summary>Reads the history again when another process changed it (true: the snapshot was replaced).</summary>
     public bool Refresh()

@@ -40,6 +40,18 @@ public sealed class Pseudonymizer : IDisposable
         _cachedOutputs = new byte[CacheSlots * Length];
     }
 
+    /// <summary>
+    /// The pseudonym of <paramref name="value"/> under <paramref name="key"/> as text, as outputs carry it: for reports
+    /// and audit entries, not the hot path (it allocates).
+    /// </summary>
+    public static string Of(PseudonymizationKey key, string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        using var pseudonymizer = new Pseudonymizer(key);
+        var output = new byte[pseudonymizer.Length];
+        return System.Text.Encoding.ASCII.GetString(output, 0, pseudonymizer.Write(System.Text.Encoding.UTF8.GetBytes(value), output));
+    }
+
     /// <summary>Length in bytes of every pseudonym this instance writes.</summary>
     public int Length { get; }
 

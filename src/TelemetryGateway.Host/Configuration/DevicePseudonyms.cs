@@ -1,4 +1,3 @@
-using System.Text;
 using TelemetryGateway.Core.Keys;
 using TelemetryGateway.Core.Transforms;
 
@@ -14,20 +13,12 @@ internal sealed class DevicePseudonyms(PseudonymizationKey current, IReadOnlyLis
     public IReadOnlyList<DevicePseudonym> Of(string device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var pseudonyms = new List<DevicePseudonym>(1 + previous.Count) { new(current.Id, PseudonymOf(current, device), Current: true) };
+        var pseudonyms = new List<DevicePseudonym>(1 + previous.Count) { new(current.Id, Pseudonymizer.Of(current, device), Current: true) };
         foreach (var key in previous)
         {
-            pseudonyms.Add(new DevicePseudonym(key.Id, PseudonymOf(key, device), Current: false));
+            pseudonyms.Add(new DevicePseudonym(key.Id, Pseudonymizer.Of(key, device), Current: false));
         }
         return pseudonyms;
-    }
-
-    private static string PseudonymOf(PseudonymizationKey key, string device)
-    {
-        using var pseudonymizer = new Pseudonymizer(key);
-        var input = Encoding.UTF8.GetBytes(device);
-        var output = new byte[pseudonymizer.Length];
-        return Encoding.ASCII.GetString(output, 0, pseudonymizer.Write(input, output));
     }
 }
 
