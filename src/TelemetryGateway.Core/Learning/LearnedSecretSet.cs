@@ -23,9 +23,6 @@ public sealed class LearnedSecretSet
     private const int LongKey = 8;
     private const int BucketBits = 12;
 
-    private static readonly SearchValues<byte> Alphanumerics =
-        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
-
     // Every form, lowercase, one after another; forms are sorted by the bucket of their first two bytes.
     private readonly byte[] _arena;
     private readonly int[] _formStart;
@@ -37,6 +34,9 @@ public sealed class LearnedSecretSet
     // The first two bytes (lowercase) of every form, as a bit set: most candidate starts fail this test.
     private readonly ulong[] _firstPairs = new ulong[65536 / 64];
     private readonly bool[] _isFirstByte = new bool[256];
+
+    // Whether a form begins with a byte other than an ASCII letter or digit: its start is then no word start.
+    private readonly bool _nonWordFirstByte;
 
     private LearnedSecretSet(LearnedSecrets.Entry[] entries)
     {
@@ -85,6 +85,7 @@ public sealed class LearnedSecretSet
             _firstPairs[pair >> 6] |= 1UL << (pair & 63);
             _isFirstByte[form[0]] = true;
             _isFirstByte[IsLower(form[0]) ? form[0] & 0xDF : form[0]] = true;
+            _nonWordFirstByte |= !IsAlphanumeric(form[0]);
             _bucketStart[bucket + 1]++;
         }
 
@@ -152,19 +153,10 @@ public sealed class LearnedSecretSet
             return -1;
         }
 
-        var i = from;
-        if (i > 0 && i < s.Length && IsAlphanumeric(s[i - 1]) && IsAlphanumeric(s[i]))
-        {
-            var boundary = s[i..].IndexOfAnyExcept(Alphanumerics);
-            if (boundary < 0)
-            {
-                return -1;
-            }
-
-            i += boundary;
-        }
-
-        while (i <= s.Length - MinLength)
+        // Candidates are word starts only, and the word after a percent-escape or a JSON escape ("%22Haus+am+See%22",
+        // "\\"Casa\\""); other bytes too when a value begins with one.
+        var starts = new Text.WordStarts(s, from, everyOtherByte: _nonWordFirstByte);
+        while (starts.MoveNext(out var i, out var other) && i <= s.Length - MinLength)
         {
             var b = s[i];
             if (_isFirstByte[b] && HasFirstPair(Lower(b), Lower(s[i + 1])) && Match(s, i, out length, out kind))
@@ -172,20 +164,11 @@ public sealed class LearnedSecretSet
                 return i;
             }
 
-            if (IsAlphanumeric(b))
+            if (!other)
             {
-                // Candidates are word starts only: skip the rest of this word.
-                var boundary = s[(i + 1)..].IndexOfAnyExcept(Alphanumerics);
-                if (boundary < 0)
-                {
-                    break;
-                }
-
-                i += 1 + boundary;
                 continue;
             }
 
-            // "%22Haus+am+See%22", "\"Casa\"": a word also starts after a percent-escape or a JSON escape.
             if (b == '%' && i + 3 + MinLength <= s.Length && IsHex(s[i + 1]) && IsHex(s[i + 2]) && Match(s, i + 3, out length, out kind))
             {
                 return i + 3;
@@ -195,8 +178,6 @@ public sealed class LearnedSecretSet
             {
                 return i + 2;
             }
-
-            i++;
         }
 
         length = 0;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using static TelemetryGateway.Core.Text.LogPatterns;
 
 namespace TelemetryGateway.Core.Text;
@@ -38,6 +37,9 @@ internal sealed class LearnedValues
 
     // The first bytes of the stored forms, in both cases.
     private readonly bool[] _isFirstByte = new bool[256];
+
+    // Whether a stored form begins with a byte other than an ASCII letter or digit: its start is then no word start.
+    private bool _nonWordFirstByte;
     private int _next;
 
     /// <summary>Values learned since <see cref="Clear"/> (each counted once, whatever its forms).</summary>
@@ -51,6 +53,7 @@ internal sealed class LearnedValues
         Array.Clear(_lengths);
         Array.Clear(_firstPairs);
         Array.Clear(_isFirstByte);
+        _nonWordFirstByte = false;
         _next = 0;
         Count = 0;
         Version++;
@@ -119,47 +122,21 @@ internal sealed class LearnedValues
         }
 
         var line = s[..limit];
-        // Candidates are word starts only: the vectorized search skips each run of letters and digits whole.
-        var i = from;
-        if (i > 0 && IsAlphanumeric(s[i - 1]) && IsAlphanumeric(s[i]))
+        // Candidates are word starts only, and the word after a percent-escape ("%22Haus+am+See%22"); other bytes too
+        // once a value begins with one.
+        var starts = new WordStarts(line, from, everyOtherByte: _nonWordFirstByte);
+        while (starts.MoveNext(out var i, out var other) && i <= line.Length - MinLength)
         {
-            var boundary = line[i..].IndexOfAnyExcept(Alphanumerics);
-            if (boundary < 0)
-            {
-                return limit;
-            }
-
-            i += boundary;
-        }
-
-        while (i <= line.Length - MinLength)
-        {
-            var b = line[i];
             if (IsCandidate(line, i, out length, out secret))
             {
                 return i;
             }
 
-            if (IsAlphanumeric(b))
-            {
-                var boundary = line[(i + 1)..].IndexOfAnyExcept(Alphanumerics);
-                if (boundary < 0)
-                {
-                    break;
-                }
-
-                i += 1 + boundary;
-                continue;
-            }
-
-            // "%22Haus+am+See%22": a word also starts after a percent-escape.
-            if (b == '%' && i + 3 <= line.Length - MinLength && IsHex(line[i + 1]) && IsHex(line[i + 2])
+            if (other && line[i] == '%' && i + 3 <= line.Length - MinLength && IsHex(line[i + 1]) && IsHex(line[i + 2])
                 && IsCandidate(line, i + 3, out length, out secret))
             {
                 return i + 3;
             }
-
-            i++;
         }
 
         length = 0;
@@ -187,9 +164,6 @@ internal sealed class LearnedValues
         secret = _secret[slot];
         return true;
     }
-
-    private static readonly SearchValues<byte> Alphanumerics =
-        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
     private static byte Lower(byte b) => IsUpper(b) ? (byte)(b | 0x20) : b;
 
@@ -278,6 +252,7 @@ internal sealed class LearnedValues
 
     private void AddFirstByte(byte b)
     {
+        _nonWordFirstByte |= !IsAlphanumeric(b);
         _isFirstByte[b] = true;
         _isFirstByte[IsLower(b) ? b & 0xDF : b] = true;
     }
