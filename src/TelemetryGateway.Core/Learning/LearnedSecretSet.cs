@@ -153,35 +153,51 @@ public sealed class LearnedSecretSet
             return -1;
         }
 
-        // Candidates are word starts only, and the word after a percent-escape or a JSON escape ("%22Haus+am+See%22",
-        // "\\"Casa\\""); other bytes too when a value begins with one.
         var starts = new Text.WordStarts(s, from, everyOtherByte: _nonWordFirstByte);
         while (starts.MoveNext(out var i, out var other) && i <= s.Length - MinLength)
         {
-            var b = s[i];
-            if (_isFirstByte[b] && HasFirstPair(Lower(b), Lower(s[i + 1])) && Match(s, i, out length, out kind))
+            if (MatchAt(s, i, other, out var start, out length, out kind))
             {
-                return i;
-            }
-
-            if (!other)
-            {
-                continue;
-            }
-
-            if (b == '%' && i + 3 + MinLength <= s.Length && IsHex(s[i + 1]) && IsHex(s[i + 2]) && Match(s, i + 3, out length, out kind))
-            {
-                return i + 3;
-            }
-
-            if (b == '\\' && i + 2 + MinLength <= s.Length && s[i + 1] is (byte)'n' or (byte)'t' or (byte)'r' or (byte)'"' && Match(s, i + 2, out length, out kind))
-            {
-                return i + 2;
+                return start;
             }
         }
 
         length = 0;
         return -1;
+    }
+
+    /// <summary>Whether a value begins with a byte other than an ASCII letter or digit (see <see cref="Text.WordStarts"/>).</summary>
+    internal bool NonWordFirstByte => _nonWordFirstByte;
+
+    /// <summary>
+    /// A learned value at place <paramref name="i"/> of a <see cref="Text.WordStarts"/> search (<paramref name="other"/>:
+    /// not a word start), or in the word after the escape there ("%22Haus+am+See%22", "\\"Casa\\""): its
+    /// <paramref name="start"/>, length and class.
+    /// </summary>
+    internal bool MatchAt(ReadOnlySpan<byte> s, int i, bool other, out int start, out int length, out LearnedClass kind)
+    {
+        var b = s[i];
+        start = i;
+        if (_isFirstByte[b] && HasFirstPair(Lower(b), Lower(s[i + 1])) && Match(s, i, out length, out kind))
+        {
+            return true;
+        }
+
+        if (other && b == '%' && i + 3 + MinLength <= s.Length && IsHex(s[i + 1]) && IsHex(s[i + 2]) && Match(s, i + 3, out length, out kind))
+        {
+            start = i + 3;
+            return true;
+        }
+
+        if (other && b == '\\' && i + 2 + MinLength <= s.Length && s[i + 1] is (byte)'n' or (byte)'t' or (byte)'r' or (byte)'"' && Match(s, i + 2, out length, out kind))
+        {
+            start = i + 2;
+            return true;
+        }
+
+        length = 0;
+        kind = default;
+        return false;
     }
 
     /// <summary>

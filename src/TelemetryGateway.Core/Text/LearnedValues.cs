@@ -113,35 +113,61 @@ internal sealed class LearnedValues
             return s.Length;
         }
 
-        // A window of whole lines at a time (a value never spans lines), so a long block is searched in steps.
-        var limit = s.Length;
-        if (limit - from > SearchWindow)
-        {
-            var lineEnd = s[(from + SearchWindow)..].IndexOf((byte)'\n');
-            limit = lineEnd < 0 ? s.Length : from + SearchWindow + lineEnd + 1;
-        }
-
+        var limit = WindowEnd(s, from);
         var line = s[..limit];
-        // Candidates are word starts only, and the word after a percent-escape ("%22Haus+am+See%22"); other bytes too
-        // once a value begins with one.
         var starts = new WordStarts(line, from, everyOtherByte: _nonWordFirstByte);
         while (starts.MoveNext(out var i, out var other) && i <= line.Length - MinLength)
         {
-            if (IsCandidate(line, i, out length, out secret))
+            if (MatchAt(line, i, other, out var start, out length, out secret))
             {
-                return i;
-            }
-
-            if (other && line[i] == '%' && i + 3 <= line.Length - MinLength && IsHex(line[i + 1]) && IsHex(line[i + 2])
-                && IsCandidate(line, i + 3, out length, out secret))
-            {
-                return i + 3;
+                return start;
             }
         }
 
         length = 0;
         secret = false;
         return limit;
+    }
+
+    /// <summary>Whether a value begins with a byte other than an ASCII letter or digit (see <see cref="WordStarts"/>).</summary>
+    public bool NonWordFirstByte => _nonWordFirstByte;
+
+    /// <summary>
+    /// The end of the window <see cref="Find"/> searches from <paramref name="from"/>: whole lines, about 4 KiB (a value
+    /// never spans lines), so a long block is searched in steps.
+    /// </summary>
+    public static int WindowEnd(ReadOnlySpan<byte> s, int from)
+    {
+        if (s.Length - from <= SearchWindow)
+        {
+            return s.Length;
+        }
+
+        var lineEnd = s[(from + SearchWindow)..].IndexOf((byte)'\n');
+        return lineEnd < 0 ? s.Length : from + SearchWindow + lineEnd + 1;
+    }
+
+    /// <summary>
+    /// A value this log revealed at place <paramref name="i"/> of a <see cref="WordStarts"/> search
+    /// (<paramref name="other"/>: not a word start), or in the word after a percent-escape there: its
+    /// <paramref name="start"/>, length and kind.
+    /// </summary>
+    public bool MatchAt(ReadOnlySpan<byte> line, int i, bool other, out int start, out int length, out bool secret)
+    {
+        start = i;
+        if (IsCandidate(line, i, out length, out secret))
+        {
+            return true;
+        }
+
+        if (other && line[i] == '%' && i + 3 <= line.Length - MinLength && IsHex(line[i + 1]) && IsHex(line[i + 2])
+            && IsCandidate(line, i + 3, out length, out secret))
+        {
+            start = i + 3;
+            return true;
+        }
+
+        return false;
     }
 
     private bool IsCandidate(ReadOnlySpan<byte> line, int i, out int length, out bool secret)

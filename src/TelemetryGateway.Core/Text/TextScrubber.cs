@@ -192,31 +192,38 @@ internal ref struct TextScrubber
     }
 
     // The next value this log or the site revealed at or after from, with its length and class; or, with a length of
-    // 0, where to search again (the end of the window of lines searched, or s.Length).
+    // 0, where to search again (the end of the window of lines searched, or s.Length). One search for both sets: each
+    // place a value may start (a word start) is tried against this log's values first, then the site's.
     private readonly int FindLearned(ReadOnlySpan<byte> s, int from, out int length, out Learning.LearnedClass kind)
     {
-        var next = s.Length;
         length = 0;
         kind = default;
-        if (_learned is not null)
+        var log = _learned is { Count: > 0 } ? _learned : null;
+        if ((log is null && _site is null) || from >= s.Length)
         {
-            next = _learned.Find(s, from, out length, out var secret);
-            kind = secret ? Learning.LearnedClass.WifiSecret : Learning.LearnedClass.WifiName;
+            return s.Length;
         }
 
-        // The site's values in the same window, up to this log's next value: whichever starts first wins.
-        if (_site is not null && from < next)
+        var limit = LearnedValues.WindowEnd(s, from);
+        var line = s[..limit];
+        var starts = new WordStarts(line, from, everyOtherByte: (log?.NonWordFirstByte ?? false) || (_site?.NonWordFirstByte ?? false));
+        while (starts.MoveNext(out var i, out var other) && i <= line.Length - LearnedValues.MinLength)
         {
-            var site = _site.Find(s[..next], from, out var siteLength, out var siteKind);
-            if (site >= 0)
+            if (log is not null && log.MatchAt(line, i, other, out var start, out length, out var secret))
             {
-                length = siteLength;
-                kind = siteKind;
-                return site;
+                kind = secret ? Learning.LearnedClass.WifiSecret : Learning.LearnedClass.WifiName;
+                return start;
+            }
+
+            if (_site is not null && _site.MatchAt(line, i, other, out start, out length, out kind))
+            {
+                return start;
             }
         }
 
-        return next;
+        length = 0;
+        kind = default;
+        return limit;
     }
 
     // Triggers are a few bytes apart in log text, where a table lookup beats setting up the vectorized search;
