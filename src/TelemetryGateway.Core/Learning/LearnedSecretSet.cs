@@ -38,6 +38,9 @@ public sealed class LearnedSecretSet
     // Whether a form begins with a byte other than an ASCII letter or digit: its start is then no word start.
     private readonly bool _nonWordFirstByte;
 
+    private static readonly SearchValues<byte> Alphanumerics =
+        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
     private LearnedSecretSet(LearnedSecrets.Entry[] entries)
     {
         Entries = entries;
@@ -153,13 +156,41 @@ public sealed class LearnedSecretSet
             return -1;
         }
 
-        var starts = new Text.WordStarts(s, from, everyOtherByte: _nonWordFirstByte);
-        while (starts.MoveNext(out var i, out var other) && i <= s.Length - MinLength)
+        // Candidates are word starts only. An output is searched a string at a time, mostly a few bytes long, where
+        // skipping a word at a time beats scanning blocks (Text.WordStarts, which long log text is searched with).
+        var i = from;
+        if (i > 0 && i < s.Length && IsAlphanumeric(s[i - 1]) && IsAlphanumeric(s[i]))
         {
-            if (MatchAt(s, i, other, out var start, out length, out kind))
+            var boundary = s[i..].IndexOfAnyExcept(Alphanumerics);
+            if (boundary < 0)
+            {
+                return -1;
+            }
+
+            i += boundary;
+        }
+
+        while (i <= s.Length - MinLength)
+        {
+            var b = s[i];
+            if (MatchAt(s, i, !IsAlphanumeric(b), out var start, out length, out kind))
             {
                 return start;
             }
+
+            if (IsAlphanumeric(b))
+            {
+                var boundary = s[(i + 1)..].IndexOfAnyExcept(Alphanumerics);
+                if (boundary < 0)
+                {
+                    break;
+                }
+
+                i += 1 + boundary;
+                continue;
+            }
+
+            i++;
         }
 
         length = 0;

@@ -8,12 +8,14 @@ namespace TelemetryGateway.Core.Text;
 /// that is neither, or at the start of the text) and every byte that may begin an escape a word hides behind
 /// (<c>%</c>, <c>\</c>); or, for a set holding a value that itself begins with another byte ("_home_", "Ünter"),
 /// every byte that is not a letter or digit. A value is matched as a whole word, so nothing else needs looking at;
-/// the searches of <see cref="LearnedValues"/> and <see cref="Learning.LearnedSecretSet"/> visit only these.
+/// a log's search for the values it and the site revealed (<see cref="TextScrubber"/>) visits only these.
 /// </summary>
 /// <remarks>
 /// Found 32 bytes at a time: one compare per class gives a bit per byte, and a word start is a letter-or-digit bit
 /// whose left neighbour's is clear, so a text is read once whatever its word lengths (calling a vectorized search once
-/// per word instead costs more than the search itself on log text, whose words are a few bytes long).
+/// per word instead costs more than the search itself on log text, whose words are a few bytes long). For spans of a
+/// few bytes (the strings of a JSON output) setting up a block costs more than it saves: those are searched a word at
+/// a time (<see cref="Learning.LearnedSecretSet.Find"/>).
 /// </remarks>
 internal ref struct WordStarts
 {
@@ -58,7 +60,9 @@ internal ref struct WordStarts
             }
 
             _blockStart = _next;
-            _pending = Vector256.IsHardwareAccelerated && _text.Length - _next >= Block ? ScanBlock() : ScanTail();
+            _pending = !Vector256.IsHardwareAccelerated ? ScanScalar()
+                : _text.Length - _next >= Block ? ScanBlock(_text.Slice(_next, Block), Block)
+                : ScanLastBlock();
         }
 
         var offset = BitOperations.TrailingZeroCount(_pending);
@@ -68,10 +72,10 @@ internal ref struct WordStarts
         return true;
     }
 
-    // Bits for the 32 bytes at _next: word starts and escape bytes.
-    private uint ScanBlock()
+    // Bits for the block at _next (its first valid bytes of block, the rest zero padding): word starts and others.
+    private uint ScanBlock(scoped ReadOnlySpan<byte> block, int valid)
     {
-        var bytes = Vector256.Create(_text.Slice(_next, Block));
+        var bytes = Vector256.Create(block);
         var digits = Vector256.LessThan(bytes - Vector256.Create((byte)'0'), Vector256.Create((byte)10));
         var letters = Vector256.LessThan((bytes | Vector256.Create((byte)0x20)) - Vector256.Create((byte)'a'), Vector256.Create((byte)26));
         var words = (digits | letters).ExtractMostSignificantBits();
@@ -79,13 +83,24 @@ internal ref struct WordStarts
             ? ~words
             : (Vector256.Equals(bytes, Vector256.Create((byte)'%')) | Vector256.Equals(bytes, Vector256.Create((byte)'\\'))).ExtractMostSignificantBits();
         var previous = (words << 1) | (_previousIsWord ? 1u : 0u);
-        _previousIsWord = (words >> (Block - 1)) != 0;
-        _next += Block;
-        return (words & ~previous) | others;
+        var bits = (words & ~previous) | others;
+        _previousIsWord = (words >> (valid - 1) & 1) != 0;
+        _next += valid;
+        return valid == Block ? bits : bits & ((1u << valid) - 1);
     }
 
-    // The same for the last bytes (fewer than a block), or everything where vectors are not accelerated.
-    private uint ScanTail()
+    // The last bytes, fewer than a block (short texts such as JSON strings are all tail): copied into a padded block.
+    private uint ScanLastBlock()
+    {
+        Span<byte> block = stackalloc byte[Block];
+        var valid = _text.Length - _next;
+        _text[_next..].CopyTo(block);
+        block[valid..].Clear();
+        return ScanBlock(block, valid);
+    }
+
+    // Byte by byte, where vectors are not accelerated.
+    private uint ScanScalar()
     {
         var end = Math.Min(_text.Length, _next + Block);
         var bits = 0u;
