@@ -47,12 +47,13 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         Shares.Activate = () => _server.InterceptingClientEnqueueAsync += Shares.OnEnqueue;
         _server.ValidatingConnectionAsync += async args =>
         {
-            if (string.IsNullOrEmpty(args.ClientId) && args.ProtocolVersion != MqttProtocolVersion.V500)
+            if ((string.IsNullOrEmpty(args.ClientId) || args.ClientId == Mqtt.Security.Limits.PacketSizeGuard.EmptyClientIdWithoutCleanSession)
+                && args.ProtocolVersion != MqttProtocolVersion.V500)
             {
-                // MQTT 3.1.1 §3.1.3.1: an empty client id without clean session is refused (CONNACK 0x02). With clean
-                // session the Kestrel packet guard has put an assigned id in the CONNECT; MQTTnet's own TCP listener
-                // cannot (it assigns ids to MQTT 5 clients only), so there it is refused too. Before the security checks
-                // count the connection.
+                // MQTT 3.1.1 §3.1.3.1: an empty client id without clean session is refused (CONNACK 0x02; the Kestrel
+                // packet guard marks it, MQTTnet's decoder would drop the connection). With clean session the guard has
+                // put an assigned id in the CONNECT; MQTTnet's own TCP listener cannot (MQTTnet assigns ids to MQTT 5
+                // clients only), so there it is refused too. Before the security checks count the connection.
                 args.ReasonCode = MQTTnet.Protocol.MqttConnectReasonCode.ClientIdentifierNotValid;
                 return;
             }

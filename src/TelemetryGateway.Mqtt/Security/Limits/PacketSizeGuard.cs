@@ -18,13 +18,17 @@ namespace TelemetryGateway.Mqtt.Security.Limits;
 /// never handed to MQTTnet. Then the connection is aborted, whatever the close did.
 /// An MQTT 3.1.1 CONNECT with clean session and an empty client id (MQTT 3.1.1 §3.1.3.1 lets the server assign one;
 /// MQTTnet refuses it) is handed to MQTTnet rewritten with the id <paramref name="assignClientId"/> proposes for its user
-/// name (null: none, the CONNECT passes as it is and is refused 0x02).
+/// name (null: none, the CONNECT passes as it is and is refused 0x02); one without clean session gets
+/// <see cref="EmptyClientIdWithoutCleanSession"/>, which the site broker refuses 0x02.
 /// </summary>
 internal sealed class PacketSizeGuard(
     PipeReader inner, long maxRemainingLength, ConnectionContext connection, Func<string, MqttDisconnectReasonCode, Task> close,
     Func<string?, string?>? assignClientId = null) : PipeReader
 {
     private static readonly TimeSpan s_closeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The client id an MQTT 3.1.1 CONNECT with an empty one and no clean session is handed on with (refused 0x02).</summary>
+    public const string EmptyClientIdWithoutCleanSession = "$empty-client-id-without-clean-session";
 
     private enum Protocol
     {
@@ -273,7 +277,7 @@ internal sealed class PacketSizeGuard(
                 _protocol = complete ? Protocol.Other : Protocol.AwaitingConnect;
                 return complete ? BodyCheck.Passed : BodyCheck.NeedMore;
             }
-            if (idLength == 0 && (flags & 0x02) != 0)
+            if (idLength == 0)
             {
                 if (!complete)
                 {
@@ -300,7 +304,10 @@ internal sealed class PacketSizeGuard(
         {
             userName = System.Text.Encoding.UTF8.GetString(reader.UnreadSequence.Slice(0, (ushort)userLength).ToArray());
         }
-        if (!willSkipped || assignClientId!(userName) is not { Length: > 0 and <= 65535 } clientId)
+        // Without clean session MQTTnet's decoder would throw and drop the connection without a CONNACK: the reserved id
+        // has the site broker answer 0x02 Identifier rejected instead, as MQTT 3.1.1 §3.1.3.1 says.
+        var clientId = (flags & 0x02) == 0 ? EmptyClientIdWithoutCleanSession : willSkipped ? assignClientId!(userName) : null;
+        if (clientId is not { Length: > 0 and <= 65535 })
         {
             return; // Malformed (MQTTnet refuses it) or no id to give.
         }
