@@ -163,7 +163,7 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Invalid_share_names_are_refused_0x8F_and_the_acl_sees_the_real_filter()
+    public async Task Invalid_share_names_are_refused_0x8F_memberships_are_bounded_0x97_and_the_acl_sees_the_real_filter()
     {
         var anonymous = await ConnectAsync("share-names");
         Assert.Equal(MqttClientSubscribeResultCode.TopicFilterInvalid, await anonymous.SubscribeAsync("$share//site/x"));
@@ -171,6 +171,14 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         Assert.Equal(MqttClientSubscribeResultCode.TopicFilterInvalid, await anonymous.SubscribeAsync("$share/group"));
         Assert.Equal(MqttClientSubscribeResultCode.TopicFilterInvalid, await anonymous.SubscribeAsync("$share/group/"));
         Assert.Equal(MqttClientUnsubscribeResultCode.TopicFilterInvalid, await anonymous.UnsubscribeAsync("$share//site/x"));
+
+        // One filter shared in many groups is one subscription for MQTTnet and the ACL: the memberships have their own bound.
+        for (var i = 0; i < new ConnectionLimitOptions().MaxSubscriptionsPerClient; i++)
+        {
+            Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await anonymous.SubscribeAsync($"$share/q{i}/site/quota"));
+        }
+        Assert.Equal(MqttClientSubscribeResultCode.QuotaExceeded, await anonymous.SubscribeAsync("$share/one-more/site/quota"));
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await anonymous.SubscribeAsync("$share/q0/site/quota"));
 
         var device = await ConnectAsync("SERIALSHARE01-a", user: "dev1");
         Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, await device.SubscribeAsync("$share/g/dt/#"));
