@@ -125,4 +125,8 @@ public static class EventIds
     public const int SubscriberDeliveryTotals = 640;
     public const int ConnectionClosedWithReason = 641;
     public const int ConnectionClosedWithoutDisconnect = 642;
+    public const int SharedSubscriptionRefused = 643;
+    public const int SharedSubscriptionNoLocal = 644;
+    public const int SharedSubscriptionTotals = 645;
+    public const int ClientIdAssignedToMqtt311 = 646;
 }

@@ -43,12 +43,17 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         _logger = logger;
         Ingress = ingress;
         Security = security;
+        Shares = new SharedSubscriptions(securityOptions.Limits, Disconnector(server), logger);
+        Shares.Activate = () => _server.InterceptingClientEnqueueAsync += Shares.OnEnqueue;
         _server.ValidatingConnectionAsync += async args =>
         {
-            if (string.IsNullOrEmpty(args.ClientId) && args.ProtocolVersion != MqttProtocolVersion.V500)
+            if ((string.IsNullOrEmpty(args.ClientId) || args.ClientId == Mqtt.Security.Limits.PacketSizeGuard.EmptyClientIdWithoutCleanSession)
+                && args.ProtocolVersion != MqttProtocolVersion.V500)
             {
-                // MQTT 3.1.1 §3.1.3.1 lets a server refuse an empty client id (CONNACK 0x02); refused here, before the
-                // security checks count the connection.
+                // MQTT 3.1.1 §3.1.3.1: an empty client id without clean session is refused (CONNACK 0x02; the Kestrel
+                // packet guard marks it, MQTTnet's decoder would drop the connection). With clean session the guard has
+                // put an assigned id in the CONNECT; MQTTnet's own TCP listener cannot (MQTTnet assigns ids to MQTT 5
+                // clients only), so there it is refused too. Before the security checks count the connection.
                 args.ReasonCode = MQTTnet.Protocol.MqttConnectReasonCode.ClientIdentifierNotValid;
                 return;
             }
@@ -65,18 +70,21 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
             }
             var clientId = string.IsNullOrEmpty(args.ClientId) ? args.AssignedClientIdentifier : args.ClientId;
             ingress.ClientProtocols[clientId] = args.ProtocolVersion;
+            Shares.OnConnectionAccepted(clientId, args.CleanSession == true);
             Subscribers.OnConnectionAccepted(clientId, args.MaximumPacketSize);
             Wills.OnConnectionAccepted(clientId, args);
         };
         _server.ClientConnectedAsync += args =>
         {
             Security.OnConnected(args);
+            Shares.OnConnected(args.ClientId);
             return Task.CompletedTask;
         };
         _server.ClientDisconnectedAsync += args =>
         {
             Security.OnDisconnected(args);
             Subscribers.OnDisconnected(args);
+            Shares.OnDisconnected(args);
             if (args.DisconnectType != MqttClientDisconnectType.Takeover)
             {
                 ingress.ClientProtocols.TryRemove(args.ClientId, out _);
@@ -87,13 +95,26 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         {
             Security.OnSessionDeleted(args);
             Wills.OnSessionDeleted(args.Id);
+            Shares.OnSessionDeleted(args.Id);
             return Task.CompletedTask;
         };
-        _server.InterceptingSubscriptionAsync += Security.OnSubscriptionAsync;
-        _server.InterceptingUnsubscriptionAsync += DeviceSecurity.OnUnsubscriptionAsync;
+        // Shared subscriptions: $share/g/f arrives as f (inbound hook), refused here when invalid, and the ACL sees f.
+        _server.InterceptingSubscriptionAsync += args => Shares.TryRefuse(args) ? Task.CompletedTask : Security.OnSubscriptionAsync(args);
+        _server.ClientSubscribedTopicAsync += args =>
+        {
+            Shares.OnSubscribed(args);
+            return Task.CompletedTask;
+        };
+        // The filter leaves the security's count only when MQTTnet's subscription goes (a shared and a plain use share it).
+        _server.InterceptingUnsubscriptionAsync += args => Shares.OnUnsubscription(args) ? DeviceSecurity.OnUnsubscriptionAsync(args) : Task.CompletedTask;
         _server.InterceptingInboundPacketAsync += args =>
         {
             PublishAcknowledgements.OnInboundPacket(args);
+            var sharing = Shares.OnInboundPacketAsync(args);
+            if (!args.ProcessPacket)
+            {
+                return sharing;
+            }
             var checking = Security.OnInboundPacketAsync(args);
             // After the security check, which may refuse the packet (then MQTTnet does not dispatch it).
             Wills.OnInboundPacket(args);
@@ -103,6 +124,11 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         {
             PublishAcknowledgements.OnOutboundPacket(args);
             Subscribers.OnOutboundPacket(args);
+            if (args.Packet is MQTTnet.Packets.MqttConnAckPacket connAck)
+            {
+                // MQTT 5 §3.2.2.3.13: absent means available; MQTTnet writes "not available".
+                connAck.SharedSubscriptionAvailable = true;
+            }
             return Security.OnOutboundPacketAsync(args);
         };
         // One handler, so that nothing a client may not publish reaches the minimizer (and the cloud).
@@ -182,6 +208,9 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
     /// <summary>Message expiry and the client's Maximum Packet Size on what the broker sends its subscribers.</summary>
     public SubscriberDelivery Subscribers { get; } = new(TimeProvider.System);
 
+    /// <summary>Shared subscriptions ($share/group/filter), which MQTTnet refuses by itself.</summary>
+    public SharedSubscriptions Shares { get; }
+
     /// <summary>Wills held for their Will Delay Interval.</summary>
     public WillDelays Wills { get; } = new(TimeProvider.System);
 
@@ -219,6 +248,10 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
         LogStopped(_logger, Ingress.Unmatched, _quarantine.Count);
         LogSecurityTotals(_logger, Security.RefusedConnections, Security.TotalDenials);
         LogSubscriberTotals(_logger, Subscribers.Expired, Subscribers.TooLarge);
+        if (Shares.Delivered > 0 || Shares.Refused > 0)
+        {
+            LogSharedTotals(_logger, Shares.Delivered, Shares.Refused);
+        }
     }
 
     [LoggerMessage(EventId = EventIds.SiteBrokerListening, Level = LogLevel.Information, Message = "Site broker listening on {Address}:{Port} ({Transport}); {Stored} outputs waiting in the outbox")]
@@ -243,6 +276,9 @@ internal sealed partial class SiteBroker : IHostedService, IDisposable
     [LoggerMessage(EventId = EventIds.SubscriberDeliveryTotals, Level = LogLevel.Information, Message = "Site broker: {Expired} queued messages expired before delivery (Message Expiry Interval), "
         + "{TooLarge} not sent because they exceeded the subscriber's Maximum Packet Size")]
     private static partial void LogSubscriberTotals(ILogger logger, long expired, long tooLarge);
+
+    [LoggerMessage(EventId = EventIds.SharedSubscriptionTotals, Level = LogLevel.Information, Message = "Site broker: {Delivered} messages dealt to a member of a shared subscription, {Refused} shared subscriptions refused")]
+    private static partial void LogSharedTotals(ILogger logger, long delivered, long refused);
 
     [LoggerMessage(EventId = EventIds.SecurityTotals, Level = LogLevel.Information, Message = "Security: {Refused} connections refused, {Denied} publishes or subscriptions denied")]
     private static partial void LogSecurityTotals(ILogger logger, long refused, long denied);

@@ -292,6 +292,27 @@ internal sealed partial class DeviceSecurity : IDisposable
         }
     }
 
+    /// <summary>
+    /// The client id for an MQTT 3.1.1 CONNECT with clean session and none of its own (MQTT 3.1.1 §3.1.3.1), proposed
+    /// from the bytes before anyone is authenticated: of the pattern of the identity the user name (or the client
+    /// certificate) names, as an MQTT 5 client's assigned id. The CONNECT is then checked like any other; a user name
+    /// that names nobody gets an anonymous-style id and is refused by the password check.
+    /// </summary>
+    public string ProposeClientId(string? userName, X509Certificate2? certificate)
+    {
+        Identity identity;
+        if (certificate?.GetNameInfo(X509NameType.SimpleName, false) is { Length: > 0 } subject && subject.AsSpan().IndexOfAny("+#/") < 0)
+        {
+            identity = Credentials.Find(subject) ?? new Identity(subject, IdentityRole.Device, subject);
+        }
+        else
+        {
+            identity = !string.IsNullOrEmpty(userName) && Credentials.Find(userName) is { } user ? user : Identity.Anonymous;
+        }
+        LogClientIdProposed(_logger, identity.RoleName);
+        return AssignClientId(identity);
+    }
+
     private string AssignClientId(Identity identity)
     {
         var suffix = Guid.NewGuid().ToString("N");
@@ -758,6 +779,9 @@ internal sealed partial class DeviceSecurity : IDisposable
 
     [LoggerMessage(EventId = EventIds.ConnectionsRefusedSummary, Level = LogLevel.Warning, Message = "{Count} more connections refused ({Reason}) in the second before this, counted but not logged one by one")]
     private static partial void LogConnectionsRefused(ILogger logger, long count, string reason);
+
+    [LoggerMessage(EventId = EventIds.ClientIdAssignedToMqtt311, Level = LogLevel.Debug, Message = "An MQTT 3.1.1 CONNECT without a client id is given one of the {Role} pattern")]
+    private static partial void LogClientIdProposed(ILogger logger, string role);
 
     [LoggerMessage(EventId = EventIds.ClientAuthenticated, Level = LogLevel.Debug, Message = "A {Role} client authenticated by {Method}")]
     private static partial void LogAuthenticated(ILogger logger, string role, string method);

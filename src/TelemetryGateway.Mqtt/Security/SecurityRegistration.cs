@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
@@ -84,7 +85,7 @@ internal static class SecurityRegistration
             // MQTTnet sends the DISCONNECT (MQTT 5 clients whose CONNECT was accepted); the log says which was sent.
             var sent = await security.DisconnectAsync(context.RemoteEndPoint, code);
             security.CountClosedConnection(reason, PacketRefusalId(reason), sent ? code : null);
-        });
+        }, userName => security.ProposeClientId(userName, context.Features.Get<ITlsConnectionFeature>()?.ClientCertificate));
         context.Transport = new GuardedTransport(context.Transport, guard);
         return next(context);
     }

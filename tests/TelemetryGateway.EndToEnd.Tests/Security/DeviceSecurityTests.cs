@@ -345,6 +345,62 @@ public sealed class DeviceSecurityTests(SecuredGateway site) : IClassFixture<Sec
         Assert.DoesNotContain("echo-pass-001", await File.ReadAllTextAsync(site.CredentialsFile), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Mqtt311_clients_without_a_client_id_get_one_of_their_identitys_pattern()
+    {
+        // mosquitto_sub and mosquitto_pub without -i (MQTT 3.1.1, clean session): the gateway assigns the ids. An id
+        // outside the identity's pattern would be refused, so being served shows the assigned ids follow it.
+        var subscribing = site.MosquittoAsync("mosquitto_sub", "-V", "mqttv311", "-u", "device-1", "-P", DevicePassword,
+            "-t", $"cmd/+/+/{DeviceSerial}/#", "-C", "1", "-W", "15");
+        CommandResult? command = null;
+        for (var i = 0; i < 20 && !subscribing.IsCompleted; i++)
+        {
+            // Repeated until the subscriber (connecting meanwhile) has one: a command published before it subscribed is lost.
+            command = await site.MosquittoAsync("mosquitto_pub", "-V", "mqttv311", "-q", "1", "-u", "installer-1", "-P", InstallerPassword,
+                "-t", $"cmd/anker_power/A17C0/{DeviceSerial}/assigned-id", "-m", "{}");
+            Assert.True(command.ExitCode == 0, command.Output);
+            await Task.WhenAny(subscribing, Task.Delay(500));
+        }
+        var received = await subscribing;
+
+        Assert.True(received.ExitCode == 0, received.Output + site.Output);
+        Assert.Contains("{}", received.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Raw_mqtt311_connect_without_a_client_id_is_accepted_with_clean_session_only()
+    {
+        // Written by hand: client libraries make an id up. Clean session with credentials: accepted (0x00); without
+        // credentials (anonymous access is off here): not authorized (0x05), not "identifier rejected"; without clean
+        // session: identifier rejected (0x02), as MQTT 3.1.1 §3.1.3.1 says.
+        Assert.Equal(0, await ConnAckOfMqtt311Async(cleanSession: true, "device-1", DevicePassword));
+        Assert.Equal(5, await ConnAckOfMqtt311Async(cleanSession: true, user: null, password: null));
+        Assert.Equal(2, await ConnAckOfMqtt311Async(cleanSession: false, "device-1", DevicePassword));
+    }
+
+    /// <summary>Sends an MQTT 3.1.1 CONNECT with an empty client id to the plain listener; returns the CONNACK's return code.</summary>
+    private async Task<byte> ConnAckOfMqtt311Async(bool cleanSession, string? user, string? password)
+    {
+        List<byte> body = [0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4,
+            (byte)((cleanSession ? 0x02 : 0) | (user is null ? 0 : 0x80) | (password is null ? 0 : 0x40)), 0, 60, 0, 0];
+        foreach (var text in new[] { user, password })
+        {
+            if (text is not null)
+            {
+                body.AddRange([0, (byte)text.Length, .. System.Text.Encoding.UTF8.GetBytes(text)]);
+            }
+        }
+        using var socket = new TcpClient();
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, site.PlainPort);
+        var stream = socket.GetStream();
+        await stream.WriteAsync((byte[])[0x10, (byte)body.Count, .. body]);
+        var connack = new byte[4];
+        using var timeout = new CancellationTokenSource(s_wait);
+        await stream.ReadExactlyAsync(connack, timeout.Token);
+        Assert.Equal(new byte[] { 0x20, 2, 0 }, connack[..3]);
+        return connack[3];
+    }
+
     private static async Task<int> ReadUntilClosedAsync(NetworkStream stream, TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);

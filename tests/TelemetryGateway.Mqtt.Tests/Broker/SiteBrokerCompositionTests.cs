@@ -68,7 +68,7 @@ public sealed class SiteBrokerCompositionTests : IDisposable
     }
 
     [Fact]
-    public async Task An_MQTT_3_1_1_client_without_a_client_id_is_refused()
+    public async Task On_MQTTnets_own_listener_an_MQTT_3_1_1_client_without_a_client_id_is_refused()
     {
         using var host = new HostBuilder().ConfigureServices(services => Compose(new ScriptedUpstream((_, _) => ScriptedAnswer.Acknowledge), services)).Build();
         await host.StartAsync();
@@ -78,7 +78,7 @@ public sealed class SiteBrokerCompositionTests : IDisposable
             await socket.ConnectAsync(IPAddress.Loopback, _port);
             var stream = socket.GetStream();
             // CONNECT, MQTT 3.1.1 (level 4), clean session, keep alive 60 s, empty client id (written by hand: client
-            // libraries make one up).
+            // libraries make one up). Only the Kestrel transport's packet guard can give it an id.
             await stream.WriteAsync(new byte[] { 0x10, 12, 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0x02, 0, 60, 0, 0 });
             var connack = new byte[4];
             await stream.ReadExactlyAsync(connack);

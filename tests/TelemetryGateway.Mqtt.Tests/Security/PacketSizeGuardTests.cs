@@ -214,6 +214,139 @@ public sealed class PacketSizeGuardTests
         Assert.Equal(4, packets);
     }
 
+    /// <summary>
+    /// Reads like <see cref="ReadThroughGuardAsync"/> with a guard that assigns "assigned-7" to MQTT 3.1.1 CONNECTs
+    /// without an id; returns each packet as read and the user names the assignment was asked for.
+    /// </summary>
+    private static async Task<(List<byte[]> Packets, List<string?> Asked)> PacketsThroughGuardAsync(byte[] bytes, Writes writes)
+    {
+        var pipe = new Pipe();
+        await using var connection = new RecordingConnection();
+        var asked = new List<string?>();
+        var guard = new PacketSizeGuard(pipe.Reader, Limit, connection, (_, _) => Task.CompletedTask, user =>
+        {
+            asked.Add(user);
+            return "assigned-7";
+        });
+        var sizes = writes switch { Writes.OneWrite => [bytes.Length], Writes.Uneven => new[] { 7, 3, 13, 1, 29, 5 }, _ => [1] };
+        var writing = Task.Run(async () =>
+        {
+            var offset = 0;
+            for (var i = 0; offset < bytes.Length; i++)
+            {
+                var size = Math.Min(sizes[i % sizes.Length], bytes.Length - offset);
+                await pipe.Writer.WriteAsync(bytes.AsMemory(offset, size));
+                offset += size;
+            }
+            await pipe.Writer.CompleteAsync();
+        });
+        var packets = new List<byte[]>();
+        while (true)
+        {
+            var result = await guard.ReadAsync();
+            var buffer = result.Buffer;
+            var before = buffer;
+            while (TryTakePacket(ref buffer))
+            {
+                packets.Add(before.Slice(0, buffer.Start).ToArray());
+                before = buffer;
+            }
+            guard.AdvanceTo(buffer.Start, result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+        await writing;
+        return (packets, asked);
+    }
+
+    /// <summary>An MQTT 3.1.1 CONNECT: clean session or not, a client id, a will (topic "w", message "x") and a user name when given.</summary>
+    private static byte[] Connect311(bool cleanSession, string clientId, string? user = null, bool will = false)
+    {
+        var flags = (byte)((cleanSession ? 0x02 : 0) | (will ? 0x04 : 0) | (user is null ? 0 : 0xC0));
+        List<byte> body = [0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, flags, 0, 60];
+        void Text(string text)
+        {
+            body.AddRange([(byte)(text.Length >> 8), (byte)text.Length, .. System.Text.Encoding.UTF8.GetBytes(text)]);
+        }
+        Text(clientId);
+        if (will)
+        {
+            Text("w");
+            Text("x");
+        }
+        if (user is not null)
+        {
+            Text(user);
+            Text("secret");
+        }
+        return [0x10, (byte)body.Count, .. body];
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Mqtt311_connect_without_a_client_id_and_with_clean_session_is_handed_on_with_an_assigned_one(Writes writes)
+    {
+        byte[] bytes = [.. Connect311(cleanSession: true, "", "dev1", will: true), .. Packet(3), .. Packet(200)];
+
+        var (packets, asked) = await PacketsThroughGuardAsync(bytes, writes);
+
+        Assert.Equal(3, packets.Count);
+        Assert.Equal(Connect311(cleanSession: true, "assigned-7", "dev1", will: true), packets[0]);
+        Assert.Equal(Packet(3), packets[1]);
+        Assert.Equal(Packet(200), packets[2]);
+        Assert.Equal(["dev1"], asked);
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Mqtt311_connect_without_a_client_id_nor_clean_session_is_marked_for_refusal_without_asking_for_an_id(Writes writes)
+    {
+        // MQTTnet's decoder would throw on it and drop the connection; the site broker answers the reserved id 0x02.
+        byte[] bytes = [.. Connect311(cleanSession: false, "", "dev1"), .. Packet(3)];
+
+        var (packets, asked) = await PacketsThroughGuardAsync(bytes, writes);
+
+        Assert.Equal(Connect311(cleanSession: false, PacketSizeGuard.EmptyClientIdWithoutCleanSession, "dev1"), packets[0]);
+        Assert.Equal(Packet(3), packets[1]);
+        Assert.Empty(asked);
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.OneByte)]
+    public async Task Mqtt311_connect_without_a_user_name_asks_for_an_id_without_one(Writes writes)
+    {
+        var (packets, asked) = await PacketsThroughGuardAsync(Connect311(cleanSession: true, ""), writes);
+
+        Assert.Equal(Connect311(cleanSession: true, "assigned-7"), Assert.Single(packets));
+        Assert.Equal([null], asked);
+    }
+
+    [Theory]
+    [InlineData(Writes.OneWrite)]
+    [InlineData(Writes.Uneven)]
+    [InlineData(Writes.OneByte)]
+    public async Task Connects_that_keep_their_client_id_pass_untouched(Writes writes)
+    {
+        // An id of its own, MQTT 5.
+        byte[] own = [.. Connect311(cleanSession: true, "c"), .. Packet(3)];
+        byte[] mqtt5 = [.. Connect(5), .. Packet(3)];
+
+        foreach (var input in new[] { own, mqtt5 })
+        {
+            var (packets, asked) = await PacketsThroughGuardAsync(input, writes);
+
+            Assert.Equal(input, packets.SelectMany(p => p));
+            Assert.Empty(asked);
+        }
+    }
+
     [Theory]
     [InlineData(Writes.OneWrite)]
     [InlineData(Writes.OneByte)]

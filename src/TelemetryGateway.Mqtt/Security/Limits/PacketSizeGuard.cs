@@ -16,11 +16,19 @@ namespace TelemetryGateway.Mqtt.Security.Limits;
 /// with the reason code (0x95 Packet too large, 0x94 Topic Alias invalid, 0x81 Malformed packet) in order with the
 /// packets it is sending (a write here could interleave with MQTTnet's own); the bytes of the offending packet are
 /// never handed to MQTTnet. Then the connection is aborted, whatever the close did.
+/// An MQTT 3.1.1 CONNECT with clean session and an empty client id (MQTT 3.1.1 §3.1.3.1 lets the server assign one;
+/// MQTTnet refuses it) is handed to MQTTnet rewritten with the id <paramref name="assignClientId"/> proposes for its user
+/// name (null: none, the CONNECT passes as it is and is refused 0x02); one without clean session gets
+/// <see cref="EmptyClientIdWithoutCleanSession"/>, which the site broker refuses 0x02.
 /// </summary>
 internal sealed class PacketSizeGuard(
-    PipeReader inner, long maxRemainingLength, ConnectionContext connection, Func<string, MqttDisconnectReasonCode, Task> close) : PipeReader
+    PipeReader inner, long maxRemainingLength, ConnectionContext connection, Func<string, MqttDisconnectReasonCode, Task> close,
+    Func<string?, string?>? assignClientId = null) : PipeReader
 {
     private static readonly TimeSpan s_closeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The client id an MQTT 3.1.1 CONNECT with an empty one and no clean session is handed on with (refused 0x02).</summary>
+    public const string EmptyClientIdWithoutCleanSession = "$empty-client-id-without-clean-session";
 
     private enum Protocol
     {
@@ -35,6 +43,12 @@ internal sealed class PacketSizeGuard(
         Passed,
         TopicAliasZero,
     }
+
+    // The MQTT 3.1.1 CONNECT as MQTTnet gets it (with an assigned client id), until MQTTnet has consumed it, and how many
+    // bytes of the connection it stands for (the CONNECT as sent, the first packet).
+    private byte[]? _rewrittenConnect;
+    private long _connectLength;
+    private ReadOnlySequence<byte>? _handedOut;
 
     private Protocol _protocol;
     private byte _pendingHeader;
@@ -53,7 +67,7 @@ internal sealed class PacketSizeGuard(
         {
             var result = pending.Result;
             Inspect(result.Buffer);
-            return _refusal is null ? new ValueTask<ReadResult>(result) : CloseAsync();
+            return _refusal is null ? new ValueTask<ReadResult>(HandOut(result)) : CloseAsync();
         }
         return InspectWhenReadAsync(pending);
     }
@@ -63,7 +77,19 @@ internal sealed class PacketSizeGuard(
     {
         var result = await pending.ConfigureAwait(false);
         Inspect(result.Buffer);
-        return _refusal is null ? result : await CloseAsync().ConfigureAwait(false);
+        return _refusal is null ? HandOut(result) : await CloseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>What MQTTnet reads: the connection's bytes, or the rewritten CONNECT alone while it is not consumed.</summary>
+    private ReadResult HandOut(ReadResult result)
+    {
+        if (_rewrittenConnect is not { } connect || _lastStart != 0 || result.IsCanceled)
+        {
+            return result;
+        }
+        var handedOut = new ReadOnlySequence<byte>(connect);
+        _handedOut = handedOut;
+        return new ReadResult(handedOut, isCanceled: false, isCompleted: false);
     }
 
     public override bool TryRead(out ReadResult result)
@@ -79,6 +105,7 @@ internal sealed class PacketSizeGuard(
             _ = CloseAsync().AsTask();
             throw new ConnectionAbortedException(_refusal.Value.Reason);
         }
+        result = HandOut(result);
         return true;
     }
 
@@ -105,6 +132,23 @@ internal sealed class PacketSizeGuard(
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
+        if (_handedOut is { } handedOut)
+        {
+            // Positions in the rewritten CONNECT: MQTTnet consumes a packet whole or not at all.
+            _handedOut = null;
+            var connectEnd = _last.GetPosition(_connectLength);
+            if (handedOut.Slice(handedOut.Start, consumed).Length == handedOut.Length)
+            {
+                _rewrittenConnect = null;
+                _lastStart += _connectLength;
+                inner.AdvanceTo(connectEnd, connectEnd);
+            }
+            else
+            {
+                inner.AdvanceTo(_last.Start, handedOut.Slice(handedOut.Start, examined).Length == handedOut.Length ? connectEnd : _last.Start);
+            }
+            return;
+        }
         _lastStart += _last.Slice(_last.Start, consumed).Length;
         inner.AdvanceTo(consumed, examined);
     }
@@ -191,7 +235,7 @@ internal sealed class PacketSizeGuard(
         BodyCheck check;
         if (_protocol == Protocol.AwaitingConnect)
         {
-            check = CheckConnect(body, (_pendingHeader & 0xF0) == 0x10);
+            check = CheckConnect(body, (_pendingHeader & 0xF0) == 0x10, complete);
         }
         else
         {
@@ -210,7 +254,7 @@ internal sealed class PacketSizeGuard(
         return true;
     }
 
-    private BodyCheck CheckConnect(ReadOnlySequence<byte> body, bool isConnect)
+    private BodyCheck CheckConnect(ReadOnlySequence<byte> body, bool isConnect, bool complete)
     {
         var reader = new SequenceReader<byte>(body);
         if (!isConnect)
@@ -221,11 +265,74 @@ internal sealed class PacketSizeGuard(
         }
         if (!reader.TryReadBigEndian(out short nameLength) || !Skip(ref reader, nameLength) || !reader.TryRead(out var level))
         {
-            _protocol = Protocol.Other;
-            return BodyCheck.NeedMore;
+            // Called again with more bytes, unless the CONNECT is complete (then MQTTnet refuses it).
+            _protocol = complete ? Protocol.Other : Protocol.AwaitingConnect;
+            return complete ? BodyCheck.Passed : BodyCheck.NeedMore;
+        }
+        if (level == 4 && nameLength == 4 && assignClientId is not null)
+        {
+            // Flags, keep alive, client id length: an empty id with clean session is assigned one, with the whole CONNECT.
+            if (!reader.TryRead(out var flags) || !Skip(ref reader, 2) || !reader.TryReadBigEndian(out short idLength))
+            {
+                _protocol = complete ? Protocol.Other : Protocol.AwaitingConnect;
+                return complete ? BodyCheck.Passed : BodyCheck.NeedMore;
+            }
+            if (idLength == 0)
+            {
+                if (!complete)
+                {
+                    return BodyCheck.NeedMore;
+                }
+                RewriteConnect(body, flags);
+            }
         }
         _protocol = level == 5 ? Protocol.Mqtt5 : Protocol.Other;
         return BodyCheck.Passed;
+    }
+
+    /// <summary>The MQTT 3.1.1 CONNECT <paramref name="body"/> (complete, empty client id) with the id the security proposes.</summary>
+    private void RewriteConnect(ReadOnlySequence<byte> body, byte flags)
+    {
+        // The CONNECT's fixed part (protocol name, level, flags, keep alive) is 10 bytes; the empty id's length 2 more.
+        const int FixedPart = 10;
+        var reader = new SequenceReader<byte>(body.Slice(FixedPart + 2));
+        string? userName = null;
+        var willSkipped = (flags & 0x04) == 0
+            || (reader.TryReadBigEndian(out short topicLength) && Skip(ref reader, (ushort)topicLength)
+                && reader.TryReadBigEndian(out short willLength) && Skip(ref reader, (ushort)willLength));
+        if (willSkipped && (flags & 0x80) != 0 && reader.TryReadBigEndian(out short userLength) && reader.Remaining >= (ushort)userLength)
+        {
+            userName = System.Text.Encoding.UTF8.GetString(reader.UnreadSequence.Slice(0, (ushort)userLength).ToArray());
+        }
+        // Without clean session MQTTnet's decoder would throw and drop the connection without a CONNACK: the reserved id
+        // has the site broker answer 0x02 Identifier rejected instead, as MQTT 3.1.1 §3.1.3.1 says.
+        var clientId = (flags & 0x02) == 0 ? EmptyClientIdWithoutCleanSession : willSkipped ? assignClientId!(userName) : null;
+        if (clientId is not { Length: > 0 and <= 65535 })
+        {
+            return; // Malformed (MQTTnet refuses it) or no id to give.
+        }
+        var id = System.Text.Encoding.UTF8.GetBytes(clientId);
+        var remaining = body.Length + id.Length;
+        var header = new List<byte>(5) { 0x10 };
+        do
+        {
+            var b = (byte)(remaining & 0x7F);
+            remaining >>= 7;
+            header.Add(remaining > 0 ? (byte)(b | 0x80) : b);
+        }
+        while (remaining > 0);
+        var packet = new byte[header.Count + body.Length + id.Length];
+        header.CopyTo(packet);
+        var at = header.Count;
+        body.Slice(0, FixedPart).CopyTo(packet.AsSpan(at));
+        at += FixedPart;
+        packet[at++] = (byte)(id.Length >> 8);
+        packet[at++] = (byte)id.Length;
+        id.CopyTo(packet, at);
+        at += id.Length;
+        body.Slice(FixedPart + 2).CopyTo(packet.AsSpan(at));
+        _rewrittenConnect = packet;
+        _connectLength = _pendingBodyEnd;
     }
 
     private static BodyCheck CheckPublish(ReadOnlySequence<byte> body, int qos)
