@@ -125,4 +125,9 @@ public static class EventIds
     public const int SubscriberDeliveryTotals = 640;
     public const int ConnectionClosedWithReason = 641;
     public const int ConnectionClosedWithoutDisconnect = 642;
+
+    // 660-669: batching for the cloud (Gateway:Upstream:Batch).
+    public const int UpstreamBatching = 660;
+    public const int BatchRejected = 661;
+    public const int BatchNotAcknowledged = 662;
 }
