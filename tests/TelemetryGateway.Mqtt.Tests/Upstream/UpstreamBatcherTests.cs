@@ -212,6 +212,47 @@ public sealed class UpstreamBatcherTests
     }
 
     [Fact]
+    public async Task Outputs_added_from_many_threads_each_land_in_exactly_one_batch_in_the_order_added_per_thread()
+    {
+        const int threads = 4;
+        const int perThread = 500;
+        var sent = new ConcurrentQueue<EnvelopeBatch>();
+        using var batcher = new UpstreamBatcher(
+            new UpstreamBatchOptions { Enabled = true, MaxOutputs = 16 }, "telemetry", b =>
+            {
+                sent.Enqueue(EnvelopeBatch.Parser.ParseFrom(b.Buffer, 0, b.Length));
+                return Task.FromResult(PublishResult.Acknowledged);
+            }, () => 0, TimeProvider.System, NullLogger.Instance);
+
+        var adding = Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+        {
+            var results = new List<Task<PublishResult>>(perThread);
+            for (var i = 0; i < perThread; i++)
+            {
+                Assert.True(batcher.TryAdd(Output((t * perThread) + i, purpose: t % 2 == 0 ? "after-sales-service" : "product-improvement"), out var result));
+                results.Add(result);
+            }
+            return results;
+        })).ToList();
+        var all = (await Task.WhenAll(adding).WaitAsync(s_bound)).SelectMany(r => r).ToList();
+        var outcomes = await Task.WhenAll(all).WaitAsync(s_bound);
+
+        Assert.All(outcomes, o => Assert.Equal(PublishOutcome.Acknowledged, o.Outcome));
+        var topics = sent.SelectMany(b => b.Envelopes).Select(e => e.Topic).ToList();
+        Assert.Equal(threads * perThread, topics.Count);
+        Assert.Equal(threads * perThread, topics.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(sent, b => Assert.InRange(b.Envelopes.Count, 1, 16));
+        // Batches of one key are sent in the order they were sealed: each thread's outputs arrive in its order.
+        for (var t = 0; t < threads; t++)
+        {
+            var mine = topics.Where(topic => Index(topic) / perThread == t).Select(Index).ToList();
+            Assert.Equal(mine.Order(), mine);
+        }
+    }
+
+    private static int Index(string topic) => int.Parse(topic.AsSpan(topic.IndexOf("pseudonym", StringComparison.Ordinal) + 9, 4), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public void Adding_an_output_to_a_batch_allocates_nothing()
     {
         var sink = new BatchSink();
