@@ -15,6 +15,12 @@ internal enum ScenarioKind
     Gateway,
 
     /// <summary>
+    /// As <see cref="Gateway"/>, with batching for the cloud on (<c>Gateway:Upstream:Batch:Enabled=true</c>, its
+    /// defaults otherwise): the cloud subscriber decodes each <c>EnvelopeBatch</c> into its outputs.
+    /// </summary>
+    GatewayBatch,
+
+    /// <summary>
     /// Devices (MQTT 3.1.1) → a 3-node RabbitMQ cluster's MQTT plugin → its quorum queue → N gateway workers (ingress
     /// mode amqp) → cloud mosquitto; run once for each count of <see cref="LoadTestOptions.WorkerCounts"/>.
     /// </summary>
@@ -100,6 +106,7 @@ internal sealed record LoadTestOptions
           --messages-per-device N     status messages each device publishes (200)
           --qos 0,1                   QoS levels to run (0,1)
           --scenarios LIST            baseline,gateway (default); add 'direct' for the generator's own ceiling;
+                                      'gateway-batch': the gateway with Gateway:Upstream:Batch:Enabled=true;
                                       'workers': gateway workers (ingress mode amqp) on a 3-node RabbitMQ cluster
           --workers LIST              worker counts of the 'workers' scenario (1,2,3)
           --brokers LIST              default,tuned (default): mosquitto as installed (Nagle on), and with set_tcp_nodelay true
@@ -261,13 +268,13 @@ internal sealed record LoadTestOptions
         var kinds = new List<ScenarioKind>();
         foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (Enum.TryParse<ScenarioKind>(item, ignoreCase: true, out var kind) && Enum.IsDefined(kind))
+            if (Enum.TryParse<ScenarioKind>(item.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var kind) && Enum.IsDefined(kind))
             {
                 kinds.Add(kind);
             }
             else
             {
-                errors.Add($"--scenarios: '{item}' is not one of direct, baseline, gateway, workers");
+                errors.Add($"--scenarios: '{item}' is not one of direct, baseline, gateway, gateway-batch, workers");
             }
         }
         if (kinds.Count == 0)

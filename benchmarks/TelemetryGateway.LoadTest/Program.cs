@@ -31,7 +31,7 @@ if (machine.MosquittoVersion == "unknown")
     progress.WriteLine("load test: mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)");
     return 3;
 }
-if ((options.Scenarios.Contains(ScenarioKind.Workers) || (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is null))
+if ((options.Scenarios.Contains(ScenarioKind.Workers) || options.Scenarios.Contains(ScenarioKind.GatewayBatch) || (options.Scenarios.Contains(ScenarioKind.Gateway) && options.GatewayPort is null))
     && !File.Exists(options.ResolveGatewayDll()))
 {
     progress.WriteLine($"load test: the gateway is not built: '{options.ResolveGatewayDll()}' does not exist "

@@ -79,6 +79,9 @@ public sealed record UpstreamOptions
     /// </summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary><c>Gateway:Upstream:Batch</c>: several outputs of one purpose in one publish (off by default).</summary>
+    public UpstreamBatchOptions Batch { get; init; } = new();
+
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Url);
 
     public Uri? Endpoint => IsConfigured && Uri.TryCreate(Url, UriKind.Absolute, out var uri) ? uri : null;
@@ -171,6 +174,58 @@ public sealed record UpstreamOptions
         if (ReconnectMinDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectMinDelay)
         {
             yield return $"{path}:ReconnectMinDelay must be positive and not above ReconnectMaxDelay";
+        }
+        foreach (var error in Batch.Validate($"{path}:Batch"))
+        {
+            yield return error;
+        }
+        if (Batch.Enabled && Envelope != "protobuf")
+        {
+            // Without envelopes the tags and the topic of each output exist only as the publish's own properties.
+            yield return $"{path}:Batch:Enabled needs {path}:Envelope 'protobuf': a batch is a telemetry.v1.EnvelopeBatch, and without envelopes the outputs would lose their own tags";
+        }
+        if (Batch.Enabled && IsAmqp)
+        {
+            yield return $"{path}:Batch:Enabled needs an mqtt:// or mqtts:// upstream; an AMQP exchange gets outputs one by one";
+        }
+    }
+}
+
+/// <summary>
+/// <c>Gateway:Upstream:Batch</c>: outputs of one purpose (and the same tags) for one upstream that come within
+/// <see cref="Linger"/> go as one publish carrying a <c>telemetry.v1.EnvelopeBatch</c>, up to <see cref="MaxOutputs"/>
+/// outputs and <see cref="MaxBytes"/> bytes of batch (lowered to what the upstream's Maximum Packet Size leaves). Each
+/// output counts as delivered, and its device gets its PUBACK, only once the batch is acknowledged.
+/// </summary>
+public sealed record UpstreamBatchOptions
+{
+    /// <summary>The upper bound of <see cref="MaxBytes"/>: 16 MiB, far below MQTT's largest packet (256 MiB).</summary>
+    public const int MaxBytesLimit = 16 * 1024 * 1024;
+
+    public bool Enabled { get; init; }
+
+    /// <summary>How long the first output of a batch waits for others before the batch is sent anyway.</summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Outputs in one batch at most; a full batch is sent at once.</summary>
+    public int MaxOutputs { get; init; } = 64;
+
+    /// <summary>Bytes of <c>EnvelopeBatch</c> in one publish at most; an output that would pass it starts the next batch.</summary>
+    public int MaxBytes { get; init; } = 256 * 1024;
+
+    public IEnumerable<string> Validate(string path)
+    {
+        if (Linger <= TimeSpan.Zero || Linger > TimeSpan.FromSeconds(1))
+        {
+            yield return $"{path}:Linger must be positive and at most 1 second (00:00:01)";
+        }
+        if (MaxOutputs is < 2 or > 4096)
+        {
+            yield return $"{path}:MaxOutputs must be between 2 and 4096";
+        }
+        if (MaxBytes is < 1024 or > MaxBytesLimit)
+        {
+            yield return $"{path}:MaxBytes must be between 1024 and {MaxBytesLimit} (16 MiB)";
         }
     }
 }

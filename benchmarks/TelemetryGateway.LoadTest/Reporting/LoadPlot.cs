@@ -148,7 +148,7 @@ internal static class LoadPlot
     }
 
     private static string Label(ScenarioResult r) =>
-        string.Create(Invariant, $"{(r.Kind == ScenarioKind.Baseline ? "bridge" : r.Kind.ToString().ToLowerInvariant())}, {(r.Brokers == BrokerTuning.Tuned ? "tuned" : "default")} brokers, QoS {r.Qos}");
+        string.Create(Invariant, $"{(r.Kind switch { ScenarioKind.Baseline => "bridge", ScenarioKind.GatewayBatch => "gateway-batch", _ => r.Kind.ToString().ToLowerInvariant() })}, {(r.Brokers == BrokerTuning.Tuned ? "tuned" : "default")} brokers, QoS {r.Qos}");
 
     private static string Color(int index) => Colors[index % Colors.Length];
 

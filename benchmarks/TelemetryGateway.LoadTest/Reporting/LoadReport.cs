@@ -77,6 +77,16 @@ internal static class LoadReport
             var cloud = r.CpuMicrosPerMessage(CpuRole.CloudBroker);
             Line(report, $"| {Name(r.Kind)}{Idle(r)} | {Name(r.Brokers)} | {r.Qos} | {Us(relay)} | {Us(cloud)} | {Us(relay + cloud)} | {Us(r.CpuMicrosPerMessage(CpuRole.Generator))} |");
         }
+        Line(report);
+        Line(report, "CPU time per output delivered (µs; the bridge's output is its one forwarded message), and outputs per publish the cloud subscriber received (a gateway batch is one publish):");
+        Line(report);
+        Line(report, "| scenario | brokers | QoS | outputs/s | outputs per cloud publish | relay µs/output | cloud mosquitto µs/output |");
+        Line(report, "|---|---|---|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            var perPublish = r.OutputsPerPublish is { } n ? n.ToString("0.0", Invariant) : "–";
+            Line(report, $"| {Name(r.Kind)}{Idle(r)} | {Name(r.Brokers)} | {r.Qos} | {r.OutputsPerSecond:N0} | {perPublish} | {Us(r.CpuMicrosPerOutput(CpuRole.Relay))} | {Us(r.CpuMicrosPerOutput(CpuRole.CloudBroker))} |");
+        }
 
         var workers = results.Where(r => r.Kind == ScenarioKind.Workers).ToArray();
         if (workers.Length > 0)
@@ -117,14 +127,14 @@ internal static class LoadReport
             Line(report);
             Line(report, "## Gateway / baseline");
             Line(report);
-            Line(report, "| brokers | QoS | messages in/s | delivered msg/s | target | p99 latency | target | lost (gateway) | target |");
-            Line(report, "|---|---|---:|---:|---|---:|---|---:|---|");
+            Line(report, "| scenario | brokers | QoS | messages in/s | delivered msg/s | target | p99 latency | target | lost (gateway) | target |");
+            Line(report, "|---|---|---|---:|---:|---|---:|---|---:|---|");
             var paced = options.RatePerDevice > 0;
             foreach (var c in comparisons)
             {
                 var applies = c.Qos == 1;
                 var throughputTarget = paced ? "n/a (paced run)" : Target(applies, c.ThroughputMet, $"≥ {ThroughputTarget:0.0}×");
-                Line(report, $"| {Name(c.Brokers)} | {c.Qos} | {c.InRatio:0.00}× | {c.ThroughputRatio:0.00}× | {throughputTarget} | {c.P99Ratio:0.00}× | {Target(applies, c.P99Met, $"≤ {P99Target:0.0}×")} | {c.GatewayLost} | {Target(applies, c.LostMet, "0")} |");
+                Line(report, $"| {Name(c.Kind)} | {Name(c.Brokers)} | {c.Qos} | {c.InRatio:0.00}× | {c.ThroughputRatio:0.00}× | {throughputTarget} | {c.P99Ratio:0.00}× | {Target(applies, c.P99Met, $"≤ {P99Target:0.0}×")} | {c.GatewayLost} | {Target(applies, c.LostMet, "0")} |");
             }
             Line(report);
             Line(report, "Targets apply to QoS 1 (at least once end to end); QoS 0 is shown for information. "
@@ -167,15 +177,15 @@ internal static class LoadReport
         {
             if (!c.ThroughputMet && options.RatePerDevice <= 0)
             {
-                missed.Add(string.Create(Invariant, $"QoS 1 throughput {c.ThroughputRatio:0.00}× the bridge's (target ≥ {ThroughputTarget:0.0}×)"));
+                missed.Add(string.Create(Invariant, $"{Name(c.Kind)}, QoS 1 throughput {c.ThroughputRatio:0.00}× the bridge's (target ≥ {ThroughputTarget:0.0}×)"));
             }
             if (!c.P99Met)
             {
-                missed.Add(string.Create(Invariant, $"QoS 1 p99 {c.P99Ratio:0.00}× the bridge's (target ≤ {P99Target:0.0}×)"));
+                missed.Add(string.Create(Invariant, $"{Name(c.Kind)}, QoS 1 p99 {c.P99Ratio:0.00}× the bridge's (target ≤ {P99Target:0.0}×)"));
             }
             if (!c.LostMet)
             {
-                missed.Add(string.Create(Invariant, $"QoS 1 lost {c.GatewayLost} outputs (target 0)"));
+                missed.Add(string.Create(Invariant, $"{Name(c.Kind)}, QoS 1 lost {c.GatewayLost} outputs (target 0)"));
             }
         }
         if (options.Window == 1)
@@ -290,11 +300,12 @@ internal static class LoadReport
         ScenarioKind.Direct => "direct (generator ceiling)",
         ScenarioKind.Baseline => "baseline – mosquitto bridge",
         ScenarioKind.Gateway => "gateway",
+        ScenarioKind.GatewayBatch => "gateway, batching",
         ScenarioKind.Workers => "workers (amqp, 3-node RabbitMQ)",
         _ => kind.ToString(),
     };
 
-    private sealed record Comparison(BrokerTuning Brokers, byte Qos, double InRatio, double ThroughputRatio, double P99Ratio, long GatewayLost)
+    private sealed record Comparison(ScenarioKind Kind, BrokerTuning Brokers, byte Qos, double InRatio, double ThroughputRatio, double P99Ratio, long GatewayLost)
     {
         public bool ThroughputMet => ThroughputRatio >= ThroughputTarget;
         public bool P99Met => P99Ratio <= P99Target;
@@ -308,20 +319,23 @@ internal static class LoadReport
         foreach (var (brokers, qos) in results.Select(r => (r.Brokers, r.Qos)).Distinct())
         {
             var baseline = results.FirstOrDefault(r => r.Brokers == brokers && r.Qos == qos && r.Kind == ScenarioKind.Baseline);
-            var gateway = results.FirstOrDefault(r => r.Brokers == brokers && r.Qos == qos && r.Kind == ScenarioKind.Gateway);
-            if (baseline is null || gateway is null)
+            foreach (var gateway in results.Where(r => r.Brokers == brokers && r.Qos == qos && r.Kind is ScenarioKind.Gateway or ScenarioKind.GatewayBatch))
             {
-                continue;
+                if (baseline is null)
+                {
+                    break;
+                }
+                var p99Gateway = gateway.LatencyMs(99) ?? double.PositiveInfinity;
+                var p99Baseline = baseline.LatencyMs(99) ?? double.NaN;
+                comparisons.Add(new Comparison(
+                    gateway.Kind,
+                    brokers,
+                    qos,
+                    Ratio(gateway.MessagesInPerSecond, baseline.MessagesInPerSecond),
+                    Ratio(gateway.DeliveredMessagesPerSecond, baseline.DeliveredMessagesPerSecond),
+                    Ratio(p99Gateway, p99Baseline),
+                    gateway.Lost + (gateway.Failed ? 1 : 0)));
             }
-            var p99Gateway = gateway.LatencyMs(99) ?? double.PositiveInfinity;
-            var p99Baseline = baseline.LatencyMs(99) ?? double.NaN;
-            comparisons.Add(new Comparison(
-                brokers,
-                qos,
-                Ratio(gateway.MessagesInPerSecond, baseline.MessagesInPerSecond),
-                Ratio(gateway.DeliveredMessagesPerSecond, baseline.DeliveredMessagesPerSecond),
-                Ratio(p99Gateway, p99Baseline),
-                gateway.Lost + (gateway.Failed ? 1 : 0)));
         }
         return comparisons;
     }

@@ -7,7 +7,9 @@ namespace TelemetryGateway.LoadTest.Scenarios;
 /// <summary>
 /// The "cloud" consumer: subscribes at QoS 1 on the upstream broker and, for every output, takes the latency
 /// (receive time − the <c>ts</c> the device stamped) and a 64-bit fingerprint of topic + payload to spot redeliveries.
-/// Outputs with <c>ts</c> 0 are warm-up probes and are only counted as such.
+/// Outputs with <c>ts</c> 0 are warm-up probes and are only counted as such. A <c>telemetry.v1.EnvelopeBatch</c> (the
+/// gateway's batches, published on <c>{prefix}/{purpose}/batch</c>; this MQTT 3.1.1 client sees no content type) is
+/// taken apart into its elements, each an output with its own <c>ts</c>, fingerprint and latency.
 /// </summary>
 /// <remarks><see cref="OnPublish"/> runs on the client's single receive loop; the counters the scenario polls meanwhile
 /// are read with <see cref="Volatile"/>; the latency list is read only after <see cref="StopAsync"/>.</remarks>
@@ -22,6 +24,7 @@ internal sealed class CloudSubscriber : IPublishReceiver
     private MinimalMqttClient? _client;
     private MeasurementClock? _clock;
     private long _received;
+    private long _publishes;
     private long _probes;
     private long _duplicates;
     private long _withoutTs;
@@ -35,6 +38,9 @@ internal sealed class CloudSubscriber : IPublishReceiver
 
     /// <summary>Outputs received since the measurement started, redeliveries included.</summary>
     public long Received => Volatile.Read(ref _received);
+
+    /// <summary>Publishes received since the measurement started (a batch is one publish of many outputs).</summary>
+    public long Publishes => Volatile.Read(ref _publishes);
 
     /// <summary>Warm-up probe outputs received.</summary>
     public long Probes => Volatile.Read(ref _probes);
@@ -73,6 +79,59 @@ internal sealed class CloudSubscriber : IPublishReceiver
     }
 
     public void OnPublish(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, long receivedTimestamp)
+    {
+        if (Volatile.Read(ref _clock) is not null)
+        {
+            Interlocked.Increment(ref _publishes);
+        }
+        if (!topic.EndsWith("/batch"u8))
+        {
+            OnOutput(topic, payload, receivedTimestamp);
+            return;
+        }
+        var rest = payload;
+        while (NextElement(ref rest, out var element))
+        {
+            OnOutput(topic, element, receivedTimestamp);
+        }
+    }
+
+    /// <summary>
+    /// The next element of an <c>EnvelopeBatch</c> (field 1, length-delimited: tag 0x0A, varint length, the Envelope's
+    /// bytes), read by hand: this project takes no package. False at the end or on anything else.
+    /// </summary>
+    internal static bool NextElement(ref ReadOnlySpan<byte> batch, out ReadOnlySpan<byte> element)
+    {
+        element = default;
+        if (batch.Length < 2 || batch[0] != 0x0A)
+        {
+            return false;
+        }
+        var length = 0L;
+        var at = 1;
+        for (var shift = 0; ; shift += 7)
+        {
+            if (at >= batch.Length || shift > 28)
+            {
+                return false;
+            }
+            var b = batch[at++];
+            length |= (long)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                break;
+            }
+        }
+        if (length > batch.Length - at)
+        {
+            return false;
+        }
+        element = batch.Slice(at, (int)length);
+        batch = batch[(at + (int)length)..];
+        return true;
+    }
+
+    private void OnOutput(ReadOnlySpan<byte> topic, ReadOnlySpan<byte> payload, long receivedTimestamp)
     {
         var ts = ReadTs(payload);
         var clock = Volatile.Read(ref _clock);

@@ -29,6 +29,9 @@ internal sealed record ScenarioResult
     public required long OutputsReceived { get; init; }
     public required long Duplicates { get; init; }
 
+    /// <summary>Publishes the cloud subscriber received (fewer than the outputs when the gateway batches).</summary>
+    public long PublishesReceived { get; init; }
+
     /// <summary>From the start signal to the last output received.</summary>
     public required TimeSpan DeliveryElapsed { get; init; }
 
@@ -78,6 +81,13 @@ internal sealed record ScenarioResult
         var delivered = OutputsUnique / (double)OutputsPerMessage;
         return CpuUsed.TryGetValue(role, out var used) && delivered > 0 ? used.TotalMicroseconds / delivered : null;
     }
+
+    /// <summary>CPU microseconds <paramref name="role"/> spent per output delivered (distinct); null when not measured.</summary>
+    public double? CpuMicrosPerOutput(CpuRole role) =>
+        CpuUsed.TryGetValue(role, out var used) && OutputsUnique > 0 ? used.TotalMicroseconds / OutputsUnique : null;
+
+    /// <summary>Outputs per publish the cloud subscriber received.</summary>
+    public double? OutputsPerPublish => PublishesReceived > 0 ? OutputsReceived / (double)PublishesReceived : null;
 
     public double? LatencyMs(double percentile) => Percentile(LatenciesMicros, percentile);
 

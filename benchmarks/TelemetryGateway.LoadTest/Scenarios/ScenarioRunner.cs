@@ -98,6 +98,7 @@ internal static class ScenarioRunner
                 OutputsPerMessage = setup.OutputsPerMessage,
                 OutputsReceived = subscriber.Received,
                 Duplicates = subscriber.Duplicates,
+                PublishesReceived = subscriber.Publishes,
                 DeliveryElapsed = lastOutput == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(clock.OriginTimestamp, lastOutput),
                 LatenciesMicros = latencies,
                 RoundTripsMicros = roundTrips,

@@ -76,12 +76,13 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                         break;
                     }
                 case ScenarioKind.Gateway:
+                case ScenarioKind.GatewayBatch:
                     {
                         var cloud = await setup.StartCloudAsync(options.UpstreamPort);
                         setup.SubscriberEndpoint = cloud.Endpoint;
                         setup.TopicFilter = options.UpstreamTopicPrefix + "/#";
                         setup.OutputsPerMessage = options.GatewayOutputsPerMessage;
-                        if (options.GatewayPort is { } running)
+                        if (options.GatewayPort is { } running && kind == ScenarioKind.Gateway)
                         {
                             setup.DeviceEndpoint = Loopback.Endpoint(running);
                             setup.Description.Add($"gateway: already running on 127.0.0.1:{running} (not started by the benchmark)");
@@ -93,6 +94,10 @@ internal sealed class ScenarioSetup : IAsyncDisposable
                             IReadOnlyList<string> settings = connections > 5_000
                                 ? [.. options.GatewaySettings, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Gateway:Security:Limits:MaxConnections={connections}")]
                                 : options.GatewaySettings;
+                            if (kind == ScenarioKind.GatewayBatch)
+                            {
+                                settings = [.. settings, "Gateway:Upstream:Batch:Enabled=true"];
+                            }
                             var gateway = await setup.OwnAsync(GatewayProcess.StartAsync(
                                 options.ResolveGatewayDll(), Loopback.FreePort(), cloud.Port, options.UpstreamTopicPrefix, settings));
                             setup.DeviceEndpoint = gateway.Endpoint;

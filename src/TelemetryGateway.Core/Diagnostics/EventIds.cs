@@ -129,4 +129,9 @@ public static class EventIds
     public const int SharedSubscriptionNoLocal = 644;
     public const int SharedSubscriptionTotals = 645;
     public const int ClientIdAssignedToMqtt311 = 646;
+
+    // 660-669: batching for the cloud (Gateway:Upstream:Batch).
+    public const int UpstreamBatching = 660;
+    public const int BatchRejected = 661;
+    public const int BatchNotAcknowledged = 662;
 }

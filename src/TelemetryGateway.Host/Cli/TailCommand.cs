@@ -15,7 +15,8 @@ namespace TelemetryGateway.Host.Cli;
 /// outputs (<c>filtered/#</c> by default) and prints each as one JSON line: topic, the tags (purpose, legal basis,
 /// categories, policy, retention), stream and gateway, and the minimized payload (as text when it is UTF-8, else base64).
 /// A <c>telemetry.v1.Envelope</c> is decoded; an output sent without one (<c>Gateway:Upstream:Envelope=none</c>) has
-/// its tags in MQTT 5 user properties. Ends after <c>--count</c> outputs or <c>--timeout</c> seconds (exit 0; 1 when the
+/// its tags in MQTT 5 user properties. A <c>telemetry.v1.EnvelopeBatch</c> (<c>Gateway:Upstream:Batch</c>, when tailing
+/// a cloud broker) is printed as one line per element, with the element's own topic and the batch's topic as <c>batch</c>. Ends after <c>--count</c> outputs or <c>--timeout</c> seconds (exit 0; 1 when the
 /// timeout passed before the count was reached), or on Ctrl+C.
 /// </summary>
 internal static class TailCommand
@@ -73,7 +74,7 @@ internal static class TailCommand
         client.ApplicationMessageReceivedAsync += args =>
         {
             // The channel bounds what waits to be printed; a full one makes MQTTnet wait (QoS 1 back pressure).
-            return lines.Writer.WriteAsync(Format(args.ApplicationMessage), stop.Token).AsTask();
+            return WriteAllAsync(lines.Writer, FormatAll(args.ApplicationMessage), stop.Token);
         };
         try
         {
@@ -130,27 +131,81 @@ internal static class TailCommand
         }
     }
 
-    /// <summary>One output as a JSON line.</summary>
-    internal static string Format(MqttApplicationMessage message)
+    private static async Task WriteAllAsync(System.Threading.Channels.ChannelWriter<string> writer, IReadOnlyList<string> lines, CancellationToken cancel)
+    {
+        foreach (var line in lines)
+        {
+            await writer.WriteAsync(line, cancel);
+        }
+    }
+
+    /// <summary>One JSON line per output: one for a single output, one per element of a <c>telemetry.v1.EnvelopeBatch</c>.</summary>
+    internal static IReadOnlyList<string> FormatAll(MqttApplicationMessage message)
+    {
+        if (message.ContentType?.Contains("telemetry.v1.EnvelopeBatch", StringComparison.Ordinal) != true)
+        {
+            return [Format(message)];
+        }
+        EnvelopeBatch batch;
+        try
+        {
+            batch = EnvelopeBatch.Parser.ParseFrom(message.Payload);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            return [Error(message.Topic, "not a valid telemetry.v1.EnvelopeBatch")];
+        }
+        return [.. batch.Envelopes.Select(envelope => Format(envelope.Topic, envelope, null, message.Topic))];
+    }
+
+    private static string Error(string topic, string error)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("topic", message.Topic);
-            var payload = message.Payload.ToArray();
-            Envelope? envelope = null;
-            if (message.ContentType?.Contains("telemetry.v1.Envelope", StringComparison.Ordinal) == true)
+            json.WriteString("topic", topic);
+            json.WriteString("error", error);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>One output as a JSON line.</summary>
+    internal static string Format(MqttApplicationMessage message)
+    {
+        Envelope? envelope = null;
+        string? error = null;
+        if (message.ContentType?.Contains("telemetry.v1.Envelope", StringComparison.Ordinal) == true)
+        {
+            try
             {
-                try
-                {
-                    envelope = Envelope.Parser.ParseFrom(payload);
-                }
-                catch (Google.Protobuf.InvalidProtocolBufferException)
-                {
-                    json.WriteString("error", "not a valid telemetry.v1.Envelope");
-                }
+                envelope = Envelope.Parser.ParseFrom(message.Payload);
             }
+            catch (Google.Protobuf.InvalidProtocolBufferException)
+            {
+                error = "not a valid telemetry.v1.Envelope";
+            }
+        }
+        return envelope is null ? Format(message.Topic, null, message, null, error) : Format(message.Topic, envelope, message, null);
+    }
+
+    private static string Format(string topic, Envelope? envelope, MqttApplicationMessage? message, string? batchTopic, string? error = null)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("topic", topic);
+            if (batchTopic is not null)
+            {
+                json.WriteString("batch", batchTopic);
+            }
+            if (error is not null)
+            {
+                json.WriteString("error", error);
+            }
+            var payload = message?.Payload.ToArray() ?? [];
             if (envelope is not null)
             {
                 json.WriteString("purpose", envelope.Purpose);
@@ -169,7 +224,7 @@ internal static class TailCommand
                 json.WriteString("contentType", envelope.ContentType);
                 payload = envelope.Payload.ToByteArray();
             }
-            else
+            else if (message is not null)
             {
                 foreach (var property in message.UserProperties ?? [])
                 {

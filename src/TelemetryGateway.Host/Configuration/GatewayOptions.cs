@@ -107,6 +107,10 @@ public sealed record GatewayOptions
         errors.AddRange(Mqtt.Validate("Gateway:Mqtt"));
         errors.AddRange(Upstream.Validate("Gateway:Upstream"));
         errors.AddRange(Residencies.Validate(Upstream, Upstreams, Site));
+        if (Upstream.Batch.Enabled && !Upstream.IsConfigured && Upstreams.Count == 0)
+        {
+            errors.Add("Gateway:Upstream:Batch:Enabled needs a cloud upstream (Gateway:Upstream:Url or Gateway:Upstreams); the site broker's filtered/... topics get outputs one by one");
+        }
         errors.AddRange(Outbox.Validate("Gateway:Outbox"));
         errors.AddRange(Security.Validate("Gateway:Security", Mqtt));
         errors.AddRange(Quarantine.Validate("Gateway:Quarantine"));

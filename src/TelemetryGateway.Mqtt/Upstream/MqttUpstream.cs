@@ -25,6 +25,8 @@ internal sealed partial class MqttUpstream : IUpstream
     private SemaphoreSlim _inFlight;
 
     private readonly MqttInstruments? _instruments;
+    private readonly UpstreamBatcher? _batcher;
+    private readonly CancellationTokenSource _disposing = new();
     private bool _connectedBefore;
 
     public MqttUpstream(UpstreamOptions options, ILogger logger, TimeProvider time, MqttInstruments? instruments = null)
@@ -66,9 +68,18 @@ internal sealed partial class MqttUpstream : IUpstream
         // The gateway opens the socket itself to acknowledge what it reads at once (see UpstreamSocketStream).
         var tcp = (MqttClientTcpOptions)_clientOptions.ChannelOptions;
         tcp.StreamProvider = new UpstreamSocketProvider(tcp, _clientOptions.Timeout);
+        if (options.Batch.Enabled)
+        {
+            _batcher = new UpstreamBatcher(options.Batch, options.TopicPrefix, PublishBatchAsync, () => Interlocked.Read(ref _maxPacketSize), time, logger);
+            LogBatching(logger, options.Batch.Linger.TotalMilliseconds, options.Batch.MaxOutputs, options.Batch.MaxBytes);
+        }
     }
 
-    public int Window => _window;
+    /// <summary>
+    /// Outputs in flight at once: the publishes of the window, times the outputs a batch holds when batching (a batch
+    /// is one publish of the window).
+    /// </summary>
+    public int Window => _batcher is null ? _window : (int)Math.Min((long)_window * _options.Batch.MaxOutputs, 65_535);
 
     /// <summary><c>host:port</c> of the upstream, for logs (the port matters when several brokers share a host).</summary>
     private string HostAndPort => string.Create(
@@ -137,7 +148,14 @@ internal sealed partial class MqttUpstream : IUpstream
         }
     }
 
-    public async Task<PublishResult> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes at QoS 1; with batching on, an output that may go in a batch waits for its batch's acknowledgement
+    /// (<see cref="UpstreamBatcher"/>), any other goes alone.
+    /// </summary>
+    public Task<PublishResult> PublishAsync(UpstreamMessage message, CancellationToken cancellationToken) =>
+        _batcher is not null && _batcher.TryAdd(message, out var batched) ? batched : PublishAloneAsync(message, cancellationToken);
+
+    private async Task<PublishResult> PublishAloneAsync(UpstreamMessage message, CancellationToken cancellationToken)
     {
         var maxPacketSize = Interlocked.Read(ref _maxPacketSize);
         if (maxPacketSize > 0 && EstimatedPacketSize(message) > maxPacketSize)
@@ -152,6 +170,28 @@ internal sealed partial class MqttUpstream : IUpstream
         {
             var sent = _time.GetTimestamp();
             var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
+            _instruments?.Acknowledged(_time.GetElapsedTime(sent), _options.Endpoint!.Host);
+            return PublishResult.FromReasonCode(result.ReasonCode);
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)
+        {
+            return _client.IsConnected && e is MQTTnet.Exceptions.MqttCommunicationTimedOutException ? PublishResult.TimedOut : PublishResult.ConnectionLost;
+        }
+        finally
+        {
+            window.Release();
+        }
+    }
+
+    /// <summary>One batch as one publish of the window; cancelled only when the upstream is disposed.</summary>
+    private async Task<PublishResult> PublishBatchAsync(OutgoingBatch batch)
+    {
+        var window = _inFlight;
+        await window.WaitAsync(_disposing.Token);
+        try
+        {
+            var sent = _time.GetTimestamp();
+            var result = await _client.PublishAsync(batch.ToApplicationMessage(), _disposing.Token);
             _instruments?.Acknowledged(_time.GetElapsedTime(sent), _options.Endpoint!.Host);
             return PublishResult.FromReasonCode(result.ReasonCode);
         }
@@ -187,6 +227,8 @@ internal sealed partial class MqttUpstream : IUpstream
 
     public async ValueTask DisposeAsync()
     {
+        // Batches still collecting fail (their outputs are stored by whoever waits on them); those sent end with the client.
+        _batcher?.Dispose();
         if (_client.IsConnected)
         {
             try
@@ -198,8 +240,14 @@ internal sealed partial class MqttUpstream : IUpstream
                 // Already gone; the session persists on the broker either way.
             }
         }
+        await _disposing.CancelAsync();
         _client.Dispose();
+        _disposing.Dispose();
     }
+
+    [LoggerMessage(EventId = EventIds.UpstreamBatching, Level = LogLevel.Information,
+        Message = "Upstream batching on: outputs of one purpose within {LingerMs} ms go as one EnvelopeBatch of up to {MaxOutputs} outputs and {MaxBytes} bytes")]
+    private static partial void LogBatching(ILogger logger, double lingerMs, int maxOutputs, int maxBytes);
 
     [LoggerMessage(EventId = EventIds.UpstreamConnected, Level = LogLevel.Information, Message = "Upstream {Endpoint} connected (window {Window}, session present: {SessionPresent})")]
     private static partial void LogConnected(ILogger logger, string endpoint, int window, bool sessionPresent);

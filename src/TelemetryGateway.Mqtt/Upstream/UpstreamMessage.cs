@@ -47,8 +47,27 @@ internal static class UpstreamMessageMapping
         var builder = new MQTTnet.MqttApplicationMessageBuilder()
             .WithTopic(message.Topic)
             .WithPayload(message.Payload)
-            .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithContentType(message.ContentType)
+            .WithContentType(message.ContentType);
+        return WithTags(builder, message, message.ExpirySeconds).Build();
+    }
+
+    /// <summary>
+    /// A batch on the wire: its own topic and content type, the <c>batch</c> user property (how many elements), the tags
+    /// every element shares, and the shortest expiry among them.
+    /// </summary>
+    public static MQTTnet.MqttApplicationMessage ToApplicationMessage(this OutgoingBatch batch)
+    {
+        var builder = new MQTTnet.MqttApplicationMessageBuilder()
+            .WithTopic(batch.Topic)
+            .WithPayload(new System.Buffers.ReadOnlySequence<byte>(batch.Buffer, 0, batch.Length))
+            .WithContentType(UpstreamBatcher.ContentType)
+            .WithUserProperty("batch", Utf8(batch.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return WithTags(builder, batch.First, batch.ExpirySeconds).Build();
+    }
+
+    private static MQTTnet.MqttApplicationMessageBuilder WithTags(MQTTnet.MqttApplicationMessageBuilder builder, UpstreamMessage message, uint expirySeconds)
+    {
+        builder.WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
             .WithUserProperty("purpose", Utf8(message.Purpose))
             .WithUserProperty("legal-basis", Utf8(message.LegalBasis))
             .WithUserProperty("categories", Utf8(message.Categories))
@@ -65,11 +84,11 @@ internal static class UpstreamMessageMapping
                 .WithUserProperty("k", Utf8(aggregate.K.ToString(System.Globalization.CultureInfo.InvariantCulture)))
                 .WithUserProperty("epsilon", Utf8(aggregate.Epsilon));
         }
-        if (message.ExpirySeconds > 0)
+        if (expirySeconds > 0)
         {
-            builder.WithMessageExpiryInterval(message.ExpirySeconds);
+            builder.WithMessageExpiryInterval(expirySeconds);
         }
-        return builder.Build();
+        return builder;
     }
 
     private static ReadOnlyMemory<byte> Utf8(string value) => System.Text.Encoding.UTF8.GetBytes(value);

@@ -35,6 +35,23 @@ internal sealed class HeldRelay : IAsyncDisposable
 
     public void Release() => _released.TrySetResult();
 
+    /// <summary>
+    /// Closes every connection now, in both directions (a cloud connection lost); while held, what was kept back is lost
+    /// with it. New connections are accepted as before.
+    /// </summary>
+    public void DropConnections()
+    {
+        lock (_connections)
+        {
+            foreach (var connection in _connections)
+            {
+                connection.Client?.Close(0);
+                connection.Dispose();
+            }
+            _connections.Clear();
+        }
+    }
+
     private static TaskCompletionSource Released()
     {
         var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
