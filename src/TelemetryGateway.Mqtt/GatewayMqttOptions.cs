@@ -213,6 +213,14 @@ public sealed record UpstreamBatchOptions
     /// <summary>Bytes of <c>EnvelopeBatch</c> in one publish at most; an output that would pass it starts the next batch.</summary>
     public int MaxBytes { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// Send a batch at once when no batch of its purpose (and tags) awaits the upstream's acknowledgement, and the one
+    /// collected meanwhile as soon as the last one is acknowledged: the acknowledgements pace the batches, so a quiet
+    /// device waits for no linger and a busy gateway still fills its batches. False: every batch waits its linger (or
+    /// fills up).
+    /// </summary>
+    public bool SendWhenIdle { get; init; } = true;
+
     public IEnumerable<string> Validate(string path)
     {
         if (Linger <= TimeSpan.Zero || Linger > TimeSpan.FromSeconds(1))

@@ -11,7 +11,9 @@ namespace TelemetryGateway.Mqtt.Upstream;
 /// Collects outputs of one purpose (and the same tags) for one upstream into a <c>telemetry.v1.EnvelopeBatch</c>
 /// (<c>Gateway:Upstream:Batch</c>): a batch is sent when it holds <see cref="UpstreamBatchOptions.MaxOutputs"/>
 /// outputs, when the next output would take it past its byte limit, or when its first output has waited
-/// <see cref="UpstreamBatchOptions.Linger"/>. Every output of a batch gets the batch's result, so an output counts as
+/// <see cref="UpstreamBatchOptions.Linger"/>; with <see cref="UpstreamBatchOptions.SendWhenIdle"/>, also at once when
+/// no batch of its key awaits acknowledgement, and when the last one that did is answered (so acknowledgements pace the
+/// batches: one output alone goes without delay, and under load a batch fills while the previous one is in flight). Every output of a batch gets the batch's result, so an output counts as
 /// delivered only once the whole batch is acknowledged; a batch that is not acknowledged fails each of its outputs as a
 /// transient failure, so they take the outbox's retry path like any output. A batch the upstream rejects is not made a
 /// dead letter (the batch, not an output, may be what it refused): its outputs fail transiently and that purpose's
@@ -145,6 +147,7 @@ internal sealed partial class UpstreamBatcher : IDisposable
             LogNotAcknowledged(_logger, batch.Count, batch.First.Purpose, result.Reason);
         }
         batch.Completion.TrySetResult(result);
+        pending.Answered();
     }
 
     [LoggerMessage(EventId = EventIds.BatchRejected, Level = LogLevel.Warning,
@@ -176,6 +179,9 @@ internal sealed partial class UpstreamBatcher : IDisposable
         private uint _expirySeconds;
         private DateTimeOffset _aloneUntil = DateTimeOffset.MinValue;
         private bool _disposed;
+
+        // Batches of this key handed to the publish and not yet answered.
+        private int _inFlight;
 
         public PendingBatch(UpstreamBatcher batcher, UpstreamMessage first)
         {
@@ -237,7 +243,7 @@ internal sealed partial class UpstreamBatcher : IDisposable
                 _coded.Flush();
                 _count++;
                 result = _completion!.Task;
-                if (_count >= _batcher._options.MaxOutputs)
+                if (_count >= _batcher._options.MaxOutputs || (_inFlight == 0 && _batcher._options.SendWhenIdle))
                 {
                     SealAndSend();
                 }
@@ -257,10 +263,27 @@ internal sealed partial class UpstreamBatcher : IDisposable
             }
         }
 
+        /// <summary>
+        /// A batch of this key was answered: with <see cref="UpstreamBatchOptions.SendWhenIdle"/>, what was collected
+        /// while the last one was in flight goes now rather than at the end of its linger.
+        /// </summary>
+        public void Answered()
+        {
+            lock (_lock)
+            {
+                _inFlight--;
+                if (_inFlight == 0 && _count > 0 && !_disposed && _batcher._options.SendWhenIdle)
+                {
+                    SealAndSend();
+                }
+            }
+        }
+
         /// <summary>Under the lock: hands the batch to the publish, in the order batches of this key were sealed.</summary>
         private void SealAndSend()
         {
             var batch = Seal();
+            _inFlight++;
             _ = _batcher.SendAsync(batch, this);
         }
 

@@ -11,9 +11,10 @@ using TelemetryGateway.Proto.Telemetry.V1;
 namespace TelemetryGateway.Mqtt.Tests.Upstream;
 
 /// <summary>
-/// Batching for the cloud (<c>Gateway:Upstream:Batch</c>): when a batch is sent (count, bytes, linger), what goes in one
-/// batch (one purpose and its tags), what a batch decodes to, and what each output learns from its batch's answer.
-/// The linger's timer is fired by hand; nothing here depends on timing.
+/// Batching for the cloud (<c>Gateway:Upstream:Batch</c>): when a batch is sent (count, bytes, linger, and with
+/// SendWhenIdle as acknowledgements come back), what goes in one batch (one purpose and its tags), what a batch decodes
+/// to, and what each output learns from its batch's answer. The linger's timer is fired by hand; nothing here depends on
+/// timing. Most tests collect with SendWhenIdle off, so that only count, bytes and linger send a batch.
 /// </summary>
 public sealed class UpstreamBatcherTests
 {
@@ -23,7 +24,7 @@ public sealed class UpstreamBatcherTests
     public void A_batch_is_sent_as_soon_as_it_holds_MaxOutputs()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxOutputs = 4 });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxOutputs = 4 });
 
         var results = Enumerable.Range(0, 5).Select(i => Add(batcher, Output(i))).ToList();
 
@@ -41,7 +42,7 @@ public sealed class UpstreamBatcherTests
     public void A_batch_is_sent_before_an_output_would_take_it_past_MaxBytes()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxOutputs = 100, MaxBytes = 1024 });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxOutputs = 100, MaxBytes = 1024 });
 
         // Elements of equal size, a few hundred bytes each: a batch is sent when the next one would not fit.
         for (var i = 0; i < 10; i++)
@@ -62,7 +63,7 @@ public sealed class UpstreamBatcherTests
     public void A_batch_is_sent_when_its_linger_passes()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, Linger = TimeSpan.FromMilliseconds(7) });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, Linger = TimeSpan.FromMilliseconds(7) });
 
         var first = Add(batcher, Output(0));
         var second = Add(batcher, Output(1));
@@ -78,11 +79,88 @@ public sealed class UpstreamBatcherTests
     }
 
     [Fact]
+    public void With_SendWhenIdle_a_lone_output_goes_at_once_without_waiting_for_its_linger()
+    {
+        var sink = new BatchSink();
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true });
+
+        var result = Add(batcher, Output(0));
+
+        var batch = Assert.Single(sink.Sent);
+        Assert.Equal(1, batch.Count);
+        Assert.Equal(0, sink.Timers.Armed);
+        sink.Answer(batch, PublishResult.Acknowledged);
+        Assert.Equal(PublishOutcome.Acknowledged, Done(result).Outcome);
+    }
+
+    [Fact]
+    public void With_SendWhenIdle_outputs_collect_while_a_batch_is_in_flight_and_go_when_it_is_answered()
+    {
+        var sink = new BatchSink();
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true });
+
+        Add(batcher, Output(0));
+        var waiting = Enumerable.Range(1, 3).Select(i => Add(batcher, Output(i))).ToList();
+        var other = Add(batcher, Output(4, purpose: "product-improvement"));
+
+        // The second purpose has nothing in flight, so its output went at once too; the first purpose's three wait.
+        Assert.Equal([1, 1], sink.Sent.Select(b => b.Count));
+        sink.Answer(sink.Sent[0], PublishResult.Acknowledged);
+
+        Assert.Equal(3, sink.Sent.Count);
+        Assert.Equal(3, sink.Sent[2].Count);
+        Assert.All(waiting, r => Assert.False(r.IsCompleted));
+        sink.Answer(sink.Sent[2], PublishResult.Acknowledged);
+        Assert.All(waiting, r => Assert.Equal(PublishOutcome.Acknowledged, Done(r).Outcome));
+        Assert.False(other.IsCompleted);
+    }
+
+    [Fact]
+    public void With_SendWhenIdle_the_linger_and_MaxOutputs_still_bound_a_batch_while_another_is_in_flight()
+    {
+        var sink = new BatchSink();
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxOutputs = 3 });
+
+        Add(batcher, Output(0));
+        for (var i = 1; i <= 4; i++)
+        {
+            Add(batcher, Output(i));
+        }
+
+        // The first went alone; the next three filled a batch; the fifth waits for its linger, not for an answer.
+        Assert.Equal([1, 3], sink.Sent.Select(b => b.Count));
+        sink.Timers.FireAll();
+        Assert.Equal([1, 3, 1], sink.Sent.Select(b => b.Count));
+        // Answers coming back now find nothing collected: no empty batch is sent.
+        foreach (var batch in sink.Sent.ToList())
+        {
+            sink.Answer(batch, PublishResult.Acknowledged);
+        }
+        Assert.Equal(3, sink.Sent.Count);
+    }
+
+    [Fact]
+    public void With_SendWhenIdle_a_batch_not_acknowledged_still_lets_the_next_one_go()
+    {
+        var sink = new BatchSink();
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true });
+
+        var first = Add(batcher, Output(0));
+        var second = Add(batcher, Output(1));
+        sink.Answer(sink.Sent[0], PublishResult.ConnectionLost);
+
+        Assert.Equal(PublishOutcome.Transient, Done(first).Outcome);
+        Assert.Equal(2, sink.Sent.Count);
+        sink.Answer(sink.Sent[1], PublishResult.Acknowledged);
+        Assert.Equal(PublishOutcome.Acknowledged, Done(second).Outcome);
+    }
+
+    [Fact]
     public async Task With_the_system_clock_a_lone_output_goes_out_after_its_linger()
     {
         var sent = new TaskCompletionSource<OutgoingBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var batcher = new UpstreamBatcher(
-            new UpstreamBatchOptions { Enabled = true }, "telemetry", b =>
+            new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false }, "telemetry", b =>
             {
                 sent.TrySetResult(b);
                 return Task.FromResult(PublishResult.Acknowledged);
@@ -98,7 +176,7 @@ public sealed class UpstreamBatcherTests
     public void Outputs_of_different_purposes_or_tags_go_in_different_batches_on_their_purposes_topics()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false });
 
         Add(batcher, Output(0, purpose: "after-sales-service"));
         Add(batcher, Output(1, purpose: "product-improvement"));
@@ -124,7 +202,7 @@ public sealed class UpstreamBatcherTests
     public void The_decoded_batch_has_every_element_with_its_own_tags_payload_time_and_topic()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false });
         var outputs = Enumerable.Range(0, 5).Select(i => Output(i, stream: i % 2 == 0 ? "status" : "firmware")).ToList();
 
         foreach (var output in outputs)
@@ -151,7 +229,7 @@ public sealed class UpstreamBatcherTests
     public void Every_output_waits_for_its_batch_and_a_batch_not_acknowledged_fails_each_output_transiently()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxOutputs = 3 });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxOutputs = 3 });
 
         var results = Enumerable.Range(0, 3).Select(i => Add(batcher, Output(i))).ToList();
 
@@ -167,7 +245,7 @@ public sealed class UpstreamBatcherTests
     {
         var sink = new BatchSink();
         var logger = new RecordingLogger<UpstreamBatcher>();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxOutputs = 2 }, logger: logger);
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxOutputs = 2 }, logger: logger);
 
         var results = Enumerable.Range(0, 2).Select(i => Add(batcher, Output(i))).ToList();
         sink.Answer(Assert.Single(sink.Sent), PublishResult.FromReasonCode(MQTTnet.MqttClientPublishReasonCode.NotAuthorized));
@@ -187,7 +265,7 @@ public sealed class UpstreamBatcherTests
     public void Aggregates_outputs_without_an_envelope_and_outputs_too_large_for_a_batch_go_alone()
     {
         var sink = new BatchSink { MaxPacketSize = 4096 };
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxBytes = 64 * 1024 });
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxBytes = 64 * 1024 });
 
         Assert.False(batcher.TryAdd(Output(0) with { Aggregate = new AggregateTags("2026-12-03T15:00:00Z/PT1H", 10, "none") }, out _));
         Assert.False(batcher.TryAdd(Output(1) with { ContentType = "application/json" }, out _));
@@ -201,7 +279,7 @@ public sealed class UpstreamBatcherTests
     public void Disposing_fails_the_batches_not_yet_sent()
     {
         var sink = new BatchSink();
-        var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true });
+        var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false });
         var result = Add(batcher, Output(0));
 
         batcher.Dispose();
@@ -218,7 +296,7 @@ public sealed class UpstreamBatcherTests
         const int perThread = 500;
         var sent = new ConcurrentQueue<EnvelopeBatch>();
         using var batcher = new UpstreamBatcher(
-            new UpstreamBatchOptions { Enabled = true, MaxOutputs = 16 }, "telemetry", b =>
+            new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxOutputs = 16 }, "telemetry", b =>
             {
                 sent.Enqueue(EnvelopeBatch.Parser.ParseFrom(b.Buffer, 0, b.Length));
                 return Task.FromResult(PublishResult.Acknowledged);
@@ -256,10 +334,12 @@ public sealed class UpstreamBatcherTests
     public void Adding_an_output_to_a_batch_allocates_nothing()
     {
         var sink = new BatchSink();
-        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, MaxOutputs = 1000, MaxBytes = 1024 * 1024 });
-        var outputs = Enumerable.Range(0, 200).Select(i => Output(i)).ToList();
-        // Warm up: the purpose's batch and its pooled buffers grown to size (twice, so the pool holds each size once
-        // returned); the first element of a batch makes the batch's one task, so the count starts after it.
+        using var batcher = sink.Batcher(new UpstreamBatchOptions { Enabled = true, SendWhenIdle = false, MaxOutputs = 1000, MaxBytes = 1024 * 1024 });
+        // As many outputs as fit the batch's first buffer (16 KiB), so the buffer rented by the first element is the only
+        // one: a buffer grown while counting would come from the shared pool, which a GC elsewhere in the test run may
+        // have trimmed. Warm up: the purpose's batch made and sent twice; the first element of a batch makes the batch's
+        // one task and rents its buffer, so the count starts after it.
+        var outputs = Enumerable.Range(0, 60).Select(i => Output(i)).ToList();
         for (var round = 0; round < 2; round++)
         {
             foreach (var output in outputs)
