@@ -140,7 +140,34 @@ internal static class MarkerGrammar
             return MatchExplicitValue(s, valueAt, kind, out valueStart, out end);
         }
 
-        return MatchLooseValue(s, i, j, valueAt, kind, linked, out valueStart, out end);
+        if (!MatchLooseValue(s, i, j, valueAt, kind, linked, out valueStart, out end))
+        {
+            return false;
+        }
+
+        // "$ mos wifi "Home Net" "pass"": a Wi-Fi command's quoted network, then a quoted passphrase as the line's last
+        // argument; both go as one secret (each is remembered on its own).
+        if (kind == MarkerKind.SsidComponent && IsQuote(s[valueStart]) && LastQuotedArgumentEnd(s, end) is var passEnd && passEnd > end)
+        {
+            kind = MarkerKind.Secret;
+            end = passEnd;
+        }
+
+        return true;
+    }
+
+    // The end of a quoted argument after blanks at i that ends its line, or i.
+    private static int LastQuotedArgumentEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var next = SkipBlanks(s, i);
+        if (next == i || next >= s.Length || !IsQuote(s[next]))
+        {
+            return i;
+        }
+
+        var end = QuotedEnd(s, next);
+        var rest = SkipBlanks(s, end);
+        return end > next + 2 && s[end - 1] == s[next] && (rest == s.Length || IsLineBreak(s[rest])) ? end : i;
     }
 
     // "starting connection 'Home'", "nmcli con up Home": a quoted profile name, or one after an nmcli verb.

@@ -180,6 +180,7 @@ public sealed class MarkerGrammarTests
     [InlineData("cat '/var/lib/iwd/=576f686e756e6720332e4f47.psk'", "cat '/var/lib/iwd/=[ssid].psk'")]
     [InlineData("GET /wifisave?s=Casa%20Rossi&p=Sommer!2026 HTTP/1.1", "GET /wifisave?s=[ssid]&p=[secret] HTTP/1.1")]
     [InlineData("       AP: e8:48:b8:01:02:03", "       AP: [mac]")]
+    [InlineData("$ mos wifi \"Dachgeschoss Links\" \"Ziegel_Rot+3\"", "$ mos wifi [secret]")]
     public void Finds_values_in_configuration_lines_commands_and_scan_rows(string line, string expected)
     {
         Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
