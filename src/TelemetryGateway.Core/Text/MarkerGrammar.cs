@@ -301,7 +301,7 @@ internal static class MarkerGrammar
         // "Network: Home Net secured: WPA2 BSSID: 00:11:22:33:44:55 RSSI: -52" is a scan row naming a network.
         if (kind == MarkerKind.SsidComponent && (separator == ':' || s[k] == '{' || s[k] == '['))
         {
-            if (separator != (byte)':' || !IsBssidRow(s, k))
+            if (separator != (byte)':' || s[k - 1] != ' ' || !IsBssidRow(s, k))
             {
                 return false;
             }
@@ -508,7 +508,7 @@ internal static class MarkerGrammar
     }
 
     /// <summary>
-    /// A Wi-Fi name or passphrase in iwd's profile file name (<c>/var/lib/iwd/=&lt;name in hex&gt;.psk</c>, used for names
+    /// A Wi-Fi name in iwd's profile file name (<c>/var/lib/iwd/=&lt;name in hex&gt;.psk</c>, used for names
     /// with characters other than letters, digits, '-' and '_'): <paramref name="p"/> is the '=' after the '/'.
     /// </summary>
     internal static bool MatchHexProfileFile(ReadOnlySpan<byte> s, int p, out int end)
@@ -722,9 +722,10 @@ internal static class MarkerGrammar
         {
             return false;
         }
-        else if (IsWord(word, "connecting"u8) && !HasWifiContext(s, p))
+        else if (IsWord(word, "connecting"u8) && (StartsWithProseWord(s, SkipBlanks(s, p)) || !HasWifiContext(s, p)))
         {
-            // "WIFI : Connecting Home Net attempt #0": the progressive names its object only on a line about Wi-Fi.
+            // "WIFI : Connecting Home Net attempt #0": the progressive names its object only on a line about Wi-Fi
+            // ("connecting to x" is the preposition's; the line is looked at last, being the dearest test).
             return false;
         }
 
@@ -812,6 +813,17 @@ internal static class MarkerGrammar
         // "Connected to Arduino IoT Cloud": a clause that ends in an infrastructure word names a service, unless the
         // line speaks of Wi-Fi.
         return nouns || !MarkerGrammarWords.IsInfrastructureWord(TrimSentenceEnd(LastWord(s[k..end]))) || HasWifiContext(s, k);
+    }
+
+    private static bool StartsWithProseWord(ReadOnlySpan<byte> s, int k)
+    {
+        var e = k;
+        while (e < s.Length && IsLetter(s[e]) && e - k < 16)
+        {
+            e++;
+        }
+
+        return e > k && IsProseWord(s[k..e]);
     }
 
     private static ReadOnlySpan<byte> LastWord(ReadOnlySpan<byte> clause)
@@ -1245,12 +1257,21 @@ internal static class MarkerGrammar
             return true;
         }
 
+        // "Connecting Home Net": checked on its own, so that every other word ending in "ing" fails the suffix bits.
+        if (c is (byte)'g' or (byte)'G' && EndsWithConnecting(s, p))
+        {
+            return true;
+        }
+
         var b = s[p - 2];
         var c2 = IsLetter(b) ? b & 31 : 0;
         var c1 = c2 != 0 && p >= 3 && IsLetter(s[p - 3]) ? s[p - 3] & 31 : 0;
         var index = (((c1 * 32) + c2) * 32) + (c & 31);
         return (BlankWordSuffixes[index >> 6] & (1UL << (index & 63))) != 0 && MayEndBeforeBlank(s, p);
     }
+
+    private static bool EndsWithConnecting(ReadOnlySpan<byte> s, int p) =>
+        p >= 10 && (s[p - 10] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(s[(p - 10)..p], "connecting"u8) && (p == 10 || !IsLetter(s[p - 11]));
 
     /// <summary>
     /// A cheap filter for a blank at <paramref name="p"/>: whether the word before it (or its camel-case tail) has

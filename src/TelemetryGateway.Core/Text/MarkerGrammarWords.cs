@@ -111,7 +111,7 @@ internal static class MarkerGrammarWords
     internal const string BlankMarkerWords =
         "password passwd passphrase pass pwd pw psk pin pop secret token key apikey credentials credential creds "
         + "bearer authorization wpa wpa2 wpa3 ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
-        + "latitude longitude connect join joined reconnect connecting wps_reg";
+        + "latitude longitude connect join joined reconnect wps_reg";
 
     // The prepositions that name a network after a connect verb ("associated with", "connected to").
     internal const string ConnectPrepositionWords = "to with onto from";
