@@ -8,13 +8,18 @@ internal enum ArgumentRole : byte
     None,
     WifiName,
     Secret,
+
+    // An MQTT client id or user name: an account, removed but not remembered.
+    Account,
 }
 
 /// <summary>
 /// Commands and calls that take a Wi-Fi name and its passphrase as positional arguments, with no marker before either:
 /// Espressif's ESP-AT firmware (<c>AT+CWJAP="ssid","pwd"</c>, its <c>+CWJAP:"ssid",...</c> answer, <c>AT+CWSAP</c>,
-/// <c>+CWLAP:(ecn,"ssid",...)</c>, <c>AT+MQTTUSERCFG=...,"password",...</c>) and the Arduino cores'
-/// <c>WiFi.begin("ssid", "pwd")</c>, <c>WiFi.softAP(...)</c>, <c>WiFiMulti.addAP(...)</c>.
+/// <c>+CWLAP:(ecn,"ssid",...)</c>, <c>AT+MQTTUSERCFG=&lt;link&gt;,&lt;scheme&gt;,"client_id","username","password",...</c>),
+/// Quectel's (<c>AT+QSTAAPINFO="ssid","pwd"</c>, <c>AT+QMTCONN=&lt;idx&gt;,"client_id","username","password"</c>), the
+/// Arduino cores' <c>WiFi.begin("ssid", "pwd")</c>, <c>WiFi.softAP(...)</c>, <c>WiFiMulti.addAP(...)</c>, and
+/// MicroPython's and CircuitPython's <c>wlan.connect('ssid', 'key')</c>, <c>wifi.radio.connect(...)</c>.
 /// </summary>
 internal static class ArgumentCommands
 {
@@ -66,11 +71,27 @@ internal static class ArgumentCommands
                 return MqttUserRoles;
             }
 
+            if (StartsWith(command, "QSTAAPINFO"u8) && separator == '=')
+            {
+                return JoinRoles;
+            }
+
+            if (StartsWith(command, "QMTCONN"u8) && separator == '=')
+            {
+                return MqttConnectRoles;
+            }
+
             return default;
         }
 
         if (separator == '(' && b > 0 && s[b - 1] == '.'
             && (IsWord(command, "begin"u8) || IsWord(command, "softap"u8) || IsWord(command, "addap"u8)))
+        {
+            return JoinRoles;
+        }
+
+        // "wlan.connect('ssid', 'key')", "wifi.radio.connect(...)": connect on a Wi-Fi interface object.
+        if (separator == '(' && b > 1 && s[b - 1] == '.' && IsWord(command, "connect"u8) && IsWifiInterfaceObject(s, b - 1))
         {
             return JoinRoles;
         }
@@ -91,7 +112,7 @@ internal static class ArgumentCommands
             return false;
         }
 
-        if (s[start] == '"')
+        if (IsQuote(s[start]))
         {
             end = MarkerGrammar.QuotedEnd(s, start);
             return true;
@@ -121,7 +142,25 @@ internal static class ArgumentCommands
     private static ReadOnlySpan<ArgumentRole> ScanRoles => [ArgumentRole.None, ArgumentRole.WifiName];
 
     // AT+MQTTUSERCFG=<LinkID>,<scheme>,<"client_id">,<"username">,<"password">,...
-    private static ReadOnlySpan<ArgumentRole> MqttUserRoles => [ArgumentRole.None, ArgumentRole.None, ArgumentRole.None, ArgumentRole.None, ArgumentRole.Secret];
+    private static ReadOnlySpan<ArgumentRole> MqttUserRoles => [ArgumentRole.None, ArgumentRole.None, ArgumentRole.Account, ArgumentRole.Account, ArgumentRole.Secret];
+
+    // AT+QMTCONN=<client_idx>,<"clientID">[,<"username">,<"password">]
+    private static ReadOnlySpan<ArgumentRole> MqttConnectRoles => [ArgumentRole.None, ArgumentRole.Account, ArgumentRole.Account, ArgumentRole.Secret];
+
+    // The object before the '.' at dot: "wlan", "sta_if", "nic", "wifi.radio", "station" (the names MicroPython's and
+    // CircuitPython's documentation give a station interface).
+    private static bool IsWifiInterfaceObject(ReadOnlySpan<byte> s, int dot)
+    {
+        var b = dot;
+        while (b > 0 && dot - b < MaxCommandLength && (IsAlphanumeric(s[b - 1]) || s[b - 1] == '_'))
+        {
+            b--;
+        }
+
+        var name = s[b..dot];
+        return IsWord(name, "wlan"u8) || IsWord(name, "sta_if"u8) || IsWord(name, "sta"u8) || IsWord(name, "nic"u8) || IsWord(name, "station"u8)
+            || IsWord(name, "radio"u8) || IsWord(name, "wifi"u8);
+    }
 
     private static bool StartsWith(ReadOnlySpan<byte> command, ReadOnlySpan<byte> upper) =>
         command.Length >= upper.Length && command[..upper.Length].SequenceEqual(upper)

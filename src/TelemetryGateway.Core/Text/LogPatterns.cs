@@ -669,6 +669,18 @@ internal static class LogPatterns
             return false;
         }
 
+        // "Copyright 2004-2022": a range of years.
+        if (plain && groups == 2 && dashSeparated && firstLength == 4 && secondLength == 4 && IsYear(s, i) && IsYear(s, i + 5))
+        {
+            return false;
+        }
+
+        // "BitRate: 72200000": a round reading (four zeros at the end), not a subscriber number.
+        if (plain && groups == 1 && !firstStartsWithZero && s[(lastEnd - 4)..lastEnd].SequenceEqual("0000"u8))
+        {
+            return false;
+        }
+
         // Unix time in seconds or milliseconds (2001 to 2033) is a timestamp, not a phone number.
         if (plain && groups == 1 && (digits == 10 || digits == 13) && s[i] == '1')
         {
@@ -691,6 +703,10 @@ internal static class LogPatterns
         end = lastEnd;
         return true;
     }
+
+    // "19xx" or "20xx".
+    private static bool IsYear(ReadOnlySpan<byte> s, int i) =>
+        (s[i] == '1' && s[i + 1] == '9') || (s[i] == '2' && s[i + 1] == '0');
 
     // "2026-11-24", "2026-11-24T10:00:01Z", "2026-11-24 10:00:01.123+01:00", "10:00:01.250": dates and clock times
     // are never personal, and recognising them whole spares trying every pattern on their parts.

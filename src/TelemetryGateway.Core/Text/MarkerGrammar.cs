@@ -140,7 +140,34 @@ internal static class MarkerGrammar
             return MatchExplicitValue(s, valueAt, kind, out valueStart, out end);
         }
 
-        return MatchLooseValue(s, i, j, valueAt, kind, linked, out valueStart, out end);
+        if (!MatchLooseValue(s, i, j, valueAt, kind, linked, out valueStart, out end))
+        {
+            return false;
+        }
+
+        // "$ mos wifi "Home Net" "pass"": a Wi-Fi command's quoted network, then a quoted passphrase as the line's last
+        // argument; both go as one secret (each is remembered on its own).
+        if (kind == MarkerKind.SsidComponent && IsQuote(s[valueStart]) && LastQuotedArgumentEnd(s, end) is var passEnd && passEnd > end)
+        {
+            kind = MarkerKind.Secret;
+            end = passEnd;
+        }
+
+        return true;
+    }
+
+    // The end of a quoted argument after blanks at i that ends its line, or i.
+    private static int LastQuotedArgumentEnd(ReadOnlySpan<byte> s, int i)
+    {
+        var next = SkipBlanks(s, i);
+        if (next == i || next >= s.Length || !IsQuote(s[next]))
+        {
+            return i;
+        }
+
+        var end = QuotedEnd(s, next);
+        var rest = SkipBlanks(s, end);
+        return end > next + 2 && s[end - 1] == s[next] && (rest == s.Length || IsLineBreak(s[rest])) ? end : i;
     }
 
     // "starting connection 'Home'", "nmcli con up Home": a quoted profile name, or one after an nmcli verb.
@@ -210,6 +237,13 @@ internal static class MarkerGrammar
         }
 
         valueStart = k;
+
+        // "SN: 255.255.255.0" is a netmask, "AP: e8:48:b8:01:02:03" a BSSID: addresses are for the numeric rules.
+        if (kind is MarkerKind.Serial or MarkerKind.Ssid && LooksNumeric(s, k))
+        {
+            return false;
+        }
+
         if (kind == MarkerKind.Coordinate)
         {
             // A quoted number ("lat": "48.137361") is coarsened inside its quotes.
@@ -230,6 +264,13 @@ internal static class MarkerGrammar
             return end - k <= 2 || !IsPlaceholder(s[k..end]);
         }
 
+        // "Access points: ["Home", "Office"]", "ssids = ['a', 'b']": a list of quoted Wi-Fi names goes whole.
+        if (kind == MarkerKind.Ssid && s[k] == '[' && k + 1 < s.Length && IsQuote(s[k + 1]))
+        {
+            end = QuotedListEnd(s, k);
+            return end > k + 2;
+        }
+
         // "Passphrase = [ Type=psk, ... ]", "{ ... }": a structure describing the field, not its value.
         if (s[k] is (byte)'[' or (byte)'{' or (byte)'(' && k + 1 < s.Length && s[k + 1] is (byte)' ' or (byte)'\n' or (byte)'\r')
         {
@@ -244,16 +285,29 @@ internal static class MarkerGrammar
             return false;
         }
 
+        // "wlan = network.WLAN(network.STA_IF)": a component's name assigned a call in code, not a Wi-Fi name.
+        if (kind == MarkerKind.SsidComponent && LooksLikeCall(s, k))
+        {
+            return false;
+        }
+
         // "wifi: psk=..." names a component followed by its own key=value pair, not a value.
         if (separator == ':' && LooksLikeAssignment(s, k))
         {
             return false;
         }
 
-        // "wifi: scan done", "wifi:connected with ...": a component name before a message, not a Wi-Fi name.
+        // "wifi: scan done", "wifi:connected with ...": a component name before a message, not a Wi-Fi name; but
+        // "Network: Home Net secured: WPA2 BSSID: 00:11:22:33:44:55 RSSI: -52" is a scan row naming a network.
         if (kind == MarkerKind.SsidComponent && (separator == ':' || s[k] == '{' || s[k] == '['))
         {
-            return false;
+            if (separator != (byte)':' || s[k - 1] != ' ' || !IsBssidRow(s, k))
+            {
+                return false;
+            }
+
+            end = SsidClauseEnd(s, k);
+            return end > k;
         }
 
         // An unquoted Wi-Fi name may hold blanks ("WIFI_SSID=Casa Rossi WIFI_PASS=..."): it runs to the end of its
@@ -284,6 +338,18 @@ internal static class MarkerGrammar
         if (k >= s.Length || IsLineBreak(s[k]))
         {
             return false;
+        }
+
+        // "wapi psk wlan0 x 3", "wapi essid wlan0 "x" 1": a command names the interface before the value; the
+        // value is the next argument (an interface name alone on its line is left to the value rules).
+        if (kind is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid && !linked)
+        {
+            var interfaceEnd = UnquotedEnd(s, k);
+            var next = SkipBlanks(s, interfaceEnd);
+            if (IsInterfaceName(s[k..interfaceEnd]) && next > interfaceEnd && next < s.Length && !IsLineBreak(s[next]))
+            {
+                valueStart = end = k = next;
+            }
         }
 
         if (IsQuote(s[k]))
@@ -366,6 +432,173 @@ internal static class MarkerGrammar
         }
 
         return end > k;
+    }
+
+    // A network interface's name: a known prefix, then a number, perhaps more letters and digits ("wlan0", "wlp2s0",
+    // "wlx00c0ca", "en0", "sta0", "ath0", "mlan0", "wl0.1").
+    internal static bool IsInterfaceName(ReadOnlySpan<byte> token)
+    {
+        if (token.Length is < 3 or > 15)
+        {
+            return false;
+        }
+
+        var letters = 0;
+        while (letters < token.Length && IsLower(token[letters]))
+        {
+            letters++;
+        }
+
+        if (letters == token.Length || !IsDigit(token[letters]) || !MarkerGrammarWords.IsInterfacePrefix(token[..letters]))
+        {
+            // "wlx00c0ca...": a USB adapter's name holds its MAC after "wlx".
+            return letters == 3 && token.Length > 3 && token[..3].SequenceEqual("wlx"u8) && (IsDigit(token[3]) || token[3] is >= (byte)'a' and <= (byte)'f');
+        }
+
+        foreach (var b in token[letters..])
+        {
+            if (!IsAlphanumeric(b) && b != '.')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // The end of "["a", 'b', ...]" at k: after its ']', or k when the brackets hold anything but quoted items.
+    private static int QuotedListEnd(ReadOnlySpan<byte> s, int k)
+    {
+        var j = k + 1;
+        while (j < s.Length && j - k < MaxContextSearch)
+        {
+            j = SkipBlanks(s, j);
+            if (j >= s.Length || !IsQuote(s[j]))
+            {
+                return k;
+            }
+
+            j = SkipBlanks(s, QuotedEnd(s, j));
+            if (j < s.Length && s[j] == ']')
+            {
+                return j + 1;
+            }
+
+            if (j >= s.Length || s[j] != ',')
+            {
+                return k;
+            }
+
+            j++;
+        }
+
+        return k;
+    }
+
+    // "network.WLAN(", "wifi.radio.connect(": a dotted name called with arguments.
+    private static bool LooksLikeCall(ReadOnlySpan<byte> s, int k)
+    {
+        var j = k;
+        while (j < s.Length && j - k < MaxIdentifierLength && (IsWordByte(s[j]) || s[j] == '.'))
+        {
+            j++;
+        }
+
+        return j > k && j < s.Length && s[j] == '(' && s[k..j].IndexOf((byte)'.') > 0;
+    }
+
+    /// <summary>
+    /// A Wi-Fi name in iwd's profile file name (<c>/var/lib/iwd/=&lt;name in hex&gt;.psk</c>, used for names
+    /// with characters other than letters, digits, '-' and '_'): <paramref name="p"/> is the '=' after the '/'.
+    /// </summary>
+    internal static bool MatchHexProfileFile(ReadOnlySpan<byte> s, int p, out int end)
+    {
+        end = p + 1;
+        if (p == 0 || s[p - 1] != '/')
+        {
+            return false;
+        }
+
+        while (end < s.Length && end - p <= 65 && IsHexByte(s[end]))
+        {
+            end++;
+        }
+
+        var hex = end - p - 1;
+        return hex >= 2 && hex % 2 == 0 && end < s.Length && s[end] == '.'
+            && (StartsWithWord(s, end + 1, "psk"u8) || StartsWithWord(s, end + 1, "open"u8) || StartsWithWord(s, end + 1, "8021x"u8));
+    }
+
+    private static bool StartsWithWord(ReadOnlySpan<byte> s, int i, ReadOnlySpan<byte> lowercase) =>
+        i + lowercase.Length <= s.Length && IsLowerWord(s.Slice(i, lowercase.Length), lowercase)
+        && (i + lowercase.Length == s.Length || !IsWordByte(s[i + lowercase.Length]));
+
+    /// <summary>
+    /// A captive portal's one-letter query parameters (<c>/wifisave?s=Home&amp;p=pass</c>): <c>s</c> names the network and
+    /// <c>p</c> is its passphrase, but only where the URL's path speaks of Wi-Fi. <paramref name="p"/> is the '='.
+    /// </summary>
+    internal static bool MatchWifiQueryParameter(ReadOnlySpan<byte> s, int p, out ArgumentRole role, out int end)
+    {
+        role = ArgumentRole.None;
+        end = p + 1;
+        if (p < 2 || s[p - 2] is not ((byte)'?' or (byte)'&') || (s[p - 1] | 0x20) is not ((byte)'s' or (byte)'p'))
+        {
+            return false;
+        }
+
+        // The path: back from the query to a blank, a quote or the line's start.
+        var b = p - 2;
+        while (b > 0 && p - b < MaxContextSearch && s[b - 1] is not ((byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'"' or (byte)'\''))
+        {
+            b--;
+        }
+
+        if (!ContainsIgnoringCase(s[b..p], "wifi"u8))
+        {
+            return false;
+        }
+
+        while (end < s.Length && s[end] is not ((byte)'&' or (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'"' or (byte)'\'' or (byte)'#'))
+        {
+            end++;
+        }
+
+        role = (s[p - 1] | 0x20) == 's' ? ArgumentRole.WifiName : ArgumentRole.Secret;
+        return end > p + 1;
+    }
+
+    // Whether a "BSSID" field with a MAC follows on the line after k (a scan row: name, then the access point's BSSID).
+    private static bool IsBssidRow(ReadOnlySpan<byte> s, int k)
+    {
+        var stop = k;
+        while (stop < s.Length && stop - k < MaxContextSearch && !IsLineBreak(s[stop]))
+        {
+            stop++;
+        }
+
+        var line = s[k..stop];
+        for (var b = line.IndexOf((byte)':'); b >= 0 && b < line.Length; b = NextColon(line, b))
+        {
+            var key = b;
+            while (key > 0 && IsLetter(line[key - 1]))
+            {
+                key--;
+            }
+
+            var mac = SkipBlanks(line, b + 1);
+            if (b - key == 5 && mac < line.Length && Ascii.EqualsIgnoreCase(line[key..b], "bssid"u8) && MatchMac(line, mac, out _))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static int NextColon(ReadOnlySpan<byte> line, int b)
+    {
+        var next = line[(b + 1)..].IndexOf((byte)':');
+        return next < 0 ? -1 : b + 1 + next;
     }
 
     // "wpa_passphrase <ssid> <passphrase>": the command names the network, then its passphrase; both go.
@@ -489,6 +722,12 @@ internal static class MarkerGrammar
         {
             return false;
         }
+        else if (IsWord(word, "connecting"u8) && (StartsWithProseWord(s, SkipBlanks(s, p)) || !HasWifiContext(s, p)))
+        {
+            // "WIFI : Connecting Home Net attempt #0": the progressive names its object only on a line about Wi-Fi
+            // ("connecting to x" is the preposition's; the line is looked at last, being the dearest test).
+            return false;
+        }
 
         var k = SkipBlanks(s, p);
 
@@ -525,7 +764,17 @@ internal static class MarkerGrammar
             nouns |= !articles;
             if (e < s.Length && s[e] is (byte)'=' or (byte)':')
             {
-                // "connecting to ssid=x", "connected to AP: x": the marker's own rule takes the value.
+                // "connecting to WiFi: Home Net": a component word names the network after its colon; "connecting to
+                // ssid=x", "connected to AP: x": the marker's own rule takes the value.
+                var named = SkipBlanks(s, e + 1);
+                if (s[e] == ':' && named > e + 1 && named < s.Length && !IsLineBreak(s[named])
+                    && ClassifySegment(s[k..e]) == MarkerKind.SsidComponent && !IsProseWord(TrimSentenceEnd(s[named..UnquotedEnd(s, named)])))
+                {
+                    valueStart = named;
+                    end = IsQuote(s[named]) ? QuotedEnd(s, named) : SsidClauseEnd(s, named);
+                    return end > named;
+                }
+
                 return false;
             }
 
@@ -560,7 +809,27 @@ internal static class MarkerGrammar
         }
 
         end = SsidClauseEnd(s, k);
-        return true;
+
+        // "Connected to Arduino IoT Cloud": a clause that ends in an infrastructure word names a service, unless the
+        // line speaks of Wi-Fi.
+        return nouns || !MarkerGrammarWords.IsInfrastructureWord(TrimSentenceEnd(LastWord(s[k..end]))) || HasWifiContext(s, k);
+    }
+
+    private static bool StartsWithProseWord(ReadOnlySpan<byte> s, int k)
+    {
+        var e = k;
+        while (e < s.Length && IsLetter(s[e]) && e - k < 16)
+        {
+            e++;
+        }
+
+        return e > k && IsProseWord(s[k..e]);
+    }
+
+    private static ReadOnlySpan<byte> LastWord(ReadOnlySpan<byte> clause)
+    {
+        var blank = clause.LastIndexOf((byte)' ');
+        return blank < 0 ? clause : clause[(blank + 1)..];
     }
 
     // Whether the line around i speaks of Wi-Fi: a verb's object is a Wi-Fi name only there ("wifi: connected to
@@ -637,7 +906,7 @@ internal static class MarkerGrammar
             return MarkerGrammarWords.IsWifiWord(previous) || MarkerGrammarWords.IsProfileWord(previous) ? MarkerKind.Ssid : MarkerKind.None;
         }
 
-        if (IsWord(word, "point"u8))
+        if (IsWord(word, "point"u8) || IsWord(word, "points"u8))
         {
             return IsWord(previous, "access"u8) ? MarkerKind.Ssid : MarkerKind.None;
         }
@@ -693,6 +962,13 @@ internal static class MarkerGrammar
 
         end = j;
         var last = s[lastSegment..j];
+
+        // "WIRELESS_ESSID_1", "wl0_wpa_psk-2": an index after a joiner numbers the marker before it.
+        if (lastSegment > i + 1 && IsJoiner(s[lastSegment - 1]) && last.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0)
+        {
+            return ClassifyIdentifier(s[..(lastSegment - 1)], i, out _);
+        }
+
         var kind = ClassifySegment(last);
         if (kind == MarkerKind.None && last.Length > 1 && IsDigit(last[^1]))
         {
@@ -715,7 +991,8 @@ internal static class MarkerGrammar
         var previous = s[previousSegment..previousEnd];
 
         // "WPA-PSK", "WPA2PSK", "FT-PSK": the name of an authentication method, not a key (but "wpa_psk=" is one).
-        if (IsWord(last, "psk"u8) && s[lastSegment - 1] != '_' && MarkerGrammarWords.IsAuthMethodPrefix(previous))
+        // A configuration line's key stands first on its line ("    wpa-psk "x"" in /etc/network/interfaces).
+        if (IsWord(last, "psk"u8) && s[lastSegment - 1] != '_' && MarkerGrammarWords.IsAuthMethodPrefix(previous) && !StartsLine(s, i))
         {
             return MarkerKind.None;
         }
@@ -759,6 +1036,18 @@ internal static class MarkerGrammar
 
         // A secret marker qualified by anything ("sta-pass", "wlan_psk", "mqtt_token") is a certain secret marker.
         return kind == MarkerKind.WeakSecret ? MarkerKind.Secret : kind;
+    }
+
+    // Only blanks stand between the start of the line and i.
+    private static bool StartsLine(ReadOnlySpan<byte> s, int i)
+    {
+        var b = i;
+        while (b > 0 && s[b - 1] is (byte)' ' or (byte)'\t')
+        {
+            b--;
+        }
+
+        return b == 0 || IsLineBreak(s[b - 1]);
     }
 
     // The last segments that qualify the one before them ("wifi_name", "serial_number").
@@ -806,6 +1095,7 @@ internal static class MarkerGrammar
             (13, 'a') => IsLowerWord(segment, "authorization"u8) ? MarkerKind.Secret : MarkerKind.None,
             (5, 't') => IsLowerWord(segment, "token"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
             (5, 'e') => IsLowerWord(segment, "essid"u8) ? MarkerKind.Ssid : MarkerKind.None,
+            (5, 's') => IsLowerWord(segment, "ssids"u8) ? MarkerKind.Ssid : MarkerKind.None,
             (6, 'p') => IsLowerWord(segment, "passwd"u8) ? MarkerKind.Secret : MarkerKind.None,
             (6, 'a') => IsLowerWord(segment, "apikey"u8) ? MarkerKind.Secret : MarkerKind.None,
             (6, 'b') => IsLowerWord(segment, "bearer"u8) ? MarkerKind.WeakSecret : MarkerKind.None,
@@ -878,9 +1168,10 @@ internal static class MarkerGrammar
 
     // The word before p is one of the commands MatchAirportNetwork knows, standing alone.
     private static bool IsNetworkArgumentsCommand(ReadOnlySpan<byte> s, int p) =>
-        EndsWithCommand(s, p, "-setairportnetwork"u8) || EndsWithCommand(s, p, "ble-wifi"u8) || EndsWithCommand(s, p, "code-wifi"u8);
+        EndsWithCommand(s, p, "-setairportnetwork"u8) || EndsWithCommand(s, p, "ble-wifi"u8) || EndsWithCommand(s, p, "code-wifi"u8)
+        || EndsWithCommand(s, p, "wps_reg"u8);
 
-    private static bool EndsWithCommand(ReadOnlySpan<byte> s, int p, ReadOnlySpan<byte> command) =>
+    internal static bool EndsWithCommand(ReadOnlySpan<byte> s, int p, ReadOnlySpan<byte> command) =>
         p >= command.Length && Ascii.EqualsIgnoreCase(s[(p - command.Length)..p], command)
         && (p == command.Length || s[p - command.Length - 1] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'$');
 
@@ -898,14 +1189,51 @@ internal static class MarkerGrammar
         }
 
         var k = SkipBlanks(s, close);
-        if (k + 1 >= s.Length || s[k] != '(' || !MatchMac(s, k + 1, out var macEnd) || macEnd >= s.Length || s[macEnd] != ')')
+        if (k + 1 < s.Length && s[k] == '(' && MatchMac(s, k + 1, out var macEnd) && macEnd < s.Length && s[macEnd] == ')')
+        {
+            end = close;
+            return true;
+        }
+
+        // "(b'Home Net', b'\xf4\x92\xbf\x9a\x8b\xec', 6, -61, 3, False)" (MicroPython's scan), "["Home Net",
+        // "00:11:22:33:44:55"]": a quoted name, then its BSSID as the next quoted item; the name is no MAC itself.
+        if (k >= s.Length || s[k] != ',' || MatchMac(s, q + 1, out _) || MatchEscapedMac(s, q + 1, out _))
         {
             return false;
         }
 
-        end = close;
+        var m = SkipBlanks(s, k + 1);
+        m += m < s.Length && s[m] == 'b' ? 1 : 0;
+        if (m + 1 < s.Length && IsQuote(s[m]) && (MatchMac(s, m + 1, out macEnd) || MatchEscapedMac(s, m + 1, out macEnd))
+            && macEnd < s.Length && s[macEnd] == s[m])
+        {
+            end = close;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A MAC written as the six escaped bytes of a bytes literal (<c>\xf4\x92\xbf\x9a\x8b\xec</c>, as Python prints a
+    /// BSSID); <paramref name="end"/> is after the last byte.
+    /// </summary>
+    internal static bool MatchEscapedMac(ReadOnlySpan<byte> s, int i, out int end)
+    {
+        end = i;
+        for (var n = 0; n < 6; n++, end += 4)
+        {
+            if (end + 3 >= s.Length || s[end] != '\\' || s[end + 1] != 'x' || !IsHexByte(s[end + 2]) || !IsHexByte(s[end + 3]))
+            {
+                end = i;
+                return false;
+            }
+        }
+
         return true;
     }
+
+    private static bool IsHexByte(byte b) => IsDigit(b) || (b | 0x20) is >= (byte)'a' and <= (byte)'f';
 
     /// <summary>The inlined first step of <see cref="MayEndBeforeBlank"/>: the byte before the blank and the suffix bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -929,12 +1257,21 @@ internal static class MarkerGrammar
             return true;
         }
 
+        // "Connecting Home Net": checked on its own, so that every other word ending in "ing" fails the suffix bits.
+        if (c is (byte)'g' or (byte)'G' && EndsWithConnecting(s, p))
+        {
+            return true;
+        }
+
         var b = s[p - 2];
         var c2 = IsLetter(b) ? b & 31 : 0;
         var c1 = c2 != 0 && p >= 3 && IsLetter(s[p - 3]) ? s[p - 3] & 31 : 0;
         var index = (((c1 * 32) + c2) * 32) + (c & 31);
         return (BlankWordSuffixes[index >> 6] & (1UL << (index & 63))) != 0 && MayEndBeforeBlank(s, p);
     }
+
+    private static bool EndsWithConnecting(ReadOnlySpan<byte> s, int p) =>
+        p >= 10 && (s[p - 10] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(s[(p - 10)..p], "connecting"u8) && (p == 10 || !IsLetter(s[p - 11]));
 
     /// <summary>
     /// A cheap filter for a blank at <paramref name="p"/>: whether the word before it (or its camel-case tail) has
@@ -953,8 +1290,13 @@ internal static class MarkerGrammar
             return true;
         }
 
-        // "key1", "wpa2"
+        // "key1", "wpa2", "psk_1"
         while (e > 0 && p - e < 2 && IsDigit(s[e - 1]))
+        {
+            e--;
+        }
+
+        if (e < p && e > 1 && IsJoiner(s[e - 1]))
         {
             e--;
         }

@@ -56,7 +56,8 @@ internal static class MarkerGrammarWords
         + "reassociate reassociated reassociating join joined joining joins roam roamed roaming switched switching attached attaching "
         + "disconnect disconnected disconnecting deauthenticated disassociated");
 
-    private static readonly WordSet BareConnectVerbs = new("connect join joined reconnect");
+    // "connecting" only on a line about Wi-Fi ("WIFI : Connecting Home Net attempt #0").
+    private static readonly WordSet BareConnectVerbs = new("connect join joined reconnect connecting");
 
     private static readonly WordSet NetworkNouns = new(
         "network wireless wifi wi-fi wlan ssid essid ap access point hotspot the a an bss");
@@ -92,7 +93,10 @@ internal static class MarkerGrammarWords
 
     // Words after a Wi-Fi name that start the next part of the line: "SSID Home Net channel 6".
     private static readonly WordSet RadioWords = new(
-        "bssid channel chan freq frequency rssi signal band security auth mode aid dbm mhz ghz bw20 bw40 bw80 on_channel");
+        "bssid channel chan freq frequency rssi signal band security auth mode aid dbm mhz ghz bw20 bw40 bw80 on_channel attempt");
+
+    // The letters network interfaces are named with before their number: "wlan0", "wlp2s0", "en0", "sta0", "wl0.1".
+    private static readonly WordSet InterfacePrefixes = new("wlan wlp wl eth enp ens en sta ap uap mlan ra ath wifi phy br wlo");
 
     // Substrings that make a line speak of Wi-Fi (the line is lowercased first).
     private static readonly byte[][] WifiMentions =
@@ -107,7 +111,7 @@ internal static class MarkerGrammarWords
     internal const string BlankMarkerWords =
         "password passwd passphrase pass pwd pw psk pin pop secret token key apikey credentials credential creds "
         + "bearer authorization wpa wpa2 wpa3 ssid essid hotspot name point connection con profile network wifi wlan lat lon lng "
-        + "latitude longitude connect join joined reconnect";
+        + "latitude longitude connect join joined reconnect wps_reg";
 
     // The prepositions that name a network after a connect verb ("associated with", "connected to").
     internal const string ConnectPrepositionWords = "to with onto from";
@@ -138,6 +142,8 @@ internal static class MarkerGrammarWords
 
     internal static bool IsWifiWord(ReadOnlySpan<byte> word) =>
         WifiWords.Contains(word) || (word.Length is 5 or 6 && IsLowerWord(word, "wlan"u8) && IsDigit(word[4]));
+
+    internal static bool IsInterfacePrefix(ReadOnlySpan<byte> letters) => InterfacePrefixes.Contains(letters);
 
     internal static bool IsKeyQualifier(ReadOnlySpan<byte> word) => KeyQualifiers.Contains(word);
 
@@ -170,8 +176,10 @@ internal static class MarkerGrammarWords
             word = word[(dot + 1)..];
         }
 
-        return MarkerGrammar.ClassifyIdentifier(word, 0, out var end) is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid or MarkerKind.Profile
-            && end == word.Length;
+        // "Stall_AP", "Guest-AP": a qualified "ap" or "connection" is a name more often than a field.
+        var kind = MarkerGrammar.ClassifyIdentifier(word, 0, out var end);
+        return end == word.Length && (kind is MarkerKind.Secret or MarkerKind.WeakSecret or MarkerKind.Ssid
+            || (kind == MarkerKind.Profile && word.IndexOfAny((byte)'_', (byte)'-') < 0));
     }
 
     internal static bool MentionsWifi(ReadOnlySpan<byte> lowercaseLine)

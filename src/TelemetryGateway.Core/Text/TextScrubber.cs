@@ -292,6 +292,18 @@ internal ref struct TextScrubber
         int end;
         if (IsDigit(c))
         {
+            // "wep_key0: x", "secret_3:x": a numbered marker's colon is a joint, not part of a number ("10:00").
+            var digitsEnd = p;
+            while (digitsEnd < s.Length && IsDigit(s[digitsEnd]) && digitsEnd - p < 3)
+            {
+                digitsEnd++;
+            }
+
+            if (digitsEnd < s.Length && s[digitsEnd] == ':' && IsNumberedMarkerColon(s, digitsEnd, emitted))
+            {
+                return digitsEnd;
+            }
+
             // A number or address runs on across '.', across '-' after a letter or digit and across ':' after a
             // digit ("2026-11-24", "3c-71-bf", "10:00:01"); its patterns are tried once, from where it starts.
             var t = WordStart(s, p, emitted);
@@ -354,6 +366,11 @@ internal ref struct TextScrubber
                     return end;
                 }
 
+                if (c == '=' && p >= emitted && TryReplaceWifiFileOrQuery(s, p, ref emitted, out end))
+                {
+                    return end;
+                }
+
                 if (TryReplaceArguments(s, p, ref emitted, out end))
                 {
                     return end;
@@ -377,6 +394,16 @@ internal ref struct TextScrubber
 
             case (byte)'"':
             case (byte)'\'':
+                // "b'\xf4\x92\xbf\x9a\x8b\xec'": a MAC as the six escaped bytes of a bytes literal.
+                if (MatchEscapedMac(s, p + 1, out end) && end < s.Length && s[end] == c)
+                {
+                    Write(s[emitted..(p + 1)]);
+                    Write(MacToken);
+                    _counts.MacAddresses++;
+                    emitted = end;
+                    return end;
+                }
+
                 // "- 'Home Net' (00:11:22:33:44:55)": a quoted name described by its BSSID is a Wi-Fi name.
                 if (MatchNamedBssid(s, p, out end))
                 {
@@ -421,6 +448,33 @@ internal ref struct TextScrubber
         }
     }
 
+    // p is '=': iwd's "/=<name in hex>.psk" or a captive portal's "/wifisave?s=Home&p=pass".
+    private bool TryReplaceWifiFileOrQuery(ReadOnlySpan<byte> s, int p, ref int emitted, out int end)
+    {
+        ArgumentRole role;
+        if (MatchHexProfileFile(s, p, out end))
+        {
+            role = ArgumentRole.WifiName;
+        }
+        else if (!MatchWifiQueryParameter(s, p, out role, out end))
+        {
+            return false;
+        }
+
+        Write(s[emitted..(p + 1)]);
+        if (role == ArgumentRole.Secret)
+        {
+            ReplaceSecret(s[(p + 1)..end]);
+        }
+        else
+        {
+            ReplaceWifiName(s[(p + 1)..end]);
+        }
+
+        emitted = end;
+        return true;
+    }
+
     // p ends a command that takes a Wi-Fi name and passphrase as positional arguments (ArgumentCommands): each such
     // argument is replaced and remembered; end is where scanning goes on.
     private bool TryReplaceArguments(ReadOnlySpan<byte> s, int p, ref int emitted, out int end)
@@ -442,12 +496,19 @@ internal ref struct TextScrubber
         {
             // Only quoted arguments: ESP-AT quotes every string ("+CWJAP:1" is an error code) and a bare argument of a
             // call is a variable's name.
-            if (roles[n] != ArgumentRole.None && stop - start > 2 && s[start] == '"')
+            if (roles[n] != ArgumentRole.None && stop - start > 2 && IsQuote(s[start]))
             {
                 Write(s[emitted..start]);
                 if (roles[n] == ArgumentRole.Secret)
                 {
                     ReplaceSecret(s[start..stop]);
+                }
+                else if (roles[n] == ArgumentRole.Account)
+                {
+                    // A client id or user name: removed like a URL's user info, not remembered (it often holds the
+                    // serial, which the serial rule pseudonymizes everywhere else).
+                    Write(SecretToken);
+                    _counts.Secrets++;
                 }
                 else
                 {
@@ -531,6 +592,18 @@ internal ref struct TextScrubber
             if (k < end && s[k] is not ((byte)'-' or (byte)'_'))
             {
                 continue;
+            }
+
+            // "ESPClient_5C:CF:7F:AA:BB:01": a MAC with its separators after a name's joiner.
+            if (k < end && k > start && k + 1 >= emitted && k + 1 < s.Length && IsLetter(s[k - 1]) && MatchMac(s, k + 1, out var separated)
+                && separated - k - 1 == 17 && (separated == s.Length || !IsAlphanumeric(s[separated])))
+            {
+                Write(s[emitted..(k + 1)]);
+                Write(MacToken);
+                _counts.MacAddresses++;
+                emitted = separated;
+                macEnd = separated;
+                return true;
             }
 
             var part = s[partStart..k];
@@ -652,6 +725,11 @@ internal ref struct TextScrubber
             return p;
         }
 
+        if (EndsWithCommand(s, p, "wps_reg"u8))
+        {
+            return ReplaceWpsRegistration(s, p, emitted);
+        }
+
         // "wifi connect -s "Home" -p pass", "networksetup -setairportnetwork en0 "Home" pass": options of Wi-Fi commands.
         if (MatchWifiOption(s, p, out var role, out var optionValueStart, out var optionValueEnd))
         {
@@ -670,9 +748,14 @@ internal ref struct TextScrubber
             return optionValueEnd;
         }
 
-        // "key1 's:x'", "wpa2 'x'": a marker may end in digits.
+        // "key1 's:x'", "wpa2 'x'", "psk_1 x": a marker may end in digits.
         var letterEnd = p;
         while (letterEnd > emitted + 1 && IsDigit(s[letterEnd - 1]) && p - letterEnd < 3)
+        {
+            letterEnd--;
+        }
+
+        if (letterEnd < p && letterEnd > emitted + 1 && IsJoiner(s[letterEnd - 1]))
         {
             letterEnd--;
         }
@@ -701,6 +784,61 @@ internal ref struct TextScrubber
 
         return TryReplaceMarkerBefore(s, p, emitted);
     }
+
+    // "wpa_cli wps_reg <BSSID> <AP PIN> [<new SSID in hex> <auth> <encr> <new key in hex>]": the BSSID, the PIN, the
+    // new network's name and key are replaced; the authentication and encryption types are kept. Returns where
+    // scanning goes on (p when nothing was replaced).
+    private int ReplaceWpsRegistration(ReadOnlySpan<byte> s, int p, int emitted)
+    {
+        var k = p;
+        for (var n = 0; n < WpsRegistrationRoles.Length; n++)
+        {
+            var start = SkipBlanks(s, k);
+            if (start == k || start >= s.Length || s[start] is (byte)'\n' or (byte)'\r')
+            {
+                break;
+            }
+
+            var stop = UnquotedEnd(s, start);
+            if (stop == start)
+            {
+                break;
+            }
+
+            Write(s[emitted..start]);
+            switch (WpsRegistrationRoles[n])
+            {
+                case WpsArgument.Bssid when MatchMac(s, start, out var macEnd) && macEnd == stop:
+                    Write(MacToken);
+                    _counts.MacAddresses++;
+                    break;
+                case WpsArgument.Secret:
+                    ReplaceSecret(s[start..stop]);
+                    break;
+                case WpsArgument.Name:
+                    ReplaceWifiName(s[start..stop]);
+                    break;
+                default:
+                    Write(s[start..stop]);
+                    break;
+            }
+
+            emitted = k = stop;
+        }
+
+        return k;
+    }
+
+    private enum WpsArgument : byte
+    {
+        Kept,
+        Bssid,
+        Secret,
+        Name,
+    }
+
+    private static ReadOnlySpan<WpsArgument> WpsRegistrationRoles =>
+        [WpsArgument.Bssid, WpsArgument.Secret, WpsArgument.Name, WpsArgument.Kept, WpsArgument.Kept, WpsArgument.Secret];
 
     // A secret value is one token, or the quoted arguments of a command ("wpa_passphrase "Home Net" "pass""): each
     // argument is remembered on its own.
@@ -735,7 +873,7 @@ internal ref struct TextScrubber
     // "join", "joined", "joining", "reconnect".
     private static bool MayAnnounceNetwork(ReadOnlySpan<byte> word) => (word.Length, word[0] | 0x20) switch
     {
-        (2, 't') or (4, 'w') or (4, 'o') or (4, 'f') or (4, 'j') or (6, 'j') or (7, 'c') or (7, 'j') or (9, 'r') => true,
+        (2, 't') or (4, 'w') or (4, 'o') or (4, 'f') or (4, 'j') or (6, 'j') or (7, 'c') or (7, 'j') or (9, 'r') or (10, 'c') => true,
         _ => false,
     };
 
@@ -797,6 +935,12 @@ internal ref struct TextScrubber
         // separator are not keys.
         var letterEnd = k;
         while (letterEnd > emitted + 1 && IsDigit(s[letterEnd - 1]) && k - letterEnd < 3)
+        {
+            letterEnd--;
+        }
+
+        // "WIRELESS_ESSID_1=": an index after a joiner.
+        if (letterEnd < k && letterEnd > emitted + 1 && IsJoiner(s[letterEnd - 1]))
         {
             letterEnd--;
         }
@@ -864,7 +1008,7 @@ internal ref struct TextScrubber
         for (var x = k - 2; x >= a; x--)
         {
             if ((x == a || (IsUpper(s[x]) && IsLower(s[x - 1])))
-                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k]) || IsWord(s[x..k], "point"u8) || IsWord(s[x..k], "key"u8) || IsWord(s[x..k], "content"u8)))
+                && (ClassifySegment(s[x..k]) != MarkerKind.None || IsQualifier(s[x..k]) || IsWord(s[x..k], "point"u8) || IsWord(s[x..k], "points"u8) || IsWord(s[x..k], "key"u8) || IsWord(s[x..k], "content"u8)))
             {
                 return true;
             }
@@ -1036,11 +1180,29 @@ internal ref struct TextScrubber
     }
 
     // The end of the number, address or word at p, across the joints that IsNumericStart does not start after.
+    // The ':' at colon ends a numbered marker ("wep_key0:", "PSK_KEY-2:"): one to three digits after its letters or joiner.
+    private static bool IsNumberedMarkerColon(ReadOnlySpan<byte> s, int colon, int emitted)
+    {
+        var d = colon;
+        while (d > emitted && IsDigit(s[d - 1]) && colon - d < 3)
+        {
+            d--;
+        }
+
+        if (d == colon || d <= emitted + 1 || IsDigit(s[d - 1]))
+        {
+            return false;
+        }
+
+        var letterEnd = IsJoiner(s[d - 1]) ? d - 1 : d;
+        return letterEnd > emitted && IsLetter(s[letterEnd - 1]) && MayEndInMarker(s, letterEnd, emitted);
+    }
+
     private static int CompoundEnd(ReadOnlySpan<byte> s, int p)
     {
         var j = WordEnd(s, p);
         while (j + 1 < s.Length && IsWordByte(s[j + 1])
-            && (s[j] == '.' || (s[j] == '-' && IsAlphanumeric(s[j - 1])) || (s[j] == ':' && IsDigit(s[j - 1]))))
+            && (s[j] == '.' || (s[j] == '-' && IsAlphanumeric(s[j - 1])) || (s[j] == ':' && IsDigit(s[j - 1]) && !IsNumberedMarkerColon(s, j, 0))))
         {
             j = WordEnd(s, j + 1);
         }

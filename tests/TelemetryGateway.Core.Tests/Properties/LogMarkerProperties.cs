@@ -9,13 +9,14 @@ namespace TelemetryGateway.Core.Tests.Properties;
 /// <summary>
 /// Property-based: a secret planted in a log line behind a random secret marker (any case, bare or as the last part of
 /// a dotted, dashed or underscored name), joined by a random joint (blanks, '=', ':', ':=', '=&gt;', '-&gt;', "is", "set
-/// to"), quoted or bare, with random text around it, never survives the scrubber, on a random segmentation.
+/// to"), quoted or bare, numbered or not ("psk_1"), after a network interface's name when the joint is blanks
+/// ("wapi psk wlan0 x"), with random text around it, never survives the scrubber, on a random segmentation.
 /// </summary>
 public sealed class LogMarkerProperties
 {
-    public sealed record Case(string Prefix, string Marker, string Joint, string Quote, string Secret, string Suffix, Segmentation Segmentation)
+    public sealed record Case(string Prefix, string Marker, string Joint, string Interface, string Quote, string Secret, string Suffix, Segmentation Segmentation)
     {
-        public string Line => $"{Prefix}{Marker}{Joint}{Quote}{Secret}{Quote}{Suffix}\n";
+        public string Line => $"{Prefix}{Marker}{Joint}{Interface}{Quote}{Secret}{Quote}{Suffix}\n";
 
         public override string ToString() => $"{Segmentation}: {Line.TrimEnd()}";
     }
@@ -24,7 +25,8 @@ public sealed class LogMarkerProperties
         from word in Gen.Elements("password", "passwd", "passphrase", "pwd", "psk", "wpa_passphrase", "wpa_psk", "secret", "token", "api_key", "apikey", "credentials", "wifi_key", "psk_key", "pass", "pw")
         from qualifier in Gen.Elements("", "", "wifi.", "wlan_", "sta-", "mqtt.", "wifi-sec.", "802-11-wireless-security.")
         from casing in Gen.Choose(0, 2)
-        let marker = qualifier + word
+        from index in Gen.Elements("", "", "", "_1", "-2", "_3")
+        let marker = qualifier + word + index
         select casing switch { 0 => marker, 1 => marker.ToUpperInvariant(), _ => char.ToUpperInvariant(marker[0]) + marker[1..] };
 
     private static Gen<string> Joint => Gen.Elements(" ", "  ", "\t", "=", ": ", ":", " = ", " := ", " => ", " -> ", " is ", " set to ", " was changed to ");
@@ -44,11 +46,12 @@ public sealed class LogMarkerProperties
         from prefix in Prefix
         from marker in Marker
         from joint in Joint
+        from networkInterface in joint.Trim().Length == 0 ? Gen.Elements("", "", "wlan0 ", "wlp2s0 ", "en0 ") : Gen.Constant("")
         from quote in Gen.Elements("", "", "\"", "'", "`")
         from secret in Secret
         from suffix in Suffix
         from segmentation in Gen.Elements(Enum.GetValues<Segmentation>())
-        select new Case(prefix, marker, joint, quote, secret, suffix, segmentation));
+        select new Case(prefix, marker, joint, networkInterface, quote, secret, suffix, segmentation));
 
     [Property(MaxTest = 500, Arbitrary = [typeof(LogMarkerProperties)])]
     public bool A_secret_behind_any_marker_and_joint_never_survives(Case planted)

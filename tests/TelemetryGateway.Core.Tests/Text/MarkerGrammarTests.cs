@@ -83,7 +83,7 @@ public sealed class MarkerGrammarTests
     [InlineData("+CWJAP:\"Casa Rossi\",\"ca:d7:19:d8:a6:44\",6,-52,0,0,3,0,1", "+CWJAP:[ssid],\"[mac]\",6,-52,0,0,3,0,1")]
     [InlineData("AT+CWSAP=\"Setup-AP\",\"Sommer!2026\",5,3", "AT+CWSAP=[ssid],[secret],5,3")]
     [InlineData("+CWLAP:(3,\"Casa Rossi\",-42,\"ca:d7:19:d8:a6:44\",1)", "+CWLAP:(3,[ssid],-42,\"[mac]\",1)")]
-    [InlineData("AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",\"Sommer!2026\",0,0,\"\"", "AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",[secret],0,0,\"\"")]
+    [InlineData("AT+MQTTUSERCFG=0,1,\"dev-01\",\"device01\",\"Sommer!2026\",0,0,\"\"", "AT+MQTTUSERCFG=0,1,[secret],[secret],[secret],0,0,\"\"")]
     [InlineData("setup: WiFi.begin(\"Casa Rossi\", \"Sommer!2026\");", "setup: WiFi.begin([ssid], [secret]);")]
     [InlineData("WiFi.softAP(\"Setup-AP\", \"Sommer!2026\")", "WiFi.softAP([ssid], [secret])")]
     [InlineData("uart:~$ wifi connect -s \"Labor 3.OG\" -p \"f3rmi0n+Lab!\" -k 1", "uart:~$ wifi connect -s [ssid] -p [secret] -k 1")]
@@ -151,5 +151,53 @@ public sealed class MarkerGrammarTests
 
         Assert.DoesNotContain("[secret]", output, StringComparison.Ordinal);
         Assert.DoesNotContain("[ssid]", output, StringComparison.Ordinal);
+    }
+
+    // The fourth held-out round's classes of syntax (tests/testdata/logs/held-out-4.ndjson): configuration lines keyed
+    // first on their line, numbered keys, an interface named before the value, calls and AT commands that pass a
+    // network by position, scan rows and tuples naming a network before its BSSID, lists of names, iwd's hex file
+    // names, a captive portal's one-letter parameters.
+    [Theory]
+    [InlineData("    wpa-psk  \"Kuhglocke!Alm9\"", "    wpa-psk  [secret]")]
+    [InlineData("    wpa-psk 6f3c1e9a2b7d4058a1c2e3f40516273849abcdef0123456789fedcba98765432", "    wpa-psk [secret]")]
+    [InlineData("    wpa-ssid Stall_AP", "    wpa-ssid [ssid]")]
+    [InlineData("WIRELESS_ESSID_1='Nachbar Gast'", "WIRELESS_ESSID_1=[ssid]")]
+    [InlineData("WIRELESS_WPA_PSK_1='gast2gast!'", "WIRELESS_WPA_PSK_1=[secret]")]
+    [InlineData("nsh> wapi psk wlan0 Regen&Bogen77 3", "nsh> wapi psk wlan0 [secret] 3")]
+    [InlineData("nsh> wapi essid wlan0 \"Lager Halle 3\" 1", "nsh> wapi essid wlan0 [ssid] 1")]
+    [InlineData(">>> wlan.connect('Kita Sonnenblume', 'Bunt$tift-77')", ">>> wlan.connect([ssid], [secret])")]
+    [InlineData("wifi.radio.connect(\"Werkbank\", \"Lötzinn#60/40\")", "wifi.radio.connect([ssid], [secret])")]
+    [InlineData("[(b'Kita Sonnenblume', b'\\xf4\\x92\\xbf\\x9a\\x8b\\xec', 6, -61, 3, False)]", "[(b[ssid], b'[mac]', 6, -61, 3, False)]")]
+    [InlineData("[\"Garten Haus\", \"3c:a6:2f:11:22:33\"]", "[[ssid], \"[mac]\"]")]
+    [InlineData("AT+QSTAAPINFO=\"Kanzlei Huber & Partner\",\"Paragraf§12-B\"", "AT+QSTAAPINFO=[ssid],[secret]")]
+    [InlineData("AT+QMTCONN=0,\"meter-7\",\"jana.k\",\"Zähler*Stand9\"", "AT+QMTCONN=0,[secret],[secret],[secret]")]
+    [InlineData("WIFI : Connecting Pfarrhaus Gast attempt #0", "WIFI : Connecting [ssid] attempt #0")]
+    [InlineData("[61250] Connecting to WiFi: Wintergarten 2", "[61250] Connecting to WiFi: [ssid]")]
+    [InlineData("Network: Praxis Dr. Weber secured: WPA2 BSSID: 10:FE:ED:aa:bb:cc RSSI: -52 Ch: 1", "Network: [ssid] secured: WPA2 BSSID: [mac] RSSI: -52 Ch: 1")]
+    [InlineData("Access points: [\"Ferienhof Kranich\", \"Vodafone-7C21\"]", "Access points: [ssid]")]
+    [InlineData("MQTT : Connected to broker with client ID: ESPClient_5C:CF:7F:AA:BB:01", "MQTT : Connected to broker with client ID: ESPClient_[mac]")]
+    [InlineData("wpa_cli -i wlan0 wps_reg 9c:53:22:1a:7e:06 71926430 486175736e65747a204f62656e WPA2PSK CCMP 4b34747a65214d347573", "wpa_cli -i wlan0 wps_reg [mac] [secret] [ssid] WPA2PSK CCMP [secret]")]
+    [InlineData("cat '/var/lib/iwd/=576f686e756e6720332e4f47.psk'", "cat '/var/lib/iwd/=[ssid].psk'")]
+    [InlineData("GET /wifisave?s=Casa%20Rossi&p=Sommer!2026 HTTP/1.1", "GET /wifisave?s=[ssid]&p=[secret] HTTP/1.1")]
+    [InlineData("       AP: e8:48:b8:01:02:03", "       AP: [mac]")]
+    [InlineData("$ mos wifi \"Dachgeschoss Links\" \"Ziegel_Rot+3\"", "$ mos wifi [secret]")]
+    public void Finds_values_in_configuration_lines_commands_and_scan_rows(string line, string expected)
+    {
+        Assert.Equal(expected, LogScrubbing.ScrubEverySegmentation(line));
+    }
+
+    // What those rules must leave alone: years, readings, netmasks, code, services, query strings off Wi-Fi paths.
+    [Theory]
+    [InlineData("Copyright 2004-2022 Internet Systems Consortium.")]
+    [InlineData("  BitRate: 72200000")]
+    [InlineData("WIFI : DHCP IP: 10.0.0.0 SN: 255.255.255.0   duration: 301 ms")]
+    [InlineData(">>> wlan = network.WLAN(network.STA_IF)")]
+    [InlineData("Connected to Arduino IoT Cloud")]
+    [InlineData("GET /save?s=1&p=2 HTTP/1.1")]
+    [InlineData("key_mgmt=WPA-PSK")]
+    [InlineData("I wifi: connecting 3 networks")]
+    public void Leaves_what_the_new_rules_must_not_take(string line)
+    {
+        Assert.Equal(line, LogScrubbing.ScrubEverySegmentation(line));
     }
 }
