@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Server;
+using TelemetryGateway.Core.Tests.Support;
 using TelemetryGateway.Mqtt.Security;
 
 namespace TelemetryGateway.Mqtt.Tests.Broker;
@@ -76,33 +77,7 @@ public sealed class SharedSubscriptionDealingTests
         var plain = new InterceptingClientApplicationMessageEnqueueEventArgs("publisher", "plain-c", message);
         var member = new InterceptingClientApplicationMessageEnqueueEventArgs("publisher", "member-a", message);
 
-        Assert.Equal(0, SteadyStateAllocations(() => _shares.OnEnqueue(plain)));
-        Assert.Equal(0, SteadyStateAllocations(() => _shares.OnEnqueue(member)));
-    }
-
-    /// <summary>Bytes allocated by 20 calls once warm, in a window without a garbage collection (which the runtime charges to the thread).</summary>
-    private static long SteadyStateAllocations(Action work)
-    {
-        for (var i = 0; i < 3; i++)
-        {
-            work();
-        }
-        var fewest = long.MaxValue;
-        for (var window = 0; window < 50; window++)
-        {
-            var collections = GC.CollectionCount(0);
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 20; i++)
-            {
-                work();
-            }
-            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            if (GC.CollectionCount(0) == collections)
-            {
-                return allocated;
-            }
-            fewest = Math.Min(fewest, allocated);
-        }
-        return fewest;
+        Assert.Equal(0, Allocations.SteadyState(() => _shares.OnEnqueue(plain)));
+        Assert.Equal(0, Allocations.SteadyState(() => _shares.OnEnqueue(member)));
     }
 }
