@@ -63,6 +63,10 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
     }
 
+    /// <summary>The top-level members aggregates name, in one more pass over the top level (nested values skipped).</summary>
+    public bool ReadAggregateFields(Aggregation.AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, Aggregation.AggregateScan scan) =>
+        Aggregation.JsonAggregateFields.Read(fields, payload, maxDepth, scan);
+
     /// <summary>Values are scrubbed inside strings (names and values) only, so the document stays valid.</summary>
     public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) =>
         values.Scrub(Output(slot).Span, output, jsonStrings: true, _writers[slot].ConsentedLearnedClasses);

@@ -39,6 +39,7 @@ public sealed class Minimizer : IDisposable
     private readonly long[]?[] _shards;
     private readonly ScratchBuffer _topicScratch = new(256);
     private readonly Learning.LearnedValueStep? _learned;
+    private Aggregation.AggregateScan? _aggregateScan;
 
     // The body being minimized (BeginBody .. RecordForwarded): its stream purpose, device and what its rewrite did.
     private readonly StreamPurpose[] _bodyPurpose = new StreamPurpose[1];
@@ -144,12 +145,19 @@ public sealed class Minimizer : IDisposable
             return MinimizationResult.Quarantine(stream, reason);
         }
         _learned?.Learn(stream, rewriter, device, payload, _policy.Limits.MaxDepth);
-        for (var a = 0; a < aggregating; a++)
+        if (aggregating > 0)
         {
-            var entry = _aggregating[a];
-            Shard(entry)[(int)(entry.Aggregator!.Fold(topic, route.Captures, device, payload, _policy.Limits.MaxDepth)
-                ? ProcessingAction.Aggregated
-                : ProcessingAction.Withheld)]++;
+            // One read of the message's aggregate fields (and of its device id) for every aggregate entry of the stream.
+            var scan = _aggregateScan ??= new Aggregation.AggregateScan();
+            scan.Begin(stream.AggregateFields!, device);
+            var read = rewriter.ReadAggregateFields(stream.AggregateFields!, payload, _policy.Limits.MaxDepth, scan);
+            for (var a = 0; a < aggregating; a++)
+            {
+                var entry = _aggregating[a];
+                Shard(entry)[(int)(read && entry.Aggregator!.Fold(entry.Aggregate!, scan, topic, route.Captures)
+                    ? ProcessingAction.Aggregated
+                    : ProcessingAction.Withheld)]++;
+            }
         }
         var outputs = 0;
         for (var i = 0; i < active; i++)

@@ -18,4 +18,15 @@ internal sealed class SolixRulesCompiler : FormatRulesCompiler
         }
         return SolixRules.Compile(solix, PolicyReader.Child(path, "solix"), purpose, reader.Error);
     }
+
+    public override bool ReadsAggregates => true;
+
+    /// <summary>A field name of the message map (<see cref="SolixAggregateFields"/>).</summary>
+    public override string? CheckAggregateField(string name, Aggregation.AggregateFieldUse use) => SolixAggregateFields.Check(name, use);
+
+    public override object? AggregatePlan(string[] metrics, string[] groups) =>
+        new SolixAggregatePlan(SolixAggregateFields.Plan(metrics), SolixAggregateFields.Plan(groups));
 }
+
+/// <summary>A SOLIX stream's aggregate fields as map name ids, in the order of its <see cref="Aggregation.AggregateFieldSet"/>.</summary>
+internal sealed record SolixAggregatePlan(int[] Metrics, int[] Groups);
