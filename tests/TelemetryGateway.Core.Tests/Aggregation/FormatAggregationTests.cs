@@ -355,6 +355,34 @@ public sealed class FormatAggregationTests
             && e.Message.Contains("aggregates read json, protobuf, solix payloads; this stream's format is 'text'", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void The_shipped_solix_and_protobuf_policies_fold_their_status_messages_into_their_aggregate_entries()
+    {
+        var solix = PolicyCompiler.CompileFile(TestPolicies.DefaultPolicyPath);
+        using var solixMinimizer = new Minimizer(solix, TestPolicies.Key);
+        var statuses = SolixMessages.Corpus.Where(m => !m.IsBad && m.Topic.EndsWith("/param_info", StringComparison.Ordinal) && SolixMessages.TypeOf(m) == "0405").ToList();
+        var versions = SolixMessages.Corpus.Where(m => !m.IsBad && m.Topic.EndsWith("/param_info", StringComparison.Ordinal) && SolixMessages.TypeOf(m) == "0830").ToList();
+        Assert.NotEmpty(statuses);
+        Assert.NotEmpty(versions);
+
+        foreach (var message in statuses.Concat(versions))
+        {
+            Assert.False(solixMinimizer.Minimize(message.Topic, new ReadOnlySequence<byte>(message.Payload)).IsQuarantined);
+        }
+
+        var entry = Assert.Single(solix.Streams.Single(s => s.Name == "solix-param-info").Purposes, p => p.Aggregate is not null);
+        Assert.Equal("product-improvement-aggregate", entry.Name);
+        // Every status message of a model the map knows carries a metric; version messages carry none (withheld).
+        Assert.Equal(statuses.Count, entry.Counters[ProcessingAction.Aggregated]);
+        Assert.Equal(versions.Count, entry.Counters[ProcessingAction.Withheld]);
+
+        var protobuf = PolicyCompiler.CompileFile(Protobuf.ProtobufSamples.PolicyPath);
+        using var protobufMinimizer = new Minimizer(protobuf, TestPolicies.Key);
+        Assert.False(protobufMinimizer.Minimize(Protobuf.ProtobufSamples.Topic("status"), new ReadOnlySequence<byte>(Protobuf.ProtobufSamples.Status().ToByteArray())).IsQuarantined);
+        var protobufEntry = Assert.Single(protobuf.Streams.Single(s => s.Name == "status").Purposes, p => p.Aggregate is not null);
+        Assert.Equal(1, protobufEntry.Counters[ProcessingAction.Aggregated]);
+    }
+
     internal static string ProtobufTopic(int device) => string.Create(CultureInfo.InvariantCulture, $"dt/anker_power/pb/PBSERIAL{device:D8}/status");
 
     internal static DeviceStatus Status(int device, string pn) => new()
