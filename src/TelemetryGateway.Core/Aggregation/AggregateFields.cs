@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
-using System.Text.Json;
 
 namespace TelemetryGateway.Core.Aggregation;
 
@@ -149,108 +147,5 @@ internal sealed class AggregateScan
     {
         CommitGroup(index, length);
         return true;
-    }
-}
-
-/// <summary>Reads a JSON payload's top-level members of an <see cref="AggregateFieldSet"/> into an <see cref="AggregateScan"/>.</summary>
-internal static class JsonAggregateFields
-{
-    /// <summary>
-    /// One pass over the top level: numbers of metric members, strings (unescaped), numbers and booleans of group members
-    /// (as their text); nested values are skipped. False when the payload is not a JSON object.
-    /// </summary>
-    public static bool Read(AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, AggregateScan scan)
-    {
-        var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = maxDepth });
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var metric = IndexOf(ref reader, fields.MetricsUtf8);
-                var group = metric < 0 ? IndexOf(ref reader, fields.GroupsUtf8) : -1;
-                reader.Read();
-                if (metric >= 0 && reader.TokenType == JsonTokenType.Number)
-                {
-                    if (TryReadNumber(ref reader, out var number))
-                    {
-                        scan.SetMetric(metric, number);
-                    }
-                }
-                else if (group >= 0 && reader.TokenType is JsonTokenType.String or JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
-                {
-                    // Copied without allocating, whether the value spans segments or not; a string unescaped.
-                    var rawLength = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
-                    var destination = scan.GroupSpace;
-                    if (rawLength > destination.Length)
-                    {
-                        return false;
-                    }
-                    int length;
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        length = reader.CopyString(destination);
-                    }
-                    else if (reader.HasValueSequence)
-                    {
-                        reader.ValueSequence.CopyTo(destination);
-                        length = (int)rawLength;
-                    }
-                    else
-                    {
-                        reader.ValueSpan.CopyTo(destination);
-                        length = (int)rawLength;
-                    }
-                    scan.CommitGroup(group, length);
-                }
-                else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
-                {
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-        return true;
-    }
-
-    private static int IndexOf(ref Utf8JsonReader reader, byte[][] names)
-    {
-        for (var i = 0; i < names.Length; i++)
-        {
-            if (reader.ValueTextEquals(names[i]))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    /// <summary>
-    /// A number token as a finite double, without allocating when it spans segments (the reader's own TryGetDouble
-    /// copies such a token to a new array).
-    /// </summary>
-    private static bool TryReadNumber(ref Utf8JsonReader reader, out double number)
-    {
-        number = 0;
-        if (!reader.HasValueSequence)
-        {
-            return reader.TryGetDouble(out number) && double.IsFinite(number);
-        }
-        const int MaxNumberBytes = 64;
-        var sequence = reader.ValueSequence;
-        if (sequence.Length > MaxNumberBytes)
-        {
-            return false;
-        }
-        Span<byte> bytes = stackalloc byte[MaxNumberBytes];
-        sequence.CopyTo(bytes);
-        var length = (int)sequence.Length;
-        return Utf8Parser.TryParse(bytes[..length], out number, out var consumed) && consumed == length && double.IsFinite(number);
     }
 }

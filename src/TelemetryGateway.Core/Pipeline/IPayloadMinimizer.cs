@@ -64,6 +64,15 @@ internal interface IPayloadMinimizer : IDisposable
     /// formats whose policy compiler does not read aggregates never get here.
     /// </summary>
     bool ReadAggregateFields(Aggregation.AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, Aggregation.AggregateScan scan) => false;
+
+    /// <summary>
+    /// Asks the next <see cref="Minimize"/> to read <paramref name="fields"/> into <paramref name="scan"/> (already begun)
+    /// as it parses, where the format can do so in the same pass; <see cref="ReadAggregateFields"/> then has nothing
+    /// left to read. The others read them in <see cref="ReadAggregateFields"/> from what the rewrite parsed.
+    /// </summary>
+    void ReadAggregateFieldsDuringMinimize(Aggregation.AggregateFieldSet fields, Aggregation.AggregateScan scan)
+    {
+    }
 }
 
 /// <summary>

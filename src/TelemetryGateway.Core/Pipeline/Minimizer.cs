@@ -129,6 +129,15 @@ public sealed class Minimizer : IDisposable
         }
         var purposes = _purposes.AsSpan(0, active);
         var rewriter = Rewriter(stream.Format);
+        Aggregation.AggregateScan? scan = null;
+        if (aggregating > 0)
+        {
+            // One read of the message's aggregate fields (and of its device id) for every aggregate entry of the stream,
+            // in the rewrite's own pass where the format allows.
+            scan = _aggregateScan ??= new Aggregation.AggregateScan();
+            scan.Begin(stream.AggregateFields!, device);
+            rewriter.ReadAggregateFieldsDuringMinimize(stream.AggregateFields!, scan);
+        }
         QuarantineReason reason;
         try
         {
@@ -145,11 +154,8 @@ public sealed class Minimizer : IDisposable
             return MinimizationResult.Quarantine(stream, reason);
         }
         _learned?.Learn(stream, rewriter, device, payload, _policy.Limits.MaxDepth);
-        if (aggregating > 0)
+        if (scan is not null)
         {
-            // One read of the message's aggregate fields (and of its device id) for every aggregate entry of the stream.
-            var scan = _aggregateScan ??= new Aggregation.AggregateScan();
-            scan.Begin(stream.AggregateFields!, device);
             var read = rewriter.ReadAggregateFields(stream.AggregateFields!, payload, _policy.Limits.MaxDepth, scan);
             for (var a = 0; a < aggregating; a++)
             {
