@@ -56,7 +56,12 @@ internal sealed class AggregateScan
     /// <summary>Bytes of the device id a digest is computed over (ids are 16-17 characters).</summary>
     public const int MaxDeviceBytes = 256;
 
+    /// <summary>Characters of one group key (its values joined): a longer key's message is not folded.</summary>
+    public const int MaxGroupKeyChars = 512;
+
     private readonly byte[] _text = new byte[MaxGroupBytes];
+    private readonly char[] _key = new char[MaxGroupKeyChars];
+    private double[] _entryValues = new double[8];
     private readonly byte[] _device = new byte[MaxDeviceBytes];
     private double[] _metrics = new double[8];
     private Range[] _groups = new Range[4];
@@ -91,6 +96,19 @@ internal sealed class AggregateScan
         // any character fits).
         var chars = device[..Math.Min(device.Length, MaxDeviceBytes / 3)];
         DeviceLength = Encoding.UTF8.GetBytes(chars, _device);
+    }
+
+    /// <summary>Where an entry builds its group key (this thread's; valid until the next entry's fold).</summary>
+    public Span<char> KeyBuffer => _key;
+
+    /// <summary>Where an entry gathers its <paramref name="count"/> metrics from the set (this thread's, reused).</summary>
+    public Span<double> ValueBuffer(int count)
+    {
+        if (_entryValues.Length < count)
+        {
+            _entryValues = new double[count];
+        }
+        return _entryValues.AsSpan(0, count);
     }
 
     /// <summary>Metric <paramref name="index"/> of the set (NaN: absent from the message).</summary>

@@ -25,7 +25,6 @@ public sealed record AggregateRelease(StreamPurpose Entry, string Topic, byte[] 
 public sealed class WindowAggregator
 {
     private const int MaxClosedWindows = 4;
-    private const int MaxGroupKeyChars = 512;
     private readonly Lock _lock = new();
     private readonly Queue<Window> _closed = new();
     private Window? _open;
@@ -81,9 +80,9 @@ public sealed class WindowAggregator
         {
             return false;
         }
-        // The group key and the values are read outside the lock, into this call's own stack.
-        Span<char> keyBuffer = stackalloc char[MaxGroupKeyChars];
-        Span<double> values = stackalloc double[rules.MetricSlots.Length];
+        // The group key and the values are read outside the lock, into the scan's (this thread's) own buffers.
+        var keyBuffer = scan.KeyBuffer;
+        var values = scan.ValueBuffer(rules.MetricSlots.Length);
         var any = false;
         for (var m = 0; m < values.Length; m++)
         {
@@ -228,7 +227,7 @@ public sealed class WindowAggregator
         var end = window.Start + Rules.Window;
         foreach (var group in window.Groups.Values)
         {
-            var payload = AggregateOutput.Release(Rules, group.Key, group.Count, group.Values, window.Start, end, Noise);
+            var payload = AggregateOutput.Release(Rules, group.Key, group.Count, group.Columns(), window.Start, end, Noise);
             if (payload is null)
             {
                 suppressed++;
@@ -275,44 +274,55 @@ public sealed class WindowAggregator
         }
     }
 
-    /// <summary>One group of one window: its devices (by digest) and each device's latest value per metric.</summary>
+    /// <summary>
+    /// One group of one window: its devices (by digest) and each device's latest value per metric, one row per device
+    /// (its metrics side by side, so folding a message touches one cache line, not one per metric).
+    /// </summary>
     internal sealed class Group(string key, int metrics)
     {
+        private readonly int _metrics = Math.Max(1, metrics);
+        private double[] _rows = new double[16 * Math.Max(1, metrics)];
+
         public string Key { get; } = key;
         public Dictionary<ulong, int> Devices { get; } = [];
-
-        /// <summary>Per metric, per device slot, the latest value (NaN: none yet).</summary>
-        public double[][] Values { get; private set; } = [.. Enumerable.Range(0, metrics).Select(_ => new double[16])];
 
         public int Count { get; private set; }
 
         public int AddDevice()
         {
-            if (Count == Values[0].Length)
+            if ((Count + 1) * _metrics > _rows.Length)
             {
-                for (var m = 0; m < Values.Length; m++)
-                {
-                    var grown = new double[Count * 2];
-                    Values[m].CopyTo(grown, 0);
-                    Values[m] = grown;
-                }
+                Array.Resize(ref _rows, _rows.Length * 2);
             }
-            for (var m = 0; m < Values.Length; m++)
-            {
-                Values[m][Count] = double.NaN;
-            }
+            _rows.AsSpan(Count * _metrics, _metrics).Fill(double.NaN);
             return Count++;
         }
 
         public void Set(int slot, ReadOnlySpan<double> values)
         {
+            var row = _rows.AsSpan(slot * _metrics, values.Length);
             for (var m = 0; m < values.Length; m++)
             {
                 if (!double.IsNaN(values[m]))
                 {
-                    Values[m][slot] = values[m];
+                    row[m] = values[m];
                 }
             }
+        }
+
+        /// <summary>Per metric, every device's latest value (NaN: none): the columns a release reads, made once per window.</summary>
+        public double[][] Columns()
+        {
+            var columns = new double[_metrics][];
+            for (var m = 0; m < columns.Length; m++)
+            {
+                columns[m] = new double[Count];
+                for (var d = 0; d < Count; d++)
+                {
+                    columns[m][d] = _rows[(d * _metrics) + m];
+                }
+            }
+            return columns;
         }
     }
 }

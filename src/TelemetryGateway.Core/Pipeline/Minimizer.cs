@@ -484,6 +484,11 @@ public sealed class Minimizer : IDisposable
                     var outputTopic = purposes[i].Topic;
                     var writer = _outputTopics[i];
                     writer.Reset();
+                    if (purposes[i].Aggregator is not null)
+                    {
+                        // An aggregate entry has no per-message output: its topic is rendered per group at release.
+                        continue;
+                    }
                     var span = writer.GetSpan(outputTopic.MaxLength(topic.Length, pseudonymizer.Length));
                     writer.Advance(outputTopic.Render(topic, Captures, pseudonymizer, span, scratch.Get(topic.Length * 3)));
                 }
