@@ -28,7 +28,17 @@ internal sealed class AggregateFieldSet
         MetricsUtf8 = Array.ConvertAll(metrics, Encoding.UTF8.GetBytes);
         GroupsUtf8 = Array.ConvertAll(groups, Encoding.UTF8.GetBytes);
         Plan = plan;
+        foreach (var name in MetricsUtf8.Concat(GroupsUtf8))
+        {
+            NameLengths |= name.Length < 64 ? 1UL << name.Length : 1UL << 63;
+        }
     }
+
+    /// <summary>A bit per UTF-8 length of the names (bit 63: 63 or more), so most other names are told apart by length alone.</summary>
+    public ulong NameLengths { get; }
+
+    /// <summary>True when some name of the set may have <paramref name="length"/> bytes.</summary>
+    public bool MayName(int length) => (NameLengths & (length < 64 ? 1UL << length : 1UL << 63)) != 0;
 
     /// <summary>The numeric fields, as the policy names them (a JSON member, a protobuf field path, a SOLIX map name).</summary>
     public string[] Metrics { get; }

@@ -335,6 +335,10 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     private int AggregateFieldOf(ReadOnlySpan<byte> name)
     {
         var fields = _aggregateFields!;
+        if (!fields.MayName(name.Length))
+        {
+            return -1;
+        }
         for (var m = 0; m < fields.MetricsUtf8.Length; m++)
         {
             if (name.SequenceEqual(fields.MetricsUtf8[m]))
@@ -358,7 +362,16 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         var scan = _aggregateScan!;
         if (_aggregateField >= 0)
         {
-            if (tokenType == JsonTokenType.Number && System.Buffers.Text.Utf8Parser.TryParse(value, out double number, out var consumed) && consumed == value.Length)
+            // Integers (most readings) by the quicker integer parser; the others as doubles.
+            if (tokenType != JsonTokenType.Number)
+            {
+                return;
+            }
+            if (System.Buffers.Text.Utf8Parser.TryParse(value, out long integer, out var consumed) && consumed == value.Length)
+            {
+                scan.SetMetric(_aggregateField, integer);
+            }
+            else if (System.Buffers.Text.Utf8Parser.TryParse(value, out double number, out consumed) && consumed == value.Length)
             {
                 scan.SetMetric(_aggregateField, number);
             }
