@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Frozen;
 using System.Text.Unicode;
 using TelemetryGateway.Core.Aggregation;
 
@@ -50,39 +51,67 @@ internal static class SolixAggregateFields
         return null;
     }
 
-    /// <summary>The map name ids of <paramref name="names"/> (all checked).</summary>
-    public static int[] Plan(string[] names) => Array.ConvertAll(names, SolixMessageMap.NameId);
+    /// <summary>
+    /// Per layout of the map that has any of <paramref name="metrics"/> or <paramref name="groups"/> (all checked), per
+    /// field byte, the metric it is (m), the group (-2 - g) or neither (-1): one array look-up per field of a message.
+    /// Only fields of one value, plain and without a serial inside, are placed.
+    /// </summary>
+    public static SolixAggregatePlan Plan(string[] metrics, string[] groups)
+    {
+        var metricIds = Array.ConvertAll(metrics, SolixMessageMap.NameId);
+        var groupIds = Array.ConvertAll(groups, SolixMessageMap.NameId);
+        var slots = new Dictionary<SolixMessageLayout, short[]>();
+        foreach (var layout in SolixMessageMap.AllLayouts)
+        {
+            short[]? byField = null;
+            foreach (var mapped in layout.Fields)
+            {
+                if (mapped is not { NameIds.Length: 1, Kind: SolixFieldKind.Plain, SerialSlots.Length: 0 })
+                {
+                    continue;
+                }
+                var metric = Array.IndexOf(metricIds, mapped.NameIds[0]);
+                var group = Array.IndexOf(groupIds, mapped.NameIds[0]);
+                if (metric >= 0 || group >= 0)
+                {
+                    byField ??= [.. Enumerable.Repeat((short)-1, 256)];
+                    byField[mapped.Id] = (short)(metric >= 0 ? metric : -2 - group);
+                }
+            }
+            if (byField is not null)
+            {
+                slots.Add(layout, byField);
+            }
+        }
+        return new SolixAggregatePlan(slots.ToFrozenDictionary());
+    }
 
     /// <summary>Reads the planned fields of a parsed binary (<paramref name="message"/> over <paramref name="binary"/>) of model <paramref name="productCode"/>.</summary>
-    public static void Read(ReadOnlySpan<byte> binary, SolixTlvMessage message, ReadOnlySpan<byte> productCode, int[] metrics, int[] groups, AggregateScan scan)
+    public static void Read(ReadOnlySpan<byte> binary, SolixTlvMessage message, ReadOnlySpan<byte> productCode, SolixAggregatePlan plan, AggregateScan scan)
     {
-        // A model the map does not know has no names for its fields: nothing is read, and the message is not folded.
-        if (SolixMessageMap.Find(productCode, message.Type) is not { } layout)
+        // A model the map does not know has no names for its fields, and a layout without the named fields has nothing
+        // to read: the message is not folded.
+        if (SolixMessageMap.Find(productCode, message.Type) is not { } layout || !plan.Slots.TryGetValue(layout, out var slots))
         {
             return;
         }
         foreach (var field in message.Fields)
         {
-            if (layout.Fields[field.Id] is not { NameIds.Length: 1, Kind: SolixFieldKind.Plain, SerialSlots.Length: 0 } mapped || field.ValueLength < 2)
+            var slot = slots[field.Id];
+            if (slot == -1 || field.ValueLength < 2)
             {
                 continue;
             }
-            var nameId = mapped.NameIds[0];
             var value = binary.Slice(field.ValueStart, field.ValueLength);
-            var metric = Array.IndexOf(metrics, nameId);
-            if (metric >= 0)
+            if (slot >= 0)
             {
                 if (TryNumber(value, out var number))
                 {
-                    scan.SetMetric(metric, number);
+                    scan.SetMetric(slot, number);
                 }
                 continue;
             }
-            var group = Array.IndexOf(groups, nameId);
-            if (group < 0)
-            {
-                continue;
-            }
+            var group = -2 - slot;
             if (value[0] == Text)
             {
                 var text = value[1..].TrimEnd((byte)0);
@@ -127,3 +156,6 @@ internal static class SolixAggregateFields
         }
     }
 }
+
+/// <summary>A SOLIX stream's aggregate fields: per layout that has any of them, the field bytes' metric or group slots.</summary>
+internal sealed record SolixAggregatePlan(FrozenDictionary<SolixMessageLayout, short[]> Slots);

@@ -166,7 +166,7 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
             // A `trans` payload has no binary to read.
             return false;
         }
-        SolixAggregateFields.Read(_binary.Slice(_binaryLength), _message, _pnLength >= 0 ? _pn.Slice(_pnLength) : default, plan.Metrics, plan.Groups, scan);
+        SolixAggregateFields.Read(_binary.Slice(_binaryLength), _message, _pnLength >= 0 ? _pn.Slice(_pnLength) : default, plan, scan);
         return true;
     }
 

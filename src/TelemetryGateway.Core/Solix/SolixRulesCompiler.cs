@@ -24,9 +24,5 @@ internal sealed class SolixRulesCompiler : FormatRulesCompiler
     /// <summary>A field name of the message map (<see cref="SolixAggregateFields"/>).</summary>
     public override string? CheckAggregateField(string name, Aggregation.AggregateFieldUse use) => SolixAggregateFields.Check(name, use);
 
-    public override object? AggregatePlan(string[] metrics, string[] groups) =>
-        new SolixAggregatePlan(SolixAggregateFields.Plan(metrics), SolixAggregateFields.Plan(groups));
+    public override object? AggregatePlan(string[] metrics, string[] groups) => SolixAggregateFields.Plan(metrics, groups);
 }
-
-/// <summary>A SOLIX stream's aggregate fields as map name ids, in the order of its <see cref="Aggregation.AggregateFieldSet"/>.</summary>
-internal sealed record SolixAggregatePlan(int[] Metrics, int[] Groups);
