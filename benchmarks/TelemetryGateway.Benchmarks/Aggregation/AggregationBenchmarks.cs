@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
+using Google.Protobuf;
 using TelemetryGateway.Benchmarks.Corpus;
 using TelemetryGateway.Core.Pipeline;
 using TelemetryGateway.Core.Policy;
@@ -9,10 +11,12 @@ using TelemetryGateway.Core.Policy;
 namespace TelemetryGateway.Benchmarks.Aggregation;
 
 /// <summary>
-/// What aggregate entries add to the engine per message (issue 18, target ≤ 10%): a fleet of 1,000 devices' status
-/// messages (the corpus status message under 1,000 serials), minimized under the shipped policy as it is (two
-/// aggregate entries on the status stream: each message is also folded into two windows) and under the same policy
-/// without them. Steady state: every device and group is already in its window.
+/// What aggregate entries add to the engine per message (issue 18, target ≤ 10%): a fleet of 1,000 devices' messages
+/// of one stream (one message under 1,000 serials), minimized under a shipped policy as it is (with its aggregate
+/// entries: each message is also read once for them and folded into each entry's window) and under the same policy
+/// without them. <see cref="Stream"/>: the JSON status stream of the SOLIX policy (two aggregate entries), its SOLIX
+/// param_info stream (0405 status messages of an A17C0, one entry), the protobuf status stream of the protobuf sample
+/// policy (one entry). Steady state: every device and group is already in its window.
 /// </summary>
 /// <remarks>Not sealed: BenchmarkDotNet runs a generated subclass of the benchmark class.</remarks>
 [Config(typeof(MinimizationBenchmarkConfig))]
@@ -26,26 +30,68 @@ public class AggregationBenchmarks : IDisposable
     private ReadOnlySequence<byte>[] _payloads = [];
     private int _next;
 
+    [Params("json", "solix", "protobuf")]
+    public string Stream { get; set; } = "json";
+
     [GlobalSetup]
     public void Setup()
     {
-        var message = CorpusMessages.Representative(TelemetryKind.Status);
-        var serial = message.Topic.Split('/')[3];
-        var text = Encoding.UTF8.GetString(message.Payload);
-        _topics = [.. Enumerable.Range(0, Devices).Select(d => message.Topic.Replace(serial, $"BENCH{d:D11}", StringComparison.Ordinal))];
-        _payloads = [.. Enumerable.Range(0, Devices).Select(d => new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(text.Replace(serial, $"BENCH{d:D11}", StringComparison.Ordinal))))];
-        var key = BenchmarkAssets.Key();
-        var withAggregates = BenchmarkAssets.Policy();
-        if (!withAggregates.Streams.Any(s => s.Purposes.Any(p => p.Aggregate is not null)))
+        string policyFile;
+        string topic;
+        byte[] payload;
+        string serial;
+        switch (Stream)
         {
-            throw new InvalidOperationException("the shipped policy has no aggregate entry to measure");
+            case "json":
+                var message = CorpusMessages.Representative(TelemetryKind.Status);
+                policyFile = "solix-default.json";
+                (topic, payload) = (message.Topic, message.Payload);
+                serial = topic.Split('/')[3];
+                break;
+            case "solix":
+                var line = File.ReadLines(BenchmarkAssets.Find("testdata", "solix.ndjson"))
+                    .First(l => l.Contains("-solix-0405\"", StringComparison.Ordinal) && l.Contains("A17C0", StringComparison.Ordinal));
+                using (var document = JsonDocument.Parse(line))
+                {
+                    topic = document.RootElement.GetProperty("topic").GetString()!;
+                    payload = Encoding.UTF8.GetBytes(document.RootElement.GetProperty("payloadText").GetString()!);
+                }
+                policyFile = "solix-default.json";
+                serial = topic.Split('/')[3];
+                break;
+            default:
+                var status = ProtobufMinimizationBenchmarks.Message("status");
+                policyFile = "protobuf-devices.json";
+                serial = "WK1DEGZD8PCF32ER";
+                topic = $"dt/anker_power/A17C0/{serial}/pb/status";
+                payload = status.ToByteArray();
+                break;
+        }
+        // Same-length serials, replaced in the topic and in the payload's text (a binary payload keeps its own).
+        var serials = Enumerable.Range(0, Devices).Select(d => $"BENCH{d:D11}").ToArray();
+        var text = Encoding.UTF8.GetString(payload);
+        _topics = [.. serials.Select(s => topic.Replace(serial, s, StringComparison.Ordinal))];
+        _payloads = [.. serials.Select(s => new ReadOnlySequence<byte>(Stream == "protobuf" ? payload : Encoding.UTF8.GetBytes(text.Replace(serial, s, StringComparison.Ordinal))))];
+        var key = BenchmarkAssets.Key();
+        var path = BenchmarkAssets.Find("policies", policyFile);
+        var withAggregates = PolicyCompiler.CompileFile(path);
+        var stream = withAggregates.Match(topic, new Range[withAggregates.Streams.Max(s => s.Filter.CaptureNames.Count)])
+            ?? throw new InvalidOperationException($"no stream of {policyFile} matches {topic}");
+        if (!stream.Purposes.Any(p => p.Aggregate is not null))
+        {
+            throw new InvalidOperationException($"stream {stream.Name} of {policyFile} has no aggregate entry to measure");
         }
         _with = new Minimizer(withAggregates, key);
-        _without = new Minimizer(ShippedPolicyWithoutAggregates(), key);
+        _without = new Minimizer(WithoutAggregates(path), key);
         for (var d = 0; d < Devices; d++)
         {
             _with.Minimize(_topics[d], _payloads[d]);
             _without.Minimize(_topics[d], _payloads[d]);
+        }
+        var entry = stream.Purposes.First(p => p.Aggregate is not null);
+        if (entry.Counters[ProcessingAction.Aggregated] != Devices)
+        {
+            throw new InvalidOperationException($"{entry.Name} folded {entry.Counters[ProcessingAction.Aggregated]} of {Devices} messages");
         }
     }
 
@@ -62,11 +108,10 @@ public class AggregationBenchmarks : IDisposable
         return minimizer.Minimize(_topics[d], _payloads[d]).Outputs.Length;
     }
 
-    /// <summary>The shipped policy with its aggregate entries left out.</summary>
-    private static CompiledPolicy ShippedPolicyWithoutAggregates()
+    /// <summary>The policy at <paramref name="path"/> with its aggregate entries left out.</summary>
+    private static CompiledPolicy WithoutAggregates(string path)
     {
-        var path = BenchmarkAssets.Find("policies", "solix-default.json");
-        var root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        var root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip })!;
         foreach (var stream in root["streams"]!.AsObject())
         {
             var purposes = stream.Value!["purposes"]!.AsObject();

@@ -18,13 +18,12 @@ public enum AggregateStat
     Histogram = 64,
 }
 
-/// <summary>One metric of an aggregate: a top-level numeric field of the payload, its statistics and bounds.</summary>
+/// <summary>One metric of an aggregate: a numeric field of the payload (as its format names it), its statistics and bounds.</summary>
 public sealed class AggregateMetric
 {
     internal AggregateMetric(string field, AggregateStat stats, double? low, double? high, double resolution, double[] values)
     {
         Field = field;
-        FieldUtf8 = System.Text.Encoding.UTF8.GetBytes(field);
         Stats = stats;
         Low = low;
         High = high;
@@ -33,7 +32,6 @@ public sealed class AggregateMetric
     }
 
     public string Field { get; }
-    internal byte[] FieldUtf8 { get; }
     public AggregateStat Stats { get; }
 
     /// <summary>The clipping bounds: a device's value is clamped to them before it counts (null: not clipped; only without noise).</summary>
@@ -73,7 +71,6 @@ public sealed class AggregateRules : IFormatRules
         MaxDevices = maxDevices;
         MetricArray = metrics;
         Epsilon = epsilon;
-        GroupFieldsUtf8 = [.. groupBy.Select((name, i) => groupCaptures[i] >= 0 ? [] : System.Text.Encoding.UTF8.GetBytes(name))];
         var queries = 1;
         foreach (var metric in metrics)
         {
@@ -84,17 +81,32 @@ public sealed class AggregateRules : IFormatRules
         NoisedQueries = queries;
     }
 
+    /// <summary>
+    /// Binds these rules to the union of their stream's aggregate fields: per metric and per payload group, its index
+    /// in <paramref name="fields"/> (what one scan of a message fills for every aggregate entry of the stream).
+    /// </summary>
+    internal void Bind(AggregateFieldSet fields)
+    {
+        MetricSlots = Array.ConvertAll(MetricArray, m => Array.IndexOf(fields.Metrics, m.Field));
+        GroupSlots = [.. GroupBy.Select((name, i) => GroupCaptures[i] >= 0 ? -1 : Array.IndexOf(fields.Groups, name))];
+    }
+
+    /// <summary>Per metric, its index in the stream's <see cref="AggregateFieldSet"/>.</summary>
+    internal int[] MetricSlots { get; private set; } = [];
+
+    /// <summary>Per <see cref="GroupBy"/> entry that is a payload field, its index in the stream's <see cref="AggregateFieldSet"/> (-1 for a capture).</summary>
+    internal int[] GroupSlots { get; private set; } = [];
+
     public TimeSpan Window { get; }
 
     /// <summary>The window as the policy writes it (ISO-8601 duration), for the <c>window</c> tag.</summary>
     public string WindowText { get; }
 
-    /// <summary>What groups are keyed by: topic captures or top-level categorical fields, in policy order.</summary>
+    /// <summary>What groups are keyed by: topic captures or categorical payload fields, in policy order.</summary>
     public IReadOnlyList<string> GroupBy { get; }
 
     /// <summary>Per <see cref="GroupBy"/> entry, the capture index it reads, or -1 for a payload field.</summary>
     internal int[] GroupCaptures { get; }
-    internal byte[][] GroupFieldsUtf8 { get; }
 
     /// <summary>k: a group with fewer distinct devices in a window is not released.</summary>
     public int MinDevices { get; }
@@ -144,12 +156,14 @@ internal static class AggregateRulesCompiler
     public const int MaxMetrics = 32;
     public const int MaxHistogramValues = 64;
 
-    public static AggregateRules? Compile(PolicyReader reader, JsonElement element, string path, PayloadFormat format, TopicFilter? filter, int deviceCapture)
+    public static AggregateRules? Compile(
+        PolicyReader reader, JsonElement element, string path, PayloadFormat format, FormatRulesCompiler fields, TopicFilter? filter, int deviceCapture)
     {
         var errorsBefore = reader.ErrorCount;
-        if (format != PayloadFormat.Json)
+        if (!fields.ReadsAggregates)
         {
-            reader.Error(path, $"aggregates read JSON payloads; this stream's format is '{format.Id()}' (protobuf and solix aggregates are not implemented yet)");
+            var readable = string.Join(", ", PayloadFormats.All.ToArray().Where(r => r.Rules.ReadsAggregates).Select(r => r.Id));
+            reader.Error(path, $"aggregates read {readable} payloads; this stream's format is '{format.Id()}'");
             return null;
         }
         if (!reader.ExpectKind(element, path, JsonValueKind.Object))
@@ -189,14 +203,18 @@ internal static class AggregateRulesCompiler
             }
         }
         var noised = element.TryGetProperty("noise", out _);
-        var (groupBy, groupCaptures) = CompileGroupBy(reader, element, path, filter, deviceCapture);
-        var metrics = CompileMetrics(reader, element, path, noised, groupBy);
+        var (groupBy, groupCaptures) = CompileGroupBy(reader, element, path, fields, filter, deviceCapture);
+        var metrics = CompileMetrics(reader, element, path, fields, noised, groupBy);
         return reader.ErrorCount > errorsBefore || windowText is null
             ? null
             : new AggregateRules(window, windowText, groupBy, groupCaptures, minDevices, maxGroups, maxDevices, metrics, epsilon);
     }
 
-    private static (string[] Names, int[] Captures) CompileGroupBy(PolicyReader reader, JsonElement element, string path, TopicFilter? filter, int deviceCapture)
+    /// <summary>True when <paramref name="name"/> (a field path: each of its dot-separated parts) names a device or owner identifier.</summary>
+    private static bool Identifies(string name) => name.Split('.').Any(s_deviceIdentifyingFields.Contains);
+
+    private static (string[] Names, int[] Captures) CompileGroupBy(
+        PolicyReader reader, JsonElement element, string path, FormatRulesCompiler fields, TopicFilter? filter, int deviceCapture)
     {
         var names = new List<string>();
         var captures = new List<int>();
@@ -224,14 +242,19 @@ internal static class AggregateRulesCompiler
                 reader.Error(itemPath, $"'{name}' is the stream's device capture: a group per device is not an aggregate");
                 continue;
             }
-            if (capture < 0 && s_deviceIdentifyingFields.Contains(name))
+            if (capture < 0 && Identifies(name))
             {
                 reader.Error(itemPath, $"'{name}' identifies a device or its owner: it cannot group an anonymous aggregate");
                 continue;
             }
             if (name.Length == 0 || !PolicyReader.IsIdentifier(name) || names.Contains(name))
             {
-                reader.Error(itemPath, $"'{name}' must be a capture of the topic filter or a top-level field name, named once");
+                reader.Error(itemPath, $"'{name}' must be a capture of the topic filter or a payload field, named once");
+                continue;
+            }
+            if (capture < 0 && fields.CheckAggregateField(name, AggregateFieldUse.Group) is { } unusable)
+            {
+                reader.Error(itemPath, unusable);
                 continue;
             }
             names.Add(name);
@@ -244,7 +267,7 @@ internal static class AggregateRulesCompiler
         return ([.. names], [.. captures]);
     }
 
-    private static AggregateMetric[] CompileMetrics(PolicyReader reader, JsonElement element, string path, bool noised, string[] groupBy)
+    private static AggregateMetric[] CompileMetrics(PolicyReader reader, JsonElement element, string path, FormatRulesCompiler fields, bool noised, string[] groupBy)
     {
         var metricsPath = PolicyReader.Child(path, "metrics");
         if (!element.TryGetProperty("metrics", out var metricsElement))
@@ -260,9 +283,14 @@ internal static class AggregateRulesCompiler
         foreach (var property in metricsElement.EnumerateObject())
         {
             var metricPath = PolicyReader.Child(metricsPath, property.Name);
-            if (property.Name.Length == 0 || !PolicyReader.IsIdentifier(property.Name) || s_deviceIdentifyingFields.Contains(property.Name) || groupBy.Contains(property.Name))
+            if (property.Name.Length == 0 || !PolicyReader.IsIdentifier(property.Name) || Identifies(property.Name) || groupBy.Contains(property.Name))
             {
-                reader.Error(metricPath, "a metric is a top-level numeric field of the payload, neither a device identifier nor a group");
+                reader.Error(metricPath, "a metric is a numeric field of the payload, neither a device identifier nor a group");
+                continue;
+            }
+            if (fields.CheckAggregateField(property.Name, AggregateFieldUse.Metric) is { } unusable)
+            {
+                reader.Error(metricPath, unusable);
                 continue;
             }
             if (!reader.ExpectKind(property.Value, metricPath, JsonValueKind.Object))

@@ -1,8 +1,7 @@
-using System.Buffers;
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using TelemetryGateway.Core.Policy;
 
 namespace TelemetryGateway.Core.Aggregation;
@@ -16,7 +15,7 @@ public sealed record AggregateRelease(StreamPurpose Entry, string Topic, byte[] 
 /// <summary>
 /// The state of one aggregate purpose entry (issue 18): tumbling windows aligned to the Unix epoch on
 /// <see cref="Time"/>; per window, groups keyed by the <c>groupBy</c> values, and in each group every distinct device
-/// once, under a keyed digest (HMAC-SHA-256 under a random key drawn for the window and cleared when it ends), so no
+/// once, under a keyed digest (SipHash-2-4 under a random key drawn for the window and cleared when it ends), so no
 /// identifier is kept. A device contributes its latest value of each metric in the window (clipped), whatever it
 /// reported before: a device reporting a thousand times counts once, with what it last said. Thread-safe (one lock;
 /// folding a message costs a digest, two dictionary look-ups and no allocation once its group and device are known).
@@ -26,20 +25,15 @@ public sealed record AggregateRelease(StreamPurpose Entry, string Topic, byte[] 
 public sealed class WindowAggregator
 {
     private const int MaxClosedWindows = 4;
-    private const int MaxGroupKeyChars = 512;
     private readonly Lock _lock = new();
     private readonly Queue<Window> _closed = new();
     private Window? _open;
     private long _closedOverflow;
-    private readonly char[] _groupKey = new char[MaxGroupKeyChars];
-    private readonly byte[] _deviceBytes = new byte[256];
-    private readonly double[] _values;
 
     internal WindowAggregator(StreamPurpose entry, AggregateRules rules)
     {
         Entry = entry;
         Rules = rules;
-        _values = new double[rules.MetricArray.Length];
     }
 
     public StreamPurpose Entry { get; }
@@ -74,25 +68,36 @@ public sealed class WindowAggregator
     }
 
     /// <summary>
-    /// Folds one message of <paramref name="device"/> into the open window: its group from <paramref name="captures"/>
-    /// of <paramref name="topic"/> and the payload's fields, its metrics from the payload's top-level numeric fields.
-    /// Returns false when the message was not folded: no device, a group value missing, or a bound reached (counted).
+    /// Folds one message into the open window: its device and payload fields from <paramref name="scan"/> (read once
+    /// for every aggregate entry of the stream), its group from the captures of <paramref name="topic"/> and the scan.
+    /// <paramref name="rules"/> are the entry's of the policy in service (equal to <see cref="Rules"/>; after a reload
+    /// that kept this aggregator, bound to the new stream's field set). Returns false when the message was not folded:
+    /// no device, a group value missing, none of the metrics in the message, or a bound reached (counted).
     /// </summary>
-    internal bool Fold(ReadOnlySpan<char> topic, ReadOnlySpan<Range> captures, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload, int maxDepth)
+    internal bool Fold(AggregateRules rules, AggregateScan scan, ReadOnlySpan<char> topic, ReadOnlySpan<Range> captures)
     {
-        if (device.IsEmpty)
+        if (scan.DeviceLength == 0)
         {
             return false;
         }
+        // The group key and the values are read outside the lock, into the scan's (this thread's) own buffers.
+        var keyBuffer = scan.KeyBuffer;
+        var values = scan.ValueBuffer(rules.MetricSlots.Length);
+        var any = false;
+        for (var m = 0; m < values.Length; m++)
+        {
+            values[m] = scan.Metric(rules.MetricSlots[m]);
+            any |= !double.IsNaN(values[m]);
+        }
+        if (!any || !GroupKey(rules, scan, topic, captures, keyBuffer, out var keyLength))
+        {
+            return false;
+        }
+        var key = keyBuffer[..keyLength];
         lock (_lock)
         {
             var window = OpenWindow();
-            if (!ReadPayload(topic, captures, payload, maxDepth, out var keyLength))
-            {
-                return false;
-            }
             var lookup = window.Groups.GetAlternateLookup<ReadOnlySpan<char>>();
-            var key = _groupKey.AsSpan(0, keyLength);
             if (!lookup.TryGetValue(key, out var group))
             {
                 if (window.Groups.Count >= Rules.MaxGroups)
@@ -103,7 +108,8 @@ public sealed class WindowAggregator
                 group = new Group(key.ToString(), Rules.MetricArray.Length);
                 window.Groups.Add(group.Key, group);
             }
-            var digest = Digest(window, device);
+            // The device's keyed digest under this window's key only: SipHash-2-4, a PRF, cheap enough per message.
+            var digest = SipHash.Hash(window.Key0, window.Key1, scan.Device);
             ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(group.Devices, digest, out var known);
             if (!known)
             {
@@ -116,7 +122,7 @@ public sealed class WindowAggregator
                 window.Devices++;
                 slot = group.AddDevice();
             }
-            group.Set(slot, _values);
+            group.Set(slot, values);
             window.Folded++;
             return true;
         }
@@ -173,103 +179,14 @@ public sealed class WindowAggregator
         return _open;
     }
 
-    private UInt128 Digest(Window window, ReadOnlySpan<char> device)
-    {
-        var bytes = _deviceBytes.AsSpan(0, Math.Min(_deviceBytes.Length, Encoding.UTF8.GetMaxByteCount(Math.Min(device.Length, _deviceBytes.Length / 3))));
-        var length = Encoding.UTF8.GetBytes(device[..Math.Min(device.Length, _deviceBytes.Length / 3)], bytes);
-        Span<byte> mac = stackalloc byte[32];
-        // One keyed HMAC instance per window, reused under the lock: the key schedule is not redone per message.
-        window.Hmac.AppendData(bytes[..length]);
-        window.Hmac.GetHashAndReset(mac);
-        return MemoryMarshal.Read<UInt128>(mac);
-    }
-
     /// <summary>
-    /// Reads the group key (captures and fields joined by U+001F into the scratch key) and the metrics (NaN: absent)
-    /// from one payload; false when a group value is missing or the payload is not a JSON object.
+    /// The group key: captures and payload group values joined by U+001F; false when a value is missing or too long.
     /// </summary>
-    private bool ReadPayload(ReadOnlySpan<char> topic, ReadOnlySpan<Range> captures, in ReadOnlySequence<byte> payload, int maxDepth, out int keyLength)
+    private static bool GroupKey(AggregateRules rules, AggregateScan scan, ReadOnlySpan<char> topic, ReadOnlySpan<Range> captures, Span<char> key, out int keyLength)
     {
         keyLength = 0;
-        Array.Fill(_values, double.NaN);
-        var groupBy = Rules.GroupCaptures;
-        Span<Range> fieldValues = stackalloc Range[groupBy.Length];
-        Span<bool> found = stackalloc bool[groupBy.Length];
-        Span<byte> fieldBytes = stackalloc byte[MaxGroupKeyChars];
-        var fieldBytesUsed = 0;
-        var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = maxDepth });
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var metric = -1;
-                var field = -1;
-                for (var m = 0; m < Rules.MetricArray.Length && metric < 0; m++)
-                {
-                    if (reader.ValueTextEquals(Rules.MetricArray[m].FieldUtf8))
-                    {
-                        metric = m;
-                    }
-                }
-                for (var g = 0; g < groupBy.Length && metric < 0 && field < 0; g++)
-                {
-                    if (groupBy[g] < 0 && reader.ValueTextEquals(Rules.GroupFieldsUtf8[g]))
-                    {
-                        field = g;
-                    }
-                }
-                reader.Read();
-                if (metric >= 0 && reader.TokenType == JsonTokenType.Number)
-                {
-                    if (TryReadNumber(ref reader, out var number))
-                    {
-                        _values[metric] = number;
-                    }
-                }
-                else if (field >= 0 && reader.TokenType is JsonTokenType.String or JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
-                {
-                    // Copied without allocating, whether the value spans segments or not; a string unescaped.
-                    var rawLength = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
-                    if (fieldBytesUsed + rawLength > fieldBytes.Length)
-                    {
-                        return false;
-                    }
-                    var destination = fieldBytes[fieldBytesUsed..];
-                    int length;
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        length = reader.CopyString(destination);
-                    }
-                    else if (reader.HasValueSequence)
-                    {
-                        reader.ValueSequence.CopyTo(destination);
-                        length = (int)rawLength;
-                    }
-                    else
-                    {
-                        reader.ValueSpan.CopyTo(destination);
-                        length = (int)rawLength;
-                    }
-                    fieldValues[field] = new Range(fieldBytesUsed, fieldBytesUsed + length);
-                    fieldBytesUsed += length;
-                    found[field] = true;
-                }
-                else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
-                {
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-        var key = _groupKey.AsSpan();
-        for (var g = 0; g < groupBy.Length; g++)
+        var groupCaptures = rules.GroupCaptures;
+        for (var g = 0; g < groupCaptures.Length; g++)
         {
             if (g > 0)
             {
@@ -279,9 +196,9 @@ public sealed class WindowAggregator
                 }
                 key[keyLength++] = '\u001f';
             }
-            if (groupBy[g] >= 0)
+            if (groupCaptures[g] >= 0)
             {
-                var value = topic[captures[groupBy[g]]];
+                var value = topic[captures[groupCaptures[g]]];
                 if (value.IsEmpty || keyLength + value.Length > key.Length)
                 {
                     return false;
@@ -291,12 +208,8 @@ public sealed class WindowAggregator
             }
             else
             {
-                if (!found[g])
-                {
-                    return false;
-                }
-                var bytes = fieldBytes[fieldValues[g]];
-                if (keyLength + Encoding.UTF8.GetMaxCharCount(bytes.Length) > key.Length
+                if (!scan.TryGroup(rules.GroupSlots[g], out var bytes)
+                    || keyLength + Encoding.UTF8.GetMaxCharCount(bytes.Length) > key.Length
                     || !Encoding.UTF8.TryGetChars(bytes, key[keyLength..], out var written))
                 {
                     return false;
@@ -307,29 +220,6 @@ public sealed class WindowAggregator
         return true;
     }
 
-    /// <summary>
-    /// A number token as a finite double, without allocating when it spans segments (the reader's own TryGetDouble
-    /// copies such a token to a new array).
-    /// </summary>
-    private static bool TryReadNumber(ref Utf8JsonReader reader, out double number)
-    {
-        number = 0;
-        if (!reader.HasValueSequence)
-        {
-            return reader.TryGetDouble(out number) && double.IsFinite(number);
-        }
-        const int MaxNumberBytes = 64;
-        var sequence = reader.ValueSequence;
-        if (sequence.Length > MaxNumberBytes)
-        {
-            return false;
-        }
-        Span<byte> bytes = stackalloc byte[MaxNumberBytes];
-        sequence.CopyTo(bytes);
-        var length = (int)sequence.Length;
-        return System.Buffers.Text.Utf8Parser.TryParse(bytes[..length], out number, out var consumed) && consumed == length && double.IsFinite(number);
-    }
-
     private AggregateWindowReport ReleaseWindow(Window window, List<AggregateRelease> releases)
     {
         var released = 0;
@@ -337,7 +227,7 @@ public sealed class WindowAggregator
         var end = window.Start + Rules.Window;
         foreach (var group in window.Groups.Values)
         {
-            var payload = AggregateOutput.Release(Rules, group.Key, group.Count, group.Values, window.Start, end, Noise);
+            var payload = AggregateOutput.Release(Rules, group.Key, group.Count, group.Columns(), window.Start, end, Noise);
             if (payload is null)
             {
                 suppressed++;
@@ -356,16 +246,19 @@ public sealed class WindowAggregator
         public Window(DateTimeOffset start)
         {
             Start = start;
-            Hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Key);
+            Span<byte> key = stackalloc byte[16];
+            RandomNumberGenerator.Fill(key);
+            Key0 = BinaryPrimitives.ReadUInt64LittleEndian(key);
+            Key1 = BinaryPrimitives.ReadUInt64LittleEndian(key[8..]);
+            CryptographicOperations.ZeroMemory(key);
         }
 
         public DateTimeOffset Start { get; }
 
-        /// <summary>The digest key of this window only; cleared when it is released, so its digests cannot be recomputed.</summary>
-        public byte[] Key { get; } = RandomNumberGenerator.GetBytes(32);
+        /// <summary>The 128-bit digest key of this window only; cleared when it is released, so its digests cannot be recomputed.</summary>
+        public ulong Key0 { get; private set; }
 
-        /// <summary>HMAC-SHA-256 under <see cref="Key"/>; disposed with the window.</summary>
-        public IncrementalHash Hmac { get; }
+        public ulong Key1 { get; private set; }
 
         public Dictionary<string, Group> Groups { get; } = new(StringComparer.Ordinal);
         public int Devices { get; set; }
@@ -375,50 +268,61 @@ public sealed class WindowAggregator
 
         public void Forget()
         {
-            CryptographicOperations.ZeroMemory(Key);
-            Hmac.Dispose();
+            Key0 = 0;
+            Key1 = 0;
             Groups.Clear();
         }
     }
 
-    /// <summary>One group of one window: its devices (by digest) and each device's latest value per metric.</summary>
+    /// <summary>
+    /// One group of one window: its devices (by digest) and each device's latest value per metric, one row per device
+    /// (its metrics side by side, so folding a message touches one cache line, not one per metric).
+    /// </summary>
     internal sealed class Group(string key, int metrics)
     {
-        public string Key { get; } = key;
-        public Dictionary<UInt128, int> Devices { get; } = [];
+        private readonly int _metrics = Math.Max(1, metrics);
+        private double[] _rows = new double[16 * Math.Max(1, metrics)];
 
-        /// <summary>Per metric, per device slot, the latest value (NaN: none yet).</summary>
-        public double[][] Values { get; private set; } = [.. Enumerable.Range(0, metrics).Select(_ => new double[16])];
+        public string Key { get; } = key;
+        public Dictionary<ulong, int> Devices { get; } = [];
 
         public int Count { get; private set; }
 
         public int AddDevice()
         {
-            if (Count == Values[0].Length)
+            if ((Count + 1) * _metrics > _rows.Length)
             {
-                for (var m = 0; m < Values.Length; m++)
-                {
-                    var grown = new double[Count * 2];
-                    Values[m].CopyTo(grown, 0);
-                    Values[m] = grown;
-                }
+                Array.Resize(ref _rows, _rows.Length * 2);
             }
-            for (var m = 0; m < Values.Length; m++)
-            {
-                Values[m][Count] = double.NaN;
-            }
+            _rows.AsSpan(Count * _metrics, _metrics).Fill(double.NaN);
             return Count++;
         }
 
-        public void Set(int slot, double[] values)
+        public void Set(int slot, ReadOnlySpan<double> values)
         {
+            var row = _rows.AsSpan(slot * _metrics, values.Length);
             for (var m = 0; m < values.Length; m++)
             {
                 if (!double.IsNaN(values[m]))
                 {
-                    Values[m][slot] = values[m];
+                    row[m] = values[m];
                 }
             }
+        }
+
+        /// <summary>Per metric, every device's latest value (NaN: none): the columns a release reads, made once per window.</summary>
+        public double[][] Columns()
+        {
+            var columns = new double[_metrics][];
+            for (var m = 0; m < columns.Length; m++)
+            {
+                columns[m] = new double[Count];
+                for (var d = 0; d < Count; d++)
+                {
+                    columns[m][d] = _rows[(d * _metrics) + m];
+                }
+            }
+            return columns;
         }
     }
 }

@@ -40,6 +40,14 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     private JsonReaderState _readerState;
     private JsonReaderState _initialReaderState;
 
+    // Aggregate fields read in the rewrite's own pass (top-level members only): the set and scan asked for the next
+    // message, those the last message was read for, and which field the current top-level name is (metric m: m, group
+    // g: -2 - g, none: -1).
+    private Aggregation.AggregateFieldSet? _aggregateFields;
+    private Aggregation.AggregateScan? _aggregateScan;
+    private Aggregation.AggregateFieldSet? _aggregatesRead;
+    private int _aggregateField = -1;
+
     public JsonMinimizer(Pseudonymizer pseudonymizer, int maxPurposes, int maxDepth)
     {
         _scalars = new ScalarTransformer(pseudonymizer);
@@ -63,6 +71,24 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
     }
 
+    /// <summary>
+    /// The top-level members aggregates name, read by the rewrite's own pass when it was asked to
+    /// (<see cref="ReadAggregateFieldsDuringMinimize"/>): numbers as metrics, strings (unescaped), numbers and booleans
+    /// as group text; nested values are not read. False when the last message was not read for <paramref name="fields"/>.
+    /// </summary>
+    public bool ReadAggregateFields(Aggregation.AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, Aggregation.AggregateScan scan)
+    {
+        var read = ReferenceEquals(_aggregatesRead, fields) && ReferenceEquals(_aggregateScan, scan);
+        _aggregatesRead = null;
+        return read;
+    }
+
+    public void ReadAggregateFieldsDuringMinimize(Aggregation.AggregateFieldSet fields, Aggregation.AggregateScan scan)
+    {
+        _aggregateFields = fields;
+        _aggregateScan = scan;
+    }
+
     /// <summary>Values are scrubbed inside strings (names and values) only, so the document stays valid.</summary>
     public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) =>
         values.Scrub(Output(slot).Span, output, jsonStrings: true, _writers[slot].ConsentedLearnedClasses);
@@ -73,8 +99,18 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
     /// <summary>Minimizes a whole message (the <see cref="IPayloadMinimizer"/> view: one call, final block).</summary>
     public QuarantineReason Minimize(ReadOnlySpan<StreamPurpose> purposes, ReadOnlySpan<char> device, in ReadOnlySequence<byte> payload)
     {
-        Begin(purposes, _maxDepth);
-        return Process(payload, isFinalBlock: true, out _);
+        try
+        {
+            Begin(purposes, _maxDepth);
+            var reason = Process(payload, isFinalBlock: true, out _);
+            // Read for this message only; a message quarantined leaves nothing read.
+            _aggregatesRead = reason == QuarantineReason.None ? _aggregateFields : null;
+            return reason;
+        }
+        finally
+        {
+            _aggregateFields = null;
+        }
     }
 
     /// <summary>Starts a message that fans out to <paramref name="purposes"/> (at most the constructor's count).</summary>
@@ -87,6 +123,8 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         _nameLength = 0;
         _rootSeen = false;
         _valueWanted = true;
+        _aggregateField = -1;
+        _aggregatesRead = null;
         if (_initialReaderState.Options.MaxDepth != _maxDepth + 1)
         {
             _initialReaderState = new JsonReaderState(new JsonReaderOptions
@@ -201,6 +239,7 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         }
         // Purposes that drop the container still track its depth, so it goes to each of them.
         _valueWanted = true;
+        _aggregateField = -1;
         for (var i = 0; i < _active; i++)
         {
             _writers[i].OnStart(isObject, _depth, this);
@@ -244,6 +283,12 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
                     break;
             }
         }
+        if (_aggregateFields is not null && _depth == 1)
+        {
+            // A member an aggregate reads: its value is wanted whatever the purposes do with it.
+            _aggregateField = AggregateFieldOf(name);
+            valueWanted |= _aggregateField != -1;
+        }
         _valueWanted = valueWanted;
         // The name is written at the next token (possibly in the next chunk), so it needs its own copy then.
         if (needsName && !inScratch)
@@ -279,7 +324,67 @@ internal sealed class JsonMinimizer : IPayloadMinimizer
         {
             _writers[i].OnScalar(tokenType, value, verbatim, _depth, this);
         }
+        if (_aggregateField != -1)
+        {
+            TakeAggregateField(tokenType, value);
+            _aggregateField = -1;
+        }
         return QuarantineReason.None;
+    }
+
+    private int AggregateFieldOf(ReadOnlySpan<byte> name)
+    {
+        var fields = _aggregateFields!;
+        if (!fields.MayName(name.Length))
+        {
+            return -1;
+        }
+        for (var m = 0; m < fields.MetricsUtf8.Length; m++)
+        {
+            if (name.SequenceEqual(fields.MetricsUtf8[m]))
+            {
+                return m;
+            }
+        }
+        for (var g = 0; g < fields.GroupsUtf8.Length; g++)
+        {
+            if (name.SequenceEqual(fields.GroupsUtf8[g]))
+            {
+                return -2 - g;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>A top-level scalar an aggregate reads: a number as a metric; a string, number or boolean as a group's text.</summary>
+    private void TakeAggregateField(JsonTokenType tokenType, ReadOnlySpan<byte> value)
+    {
+        var scan = _aggregateScan!;
+        if (_aggregateField >= 0)
+        {
+            // Integers (most readings) by the quicker integer parser; the others as doubles.
+            if (tokenType != JsonTokenType.Number)
+            {
+                return;
+            }
+            if (System.Buffers.Text.Utf8Parser.TryParse(value, out long integer, out var consumed) && consumed == value.Length)
+            {
+                scan.SetMetric(_aggregateField, integer);
+            }
+            else if (System.Buffers.Text.Utf8Parser.TryParse(value, out double number, out consumed) && consumed == value.Length)
+            {
+                scan.SetMetric(_aggregateField, number);
+            }
+            return;
+        }
+        var group = -2 - _aggregateField;
+        _ = tokenType switch
+        {
+            JsonTokenType.String or JsonTokenType.Number => scan.SetGroup(group, value),
+            JsonTokenType.True => scan.SetGroup(group, "true"u8),
+            JsonTokenType.False => scan.SetGroup(group, "false"u8),
+            _ => false,
+        };
     }
 
     /// <summary>

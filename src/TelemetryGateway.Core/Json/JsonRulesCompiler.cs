@@ -11,4 +11,7 @@ internal sealed class JsonRulesCompiler : FormatRulesCompiler
 
     public override IFormatRules? Compile(PolicyReader reader, Purpose purpose, JsonElement element, string path) =>
         FieldRulesCompiler.Required(reader, element, path);
+
+    /// <summary>Aggregates read top-level members by name, in the rewrite's own pass (<see cref="JsonMinimizer.ReadAggregateFieldsDuringMinimize"/>).</summary>
+    public override bool ReadsAggregates => true;
 }

@@ -56,6 +56,23 @@ internal interface IPayloadMinimizer : IDisposable
     /// removed them as it wrote (<see cref="UseLearned"/>).
     /// </summary>
     int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) => 0;
+
+    /// <summary>
+    /// Reads the aggregate fields of the message <see cref="Minimize"/> took last (and did not quarantine) into
+    /// <paramref name="scan"/>: once per message for every aggregate entry of its stream, reusing what the rewrite
+    /// parsed where the format allows. False when the message cannot be read so (it is then folded into no window);
+    /// formats whose policy compiler does not read aggregates never get here.
+    /// </summary>
+    bool ReadAggregateFields(Aggregation.AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, Aggregation.AggregateScan scan) => false;
+
+    /// <summary>
+    /// Asks the next <see cref="Minimize"/> to read <paramref name="fields"/> into <paramref name="scan"/> (already begun)
+    /// as it parses, where the format can do so in the same pass; <see cref="ReadAggregateFields"/> then has nothing
+    /// left to read. The others read them in <see cref="ReadAggregateFields"/> from what the rewrite parsed.
+    /// </summary>
+    void ReadAggregateFieldsDuringMinimize(Aggregation.AggregateFieldSet fields, Aggregation.AggregateScan scan)
+    {
+    }
 }
 
 /// <summary>

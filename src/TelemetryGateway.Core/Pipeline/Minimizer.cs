@@ -39,6 +39,7 @@ public sealed class Minimizer : IDisposable
     private readonly long[]?[] _shards;
     private readonly ScratchBuffer _topicScratch = new(256);
     private readonly Learning.LearnedValueStep? _learned;
+    private Aggregation.AggregateScan? _aggregateScan;
 
     // The body being minimized (BeginBody .. RecordForwarded): its stream purpose, device and what its rewrite did.
     private readonly StreamPurpose[] _bodyPurpose = new StreamPurpose[1];
@@ -128,6 +129,15 @@ public sealed class Minimizer : IDisposable
         }
         var purposes = _purposes.AsSpan(0, active);
         var rewriter = Rewriter(stream.Format);
+        Aggregation.AggregateScan? scan = null;
+        if (aggregating > 0)
+        {
+            // One read of the message's aggregate fields (and of its device id) for every aggregate entry of the stream,
+            // in the rewrite's own pass where the format allows.
+            scan = _aggregateScan ??= new Aggregation.AggregateScan();
+            scan.Begin(stream.AggregateFields!, device);
+            rewriter.ReadAggregateFieldsDuringMinimize(stream.AggregateFields!, scan);
+        }
         QuarantineReason reason;
         try
         {
@@ -144,12 +154,16 @@ public sealed class Minimizer : IDisposable
             return MinimizationResult.Quarantine(stream, reason);
         }
         _learned?.Learn(stream, rewriter, device, payload, _policy.Limits.MaxDepth);
-        for (var a = 0; a < aggregating; a++)
+        if (scan is not null)
         {
-            var entry = _aggregating[a];
-            Shard(entry)[(int)(entry.Aggregator!.Fold(topic, route.Captures, device, payload, _policy.Limits.MaxDepth)
-                ? ProcessingAction.Aggregated
-                : ProcessingAction.Withheld)]++;
+            var read = rewriter.ReadAggregateFields(stream.AggregateFields!, payload, _policy.Limits.MaxDepth, scan);
+            for (var a = 0; a < aggregating; a++)
+            {
+                var entry = _aggregating[a];
+                Shard(entry)[(int)(read && entry.Aggregator!.Fold(entry.Aggregate!, scan, topic, route.Captures)
+                    ? ProcessingAction.Aggregated
+                    : ProcessingAction.Withheld)]++;
+            }
         }
         var outputs = 0;
         for (var i = 0; i < active; i++)
@@ -470,6 +484,11 @@ public sealed class Minimizer : IDisposable
                     var outputTopic = purposes[i].Topic;
                     var writer = _outputTopics[i];
                     writer.Reset();
+                    if (purposes[i].Aggregator is not null)
+                    {
+                        // An aggregate entry has no per-message output: its topic is rendered per group at release.
+                        continue;
+                    }
                     var span = writer.GetSpan(outputTopic.MaxLength(topic.Length, pseudonymizer.Length));
                     writer.Advance(outputTopic.Render(topic, Captures, pseudonymizer, span, scratch.Get(topic.Length * 3)));
                 }

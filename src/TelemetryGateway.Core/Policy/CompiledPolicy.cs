@@ -88,6 +88,9 @@ public sealed class CompiledStream
     public IReadOnlyList<StreamPurpose> Purposes => PurposeArray;
 
     internal StreamPurpose[] PurposeArray { get; }
+
+    /// <summary>The payload fields this stream's aggregate entries read, each once (null when it has none).</summary>
+    internal Aggregation.AggregateFieldSet? AggregateFields { get; init; }
 }
 
 /// <summary>

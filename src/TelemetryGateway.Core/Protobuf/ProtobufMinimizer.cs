@@ -80,6 +80,18 @@ internal sealed class ProtobufMinimizer : IPayloadMinimizer
         }
     }
 
+    /// <summary>The fields aggregates name, read from the message <see cref="Process"/> checked (<see cref="ProtobufAggregateFields"/>).</summary>
+    public bool ReadAggregateFields(Aggregation.AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, Aggregation.AggregateScan scan)
+    {
+        if (fields.Plan is not ProtobufAggregatePlan plan || payload.IsEmpty)
+        {
+            return false;
+        }
+        // A message of several segments was copied whole into the contiguous buffer by Process.
+        var data = payload.IsSingleSegment ? payload.FirstSpan : _contiguous.Slice(checked((int)payload.Length));
+        return ProtobufAggregateFields.Read(data, plan, scan, Math.Min(maxDepth, _depthCapacity));
+    }
+
     /// <summary>Removes learned values from the output's string fields, writing the lengths around them anew.</summary>
     public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output)
     {

@@ -57,4 +57,13 @@ internal sealed class ProtobufRulesCompiler : FormatRulesCompiler
             : ProtobufPlan.Compile(_message, fields, PolicyReader.Child(path, "fields"), reader.Error);
         return plan is null ? null : new ProtobufRules(fields!, plan);
     }
+
+    public override bool ReadsAggregates => true;
+
+    /// <summary>A field path of the stream's message (<see cref="ProtobufAggregateFields"/>); unchecked when the message is unknown (already reported).</summary>
+    public override string? CheckAggregateField(string name, Aggregation.AggregateFieldUse use) =>
+        _message is null ? null : ProtobufAggregateFields.Check(_message, name, use);
+
+    public override object? AggregatePlan(string[] metrics, string[] groups) =>
+        _message is null ? null : ProtobufAggregateFields.Plan(_message, metrics, groups);
 }

@@ -158,6 +158,18 @@ internal sealed class SolixEnvelopeRewriter : IPayloadMinimizer
         }
     }
 
+    /// <summary>The fields aggregates name, read from the binary the rewrite already decoded and parsed (no second parse).</summary>
+    public bool ReadAggregateFields(Aggregation.AggregateFieldSet fields, in ReadOnlySequence<byte> payload, int maxDepth, Aggregation.AggregateScan scan)
+    {
+        if (!_parsed || fields.Plan is not SolixAggregatePlan plan)
+        {
+            // A `trans` payload has no binary to read.
+            return false;
+        }
+        SolixAggregateFields.Read(_binary.Slice(_binaryLength), _message, _pnLength >= 0 ? _pn.Slice(_pnLength) : default, plan, scan);
+        return true;
+    }
+
     /// <summary>The envelope is JSON around a base64 binary: values are scrubbed inside its strings only, so it stays valid.</summary>
     public int ScrubLearned(int slot, Learning.LearnedSecretSet values, IBufferWriter<byte> output) =>
         values.Scrub(Output(slot).Span, output, jsonStrings: true);

@@ -133,6 +133,12 @@ internal static partial class SolixMessageMap
     public static IReadOnlyList<SolixMappedField> FieldsOfType(ushort type) =>
         s_fieldsByType.TryGetValue(type, out var fields) ? fields : [];
 
+    /// <summary>Every layout of the map (one per model and message type).</summary>
+    public static IEnumerable<SolixMessageLayout> AllLayouts => s_layouts.Values;
+
+    /// <summary>Every field of every model and message type (for policy checks).</summary>
+    public static IEnumerable<SolixMappedField> AllFields => s_fieldsByType.Values.SelectMany(fields => fields);
+
     /// <summary>The id of a field name, or -1 when no field of the map has it.</summary>
     public static int NameId(string name) => s_nameIds.TryGetValue(name, out var id) ? id : -1;
 

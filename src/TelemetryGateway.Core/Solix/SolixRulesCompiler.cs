@@ -18,4 +18,11 @@ internal sealed class SolixRulesCompiler : FormatRulesCompiler
         }
         return SolixRules.Compile(solix, PolicyReader.Child(path, "solix"), purpose, reader.Error);
     }
+
+    public override bool ReadsAggregates => true;
+
+    /// <summary>A field name of the message map (<see cref="SolixAggregateFields"/>).</summary>
+    public override string? CheckAggregateField(string name, Aggregation.AggregateFieldUse use) => SolixAggregateFields.Check(name, use);
+
+    public override object? AggregatePlan(string[] metrics, string[] groups) => SolixAggregateFields.Plan(metrics, groups);
 }

@@ -157,13 +157,13 @@ public sealed class AggregateNoiseTests
     }
 
     [Fact]
-    public void A_histogram_needs_its_values_and_aggregates_need_a_json_stream()
+    public void A_histogram_needs_its_values_and_aggregates_need_a_format_they_read()
     {
         var histogram = TestPolicies.Compile(Noised.Replace("[\"count\", \"sum\", \"mean\"]", "[\"histogram\"]", StringComparison.Ordinal));
         Assert.Contains(histogram.Errors, e => e.Path == "$.streams.status.purposes.agg.aggregate.metrics.battery_soc.values");
 
-        var text = TestPolicies.Compile(Noised.Replace("\"categories\"", "\"format\": \"protobuf\", \"message\": \"telemetry.v1.DeviceStatus\", \"categories\"", StringComparison.Ordinal));
-        Assert.Contains(text.Errors, e => e.Path == "$.streams.status.purposes.agg.aggregate" && e.Message.Contains("not implemented", StringComparison.Ordinal));
+        var image = TestPolicies.Compile(Noised.Replace("\"categories\"", "\"format\": \"image\", \"categories\"", StringComparison.Ordinal));
+        Assert.Contains(image.Errors, e => e.Path == "$.streams.status.purposes.agg.aggregate" && e.Message.Contains("this stream's format is 'image'", StringComparison.Ordinal));
     }
 
     private static double KolmogorovSmirnov(List<long> sample, double scale)

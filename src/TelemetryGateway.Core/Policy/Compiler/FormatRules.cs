@@ -39,4 +39,16 @@ internal abstract class FormatRulesCompiler
 
     /// <summary>A purpose's rules; null when they have errors (reported through <paramref name="reader"/>).</summary>
     public abstract IFormatRules? Compile(PolicyReader reader, Purpose purpose, JsonElement element, string path);
+
+    /// <summary>True when aggregate entries may read this format's messages (its rewriter reads aggregate fields).</summary>
+    public virtual bool ReadsAggregates => false;
+
+    /// <summary>
+    /// Checks a payload field an aggregate entry names as a metric or a group: null when this format reads it so, else
+    /// why not (reported at the field's path). Formats without stream properties of their own check names only.
+    /// </summary>
+    public virtual string? CheckAggregateField(string name, Aggregation.AggregateFieldUse use) => null;
+
+    /// <summary>What the union of a stream's aggregate fields compiles to for this format's reader (null: read by name).</summary>
+    public virtual object? AggregatePlan(string[] metrics, string[] groups) => null;
 }

@@ -217,7 +217,30 @@ public static class PolicyCompiler
                     _reader.Error(PolicyReader.Child(path, "purposes"), "names no purpose; a stream without purposes forwards nothing, leave it out instead");
                 }
             }
-            return filter is null ? null : new CompiledStream(name, index, filter, format, categories, deviceCapture, [.. purposes]);
+            return filter is null
+                ? null
+                : new CompiledStream(name, index, filter, format, categories, deviceCapture, [.. purposes]) { AggregateFields = AggregateFieldsOf(purposes, rules) };
+        }
+
+        /// <summary>
+        /// The union of the fields a stream's aggregate entries read, each once, and every entry bound to it: one scan of
+        /// a message then serves them all.
+        /// </summary>
+        private static Aggregation.AggregateFieldSet? AggregateFieldsOf(List<StreamPurpose> purposes, FormatRulesCompiler rules)
+        {
+            var aggregates = purposes.Select(p => p.Aggregate).OfType<Aggregation.AggregateRules>().ToList();
+            if (aggregates.Count == 0)
+            {
+                return null;
+            }
+            string[] metrics = [.. aggregates.SelectMany(a => a.Metrics.Select(m => m.Field)).Distinct(StringComparer.Ordinal)];
+            string[] groups = [.. aggregates.SelectMany(a => a.GroupBy.Where((_, i) => a.GroupCaptures[i] < 0)).Distinct(StringComparer.Ordinal)];
+            var fields = new Aggregation.AggregateFieldSet(metrics, groups, rules.AggregatePlan(metrics, groups));
+            foreach (var aggregate in aggregates)
+            {
+                aggregate.Bind(fields);
+            }
+            return fields;
         }
 
         private DataCategory CompileCategories(JsonElement stream, string path)
@@ -338,7 +361,7 @@ public static class PolicyCompiler
                         _reader.Error(PolicyReader.Child(path, property), "an aggregate entry sends no per-message output; name its fields under \"aggregate\".metrics");
                     }
                 }
-                var aggregate = Aggregation.AggregateRulesCompiler.Compile(_reader, aggregateElement, PolicyReader.Child(path, "aggregate"), format, filter, deviceCapture);
+                var aggregate = Aggregation.AggregateRulesCompiler.Compile(_reader, aggregateElement, PolicyReader.Child(path, "aggregate"), format, rules, filter, deviceCapture);
                 if (aggregate is not null && topic is not null && filter is not null)
                 {
                     foreach (var capture in captureRules)
