@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using TelemetryGateway.Benchmarks.Corpus;
 using TelemetryGateway.Core.Learning;
@@ -21,39 +20,23 @@ public static class MinimizerCpuCost
     {
         var policy = BenchmarkAssets.Policy();
         var key = BenchmarkAssets.Key();
-        var process = Process.GetCurrentProcess();
         foreach (var kind in new[] { TelemetryKind.Status, TelemetryKind.Network, TelemetryKind.Firmware })
         {
             var message = CorpusMessages.Representative(kind);
             foreach (var (name, learned) in new[] { ("engine alone", (LearnedSecrets?)null), ("with 1,000 site values", Logs.LogScrubberBenchmarks.ThousandLearnedValues()) })
             {
                 using var minimizer = new Minimizer(policy, key, [], learned);
-                var best = double.MaxValue;
-                var allocated = 0L;
-                for (var round = 0; round <= Rounds; round++)
+                // The warm-up round also learns the message's own values.
+                var (best, allocated) = CpuTime.Measure(Rounds, MessagesPerRound, () =>
                 {
-                    process.Refresh();
-                    var cpuBefore = process.TotalProcessorTime;
-                    var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-                    for (var i = 0; i < MessagesPerRound; i++)
+                    if (minimizer.Minimize(message.Topic, message.PayloadSequence).IsQuarantined)
                     {
-                        if (minimizer.Minimize(message.Topic, message.PayloadSequence).IsQuarantined)
-                        {
-                            throw new InvalidOperationException("A corpus message was quarantined.");
-                        }
+                        throw new InvalidOperationException("A corpus message was quarantined.");
                     }
-
-                    process.Refresh();
-                    if (round > 0)
-                    {
-                        // Round 0 warms up (and learns the message's own values).
-                        best = Math.Min(best, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
-                        allocated += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-                    }
-                }
+                });
 
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{kind}, {name}: {best / MessagesPerRound * 1e9:F0} ns of CPU per message, {allocated / (double)(Rounds * MessagesPerRound):F1} B allocated per message"));
+                    $"{kind}, {name}: {best / MessagesPerRound * 1e9:F0} ns of CPU per message, {allocated:F1} B allocated per message"));
             }
         }
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using TelemetryGateway.Core.Buffers;
@@ -25,7 +24,6 @@ public static class LogScrubberCpuThroughput
         using var scrubber = new LogScrubber(pseudonymizer);
         using var output = new PooledBufferWriter(2 * CorpusLogText.Text.Length);
         var serial = Encoding.UTF8.GetBytes(CorpusLogText.Serial);
-        var process = Process.GetCurrentProcess();
         var learned = LogScrubberBenchmarks.ThousandLearnedValues().Current;
         foreach (var (name, segmentLength, site) in new[]
         {
@@ -35,34 +33,18 @@ public static class LogScrubberCpuThroughput
         })
         {
             var input = CorpusLogText.Sequence(segmentLength);
-            var best = double.MaxValue;
-            var allocated = 0L;
-            for (var round = 0; round <= Rounds; round++)
+            var (best, allocated) = CpuTime.Measure(Rounds, LogsPerRound, () =>
             {
-                process.Refresh();
-                var cpuBefore = process.TotalProcessorTime;
-                var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-                for (var i = 0; i < LogsPerRound; i++)
+                output.Reset();
+                scrubber.Begin(serial, LogScrubRules.Default, site);
+                if (scrubber.Process(input, isFinalBlock: true, output) != QuarantineReason.None)
                 {
-                    output.Reset();
-                    scrubber.Begin(serial, LogScrubRules.Default, site);
-                    if (scrubber.Process(input, isFinalBlock: true, output) != QuarantineReason.None)
-                    {
-                        throw new InvalidOperationException("The corpus log text was quarantined.");
-                    }
+                    throw new InvalidOperationException("The corpus log text was quarantined.");
                 }
-
-                process.Refresh();
-                if (round > 0)
-                {
-                    // Round 0 warms up.
-                    best = Math.Min(best, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
-                    allocated += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-                }
-            }
+            });
 
             var megabytesPerSecond = CorpusLogText.Text.Length * (double)LogsPerRound / best / 1e6;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"log scrubber, {name}: {megabytesPerSecond:F0} MB per CPU second, {allocated / (double)(Rounds * LogsPerRound):F1} B allocated per log of {CorpusLogText.Text.Length} bytes"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"log scrubber, {name}: {megabytesPerSecond:F0} MB per CPU second, {allocated:F1} B allocated per log of {CorpusLogText.Text.Length} bytes"));
         }
     }
 }

@@ -163,35 +163,24 @@ internal sealed partial class MqttUpstream : IUpstream
             // MQTT 5 §3.1.2.11.4: a client must not send a packet over the server's maximum; the server would close the connection.
             return PublishResult.TooLargeForUpstream;
         }
-        // Both the drainer and the direct path publish here; the window caps them together at the broker's Receive Maximum.
+        return await PublishInWindowAsync(message.ToApplicationMessage(), cancellationToken);
+    }
+
+    /// <summary>One batch as one publish of the window; cancelled only when the upstream is disposed.</summary>
+    private Task<PublishResult> PublishBatchAsync(OutgoingBatch batch) => PublishInWindowAsync(batch.ToApplicationMessage(), _disposing.Token);
+
+    /// <summary>
+    /// Publishes at QoS 1 once the window has room: outputs sent alone, from the drainer and the direct path, and batches
+    /// share it, so together they stay within the broker's Receive Maximum.
+    /// </summary>
+    private async Task<PublishResult> PublishInWindowAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
         var window = _inFlight;
         await window.WaitAsync(cancellationToken);
         try
         {
             var sent = _time.GetTimestamp();
-            var result = await _client.PublishAsync(message.ToApplicationMessage(), cancellationToken);
-            _instruments?.Acknowledged(_time.GetElapsedTime(sent), _options.Endpoint!.Host);
-            return PublishResult.FromReasonCode(result.ReasonCode);
-        }
-        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException or InvalidOperationException)
-        {
-            return _client.IsConnected && e is MQTTnet.Exceptions.MqttCommunicationTimedOutException ? PublishResult.TimedOut : PublishResult.ConnectionLost;
-        }
-        finally
-        {
-            window.Release();
-        }
-    }
-
-    /// <summary>One batch as one publish of the window; cancelled only when the upstream is disposed.</summary>
-    private async Task<PublishResult> PublishBatchAsync(OutgoingBatch batch)
-    {
-        var window = _inFlight;
-        await window.WaitAsync(_disposing.Token);
-        try
-        {
-            var sent = _time.GetTimestamp();
-            var result = await _client.PublishAsync(batch.ToApplicationMessage(), _disposing.Token);
+            var result = await _client.PublishAsync(message, cancellationToken);
             _instruments?.Acknowledged(_time.GetElapsedTime(sent), _options.Endpoint!.Host);
             return PublishResult.FromReasonCode(result.ReasonCode);
         }
