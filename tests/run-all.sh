@@ -42,7 +42,7 @@ if [ "$assemblies" -eq 0 ]; then failed=$((failed + 1)); fi
 
 # Fuzzing (AFL++ and SharpFuzz, tests/fuzz/run-fuzz.sh), bounded: each target is one test, failed on a crash, a hang or a
 # leaked canary. FUZZ_SECONDS=0 skips it.
-fuzz_seconds=${FUZZ_SECONDS:-12}
+fuzz_seconds=${FUZZ_SECONDS:-9}
 if [ "$fuzz_seconds" -gt 0 ]; then
   bash tests/fuzz/run-fuzz.sh "$fuzz_seconds" 2>&1 | tee "$log"
   read -r fuzz_passed fuzz_failed < <(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$log" | tail -1)
